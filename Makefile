@@ -1,0 +1,50 @@
+# The two commands on a fresh machine: `make run` (whole pipeline locally) and `make test`.
+# Every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
+export PYTHONPATH := shared:.
+
+.PHONY: help install lint test run demo bench chaos fuzz clean
+
+help:
+	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
+	@echo "make demo   - the same, self-checking, exits 0 when every demo record arrived"
+	@echo "make test   - unit and integration tests (no network, no AWS account)"
+	@echo "make lint   - ruff + cfn-lint template.yaml"
+	@echo "make bench  - benchmarks (figures printed and written to bench/results.json)"
+	@echo "make chaos  - the long seeded fault-injection run"
+
+install: $(STAMP)
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+test: install
+	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+run: install
+	$(PY) -m local.run
+
+demo: install
+	$(PY) -m local.run --demo
+
+bench: install
+	$(PY) -m bench.run
+
+chaos: install
+	$(PY) -m pytest -m slow tests/chaos $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json

@@ -1,0 +1,156 @@
+"""An embedded AWS for the local stack: moto's threaded server with the template's resources.
+
+Every queue, table, topic and secret is created from its definition in template.yaml (the
+properties as written, intrinsics resolved). The one deliberate difference is an optional shorter
+visibility timeout, so a failed event is retried in seconds rather than the deployed 20 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.template import LocalNames, Resolver, load_template
+
+_SUPPORTED = {"AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SecretsManager::Secret"}
+_LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+
+
+@dataclass
+class EmbeddedAws:
+    server: ThreadedMotoServer
+    endpoint_url: str
+    region: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def resource(self, service: str) -> Any:
+        return boto3.resource(service, endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_embedded_aws(region: str) -> EmbeddedAws:
+    """Starts moto on a free loopback port and points every boto3 client in this process at it."""
+    # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.update(_LOCAL_CREDENTIALS)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ["AWS_REGION"] = region
+    return EmbeddedAws(server=server, endpoint_url=endpoint, region=region)
+
+
+def create_resources(
+    aws: EmbeddedAws, names: LocalNames, *, visibility_timeout: int | None = None
+) -> Resolver:
+    """Creates the template's supported resources in dependency order; returns the resolver."""
+    template = load_template()
+    resolver = Resolver(template, names)
+    pending = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in _SUPPORTED and "Condition" not in resource
+    }
+    while pending:
+        progressed = False
+        for logical_id, resource in list(pending.items()):
+            try:
+                props = resolver.resolve(resource.get("Properties", {}))
+            except KeyError:
+                continue  # depends on a resource not created yet
+            _CREATORS[resource["Type"]](aws, names, logical_id, props, visibility_timeout)
+            del pending[logical_id]
+            progressed = True
+        if not progressed:
+            raise RuntimeError(f"cannot resolve local resources: {sorted(pending)}")
+    return resolver
+
+
+def _create_queue(aws: EmbeddedAws, names: LocalNames, logical_id: str, props: dict, visibility: int | None):
+    attributes = {}
+    for key, value in props.items():
+        if key in {"QueueName", "Tags"}:
+            continue
+        if isinstance(value, dict):
+            value = json.dumps(value)
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        attributes[key] = str(value)
+    if visibility is not None:
+        attributes["VisibilityTimeout"] = str(visibility)
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    names.physical[logical_id] = url
+    names.attributes[(logical_id, "Arn")] = arn
+    names.attributes[(logical_id, "QueueName")] = props["QueueName"]
+    names.attributes[(logical_id, "QueueUrl")] = url
+
+
+def _create_table(aws: EmbeddedAws, names: LocalNames, logical_id: str, props: dict, _visibility: int | None):
+    table_name = props.get("TableName") or f"{names.stack_name}-{logical_id}"
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        if key in props:
+            kwargs[key] = props[key]
+    if "SSESpecification" in props:  # CloudFormation says SSEEnabled where the API says Enabled
+        kwargs["SSESpecification"] = {"Enabled": props["SSESpecification"]["SSEEnabled"]}
+    client = aws.client("dynamodb")
+    description = client.create_table(**kwargs)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    recovery = props.get("PointInTimeRecoverySpecification")
+    if recovery:
+        client.update_continuous_backups(TableName=table_name, PointInTimeRecoverySpecification=recovery)
+    names.physical[logical_id] = table_name
+    names.attributes[(logical_id, "Arn")] = description["TableArn"]
+
+
+def _create_topic(aws: EmbeddedAws, names: LocalNames, logical_id: str, props: dict, _visibility: int | None):
+    attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
+    arn = aws.client("sns").create_topic(Name=props.get("TopicName", logical_id), Attributes=attributes)[
+        "TopicArn"
+    ]
+    names.physical[logical_id] = arn
+    names.attributes[(logical_id, "TopicName")] = props.get("TopicName", logical_id)
+
+
+def _create_secret(
+    aws: EmbeddedAws, names: LocalNames, logical_id: str, props: dict, _visibility: int | None
+):
+    secret_name = props.get("Name") or f"{names.stack_name}-{logical_id}"
+    value = props.get("SecretString", "{}")
+    arn = aws.client("secretsmanager").create_secret(Name=secret_name, SecretString=value)["ARN"]
+    names.physical[logical_id] = arn
+    names.attributes[(logical_id, "Id")] = arn
+
+
+_CREATORS = {
+    "AWS::SQS::Queue": _create_queue,
+    "AWS::DynamoDB::Table": _create_table,
+    "AWS::SNS::Topic": _create_topic,
+    "AWS::SecretsManager::Secret": _create_secret,
+}

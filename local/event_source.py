@@ -1,0 +1,148 @@
+"""A local stand-in for Lambda's SQS FIFO event source mapping.
+
+What it reproduces: batches of up to ``batch_size`` records in queue order; at most one batch per
+message group in flight (moto's FIFO receive already hides a group whose messages are in flight);
+``concurrency`` pollers like ScalingConfig.MaximumConcurrency; partial batch responses (records
+not listed in ``batchItemFailures`` are deleted, listed ones reappear after the visibility
+timeout); a handler exception fails the whole batch; redrive to the dead-letter queue after
+``maxReceiveCount`` receives (done by SQS itself, i.e. moto, on receive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("momentsync.local.event_source")
+
+
+def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One SQS message in the shape Lambda hands to the function."""
+    attributes = dict(message.get("Attributes", {}))
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class FifoEventSourceMapping:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        handler: Callable[[dict[str, Any]], dict[str, Any] | None],
+        *,
+        region: str,
+        batch_size: int = 10,
+        concurrency: int = 4,
+        idle_seconds: float = 0.05,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._handler = handler
+        self._region = region
+        self._batch_size = batch_size
+        # Short polls plus a short idle pause: stopping (tests pause the mapping) takes milliseconds,
+        # where a 1 s long poll would hold every pause for a second.
+        self._idle_seconds = idle_seconds
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._busy = 0
+        self.invocations = 0
+        self.records_failed = 0
+        self.handler_errors = 0
+        self._concurrency = concurrency
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._poll, name=f"esm-poller-{i}", daemon=True)
+            for i in range(self._concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stops polling after the batches in flight finish (like disabling the mapping)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=120)
+        self._threads = []
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._busy > 0
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self._sqs.receive_message(
+                    QueueUrl=self._queue_url,
+                    MaxNumberOfMessages=self._batch_size,
+                    WaitTimeSeconds=0,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception:  # noqa: BLE001 - keep polling, like the managed poller does
+                if not self._stop.is_set():
+                    log.exception("receive failed")
+                    time.sleep(0.5)
+                continue
+            if not messages:
+                self._stop.wait(self._idle_seconds)
+                continue
+            if messages:
+                with self._lock:
+                    self._busy += 1
+                try:
+                    self._invoke(messages)
+                finally:
+                    with self._lock:
+                        self._busy -= 1
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
+        event = {"Records": [to_lambda_record(m, self._queue_arn, self._region) for m in messages]}
+        with self._lock:
+            self.invocations += 1
+        try:
+            response = self._handler(event) or {}
+        except Exception:  # noqa: BLE001 - a function error: the whole batch returns after the timeout
+            log.exception("processor invocation failed; batch will be retried")
+            with self._lock:
+                self.handler_errors += 1
+            return
+        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        with self._lock:
+            self.records_failed += len(failed)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )

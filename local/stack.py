@@ -1,0 +1,235 @@
+"""The whole pipeline in one process: embedded AWS (moto), the HTTP API, the functions, the poller.
+
+Used by ``make run`` / ``make demo``, the integration tests, the benchmarks and the chaos suite.
+Function environments come from template.yaml with intrinsics resolved against the local resources;
+parameters (base URLs of Moment and Fiken) can be overridden to point at the emulators.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.aws import EmbeddedAws, create_resources, start_embedded_aws
+from local.event_source import FifoEventSourceMapping
+from local.http_api import LocalHttpApi, Route
+from local.lambda_runtime import LocalLambdaContext, load_handler, module_name
+from local.template import ROOT, FunctionSpec, LocalNames, functions, load_template
+
+STATE_FILE = ROOT / ".local-stack.json"
+
+
+@dataclass
+class LocalStackConfig:
+    stack_name: str = "momentsync-local"
+    region: str = "eu-north-1"
+    parameters: dict[str, str] = field(default_factory=dict)
+    # Seconds before a failed event is retried (deployed: ten times the processor timeout).
+    visibility_timeout: int = 5
+    poller_concurrency: int = 4
+    http_port: int = 0
+    # Where the CLI finds the running local stack (None: don't write).
+    state_file: Path | None = None
+    # Overrides the functions' POWERTOOLS_LOG_LEVEL (make run keeps the terminal readable).
+    log_level: str | None = None
+
+
+class LocalStack:
+    def __init__(self, config: LocalStackConfig | None = None) -> None:
+        self.config = config or LocalStackConfig()
+        self.names = LocalNames(
+            stack_name=self.config.stack_name,
+            region=self.config.region,
+            parameters=dict(self.config.parameters),
+        )
+        self.aws: EmbeddedAws | None = None
+        self.http_api: LocalHttpApi | None = None
+        self.pollers: list[FifoEventSourceMapping] = []
+        self.environment: dict[str, str] = {}
+        self.handlers: dict[str, Any] = {}
+        self._specs: dict[str, FunctionSpec] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalStack:
+        self.aws = start_embedded_aws(self.config.region)
+        resolver = create_resources(self.aws, self.names, visibility_timeout=self.config.visibility_timeout)
+        template = load_template()
+        self._specs = {spec.logical_id: spec for spec in functions(template)}
+        for spec in self._specs.values():
+            env = {key: str(resolver.resolve(value)) for key, value in spec.environment.items()}
+            clash = {k for k in env if k in self.environment and self.environment[k] != env[k]}
+            if clash:
+                raise RuntimeError(f"functions disagree on environment variables {sorted(clash)}")
+            self.environment.update(env)
+        # One process hosts every function, so they share one environment (checked above for clashes).
+        os.environ.update(self.environment)
+        if self.config.log_level:
+            os.environ["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+            # EMF metric blobs go to stdout like logs; a quiet terminal wants neither.
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        for logical_id, spec in self._specs.items():
+            self.handlers[logical_id] = load_handler(spec)
+
+        routes = [
+            Route(method, path, self._http_integration(logical_id))
+            for logical_id, spec in self._specs.items()
+            for method, path in spec.http_routes
+        ]
+        self.http_api = LocalHttpApi(routes, port=self.config.http_port)
+        self.http_api.start()
+
+        sqs = self.aws.client("sqs")
+        for logical_id, spec in self._specs.items():
+            for source in spec.sqs_sources:
+                queue_logical_id = source["Queue"]["Fn::GetAtt"][0]
+                poller = FifoEventSourceMapping(
+                    sqs,
+                    self.names.physical[queue_logical_id],
+                    self.names.attributes[(queue_logical_id, "Arn")],
+                    self._sqs_integration(logical_id),
+                    region=self.config.region,
+                    batch_size=int(source.get("BatchSize", 10)),
+                    concurrency=self.config.poller_concurrency,
+                )
+                poller.start()
+                self.pollers.append(poller)
+        if self.config.state_file:
+            self.config.state_file.write_text(json.dumps(self.describe(), indent=2))
+        return self
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self.http_api:
+            self.http_api.stop()
+        if self.aws:
+            self.aws.stop()
+        if self.config.state_file and self.config.state_file.exists():
+            self.config.state_file.unlink()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ integrations
+    def _timeout(self, logical_id: str) -> float:
+        template = load_template()
+        props = template["Resources"][logical_id]["Properties"]
+        timeout = props.get("Timeout") or template["Globals"]["Function"].get("Timeout", 3)
+        if isinstance(timeout, dict):
+            timeout = (
+                self.names.parameters.get(timeout["Ref"]) or template["Parameters"][timeout["Ref"]]["Default"]
+            )
+        return float(timeout)
+
+    def _http_integration(self, logical_id: str):
+        timeout = self._timeout(logical_id)
+
+        def integrate(event: dict[str, Any], _route_key: str) -> dict[str, Any]:
+            handler = self.handlers[logical_id]
+            return handler(event, LocalLambdaContext(function_name=logical_id, timeout_seconds=timeout))
+
+        return integrate
+
+    def _sqs_integration(self, logical_id: str):
+        timeout = self._timeout(logical_id)
+
+        def integrate(event: dict[str, Any]) -> dict[str, Any] | None:
+            handler = self.handlers[logical_id]
+            return handler(event, LocalLambdaContext(function_name=logical_id, timeout_seconds=timeout))
+
+        return integrate
+
+    @contextmanager
+    def processing_paused(self, *, purge: bool = True) -> Iterator[LocalStack]:
+        """Disables the event source mapping (and empties the queues) for tests that read the queue."""
+        for poller in self.pollers:
+            poller.stop()
+        if purge:
+            self.purge_queues()
+        try:
+            yield self
+        finally:
+            if purge:
+                self.purge_queues()
+            for poller in self.pollers:
+                poller.start()
+
+    def purge_queues(self) -> None:
+        """Empties both queues by receiving and deleting (PurgeQueue is allowed once a minute)."""
+        assert self.aws
+        sqs = self.aws.client("sqs")
+        for logical_id in ("EventQueue", "DeadLetterQueue"):
+            url = self.physical(logical_id)
+            while True:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+                    "Messages", []
+                )
+                if not messages:
+                    break
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+                    ],
+                )
+
+    # ------------------------------------------------------------------ inspection
+    @property
+    def webhook_base_url(self) -> str:
+        assert self.http_api
+        return self.http_api.base_url
+
+    def function_module(self, logical_id: str):
+        """The imported handler module of a function (tests patch its adapters)."""
+        return sys.modules[module_name(self._specs[logical_id])]
+
+    def physical(self, logical_id: str) -> str:
+        return self.names.physical[logical_id]
+
+    def describe(self) -> dict[str, Any]:
+        assert self.aws
+        return {
+            "stack_name": self.config.stack_name,
+            "region": self.config.region,
+            "aws_endpoint_url": self.aws.endpoint_url,
+            "webhook_base_url": self.webhook_base_url,
+            "resources": dict(self.names.physical),
+            "environment": dict(self.environment),
+        }
+
+    def queue_depth(self, logical_id: str) -> int:
+        assert self.aws
+        attributes = self.aws.client("sqs").get_queue_attributes(
+            QueueUrl=self.physical(logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def wait_until_idle(
+        self, timeout: float = 60.0, *, queue: str = "EventQueue", settle: float = 0.3
+    ) -> bool:
+        """True once the queue is empty and no poller is invoking, twice in a row ``settle`` apart."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            idle = self.queue_depth(queue) == 0 and not any(p.busy for p in self.pollers)
+            if idle:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.05)
+        return False

@@ -1,0 +1,187 @@
+"""`momentsync`: the operator CLI.
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 conflict (changed concurrently / exists).
+Tables for people, ``--json`` for scripts. Secrets are shown only where the operator must copy them
+(the webhook URL, once, when it is created or rotated).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from momentsync.cli.target import StackNotFound, StackTarget, resolve_target
+from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.onboarding import add_tenant, rotate_webhook_secret
+from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantConflict, TenantNotFound
+
+EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 1, 2, 3, 4
+
+app = typer.Typer(
+    help="Operate momentsync: tenants, status, transfer log, dead letters.", no_args_is_help=True
+)
+tenants_app = typer.Typer(help="Add, inspect and change tenants.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+console = Console()
+errors = Console(stderr=True)
+
+
+@dataclass
+class Context:
+    target_options: dict[str, Any]
+    as_json: bool
+    _target: StackTarget | None = None
+
+    @property
+    def target(self) -> StackTarget:
+        if self._target is None:
+            try:
+                self._target = resolve_target(**self.target_options)
+            except StackNotFound as exc:
+                fail(str(exc), EXIT_USAGE)
+        return self._target  # type: ignore[return-value]
+
+    def tenants(self) -> DynamoTenantRepository:
+        return DynamoTenantRepository(self.target.table(self.target.tenants_table))
+
+    def credentials(self) -> SecretsManagerCredentialsStore:
+        return SecretsManagerCredentialsStore(
+            self.target.client("secretsmanager"), self.target.credentials_secret_prefix
+        )
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> None:
+    errors.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    local: Annotated[bool, typer.Option("--local", help="Use the local stack of `make run`.")] = False,
+    stack: Annotated[str | None, typer.Option(help="Deployed stack name.")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
+    config_env: Annotated[
+        str | None, typer.Option(help="samconfig.toml environment to read stack/region from.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    ctx.obj = Context(
+        target_options={"local": local, "stack": stack, "region": region, "config_env": config_env},
+        as_json=as_json,
+    )
+
+
+def tenant_summary(tenant: Tenant) -> dict[str, Any]:
+    data = tenant.model_dump(mode="json", exclude={"webhook_secret_hash"})
+    return data
+
+
+def show_tenant(context: Context, tenant: Tenant, extra: dict[str, str] | None = None) -> None:
+    data = {**tenant_summary(tenant), **(extra or {})}
+    if context.as_json:
+        console.print_json(json.dumps(data))
+        return
+    table = Table(show_header=False, title=f"tenant {tenant.tenant_id}")
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    console.print(table)
+
+
+@tenants_app.command("add")
+def tenants_add(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument(help="Short id: lowercase letters, digits, '-'.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    moment_company: Annotated[str, typer.Option(help="Moment company code (from Moment's URL).")],
+    target: Annotated[TargetSystem, typer.Option(help="Accounting system.")] = TargetSystem.FIKEN,
+    fiken_company: Annotated[
+        str | None, typer.Option(help="Fiken company slug (or pick at connect).")
+    ] = None,
+    sparebank1_bank: Annotated[str | None, typer.Option(help="SpareBank 1 bank id.")] = None,
+    sparebank1_company_key: Annotated[
+        str | None, typer.Option(help="SpareBank 1 Regnskap company key.")
+    ] = None,
+    email: Annotated[list[str] | None, typer.Option(help="Notification e-mail (repeatable).")] = None,
+    moment_api_key_stdin: Annotated[
+        bool, typer.Option(help="Read the Moment API key from standard input instead of a prompt.")
+    ] = False,
+) -> None:
+    """Add a tenant and print its webhook URL (shown once: paste it into Moment)."""
+    context: Context = ctx.obj
+    if moment_api_key_stdin:
+        api_key = sys.stdin.readline().strip()
+    else:
+        api_key = typer.prompt(
+            "Moment API key (input hidden; empty to set later)", default="", hide_input=True
+        )
+    try:
+        tenant, url = add_tenant(
+            tenants=context.tenants(),
+            credentials=context.credentials(),
+            webhook_base_url=context.target.webhook_base_url,
+            tenant_id=tenant_id,
+            name=name,
+            target=target,
+            moment_company_code=moment_company,
+            moment_api_key=api_key or None,
+            fiken_company_slug=fiken_company,
+            sparebank1_bank=sparebank1_bank,
+            sparebank1_company_key=sparebank1_company_key,
+            notification_emails=email or [],
+        )
+    except TenantConflict as exc:
+        fail(str(exc), EXIT_CONFLICT)
+    except ValueError as exc:
+        fail(f"invalid tenant: {exc}", EXIT_USAGE)
+    show_tenant(context, tenant, {"webhook_url": url.url})
+    if not context.as_json:
+        console.print(
+            "[yellow]The webhook URL is shown only now.[/yellow] Configure it in Moment for the "
+            "customer, project and invoice webhooks (Setup > Settings > Integrations)."
+        )
+
+
+@tenants_app.command("show")
+def tenants_show(ctx: typer.Context, tenant_id: str) -> None:
+    """Show a tenant (never its secrets)."""
+    context: Context = ctx.obj
+    tenant = context.tenants().get(tenant_id)
+    if tenant is None:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    show_tenant(context, tenant)  # type: ignore[arg-type]
+
+
+@tenants_app.command("rotate-secret")
+def tenants_rotate_secret(
+    ctx: typer.Context,
+    tenant_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the webhook secret; the old URL stops working at once."""
+    context: Context = ctx.obj
+    if not yes and not typer.confirm(f"The current webhook URL of {tenant_id} stops working now. Continue?"):
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        tenant, url = rotate_webhook_secret(
+            tenants=context.tenants(), webhook_base_url=context.target.webhook_base_url, tenant_id=tenant_id
+        )
+    except TenantNotFound:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    except TenantConflict as exc:
+        fail(str(exc), EXIT_CONFLICT)
+    show_tenant(context, tenant, {"webhook_url": url.url})
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

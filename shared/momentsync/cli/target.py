@@ -1,0 +1,106 @@
+"""Which stack the CLI talks to: a deployed one (CloudFormation outputs) or the local one of make run."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+LOCAL_STATE_FILE = Path(os.environ.get("MOMENTSYNC_LOCAL_STATE", ".local-stack.json"))
+
+
+class StackNotFound(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    """Names of the resources the CLI reads and writes, and where AWS is."""
+
+    region: str
+    webhook_base_url: str
+    tenants_table: str
+    sync_state_table: str
+    transfer_log_table: str
+    parked_events_table: str
+    event_queue_url: str
+    dead_letter_queue_url: str
+    credentials_secret_prefix: str
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def table(self, name: str) -> Any:
+        return boto3.resource("dynamodb", region_name=self.region, endpoint_url=self.endpoint_url).Table(name)
+
+
+def local_target(state_file: Path = LOCAL_STATE_FILE) -> StackTarget:
+    if not state_file.exists():
+        raise StackNotFound(f"no local stack: {state_file} not found (start one with `make run`)")
+    state = json.loads(state_file.read_text())
+    env = state["environment"]
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    return StackTarget(
+        region=state["region"],
+        endpoint_url=state["aws_endpoint_url"],
+        webhook_base_url=state["webhook_base_url"],
+        tenants_table=env["TENANTS_TABLE"],
+        sync_state_table=env["SYNC_STATE_TABLE"],
+        transfer_log_table=env["TRANSFER_LOG_TABLE"],
+        parked_events_table=env["PARKED_EVENTS_TABLE"],
+        event_queue_url=env["EVENT_QUEUE_URL"],
+        dead_letter_queue_url=env["DEAD_LETTER_QUEUE_URL"],
+        credentials_secret_prefix=env["CREDENTIALS_SECRET_PREFIX"],
+    )
+
+
+def deployed_target(stack_name: str, region: str) -> StackTarget:
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    try:
+        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except cloudformation.exceptions.ClientError as exc:
+        raise StackNotFound(f"stack {stack_name} not found in {region}") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return StackTarget(
+        region=region,
+        webhook_base_url=outputs["WebhookBaseUrl"],
+        tenants_table=outputs["TenantsTableName"],
+        sync_state_table=outputs["SyncStateTableName"],
+        transfer_log_table=outputs["TransferLogTableName"],
+        parked_events_table=outputs["ParkedEventsTableName"],
+        event_queue_url=outputs["EventQueueUrl"],
+        dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
+        credentials_secret_prefix=outputs["CredentialsSecretPrefix"],
+    )
+
+
+def samconfig_stack(config_env: str, samconfig: Path = Path("samconfig.toml")) -> tuple[str, str]:
+    """(stack name, region) of a samconfig.toml environment, as `sam deploy --config-env` uses them."""
+    config = tomllib.loads(samconfig.read_text())
+    try:
+        params = config[config_env]["deploy"]["parameters"]
+    except KeyError as exc:
+        raise StackNotFound(f"samconfig.toml has no [{config_env}.deploy.parameters]") from exc
+    global_params = config[config_env].get("global", {}).get("parameters", {})
+    return params.get("stack_name") or global_params["stack_name"], params.get("region") or global_params[
+        "region"
+    ]
+
+
+def resolve_target(
+    *, local: bool, stack: str | None, region: str | None, config_env: str | None
+) -> StackTarget:
+    if local:
+        return local_target()
+    if config_env:
+        stack, region = samconfig_stack(config_env)
+    if not stack or not region:
+        raise StackNotFound("say which stack: --local, --config-env NAME, or --stack NAME --region REGION")
+    return deployed_target(stack, region)

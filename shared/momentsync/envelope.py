@@ -1,0 +1,40 @@
+"""The queue message: our own versioned envelope around one Moment webhook.
+
+Shared by the webhook Lambda (producer), the processor (consumer) and the operator tools (replay).
+Bump ``SCHEMA_VERSION`` and keep reading the old one when a field changes meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+EntityType = Literal["customer", "project", "invoice"]
+ENTITY_TYPES: tuple[str, ...] = ("customer", "project", "invoice")
+
+
+class QueueEnvelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(min_length=1, max_length=128)
+    tenant_id: str = Field(min_length=1, max_length=64)
+    entity_type: EntityType
+    entity_id: int
+    moment_event: str = Field(max_length=64)
+    received_at: datetime
+    payload: dict[str, Any]
+    # Set when an operator replays or resyncs: the event id this one re-sends, and why.
+    replay_of: str | None = None
+    origin: Literal["webhook", "replay", "resync", "resume"] = "webhook"
+
+    def to_message_body(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_message_body(cls, body: str) -> QueueEnvelope:
+        return cls.model_validate_json(body)

@@ -1,0 +1,1 @@
+"""Moment: its webhooks, its REST API client and the models of its JSON (every Moment field name)."""

@@ -1,0 +1,51 @@
+"""Typed settings read from environment variables, one model per Lambda, validated at cold start.
+
+Names are the environment variable names (case-insensitive). ``template.yaml`` gives each function
+exactly the variables its model declares; ``tests/unit/test_template.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    stage: str = Field(default="dev", min_length=1)
+    tenants_table: str = Field(min_length=1)
+
+
+class WebhookSettings(_Settings):
+    event_queue_url: str = Field(min_length=1)
+    # Moment's webhooks are thin (ids and numbers); anything near this size is not Moment.
+    max_webhook_body_bytes: int = Field(default=256 * 1024, gt=0)
+
+
+class ProcessorSettings(_Settings):
+    event_queue_url: str = Field(min_length=1)
+    dead_letter_queue_url: str = Field(min_length=1)
+    sync_state_table: str = Field(min_length=1)
+    transfer_log_table: str = Field(min_length=1)
+    parked_events_table: str = Field(min_length=1)
+    credentials_secret_prefix: str = Field(min_length=1)
+    moment_api_base_url: str = "https://app.moment.team/api/1.0"
+    fiken_api_base_url: str = "https://api.fiken.no/api/v2"
+    fiken_min_request_interval_seconds: float = Field(default=0.25, ge=0.0)
+    transfer_log_retention_days: int = Field(default=90, gt=0)
+    # The queue's maxReceiveCount: on the last delivery a transient failure is dead-lettered by us,
+    # with its reason, rather than by SQS without one.
+    max_receive_count: int = Field(default=5, ge=1)
+
+
+@lru_cache(maxsize=1)
+def webhook_settings() -> WebhookSettings:
+    return WebhookSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def processor_settings() -> ProcessorSettings:
+    return ProcessorSettings()  # type: ignore[call-arg]

@@ -1,0 +1,58 @@
+"""Parked events: a tenant that cannot be processed (paused, needs re-auth, module missing) keeps its
+events here, in arrival order, instead of failing them. Resuming re-enqueues them in that order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from momentsync.envelope import QueueEnvelope
+from momentsync.queue import EventQueue
+
+
+class DynamoParkedEvents:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def park(self, envelope: QueueEnvelope, reason: str) -> None:
+        # received_at first: resume order is arrival order; event id keeps the key unique and makes a
+        # second delivery of the same event overwrite rather than duplicate its parked copy.
+        self._table.put_item(
+            Item={
+                "tenant_id": envelope.tenant_id,
+                "parked_key": f"{envelope.received_at.isoformat()}#{envelope.event_id}",
+                "envelope": envelope.to_message_body(),
+                "reason": reason,
+            }
+        )
+
+    def list(self, tenant_id: str) -> list[tuple[QueueEnvelope, str]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("tenant_id").eq(tenant_id)}
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [(QueueEnvelope.from_message_body(i["envelope"]), i["reason"]) for i in items]
+
+    def count(self, tenant_id: str) -> int:
+        return len(self.list(tenant_id))
+
+    def resume(self, tenant_id: str, queue: EventQueue) -> int:
+        """Re-enqueues the tenant's parked events in arrival order; deletes each only once it is sent."""
+        resumed = 0
+        for envelope, _reason in self.list(tenant_id):
+            resent = envelope.model_copy(update={"origin": "resume"})
+            queue.send(resent, deduplication_id=f"resume-{envelope.event_id}")
+            self._table.delete_item(
+                Key={
+                    "tenant_id": tenant_id,
+                    "parked_key": f"{envelope.received_at.isoformat()}#{envelope.event_id}",
+                }
+            )
+            resumed += 1
+        return resumed

@@ -1,0 +1,245 @@
+"""Processing one queued event: the single place where error types become actions.
+
+- success / unchanged / waiting / deleted -> recorded, acknowledged;
+- ``TransientError`` -> recorded as retrying, re-raised so SQS delivers it again; on the last
+  allowed delivery it is dead-lettered by us instead, with the reason attached;
+- ``PermanentError`` -> recorded, the tenant notified, dead-lettered at once with the reason, acked;
+- ``TenantLevelError`` -> the tenant flagged (needs_reauth / problem), notified once, the event
+  parked (not failed) until the tenant is active again;
+- a tenant that is paused or needs re-auth -> the event is parked without any remote call.
+
+Nothing accepted is lost: every path ends in the target, in the parked table, or in the DLQ.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from momentsync.envelope import QueueEnvelope
+from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError, WaitingError
+from momentsync.observability import logger, metrics
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from momentsync.tenants import Tenant, TenantConflict, TenantStatus
+
+
+@dataclass
+class SyncResult:
+    outcome: Outcome
+    remote_id: str | None = None
+    reason: str | None = None
+    remote_calls: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+UseCase = Callable[[QueueEnvelope, Tenant], SyncResult]
+
+
+class Notifier(Protocol):
+    def notify(self, tenant: Tenant, *, kind: str, subject: str, message: str, dedupe_key: str) -> None: ...
+
+
+class TenantStore(Protocol):
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+    def save(self, tenant: Tenant) -> Tenant: ...
+
+
+class TransferLog(Protocol):
+    def record(self, entry: TransferLogEntry) -> None: ...
+
+
+class ParkedEvents(Protocol):
+    def park(self, envelope: QueueEnvelope, reason: str) -> None: ...
+
+
+class DeadLetters(Protocol):
+    def send(self, **kwargs: Any) -> str: ...
+
+
+class FailureRecorder(Protocol):
+    """Records a failed attempt on the record's sync state (last error kept apart from last success)."""
+
+    def __call__(self, envelope: QueueEnvelope, outcome: Outcome, reason: str) -> None: ...
+
+
+@dataclass
+class EventProcessor:
+    tenants: TenantStore
+    use_cases: Mapping[str, UseCase]
+    transfer_log: TransferLog
+    parked: ParkedEvents
+    dead_letters: DeadLetters
+    notifier: Notifier
+    record_failure: FailureRecorder
+    max_receive_count: int = 5
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def process(self, envelope: QueueEnvelope, *, receive_count: int = 1) -> Outcome:
+        started = time.monotonic()
+        tenant = self.tenants.get(envelope.tenant_id)
+        if tenant is None:
+            return self._dead_letter(
+                envelope,
+                started,
+                receive_count,
+                "PermanentError",
+                f"tenant {envelope.tenant_id} does not exist",
+            )
+        if tenant.status is TenantStatus.DISABLED:
+            return self._dead_letter(
+                envelope,
+                started,
+                receive_count,
+                "PermanentError",
+                "tenant is disabled; replay after re-enabling it",
+            )
+        if not tenant.processing_enabled:
+            return self._park(envelope, started, receive_count, f"tenant is {tenant.status.value}")
+
+        use_case = self.use_cases.get(envelope.entity_type)
+        if use_case is None:
+            return self._dead_letter(
+                envelope,
+                started,
+                receive_count,
+                "PermanentError",
+                f"no sync for entity type {envelope.entity_type}",
+            )
+        try:
+            result = use_case(envelope, tenant)
+        except WaitingError as exc:
+            result = SyncResult(Outcome.WAITING, reason=exc.reason)
+        except TransientError as exc:
+            if receive_count >= self.max_receive_count:
+                return self._dead_letter(
+                    envelope,
+                    started,
+                    receive_count,
+                    type(exc).__name__,
+                    f"gave up after {receive_count} attempts: {exc.reason}",
+                )
+            self._log(envelope, Outcome.RETRYING, started, receive_count, reason=exc.reason)
+            raise
+        except TenantLevelError as exc:
+            self._flag_tenant(tenant, exc)
+            return self._park(envelope, started, receive_count, exc.reason)
+        except PermanentError as exc:
+            self.notifier.notify(
+                tenant,
+                kind="permanent_failure",
+                subject=f"{envelope.entity_type} {envelope.entity_id} was not transferred",
+                message=f"{exc.reason}. Fix it in Moment (or the accounting system); the next change "
+                "in Moment transfers it, or an operator can replay it.",
+                dedupe_key=f"{envelope.entity_type}#{envelope.entity_id}#{exc.reason}",
+            )
+            return self._dead_letter(envelope, started, receive_count, type(exc).__name__, exc.reason)
+
+        self._log(envelope, result.outcome, started, receive_count, result=result)
+        return result.outcome
+
+    # ------------------------------------------------------------------ outcomes
+    def _park(self, envelope: QueueEnvelope, started: float, receive_count: int, reason: str) -> Outcome:
+        self.parked.park(envelope, reason)
+        self._log(envelope, Outcome.PARKED, started, receive_count, reason=reason)
+        return Outcome.PARKED
+
+    def _dead_letter(
+        self, envelope: QueueEnvelope, started: float, receive_count: int, error_class: str, reason: str
+    ) -> Outcome:
+        self.dead_letters.send(
+            body=envelope.to_message_body(),
+            tenant_id=envelope.tenant_id,
+            reason=reason,
+            error_class=error_class,
+            entity_type=envelope.entity_type,
+            event_id=envelope.event_id,
+            receive_count=receive_count,
+        )
+        try:
+            self.record_failure(envelope, Outcome.FAILED, reason)
+        except Exception:  # noqa: BLE001 - the DLQ copy is what matters; state is best effort here
+            logger.exception("could not record failure on sync state")
+        self._log(envelope, Outcome.FAILED, started, receive_count, reason=reason)
+        return Outcome.FAILED
+
+    def _flag_tenant(self, tenant: Tenant, error: TenantLevelError) -> None:
+        """Marks the tenant so its next events park at once, and tells its people once per incident."""
+        first_time = False
+        for _ in range(3):
+            if error.problem is TenantProblem.NEEDS_REAUTH:
+                first_time = tenant.status is not TenantStatus.NEEDS_REAUTH
+                tenant.status = TenantStatus.NEEDS_REAUTH
+                tenant.status_reason = error.reason
+            else:
+                first_time = tenant.problems.get(error.problem.value) != error.reason
+                tenant.problems = {**tenant.problems, error.problem.value: error.reason}
+                # A missing module blocks only its entity type; the rest stop until someone acts.
+                tenant.status = TenantStatus.PAUSED
+                tenant.status_reason = error.reason
+            try:
+                self.tenants.save(tenant)
+                break
+            except TenantConflict:
+                fresh = self.tenants.get(tenant.tenant_id)
+                if fresh is None:
+                    return
+                tenant = fresh
+        if first_time:
+            remedy = f" {error.remedy}" if error.remedy else ""
+            self.notifier.notify(
+                tenant,
+                kind=error.problem.value,
+                subject=f"momentsync: {tenant.name} needs attention ({error.problem.value})",
+                message=f"{error.reason}.{remedy} Transfers are held, not lost, "
+                "and resume in order once fixed.",
+                dedupe_key=f"tenant#{error.problem.value}",
+            )
+
+    def _log(
+        self,
+        envelope: QueueEnvelope,
+        outcome: Outcome,
+        started: float,
+        receive_count: int,
+        *,
+        reason: str | None = None,
+        result: SyncResult | None = None,
+    ) -> None:
+        entry = TransferLogEntry(
+            tenant_id=envelope.tenant_id,
+            event_id=envelope.event_id,
+            entity_type=envelope.entity_type,
+            entity_id=envelope.entity_id,
+            outcome=outcome,
+            logged_at=self.clock(),
+            remote_id=result.remote_id if result else None,
+            remote_calls=result.remote_calls if result else 0,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            reason=reason or (result.reason if result else None),
+            origin=envelope.origin,
+            receive_count=receive_count,
+            details=result.details if result else {},
+        )
+        self.transfer_log.record(entry)
+        metrics.add_metric(name=f"Events{outcome.value.title()}", unit=MetricUnit.Count, value=1)
+        if entry.remote_calls:
+            metrics.add_metric(name="RemoteCalls", unit=MetricUnit.Count, value=entry.remote_calls)
+        logger.info(
+            "event processed",
+            extra={
+                "tenant_id": envelope.tenant_id,
+                "event_id": envelope.event_id,
+                "entity_type": envelope.entity_type,
+                "entity_id": envelope.entity_id,
+                "outcome": outcome.value,
+                "remote_calls": entry.remote_calls,
+                "duration_ms": entry.duration_ms,
+                "reason": entry.reason,
+            },
+        )

@@ -1,0 +1,32 @@
+"""From an SQS record to the processor: parse the envelope, or dead-letter what cannot be parsed.
+
+A message that cannot be parsed will never parse, so it goes to the DLQ at once with the reason
+instead of being retried until maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from momentsync.envelope import QueueEnvelope
+from momentsync.sync.processor import DeadLetters, EventProcessor
+from momentsync.sync.transfer_log import Outcome
+
+
+def handle_record(record: SQSRecord, *, processor: EventProcessor, dead_letters: DeadLetters) -> Outcome:
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    try:
+        envelope = QueueEnvelope.from_message_body(record.body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        dead_letters.send(
+            body=record.body,
+            tenant_id=record.attributes.message_group_id or "unknown-tenant",
+            reason=f"unreadable queue message: {where}: {first['msg']}",
+            error_class="UnparseableMessage",
+            receive_count=receive_count,
+        )
+        return Outcome.FAILED
+    return processor.process(envelope, receive_count=receive_count)

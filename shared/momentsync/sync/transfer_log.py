@@ -1,0 +1,94 @@
+"""The transfer log: one entry per processed event, queryable by tenant and time, expiring by TTL.
+
+The operator's equivalent of Moment's "Company -> Logs": what happened to each event, how many
+remote calls it cost and why it failed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from pydantic import BaseModel, ConfigDict, Field
+
+from momentsync.sync.sync_state import _plain
+
+
+class Outcome(StrEnum):
+    SYNCED = "synced"
+    UNCHANGED = "unchanged"
+    WAITING = "waiting"
+    DELETED = "deleted"
+    FLAGGED = "flagged"  # applied, but something needs a human look (e.g. totals differ)
+    FAILED = "failed"  # permanent: dead-lettered with the reason
+    RETRYING = "retrying"  # transient: SQS delivers it again
+    PARKED = "parked"  # tenant-level problem: held until the tenant is active again
+
+
+class TransferLogEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_id: str
+    event_id: str
+    entity_type: str
+    entity_id: int
+    outcome: Outcome
+    logged_at: datetime
+    remote_id: str | None = None
+    remote_calls: int = 0
+    duration_ms: int = 0
+    reason: str | None = None
+    origin: str = "webhook"
+    receive_count: int = 1
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class DynamoTransferLog:
+    def __init__(self, table: Any, retention: timedelta) -> None:
+        self._table = table
+        self._retention = retention
+
+    def record(self, entry: TransferLogEntry) -> None:
+        item = {k: v for k, v in entry.model_dump(mode="json").items() if v is not None}
+        # Sort key: time first so a tenant's log reads in order; the event id keeps keys unique.
+        item["logged_at"] = f"{entry.logged_at.isoformat()}#{entry.event_id}"
+        item["expires_at"] = int((entry.logged_at + self._retention).timestamp())
+        self._table.put_item(Item=item)
+
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        entity_type: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[TransferLogEntry]:
+        condition = Key("tenant_id").eq(tenant_id)
+        if since is not None:
+            condition = condition & Key("logged_at").gte(since.isoformat())
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": not newest_first}
+        filters = []
+        if entity_type:
+            filters.append(Attr("entity_type").eq(entity_type))
+        if outcome:
+            filters.append(Attr("outcome").eq(outcome))
+        if filters:
+            expression = filters[0]
+            for extra in filters[1:]:
+                expression = expression & extra
+            kwargs["FilterExpression"] = expression
+        entries: list[TransferLogEntry] = []
+        while len(entries) < limit:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                item = _plain(item)
+                item["logged_at"] = item["logged_at"].split("#", 1)[0]
+                entries.append(TransferLogEntry.model_validate(item))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return entries[:limit]

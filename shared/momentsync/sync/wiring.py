@@ -1,0 +1,67 @@
+"""The processor's composition root: real adapters (boto3, httpx) wired into the domain at cold start."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import boto3
+
+from momentsync.envelope import QueueEnvelope
+from momentsync.settings import ProcessorSettings
+from momentsync.sync.dead_letters import SqsDeadLetters
+from momentsync.sync.notifications import LogNotifier
+from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.sync.processor import EventProcessor, UseCase
+from momentsync.sync.sync_state import DynamoSyncState, SyncLink
+from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
+from momentsync.tenants import DynamoTenantRepository, utcnow
+
+
+def record_failure(
+    sync_state: DynamoSyncState, envelope: QueueEnvelope, outcome: Outcome, reason: str
+) -> None:
+    link = sync_state.get(envelope.tenant_id, envelope.entity_type, envelope.entity_id) or SyncLink(
+        tenant_id=envelope.tenant_id, entity_type=envelope.entity_type, moment_id=envelope.entity_id
+    )
+    sync_state.save(
+        link.model_copy(
+            update={
+                "last_outcome": outcome.value,
+                "last_error": reason,
+                "last_error_at": utcnow(),
+                "attempts": link.attempts + 1,
+                # Keep the stored source version: a failure must not block a later, newer success.
+                "source_modified_at": None,
+            }
+        )
+    )
+
+
+def use_cases(
+    settings: ProcessorSettings, aws: dict[str, Any], sync_state: DynamoSyncState
+) -> dict[str, UseCase]:
+    """Entity type -> use case. Filled in by the sync modules as they land."""
+    return {}
+
+
+def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, SqsDeadLetters]:
+    dynamodb = boto3.resource("dynamodb")
+    sqs = boto3.client("sqs")
+    sync_state = DynamoSyncState(dynamodb.Table(settings.sync_state_table))
+    dead_letters = SqsDeadLetters(sqs, settings.dead_letter_queue_url)
+    aws = {"dynamodb": dynamodb, "sqs": sqs, "secretsmanager": boto3.client("secretsmanager")}
+    processor = EventProcessor(
+        tenants=DynamoTenantRepository(dynamodb.Table(settings.tenants_table)),
+        use_cases=use_cases(settings, aws, sync_state),
+        transfer_log=DynamoTransferLog(
+            dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)
+        ),
+        parked=DynamoParkedEvents(dynamodb.Table(settings.parked_events_table)),
+        dead_letters=dead_letters,
+        notifier=LogNotifier(),
+        record_failure=partial(record_failure, sync_state),
+        max_receive_count=settings.max_receive_count,
+    )
+    return processor, dead_letters

@@ -1,0 +1,178 @@
+"""Tenants: who we sync for, where to, and whether their connection is usable.
+
+A tenant is one Moment company connected to one accounting company (Fiken or SpareBank 1 Regnskap).
+Stored in the tenants table (partition key ``tenant_id``). Writes are guarded by ``version`` so two
+operators (or an operator and the processor) never overwrite each other's change unseen.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from boto3.dynamodb.conditions import Attr
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class TenantStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"  # webhooks still queued; processing parks them
+    NEEDS_REAUTH = "needs_reauth"  # target system consent gone; events parked until reconnect
+    DISABLED = "disabled"  # webhooks refused with 410
+
+
+class TargetSystem(StrEnum):
+    FIKEN = "fiken"
+    SPAREBANK1 = "sparebank1"
+
+
+class InvoiceMode(StrEnum):
+    INVOICE = "invoice"  # Fiken numbers the invoice; Moment's number travels as reference
+    SALE = "sale"  # Fiken "annet salg": Moment's own number, KID and PDF are the document
+
+
+class MappingSettings(BaseModel):
+    """Per-tenant choices that change how records are mapped; validated when an operator sets them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_mode: InvoiceMode = InvoiceMode.INVOICE
+    # SAF-T VAT code (as on Moment's sales account) -> target VAT type, overriding the standard table.
+    vat_code_overrides: dict[str, str] = Field(default_factory=dict)
+    # Moment account number -> target account number, for charts that differ.
+    account_overrides: dict[str, str] = Field(default_factory=dict)
+    # Bank account (11 digits) invoices are issued on; created in the target if missing.
+    bank_account_number: str | None = Field(default=None, pattern=r"^\d{11}$")
+    # None: ask the target system; False: not VAT-registered, every line becomes OUTSIDE.
+    vat_registered: bool | None = None
+
+    @field_validator("vat_code_overrides", "account_overrides")
+    @classmethod
+    def _codes_are_digits(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.isdigit():
+                raise ValueError(f"key {key!r} must be a numeric code")
+        return value
+
+
+class Tenant(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    target: TargetSystem
+    moment_company_code: str = Field(min_length=1, max_length=100)
+    fiken_company_slug: str | None = None
+    sparebank1_bank: str | None = None
+    sparebank1_company_key: str | None = None
+    status: TenantStatus = TenantStatus.ACTIVE
+    status_reason: str | None = None
+    # Connection problems that block part of the work (e.g. Fiken's project module missing).
+    problems: dict[str, str] = Field(default_factory=dict)
+    notification_emails: list[str] = Field(default_factory=list)
+    mapping: MappingSettings = Field(default_factory=MappingSettings)
+    webhook_secret_hash: str = Field(min_length=64, max_length=64, repr=False)
+    created_at: datetime
+    updated_at: datetime
+    version: int = 0
+
+    @field_validator("notification_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for email in value:
+            if not _EMAIL.match(email):
+                raise ValueError(f"{email!r} is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _target_settings(self) -> Tenant:
+        if self.target is TargetSystem.SPAREBANK1 and self.mapping.invoice_mode is InvoiceMode.SALE:
+            raise ValueError("invoice mode 'sale' exists only for Fiken")
+        return self
+
+    @property
+    def accepts_webhooks(self) -> bool:
+        return self.status is not TenantStatus.DISABLED
+
+    @property
+    def processing_enabled(self) -> bool:
+        return self.status is TenantStatus.ACTIVE
+
+
+class TenantNotFound(LookupError):
+    pass
+
+
+class TenantConflict(RuntimeError):
+    """The tenant changed since it was read (or already exists on create)."""
+
+
+class TenantRepository(Protocol):
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+    def create(self, tenant: Tenant) -> None: ...
+
+    def save(self, tenant: Tenant) -> Tenant: ...
+
+    def list(self) -> list[Tenant]: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_item(tenant: Tenant) -> dict[str, Any]:
+    item = tenant.model_dump(mode="json")
+    # DynamoDB rejects empty strings in keys only; drop Nones to keep items small.
+    return {key: value for key, value in item.items() if value is not None}
+
+
+class DynamoTenantRepository:
+    """Tenants on DynamoDB; ``save`` is a compare-and-set on ``version``."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        item = self._table.get_item(Key={"tenant_id": tenant_id}, ConsistentRead=True).get("Item")
+        return Tenant.model_validate(item) if item else None
+
+    def require(self, tenant_id: str) -> Tenant:
+        tenant = self.get(tenant_id)
+        if tenant is None:
+            raise TenantNotFound(tenant_id)
+        return tenant
+
+    def create(self, tenant: Tenant) -> None:
+        try:
+            self._table.put_item(Item=_to_item(tenant), ConditionExpression=Attr("tenant_id").not_exists())
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException as exc:
+            raise TenantConflict(f"tenant {tenant.tenant_id} already exists") from exc
+
+    def save(self, tenant: Tenant) -> Tenant:
+        """Write ``tenant`` if nobody else changed it since it was read; returns the stored copy."""
+        expected = tenant.version
+        stored = tenant.model_copy(update={"version": expected + 1, "updated_at": utcnow()})
+        try:
+            self._table.put_item(
+                Item=_to_item(stored),
+                ConditionExpression=Attr("version").eq(expected),
+            )
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException as exc:
+            raise TenantConflict(f"tenant {tenant.tenant_id} was changed concurrently; re-read it") from exc
+        return stored
+
+    def list(self) -> list[Tenant]:
+        tenants: list[Tenant] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._table.scan(**kwargs)
+            tenants.extend(Tenant.model_validate(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(tenants, key=lambda t: t.tenant_id)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,182 @@
+"""The processor's one decision table, with in-memory fakes for every port."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from momentsync.envelope import QueueEnvelope
+from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError, WaitingError
+from momentsync.sync.processor import EventProcessor, SyncResult
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantStatus
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+class Tenants:
+    def __init__(self, *tenants: Tenant) -> None:
+        self.items = {t.tenant_id: t for t in tenants}
+        self.conflicts_left = 0
+
+    def get(self, tenant_id):
+        tenant = self.items.get(tenant_id)
+        return tenant.model_copy(deep=True) if tenant else None
+
+    def save(self, tenant):
+        if self.conflicts_left:
+            self.conflicts_left -= 1
+            raise TenantConflict("changed")
+        self.items[tenant.tenant_id] = tenant.model_copy(update={"version": tenant.version + 1})
+        return self.items[tenant.tenant_id]
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+
+    record = park = notify = __call__
+
+    def send(self, **kwargs):
+        self.calls.append(((), kwargs))
+        return "dlq-message-id"
+
+
+def tenant(status=TenantStatus.ACTIVE) -> Tenant:
+    return Tenant(
+        tenant_id="acme",
+        name="Acme",
+        target=TargetSystem.FIKEN,
+        moment_company_code="acme",
+        status=status,
+        webhook_secret_hash="0" * 64,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def envelope(entity_type="customer") -> QueueEnvelope:
+    return QueueEnvelope(
+        event_id="evt-1",
+        tenant_id="acme",
+        entity_type=entity_type,
+        entity_id=7,
+        moment_event="UPDATE",
+        received_at=NOW,
+        payload={},
+    )
+
+
+def build(use_case, tenants=None, max_receive_count=5):
+    log, parked, dlq, notifier, failures = Recorder(), Recorder(), Recorder(), Recorder(), Recorder()
+    processor = EventProcessor(
+        tenants=tenants or Tenants(tenant()),
+        use_cases={"customer": use_case},
+        transfer_log=log,
+        parked=parked,
+        dead_letters=dlq,
+        notifier=notifier,
+        record_failure=failures,
+        max_receive_count=max_receive_count,
+        clock=lambda: NOW,
+    )
+    return processor, log, parked, dlq, notifier, failures
+
+
+def raising(error):
+    def use_case(_envelope, _tenant):
+        raise error
+
+    return use_case
+
+
+def test_success_is_logged_with_remote_id_and_calls():
+    processor, log, parked, dlq, *_ = build(
+        lambda e, t: SyncResult(Outcome.SYNCED, remote_id="55", remote_calls=2)
+    )
+    assert processor.process(envelope()) is Outcome.SYNCED
+    [((entry,), _)] = log.calls
+    assert (entry.outcome, entry.remote_id, entry.remote_calls) == (Outcome.SYNCED, "55", 2)
+    assert parked.calls == dlq.calls == []
+
+
+def test_waiting_is_an_outcome_not_a_failure():
+    processor, log, _, dlq, *_ = build(raising(WaitingError("project has no start date")))
+    assert processor.process(envelope()) is Outcome.WAITING
+    assert log.calls[0][0][0].reason == "project has no start date"
+    assert dlq.calls == []
+
+
+def test_transient_error_is_reraised_for_sqs_to_retry():
+    processor, log, _, dlq, *_ = build(raising(TransientError("fiken 503")))
+    with pytest.raises(TransientError):
+        processor.process(envelope(), receive_count=1)
+    assert log.calls[0][0][0].outcome is Outcome.RETRYING
+    assert dlq.calls == []
+
+
+def test_transient_error_on_the_last_delivery_is_dead_lettered_with_its_reason():
+    processor, _, _, dlq, _, failures = build(raising(TransientError("fiken 503")), max_receive_count=3)
+    assert processor.process(envelope(), receive_count=3) is Outcome.FAILED
+    [(_, sent)] = dlq.calls
+    assert "fiken 503" in sent["reason"] and "3 attempts" in sent["reason"]
+    assert failures.calls
+
+
+def test_permanent_error_is_dead_lettered_at_once_and_notified():
+    processor, log, _, dlq, notifier, failures = build(raising(PermanentError("VAT code missing on 3000")))
+    assert processor.process(envelope(), receive_count=1) is Outcome.FAILED
+    [(_, sent)] = dlq.calls
+    assert sent["reason"] == "VAT code missing on 3000"
+    assert sent["error_class"] == "PermanentError"
+    assert sent["tenant_id"] == "acme"
+    assert notifier.calls and failures.calls
+    assert log.calls[-1][0][0].outcome is Outcome.FAILED
+
+
+def test_needs_reauth_flags_the_tenant_parks_the_event_and_notifies_once():
+    tenants = Tenants(tenant())
+    processor, _, parked, dlq, notifier, _ = build(
+        raising(TenantLevelError(TenantProblem.NEEDS_REAUTH, "Fiken consent revoked")), tenants=tenants
+    )
+    assert processor.process(envelope()) is Outcome.PARKED
+    assert tenants.items["acme"].status is TenantStatus.NEEDS_REAUTH
+    assert len(parked.calls) == 1 and dlq.calls == []
+    assert len(notifier.calls) == 1
+    # The next event parks without calling the use case (the tenant is no longer active).
+    assert processor.process(envelope()) is Outcome.PARKED
+    assert len(parked.calls) == 2 and len(notifier.calls) == 1
+
+
+def test_tenant_flag_survives_a_concurrent_tenant_change():
+    tenants = Tenants(tenant())
+    tenants.conflicts_left = 1
+    processor, *_ = build(
+        raising(TenantLevelError(TenantProblem.MODULE_MISSING, "402 project module")), tenants=tenants
+    )
+    processor.process(envelope())
+    assert tenants.items["acme"].problems == {"module_missing": "402 project module"}
+
+
+@pytest.mark.parametrize("status", [TenantStatus.PAUSED, TenantStatus.NEEDS_REAUTH])
+def test_inactive_tenant_events_are_parked_without_remote_calls(status):
+    called = []
+    processor, _, parked, *_ = build(lambda e, t: called.append(e), tenants=Tenants(tenant(status)))
+    assert processor.process(envelope()) is Outcome.PARKED
+    assert called == [] and len(parked.calls) == 1
+
+
+def test_unknown_tenant_is_dead_lettered():
+    processor, _, _, dlq, *_ = build(lambda e, t: None, tenants=Tenants())
+    assert processor.process(envelope()) is Outcome.FAILED
+    assert "does not exist" in dlq.calls[0][1]["reason"]
+
+
+def test_entity_without_a_sync_is_dead_lettered_with_the_reason():
+    processor, _, _, dlq, *_ = build(lambda e, t: None)
+    assert processor.process(envelope("invoice")) is Outcome.FAILED
+    assert "invoice" in dlq.calls[0][1]["reason"]

@@ -1,0 +1,86 @@
+"""template.yaml: the properties the design depends on, and function environments matching settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.template import functions, load_template
+from momentsync.settings import ProcessorSettings, WebhookSettings
+
+SETTINGS = {"WebhookFunction": WebhookSettings, "ProcessorFunction": ProcessorSettings}
+# Read by Powertools itself, not by our settings models.
+POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_template()
+
+
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS))
+def test_function_environment_matches_its_settings_model(template, logical_id):
+    [spec] = [f for f in functions(template) if f.logical_id == logical_id]
+    given = {name.lower() for name in spec.environment} - {v.lower() for v in POWERTOOLS_VARIABLES}
+    model = SETTINGS[logical_id]
+    declared = set(model.model_fields)
+    required = {name for name, field in model.model_fields.items() if field.is_required()}
+    assert required <= given, f"{logical_id} lacks {sorted(required - given)}"
+    assert given <= declared, f"{logical_id} gets variables no setting reads: {sorted(given - declared)}"
+
+
+def test_main_queue_is_fifo_without_content_deduplication_and_high_throughput(template):
+    queue = template["Resources"]["EventQueue"]["Properties"]
+    assert queue["FifoQueue"] is True
+    assert queue["ContentBasedDeduplication"] is False
+    assert queue["DeduplicationScope"] == "messageGroup"
+    assert queue["FifoThroughputLimit"] == "perMessageGroupId"
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+
+
+def test_visibility_timeout_is_at_least_six_times_the_processor_timeout(template):
+    visibility = template["Resources"]["EventQueue"]["Properties"]["VisibilityTimeout"]
+    timeout = int(template["Parameters"]["ProcessorTimeoutSeconds"]["Default"])
+    rendered = int(visibility["Fn::Sub"].replace("${ProcessorTimeoutSeconds}", str(timeout)))
+    assert rendered >= 6 * timeout
+    for allowed in (
+        template["Parameters"]["ProcessorTimeoutSeconds"]["MinValue"],
+        template["Parameters"]["ProcessorTimeoutSeconds"]["MaxValue"],
+    ):
+        rendered = int(visibility["Fn::Sub"].replace("${ProcessorTimeoutSeconds}", str(allowed)))
+        assert 6 * allowed <= rendered <= 43200  # SQS's maximum visibility timeout
+
+
+def test_dead_letter_queue_is_fifo_and_allows_redrive_from_the_main_queue(template):
+    dlq = template["Resources"]["DeadLetterQueue"]["Properties"]
+    assert dlq["FifoQueue"] is True
+    assert dlq["RedriveAllowPolicy"]["redrivePermission"] == "byQueue"
+
+
+def test_processor_event_source_reports_partial_batch_failures(template):
+    [spec] = [f for f in functions(template) if f.logical_id == "ProcessorFunction"]
+    [source] = spec.sqs_sources
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BatchSize"] == 10
+    assert source["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "MaximumConcurrency"}
+
+
+def test_webhook_may_only_read_tenants_and_send_to_the_main_queue(template):
+    policies = template["Resources"]["WebhookFunction"]["Properties"]["Policies"]
+    statements = [s for policy in policies for s in policy["Statement"]]
+    granted = {(s["Action"], s["Resource"]["Fn::GetAtt"][0]) for s in statements}
+    assert granted == {("dynamodb:GetItem", "TenantsTable"), ("sqs:SendMessage", "EventQueue")}
+
+
+def test_tables_are_on_demand_with_recovery_and_encryption(template):
+    tables = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert len(tables) >= 4
+    for table in tables:
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert table["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_access_log_never_records_the_request_path(template):
+    log_format = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
+    assert "$context.path" not in log_format
+    assert "$context.routeKey" in log_format
