@@ -1,0 +1,1 @@
+"""Accounting connectors: one sub-package per target system."""

@@ -1,0 +1,78 @@
+"""Per-tenant request pacing for Fiken.
+
+Fiken allows a single concurrent request and may slow or ban callers above ~4 requests per second
+(fiken.md §2). ``RequestPacer`` enforces both per key (a tenant or company): one request in flight, and
+at least ``min_interval`` seconds between request *starts*. Keys are independent, so one tenant's
+traffic never delays another's.
+
+One pacer is meant to be shared by every client in the process (``default_pacer``); a pacer per client
+would let two clients for the same tenant overlap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+DEFAULT_MIN_INTERVAL_SECONDS = 0.25
+
+
+@dataclass
+class _KeyState:
+    in_flight: threading.Lock = field(default_factory=threading.Lock)
+    last_start: float | None = None
+
+
+class RequestPacer:
+    def __init__(
+        self,
+        min_interval: float = DEFAULT_MIN_INTERVAL_SECONDS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if min_interval < 0:
+            raise ValueError("min_interval must not be negative")
+        self.min_interval = min_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._states: dict[str, _KeyState] = {}
+        self._states_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RequestPacer(min_interval={self.min_interval!r})"
+
+    @contextmanager
+    def slot(self, key: str) -> Iterator[None]:
+        """Holds ``key``'s only request slot: wait for the previous request and the spacing, then run."""
+        state = self._state(key)
+        with state.in_flight:
+            if state.last_start is not None:
+                wait = state.last_start + self.min_interval - self._clock()
+                if wait > 0:
+                    self._sleep(wait)
+            state.last_start = self._clock()
+            yield
+
+    def _state(self, key: str) -> _KeyState:
+        with self._states_lock:
+            state = self._states.get(key)
+            if state is None:
+                state = self._states[key] = _KeyState()
+            return state
+
+
+_default_pacer: RequestPacer | None = None
+_default_pacer_lock = threading.Lock()
+
+
+def default_pacer() -> RequestPacer:
+    """The process-wide pacer (``min_interval`` 0.25 s) used when a client is given none."""
+    global _default_pacer
+    with _default_pacer_lock:
+        if _default_pacer is None:
+            _default_pacer = RequestPacer()
+        return _default_pacer
