@@ -100,6 +100,7 @@ class LocalHttpApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # see emulators/common/server.py
 
             def _serve(self) -> None:
                 started = time.monotonic()

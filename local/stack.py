@@ -165,23 +165,41 @@ class LocalStack:
                 poller.start()
 
     def purge_queues(self) -> None:
-        """Empties both queues by receiving and deleting (PurgeQueue is allowed once a minute)."""
+        """Empties both queues by receiving and deleting (PurgeQueue is allowed once a minute).
+
+        Messages still invisible after a failed delivery are waited for (up to the visibility
+        timeout), so nothing from before reappears afterwards.
+        """
         assert self.aws
         sqs = self.aws.client("sqs")
+        deadline = time.monotonic() + self.config.visibility_timeout + 2
         for logical_id in ("EventQueue", "DeadLetterQueue"):
             url = self.physical(logical_id)
             while True:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
-                    "Messages", []
-                )
-                if not messages:
-                    break
-                sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-                    ],
-                )
+                if not self._drain_visible(sqs, url):
+                    in_flight = int(
+                        sqs.get_queue_attributes(
+                            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+                        )["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
+                    )
+                    if not in_flight or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+
+    @staticmethod
+    def _drain_visible(sqs: Any, url: str) -> int:
+        drained = 0
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+                "Messages", []
+            )
+            if not messages:
+                return drained
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+            drained += len(messages)
 
     # ------------------------------------------------------------------ inspection
     @property

@@ -34,11 +34,32 @@ class ProcessorSettings(_Settings):
     credentials_secret_prefix: str = Field(min_length=1)
     moment_api_base_url: str = "https://app.moment.team/api/1.0"
     fiken_api_base_url: str = "https://api.fiken.no/api/v2"
+    # Token refresh: the app's client credentials, Fiken's OAuth host, the table holding the leases.
+    fiken_oauth_base_url: str = "https://fiken.no"
+    fiken_app_secret_id: str = Field(min_length=1)
+    auth_table: str = Field(min_length=1)
+    # Refresh this long before Fiken's expiry, so no request starts with a token about to lapse.
+    fiken_token_refresh_margin_seconds: int = Field(default=300, ge=0)
     fiken_min_request_interval_seconds: float = Field(default=0.25, ge=0.0)
     transfer_log_retention_days: int = Field(default=90, gt=0)
     # The queue's maxReceiveCount: on the last delivery a transient failure is dead-lettered by us,
     # with its reason, rather than by SQS without one.
     max_receive_count: int = Field(default=5, ge=1)
+
+
+class ConnectSettings(_Settings):
+    """The connect function: Fiken's OAuth2 flow in the browser, then resuming parked events."""
+
+    auth_table: str = Field(min_length=1)
+    parked_events_table: str = Field(min_length=1)
+    event_queue_url: str = Field(min_length=1)
+    credentials_secret_prefix: str = Field(min_length=1)
+    fiken_app_secret_id: str = Field(min_length=1)
+    fiken_oauth_base_url: str = "https://fiken.no"
+    fiken_api_base_url: str = "https://api.fiken.no/api/v2"
+    # A state outlives one trip through Fiken's consent page; a choice, one look at the company list.
+    oauth_state_ttl_seconds: int = Field(default=900, gt=0)
+    company_choice_ttl_seconds: int = Field(default=1800, gt=0)
 
 
 @lru_cache(maxsize=1)
@@ -49,3 +70,8 @@ def webhook_settings() -> WebhookSettings:
 @lru_cache(maxsize=1)
 def processor_settings() -> ProcessorSettings:
     return ProcessorSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def connect_settings() -> ConnectSettings:
+    return ConnectSettings()  # type: ignore[call-arg]

@@ -10,14 +10,26 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from momentsync.cli.target import StackNotFound, StackTarget, resolve_target
+from momentsync.cli.target import (
+    LOCAL_STATE_FILE,
+    StackNotFound,
+    StackTarget,
+    resolve_target,
+    samconfig_stack,
+)
+from momentsync.connect.flow import disconnect_tenant
+from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
+from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.errors import SyncError
+from momentsync.leases import DynamoLeaseLock
 from momentsync.onboarding import add_tenant, rotate_webhook_secret
 from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantConflict, TenantNotFound
 
@@ -177,6 +189,93 @@ def tenants_rotate_secret(
     except TenantConflict as exc:
         fail(str(exc), EXIT_CONFLICT)
     show_tenant(context, tenant, {"webhook_url": url.url})
+
+
+def fiken_auth_resources(context: Context) -> dict[str, str]:
+    """The auth table, app secret and OAuth host of the target stack (not part of StackTarget)."""
+    options = context.target_options
+    target = context.target  # resolves (and validates) the stack first
+    if options["local"]:
+        env = json.loads(LOCAL_STATE_FILE.read_text())["environment"]
+        return {key: env[key] for key in ("AUTH_TABLE", "FIKEN_APP_SECRET_ID", "FIKEN_OAUTH_BASE_URL")}
+    stack_name = options["stack"]
+    if options["config_env"]:
+        stack_name, _region = samconfig_stack(options["config_env"])
+    described = target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described.get("Parameters", [])}
+    return {
+        "AUTH_TABLE": outputs["AuthTableName"],
+        "FIKEN_APP_SECRET_ID": outputs["FikenAppSecretArn"],
+        "FIKEN_OAUTH_BASE_URL": parameters.get("FikenOAuthBaseUrl", "https://fiken.no"),
+    }
+
+
+@tenants_app.command("connect-url")
+def tenants_connect_url(
+    ctx: typer.Context,
+    tenant_id: str,
+    valid_hours: Annotated[int, typer.Option(min=1, max=24 * 14, help="Hours the link stays valid.")] = 72,
+) -> None:
+    """Print a one-time link that connects the tenant to Fiken (send it to the customer)."""
+    context: Context = ctx.obj
+    tenant = context.tenants().get(tenant_id)
+    if tenant is None:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    if tenant.target is not TargetSystem.FIKEN:  # type: ignore[union-attr]
+        fail(f"tenant {tenant_id} does not transfer to Fiken", EXIT_USAGE)
+    resources = fiken_auth_resources(context)
+    link = create_connect_link(
+        DynamoOneTimeTokens(context.target.table(resources["AUTH_TABLE"])),
+        base_url=context.target.webhook_base_url,
+        tenant_id=tenant_id,
+        ttl=timedelta(hours=valid_hours),
+    )
+    if context.as_json:
+        console.print_json(
+            json.dumps({"tenant_id": tenant_id, "url": link.url, "expires_at": link.expires_at.isoformat()})
+        )
+        return
+    console.print(link.url, soft_wrap=True)
+    errors.print(
+        f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC. Whoever opens it approves momentsync "
+        "in Fiken for this tenant: send it only to someone with access to the Fiken company."
+    )
+
+
+@tenants_app.command("disconnect")
+def tenants_disconnect(
+    ctx: typer.Context,
+    tenant_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Revoke momentsync's access in Fiken, delete the tokens and disable the tenant."""
+    context: Context = ctx.obj
+    if not yes and not typer.confirm(
+        f"Revoke Fiken access of {tenant_id} and disable it (webhooks are refused from now on)?"
+    ):
+        raise typer.Exit(EXIT_FAILED)
+    resources = fiken_auth_resources(context)
+    secretsmanager = context.target.client("secretsmanager")
+    try:
+        result = disconnect_tenant(
+            tenant_id=tenant_id,
+            tenants=context.tenants(),
+            credentials=context.credentials(),
+            oauth=FikenOAuthClient(
+                resources["FIKEN_OAUTH_BASE_URL"],
+                FikenAppSecret(secretsmanager, resources["FIKEN_APP_SECRET_ID"]),
+            ),
+            leases=DynamoLeaseLock(context.target.table(resources["AUTH_TABLE"]), owner_prefix="cli"),
+        )
+    except TenantNotFound:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    except TenantConflict as exc:
+        fail(str(exc), EXIT_CONFLICT)
+    except SyncError as exc:
+        fail(f"could not disconnect: {exc.reason}")
+    revoked = "revoked at Fiken" if result.revoked else "Fiken had no live grant to revoke"
+    show_tenant(context, result.tenant, {"fiken_access": revoked})
 
 
 def main() -> None:

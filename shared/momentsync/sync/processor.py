@@ -169,17 +169,22 @@ class EventProcessor:
         return Outcome.FAILED
 
     def _flag_tenant(self, tenant: Tenant, error: TenantLevelError) -> None:
-        """Marks the tenant so its next events park at once, and tells its people once per incident."""
-        first_time = False
+        """Marks the tenant so its next events park at once, and tells its people once per incident.
+
+        "Once" is judged on the tenant as this event found it: the token provider may already have
+        stored ``needs_reauth`` itself, and a re-read copy would then hide that this is the first time.
+        """
+        if error.problem is TenantProblem.NEEDS_REAUTH:
+            first_time = tenant.status is not TenantStatus.NEEDS_REAUTH
+        else:
+            first_time = tenant.problems.get(error.problem.value) != error.reason
         for _ in range(3):
             if error.problem is TenantProblem.NEEDS_REAUTH:
-                first_time = tenant.status is not TenantStatus.NEEDS_REAUTH
                 tenant.status = TenantStatus.NEEDS_REAUTH
                 tenant.status_reason = error.reason
             else:
-                first_time = tenant.problems.get(error.problem.value) != error.reason
                 tenant.problems = {**tenant.problems, error.problem.value: error.reason}
-                # A missing module blocks only its entity type; the rest stop until someone acts.
+                # The connection is unusable until someone acts (buys the module, verifies the account).
                 tenant.status = TenantStatus.PAUSED
                 tenant.status_reason = error.reason
             try:

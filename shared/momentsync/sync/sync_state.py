@@ -7,6 +7,8 @@ last pushed lets an unchanged record cost no remote call at all. Writes are cond
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -102,3 +104,9 @@ class DynamoSyncState:
             if "LastEvaluatedKey" not in page:
                 return links
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """Stable hash of mapped content: equal hashes mean the target already holds these values."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     WAITING = "waiting"
     DELETED = "deleted"
+    SKIPPED = "skipped"  # Moment says not to transfer it (draft, "Do not transfer")
     FLAGGED = "flagged"  # applied, but something needs a human look (e.g. totals differ)
     FAILED = "failed"  # permanent: dead-lettered with the reason
     RETRYING = "retrying"  # transient: SQS delivers it again

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 import boto3
 
 from momentsync.envelope import QueueEnvelope
 from momentsync.settings import ProcessorSettings
+from momentsync.sync.customers import sync_customer
 from momentsync.sync.dead_letters import SqsDeadLetters
+from momentsync.sync.invoices import sync_invoice
 from momentsync.sync.notifications import LogNotifier
 from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.processor import EventProcessor, UseCase
+from momentsync.sync.processor import EventProcessor, SyncResult, UseCase
+from momentsync.sync.projects import sync_project
+from momentsync.sync.session import TenantSession
+from momentsync.sync.sessions import TenantSessions
 from momentsync.sync.sync_state import DynamoSyncState, SyncLink
 from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
 from momentsync.tenants import DynamoTenantRepository, utcnow
@@ -39,11 +44,13 @@ def record_failure(
     )
 
 
-def use_cases(
-    settings: ProcessorSettings, aws: dict[str, Any], sync_state: DynamoSyncState
-) -> dict[str, UseCase]:
-    """Entity type -> use case. Filled in by the sync modules as they land."""
-    return {}
+def use_cases(sessions: TenantSessions) -> dict[str, UseCase]:
+    """Entity type -> use case, each opening the tenant's session first."""
+
+    def run(sync: Callable[[TenantSession, int], SyncResult]) -> UseCase:
+        return lambda envelope, tenant: sync(sessions.open(tenant), envelope.entity_id)
+
+    return {"customer": run(sync_customer), "project": run(sync_project), "invoice": run(sync_invoice)}
 
 
 def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, SqsDeadLetters]:
@@ -51,10 +58,17 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
     sqs = boto3.client("sqs")
     sync_state = DynamoSyncState(dynamodb.Table(settings.sync_state_table))
     dead_letters = SqsDeadLetters(sqs, settings.dead_letter_queue_url)
-    aws = {"dynamodb": dynamodb, "sqs": sqs, "secretsmanager": boto3.client("secretsmanager")}
+    tenants = DynamoTenantRepository(dynamodb.Table(settings.tenants_table))
+    sessions = TenantSessions(
+        settings,
+        secretsmanager=boto3.client("secretsmanager"),
+        dynamodb=dynamodb,
+        tenants=tenants,
+        sync_state=sync_state,
+    )
     processor = EventProcessor(
-        tenants=DynamoTenantRepository(dynamodb.Table(settings.tenants_table)),
-        use_cases=use_cases(settings, aws, sync_state),
+        tenants=tenants,
+        use_cases=use_cases(sessions),
         transfer_log=DynamoTransferLog(
             dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)
         ),

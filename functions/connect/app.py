@@ -1,0 +1,143 @@
+"""Connect Lambda: the browser side of connecting a tenant to Fiken. The flow lives in momentsync.connect."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from momentsync.connect.flow import ConnectRefused
+from momentsync.connect.pages import (
+    CHOOSE_COMPANY_PATH,
+    PAGE_HEADERS,
+    authorization_error_page,
+    declined_page,
+    refused_page,
+    result_page,
+    unavailable_page,
+)
+from momentsync.connect.wiring import build_connect_flow
+from momentsync.errors import TransientError
+from momentsync.observability import logger, metrics, tracer
+from momentsync.settings import connect_settings
+
+CALLBACK_PATH = "/oauth/fiken/callback"
+BINDING_COOKIE = "momentsync_connect"
+
+settings = connect_settings()
+flow = build_connect_flow(settings)
+app = APIGatewayHttpResolver()
+
+
+@app.get("/connect/fiken/<tenant_id>")
+def start_connect(tenant_id: str) -> Response:
+    token = app.current_event.get_query_string_value("token")
+    redirect = flow.start(tenant_id, token, redirect_uri=redirect_uri())
+    metrics.add_metric(name="ConnectStarted", unit=MetricUnit.Count, value=1)
+    return Response(
+        status_code=302,
+        headers={"Location": redirect.url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        cookies=[_binding_cookie(redirect.browser_binding, redirect.max_age_seconds)],
+        body="",
+    )
+
+
+@app.get(CALLBACK_PATH)
+def oauth_callback() -> Response:
+    query = app.current_event.query_string_parameters or {}
+    if query.get("error"):
+        metrics.add_metric(name="ConnectDeclined", unit=MetricUnit.Count, value=1)
+        if query["error"] == "access_denied":
+            return _page(200, declined_page(flow.decline(state=query.get("state"))))
+        flow.decline(state=query.get("state"))  # spend the state all the same
+        logger.warning("fiken authorization ended with an error", extra={"error": query["error"][:40]})
+        return _page(400, authorization_error_page())
+    result = flow.complete(
+        code=query.get("code"), state=query.get("state"), browser_binding=_cookie(BINDING_COOKIE)
+    )
+    metrics.add_metric(name=f"Connect{type(result).__name__}", unit=MetricUnit.Count, value=1)
+    response = _page(200, result_page(result))
+    response.cookies.append(_binding_cookie("", 0))  # spent with the state
+    return response
+
+
+@app.post(CHOOSE_COMPANY_PATH)
+def choose_company() -> Response:
+    form = parse_qs(app.current_event.decoded_body or "", max_num_fields=10)
+    result = flow.choose(choice_token=_first(form, "choice"), slug=_first(form, "company"))
+    metrics.add_metric(name="ConnectConnected", unit=MetricUnit.Count, value=1)
+    return _page(200, result_page(result))
+
+
+@app.exception_handler(ConnectRefused)
+def refused(exc: ConnectRefused) -> Response:
+    logger.info("connect request refused", extra={"problem": exc.problem.value})
+    metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
+    return _page(400, refused_page(exc.problem))
+
+
+@app.exception_handler(Exception)
+def unexpected_error(exc: Exception) -> Response:
+    # The type only: messages of HTTP or boto3 errors can echo URLs with codes and states.
+    log = logger.warning if isinstance(exc, TransientError) else logger.error
+    log("connect request failed", extra={"error_type": type(exc).__name__})
+    metrics.add_metric(name="ConnectFailed", unit=MetricUnit.Count, value=1)
+    return _page(503, unavailable_page())
+
+
+def redirect_uri() -> str:
+    """Where Fiken sends the browser back; must equal the URI registered for the app in Fiken.
+
+    Taken from the request's own API domain (API Gateway sets X-Forwarded-Proto; the local stack
+    serves plain HTTP), so it is right for the deployed API, a custom domain and the local stack.
+    """
+    event = app.current_event
+    scheme = event.headers.get("x-forwarded-proto", "http")
+    return f"{scheme}://{event.request_context.domain_name}{CALLBACK_PATH}"
+
+
+def _binding_cookie(value: str, max_age: int) -> Cookie:
+    """Only the callback sees it; Lax still sends it on Fiken's top-level redirect back to us."""
+    return Cookie(
+        name=BINDING_COOKIE,
+        value=value,
+        path=CALLBACK_PATH,
+        secure=redirect_uri().startswith("https://"),
+        http_only=True,
+        same_site=SameSite.LAX_MODE,
+        max_age=max_age,
+    )
+
+
+def _cookie(name: str) -> str | None:
+    event = app.current_event
+    # HTTP API payload 2.0 lifts cookies into their own list; a plain Cookie header is read too.
+    pairs = list(event.cookies or [])
+    header = event.headers.get("cookie")
+    if header:
+        pairs += header.split(";")
+    for pair in pairs:
+        key, _, value = pair.strip().partition("=")
+        if key == name and value:
+            return value
+    return None
+
+
+def _page(status_code: int, html: str) -> Response:
+    return Response(status_code=status_code, headers=dict(PAGE_HEADERS), body=html)
+
+
+def _first(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

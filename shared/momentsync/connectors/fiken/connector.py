@@ -1,0 +1,307 @@
+"""The Fiken connector: momentsync's accounting port, implemented with the Fiken API v2 client.
+
+Fiken-specific rules live here: find before create (no idempotency keys), GET-merge-PUT for
+contacts (PUT replaces the whole contact), immutable project numbers, the bank account invoices
+are issued on, the invoice counter, and which document a Moment invoice becomes (invoice, sale,
+full or partial credit note).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+from momentsync.connectors.fiken import mapping
+from momentsync.connectors.fiken.client import FikenClient, FikenNotFound, FikenValidationError
+from momentsync.connectors.fiken.models import (
+    BankAccountRequest,
+    BankAccountType,
+    ContactResult,
+    UpdateInvoiceRequest,
+)
+from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
+from momentsync.moment.models import Customer, Invoice, Project
+from momentsync.sync.connector import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.sync.sync_state import SyncLink
+from momentsync.tenants import InvoiceMode, Tenant
+
+# Per process (one Lambda container): the bank account code and VAT status of each tenant's company
+# change rarely; caching them saves two calls on every invoice.
+_company_facts: dict[str, dict[str, Any]] = {}
+_facts_lock = threading.Lock()
+
+KIND_INVOICE, KIND_SALE, KIND_CREDIT_NOTE = "invoice", "sale", "credit_note"
+
+
+def forget_company_facts(tenant_id: str | None = None) -> None:
+    with _facts_lock:
+        if tenant_id is None:
+            _company_facts.clear()
+        else:
+            _company_facts.pop(tenant_id, None)
+
+
+class FikenConnector:
+    system = "fiken"
+
+    def __init__(self, tenant: Tenant, client: FikenClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    @property
+    def remote_calls(self) -> int:
+        return self.client.requests_sent
+
+    # ------------------------------------------------------------------ customers
+    def customer_content(self, customer: Customer) -> dict[str, Any]:
+        return mapping.contact_from_customer(customer).to_body()
+
+    def upsert_customer(self, customer: Customer, link: SyncLink | None) -> RemoteRecord:
+        wanted = mapping.contact_from_customer(customer)
+        existing = self._linked_contact(link) or self._find_contact(customer, wanted)
+        if existing is None:
+            contact_id = self.client.create_contact(wanted)
+            # customerNumber is assigned by Fiken; read it back for the sync state.
+            created = self.client.get_contact(contact_id)
+            return RemoteRecord(str(contact_id), _number(created.customer_number))
+        # PUT replaces the whole contact: start from Fiken's copy so contact persons, groups and
+        # notes that Fiken owns survive, and overwrite only the fields Moment owns.
+        self.client.replace_contact(
+            existing.contact_id, existing.to_contact(**mapping.owned_contact_fields(wanted))
+        )
+        return RemoteRecord(str(existing.contact_id), _number(existing.customer_number))
+
+    def _linked_contact(self, link: SyncLink | None) -> ContactResult | None:
+        if not (link and link.remote_id):
+            return None
+        try:
+            return self.client.get_contact(int(link.remote_id))
+        except FikenNotFound:
+            return None  # deleted in Fiken: find or create it again
+
+    def _find_contact(self, customer: Customer, wanted) -> ContactResult | None:
+        """No link yet (or a lost create response): look Fiken up by our keys before any POST."""
+        found = self.client.find_contacts(member_number_string=wanted.member_number_string)
+        if not found and wanted.organization_number:
+            found = [
+                c
+                for c in self.client.find_contacts(organization_number=wanted.organization_number)
+                if c.customer is not False
+            ]
+        return found[0] if found else None
+
+    def deactivate_customer(self, link: SyncLink) -> None:
+        if link.remote_id:
+            self.client.set_contact_inactive(int(link.remote_id))
+
+    # ------------------------------------------------------------------ projects
+    def project_content(self, project: Project, customer: RemoteRecord | None) -> dict[str, Any]:
+        return mapping.project_request(project, _int(customer)).to_body()
+
+    def upsert_project(
+        self, project: Project, customer: RemoteRecord | None, link: SyncLink | None
+    ) -> RemoteRecord:
+        wanted = mapping.project_request(project, _int(customer))
+        project_id = int(link.remote_id) if link and link.remote_id else None
+        if project_id is None:
+            found = self.client.find_projects(number=wanted.number)
+            project_id = found[0].project_id if found else None
+        try:
+            if project_id is None:
+                project_id = self.client.create_project(wanted)
+            else:
+                self.client.update_project(project_id, mapping.project_update(wanted))
+        except FikenValidationError as exc:
+            raise PermanentError(
+                f"Fiken refused project {wanted.number} '{wanted.name}': {exc.fiken_message}"
+            ) from exc
+        return RemoteRecord(str(project_id), wanted.number)
+
+    # ------------------------------------------------------------------ invoices
+    def _kind(self, invoice: Invoice) -> str:
+        if invoice.is_credit_note:
+            return KIND_CREDIT_NOTE
+        return KIND_SALE if self.tenant.mapping.invoice_mode is InvoiceMode.SALE else KIND_INVOICE
+
+    def invoice_content(self, invoice: Invoice, parties: InvoiceParties) -> dict[str, Any]:
+        kind = self._kind(invoice)
+        vat_registered = self._vat_registered()
+        groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
+        content: dict[str, Any] = {
+            "kind": kind,
+            "number": invoice.invoice_number,
+            "issueDate": str(invoice.invoice_date),
+            "customer": parties.customer.remote_id,
+            "project": parties.project.remote_id if parties.project else None,
+            "currency": invoice.currency_code,
+            "kid": invoice.payment_id,
+            "lines": [[g.account, g.vat_type, g.net, g.vat, g.description] for g in groups],
+            "dueDate": str(invoice.due_date) if invoice.due_date else None,
+        }
+        if parties.credited:
+            content["credits"] = parties.credited.remote_id
+        return content
+
+    def find_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord | None:
+        kind = self._kind(invoice)
+        reference = mapping.order_reference(invoice)
+        customer_id = _int(parties.customer)
+        if kind == KIND_SALE:
+            sales = [s for s in self.client.find_sales(sale_number=reference) if not s.deleted]
+            return (
+                RemoteRecord(str(sales[0].sale_id), sales[0].sale_number, {"kind": kind}) if sales else None
+            )
+        if kind == KIND_CREDIT_NOTE:
+            # Fiken cannot filter credit notes by reference: list the customer's, match on ours.
+            for note in self.client.find_credit_notes(customer_id=customer_id):
+                credited = _int(parties.credited)
+                if note.order_reference == reference or (
+                    note.associated_invoice_id == credited
+                    and note.credit_note_text
+                    and f"Moment-kreditnota {invoice.invoice_number}" in note.credit_note_text
+                ):
+                    return RemoteRecord(
+                        str(note.credit_note_id), _number(note.credit_note_number), {"kind": kind}
+                    )
+            return None
+        for found in self.client.find_invoices(order_reference=reference):
+            if found.customer is None or found.customer.contact_id == customer_id:
+                return RemoteRecord(str(found.invoice_id), _number(found.invoice_number), {"kind": kind})
+        return None
+
+    def create_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord:
+        kind = self._kind(invoice)
+        vat_registered = self._vat_registered()
+        customer_id = _int(parties.customer)
+        project_id = _int(parties.project)
+        if kind == KIND_CREDIT_NOTE:
+            return self._create_credit_note(invoice, parties, vat_registered, customer_id, project_id)
+        groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
+        if kind == KIND_SALE:
+            sale_id = self.client.create_sale(
+                mapping.sale_request(invoice, groups, customer_id=customer_id, project_id=project_id)
+            )
+            return RemoteRecord(str(sale_id), str(invoice.invoice_number), {"kind": kind})
+        request = mapping.invoice_request(
+            self.tenant.tenant_id,
+            invoice,
+            groups,
+            customer_id=customer_id,
+            project_id=project_id,
+            bank_account_code=self._bank_account_code(),
+        )
+        try:
+            invoice_id = self.client.create_invoice(request)
+        except FikenValidationError as exc:
+            if not _about_counter(exc.fiken_message) or self.client.get_invoice_counter() is not None:
+                raise
+            # A company that never issued an invoice has no counter; start it at Fiken's default.
+            # A 400 means nothing was created, so creating again is safe.
+            self.client.initialise_invoice_counter()
+            invoice_id = self.client.create_invoice(request)
+        created = self.client.get_invoice(invoice_id)
+        return RemoteRecord(str(invoice_id), _number(created.invoice_number), {"kind": kind})
+
+    def _create_credit_note(self, invoice, parties, vat_registered, customer_id, project_id) -> RemoteRecord:
+        credited = parties.credited
+        assert credited is not None, "a credit note is resolved with the invoice it credits"
+        original = self.client.get_invoice(int(credited.remote_id))
+        if original.gross is not None and mapping.is_full_credit(invoice, original.gross):
+            note_id = self.client.create_full_credit_note(
+                mapping.full_credit_note(invoice, original.invoice_id)
+            )
+        else:
+            note_id = self.client.create_partial_credit_note(
+                mapping.partial_credit_note(
+                    invoice,
+                    self.tenant.mapping,
+                    vat_registered=vat_registered,
+                    invoice_id=original.invoice_id,
+                    customer_id=customer_id,
+                    project_id=project_id,
+                )
+            )
+        note = self.client.get_credit_note(note_id)
+        return RemoteRecord(str(note_id), _number(note.credit_note_number), {"kind": KIND_CREDIT_NOTE})
+
+    def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
+        kind = remote.details.get("kind", KIND_INVOICE)
+        if kind == KIND_INVOICE:
+            self.client.upload_invoice_attachment(int(remote.remote_id), filename, pdf)
+        elif kind == KIND_SALE:
+            self.client.upload_sale_attachment(int(remote.remote_id), filename, pdf)
+        # Issued credit notes take no attachments in Fiken API v2 (only drafts do); Fiken renders its own.
+
+    def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> None:
+        if remote.details.get("kind", KIND_INVOICE) == KIND_INVOICE:
+            self.client.patch_invoice(int(remote.remote_id), UpdateInvoiceRequest(new_due_date=due_date))
+
+    def invoice_totals(self, remote: RemoteRecord) -> InvoiceTotals:
+        kind = remote.details.get("kind", KIND_INVOICE)
+        if kind == KIND_SALE:
+            sale = self.client.get_sale(int(remote.remote_id))
+            net, vat = sale.net_amount or 0, sale.vat_amount or 0
+            return InvoiceTotals(net, vat, net + vat)
+        if kind == KIND_CREDIT_NOTE:
+            note = self.client.get_credit_note(int(remote.remote_id))
+            # Fiken states a credit note's amounts as positive; Moment's are negative.
+            return InvoiceTotals(-abs(note.net or 0), -abs(note.vat or 0), -abs(note.gross or 0))
+        found = self.client.get_invoice(int(remote.remote_id))
+        return InvoiceTotals(found.net or 0, found.vat or 0, found.gross or 0)
+
+    # ------------------------------------------------------------------ company facts
+    def _facts(self) -> dict[str, Any]:
+        with _facts_lock:
+            return _company_facts.setdefault(self.tenant.tenant_id, {})
+
+    def _vat_registered(self) -> bool:
+        if self.tenant.mapping.vat_registered is not None:
+            return self.tenant.mapping.vat_registered
+        facts = self._facts()
+        if "vat_registered" not in facts:
+            facts["vat_registered"] = (self.client.get_company().vat_type or "").lower() != "no"
+        return facts["vat_registered"]
+
+    def _bank_account_code(self) -> str:
+        facts = self._facts()
+        if "bank_account_code" in facts:
+            return facts["bank_account_code"]
+        wanted = self.tenant.mapping.bank_account_number
+        accounts = [a for a in self.client.list_bank_accounts() if not a.inactive]
+        if wanted:
+            match = next((a for a in accounts if (a.bank_account_number or "") == wanted), None)
+            if match is None:
+                account_id = self.client.create_bank_account(
+                    BankAccountRequest(
+                        name=f"Driftskonto {wanted}", bank_account_number=wanted, type=BankAccountType.NORMAL
+                    )
+                )
+                match = next(a for a in self.client.list_bank_accounts() if a.bank_account_id == account_id)
+        else:
+            normal = [a for a in accounts if (a.type or "normal").lower() == "normal" and a.account_code]
+            if not normal:
+                raise TenantLevelError(
+                    TenantProblem.BANK_ACCOUNT_UNVERIFIED,
+                    "the Fiken company has no bank account to issue invoices on",
+                    remedy="set the tenant's bank account number (momentsync tenants settings) "
+                    "or add one in Fiken",
+                )
+            match = normal[0]
+        if not match.account_code:
+            raise PermanentError(f"Fiken bank account {match.bank_account_id} has no account code")
+        facts["bank_account_code"] = match.account_code
+        return match.account_code
+
+
+def _about_counter(message: str | None) -> bool:
+    text = (message or "").lower()
+    return "counter" in text or "number series" in text or "nummerserie" in text
+
+
+def _int(remote: RemoteRecord | None) -> int | None:
+    return int(remote.remote_id) if remote else None
+
+
+def _number(value: int | None) -> str | None:
+    return str(value) if value is not None else None

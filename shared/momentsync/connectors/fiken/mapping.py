@@ -1,0 +1,334 @@
+"""Moment records -> Fiken requests: pure functions that carry the business rules.
+
+- Customers: Fiken assigns ``customerNumber`` itself (read-only), so Moment's customer number
+  travels in ``memberNumberString``: filterable, and the key we find the contact by.
+- Projects: number, name, dates, customer, completed. Fiken needs a start date and a number.
+- Invoices: one Fiken line per (income account, vatType), amounts in integer øre as Moment
+  computed them (explicit net, VAT and gross, so Fiken books Moment's figures to the øre).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from momentsync.connectors.fiken.models import (
+    Address,
+    Contact,
+    ContactLanguage,
+    CreditNoteLine,
+    FullCreditNoteRequest,
+    InvoiceLineRequest,
+    InvoiceRequest,
+    OrderLine,
+    PartialCreditNoteRequest,
+    ProjectRequest,
+    SaleRequest,
+    UpdateProjectRequest,
+)
+from momentsync.connectors.fiken.vat import vat_type_for
+from momentsync.errors import PermanentError
+from momentsync.moment.models import Customer, Invoice, Project
+from momentsync.tenants import MappingSettings
+
+# Fiken's address.country is a country name (the spec's example is "Norway").
+COUNTRY_NAMES = {
+    "NO": "Norway",
+    "SE": "Sweden",
+    "DK": "Denmark",
+    "FI": "Finland",
+    "IS": "Iceland",
+    "DE": "Germany",
+    "GB": "United Kingdom",
+    "UK": "United Kingdom",
+    "US": "United States",
+    "NL": "Netherlands",
+    "FR": "France",
+    "ES": "Spain",
+    "PL": "Poland",
+    "EE": "Estonia",
+    "LT": "Lithuania",
+    "LV": "Latvia",
+}
+DEFAULT_COUNTRY = "Norway"
+_NAMESPACE = uuid.UUID("6f1c1f7e-4d0c-4e62-9c1b-0c5a3b1d2e77")
+
+
+def member_number(customer: Customer) -> str:
+    """Our link from a Fiken contact back to Moment: the customer number, Moment being master."""
+    return customer.customer_number or f"moment-{customer.id}"
+
+
+def _language(code: str | None) -> ContactLanguage | None:
+    value = (code or "").strip().lower()
+    if value in {"no", "nb", "nn", "nor", "norwegian", "norsk"}:
+        return ContactLanguage.NORWEGIAN
+    if value in {"en", "eng", "english"}:
+        return ContactLanguage.ENGLISH
+    return None
+
+
+def _address(customer: Customer) -> Address | None:
+    if not (customer.street or customer.post_code or customer.city):
+        return None
+    code = (customer.country_code or "NO").strip().upper()
+    return Address(
+        street_address=customer.street,
+        street_address_line2=customer.street2,
+        post_code=customer.post_code,
+        city=customer.city,
+        country=COUNTRY_NAMES.get(code, code or DEFAULT_COUNTRY),
+    )
+
+
+def _digits(value: str | None) -> str | None:
+    cleaned = "".join(ch for ch in (value or "") if ch.isdigit())
+    return cleaned or None
+
+
+def contact_from_customer(customer: Customer) -> Contact:
+    """The fields of a Fiken contact that Moment owns (everything else on the contact is Fiken's)."""
+    phone = (customer.phone or "").strip() or None
+    return Contact(
+        name=customer.name,
+        email=customer.invoice_email or customer.email,
+        organization_number=_digits(customer.organization_number),
+        phone_number=phone[:20] if phone else None,
+        member_number_string=member_number(customer),
+        customer=True,
+        currency=(customer.currency_code or "").upper() or None,
+        language=_language(customer.language),
+        inactive=not customer.active,
+        address=_address(customer),
+    )
+
+
+# Contact fields we own; on update they replace Fiken's values (None clears), the rest is kept.
+OWNED_CONTACT_FIELDS = (
+    "name",
+    "email",
+    "organization_number",
+    "phone_number",
+    "member_number_string",
+    "customer",
+    "currency",
+    "language",
+    "inactive",
+    "address",
+)
+
+
+def owned_contact_fields(contact: Contact) -> dict[str, object]:
+    return {name: getattr(contact, name) for name in OWNED_CONTACT_FIELDS}
+
+
+def project_request(project: Project, contact_id: int | None) -> ProjectRequest:
+    if not project.project_number:
+        raise PermanentError(f"project {project.id} has no project number in Moment")
+    if project.start_date is None:
+        raise PermanentError(f"project {project.project_number} has no start date")
+    return ProjectRequest(
+        number=project.project_number,
+        name=project.name,
+        start_date=project.start_date,
+        end_date=project.end_date,
+        contact_id=contact_id,
+        completed=project.completed,
+    )
+
+
+def project_update(request: ProjectRequest) -> UpdateProjectRequest:
+    return UpdateProjectRequest(
+        name=request.name,
+        start_date=request.start_date,
+        end_date=request.end_date,
+        contact_id=request.contact_id,
+        completed=request.completed,
+    )
+
+
+@dataclass(frozen=True)
+class LineGroup:
+    account: str
+    vat_type: str
+    net: int
+    vat: int
+    descriptions: tuple[str, ...]
+
+    @property
+    def description(self) -> str:
+        text = "; ".join(dict.fromkeys(d for d in self.descriptions if d))
+        return text if len(text) <= 200 else text[:197] + "..."
+
+
+def classify_lines(invoice: Invoice, settings: MappingSettings, *, vat_registered: bool) -> list[tuple]:
+    """Each Moment line with its Fiken income account and vatType (permanent errors name the fix)."""
+    if not invoice.lines:
+        raise PermanentError(f"invoice {invoice.invoice_number} has no lines in Moment")
+    classified = []
+    for line in invoice.lines:
+        moment_account = line.account_number
+        if not moment_account:
+            raise PermanentError(
+                f"a line of invoice {invoice.invoice_number} has no sales account in Moment "
+                f"({line.description!r})"
+            )
+        vat_type = vat_type_for(
+            line.vat_code,
+            account=moment_account,
+            overrides=settings.vat_code_overrides,
+            vat_registered=vat_registered,
+        )
+        classified.append((line, settings.account_overrides.get(moment_account, moment_account), vat_type))
+    return classified
+
+
+def group_lines(invoice: Invoice, settings: MappingSettings, *, vat_registered: bool) -> list[LineGroup]:
+    """Moment's lines grouped by (income account, vatType), keeping Moment's own øre amounts."""
+    groups: OrderedDict[tuple[str, str], list] = OrderedDict()
+    for line, account, vat_type in classify_lines(invoice, settings, vat_registered=vat_registered):
+        groups.setdefault((account, vat_type), []).append(line)
+    return [
+        LineGroup(
+            account=account,
+            vat_type=vat_type,
+            net=sum(line.amount_excl_vat_ore for line in lines),
+            # A company outside the VAT register charges none, whatever Moment's account says.
+            vat=sum(line.vat_amount_ore for line in lines) if vat_registered else 0,
+            descriptions=tuple(line.description or "" for line in lines),
+        )
+        for (account, vat_type), lines in groups.items()
+    ]
+
+
+def invoice_uuid(tenant_id: str, invoice: Invoice) -> uuid.UUID:
+    """Deterministic per tenant and Moment invoice: the same invoice always carries the same uuid."""
+    return uuid.uuid5(_NAMESPACE, f"{tenant_id}:invoice:{invoice.id}")
+
+
+def order_reference(invoice: Invoice) -> str:
+    """The natural key Fiken can filter invoices by: Moment's invoice number (Moment is master)."""
+    return str(invoice.invoice_number)
+
+
+def invoice_text(invoice: Invoice) -> str:
+    parts = [f"Moment-faktura {invoice.invoice_number}"]
+    if invoice.payment_id:
+        parts.append(f"KID {invoice.payment_id}")
+    if invoice.description:
+        parts.append(invoice.description)
+    text = " - ".join(parts)
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def invoice_request(
+    tenant_id: str,
+    invoice: Invoice,
+    groups: list[LineGroup],
+    *,
+    customer_id: int,
+    project_id: int | None,
+    bank_account_code: str,
+) -> InvoiceRequest:
+    return InvoiceRequest(
+        uuid=invoice_uuid(tenant_id, invoice),
+        issue_date=invoice.invoice_date,
+        due_date=invoice.due_date or invoice.invoice_date,
+        lines=[
+            InvoiceLineRequest(
+                quantity=1,
+                unit_price=group.net,
+                net=group.net,
+                vat=group.vat,
+                gross=group.net + group.vat,
+                vat_type=group.vat_type,
+                income_account=group.account,
+                description=group.description or None,
+            )
+            for group in groups
+        ],
+        your_reference=invoice.your_reference,
+        our_reference=invoice.our_reference,
+        order_reference=order_reference(invoice),
+        customer_id=customer_id,
+        bank_account_code=bank_account_code,
+        currency=invoice.currency_code.upper(),
+        invoice_text=invoice_text(invoice),
+        project_id=project_id,
+        cash=False,
+    )
+
+
+def sale_request(
+    invoice: Invoice, groups: list[LineGroup], *, customer_id: int, project_id: int | None
+) -> SaleRequest:
+    """Mode ``sale``: Moment's own number, KID and PDF are the document; Fiken books it."""
+    return SaleRequest(
+        sale_number=str(invoice.invoice_number),
+        date=invoice.invoice_date,
+        due_date=invoice.due_date,
+        kind="external_invoice",
+        kid=invoice.payment_id,
+        currency=invoice.currency_code.upper(),
+        customer_id=customer_id,
+        project_id=project_id,
+        lines=[
+            OrderLine(
+                description=group.description or f"Moment-faktura {invoice.invoice_number}",
+                net_price=group.net,
+                vat=group.vat,
+                vat_type=group.vat_type,
+                account=group.account,
+            )
+            for group in groups
+        ],
+    )
+
+
+def is_full_credit(credit_note: Invoice, credited_gross: int) -> bool:
+    """A credit note reverses the whole invoice when its total is exactly minus the original's."""
+    return credit_note.total_incl_vat_ore == -credited_gross
+
+
+def full_credit_note(credit_note: Invoice, invoice_id: int) -> FullCreditNoteRequest:
+    return FullCreditNoteRequest(
+        issue_date=credit_note.invoice_date,
+        invoice_id=invoice_id,
+        credit_note_text=f"Moment-kreditnota {credit_note.invoice_number}",
+    )
+
+
+def partial_credit_note(
+    credit_note: Invoice,
+    settings: MappingSettings,
+    *,
+    vat_registered: bool,
+    invoice_id: int,
+    customer_id: int,
+    project_id: int | None,
+) -> PartialCreditNoteRequest:
+    """Line by line, positive amounts (the document itself is the credit). Fiken computes each
+    line's VAT from its net, which equals Moment's own per-line VAT; grouping would round differently.
+    """
+    return PartialCreditNoteRequest(
+        issue_date=credit_note.invoice_date,
+        invoice_id=invoice_id,
+        contact_id=customer_id,
+        project=project_id,
+        currency=credit_note.currency_code.upper(),
+        order_reference=order_reference(credit_note),
+        credit_note_text=f"Moment-kreditnota {credit_note.invoice_number}",
+        lines=[
+            CreditNoteLine(
+                quantity=1,
+                unit_price=-line.amount_excl_vat_ore,
+                vat_type=vat_type,
+                income_account=account,
+                description=(line.description or "")[:200] or None,
+            )
+            for line, account, vat_type in classify_lines(
+                credit_note, settings, vat_registered=vat_registered
+            )
+        ],
+    )

@@ -1,0 +1,364 @@
+"""Moment's REST API, read-only: customers, projects, invoices (and the invoice PDF).
+
+``{base_url}/companies/{companyCode}/{entity}``, Basic auth with user ``apikey`` and the tenant's
+key as password (moment.md §2.2). Synchronous: one Lambda invocation handles one event.
+
+What each outcome means for the processor (``momentsync.errors``):
+
+- 429, 408, 5xx, network errors and timeouts: retried with exponential backoff and full jitter;
+  when the attempts are used up, ``MomentUnavailable`` (a ``TransientError``).
+- 401: ``TenantLevelError(MOMENT_KEY_INVALID)`` — keys expire (at most two years, test keys 14 days).
+- 403: ``TenantLevelError(MOMENT_KEY_INVALID)`` too: the key works but carries no access to this
+  company, which is fixed in the same place (Moment's API key page).
+- 404 on a record: ``MomentRecordNotFound`` (a ``PermanentError``): the record was deleted.
+- Other 4xx: ``MomentRequestRejected`` (``PermanentError``) with Moment's ``message``/``details``.
+- A body that does not fit ``models``: ``MomentResponseInvalid`` (``PermanentError``) naming the field.
+
+The API key is held as a ``SecretStr`` and only turned into a header when a request is sent; it is
+never logged, never put into an exception and not shown by ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
+from momentsync.moment.models import Customer, Invoice, MomentErrorBody, Page, Project
+from momentsync.observability import logger
+
+PRODUCTION_BASE_URL = "https://app.moment.team/api/1.0"
+API_KEY_USERNAME = "apikey"
+
+# Moment's "includes" (moment.md §2.4): GET /{entity}/{id}/include/{parts}, parts joined by "+"
+# (the form observed working live is ``include/base+email``). The part naming the invoice lines is
+# a GUESS — verify against the live swagger. ``None`` = plain GET.
+CUSTOMER_INCLUDE: str | None = None
+PROJECT_INCLUDE: str | None = None
+INVOICE_INCLUDE: str | None = "base+invoiceLines"
+
+# The rendered invoice PDF: endpoint not documented (GAP); this path is a GUESS.
+INVOICE_PDF_PATH = "invoices/{id}/pdf"
+
+# List paging and filters (observed in public clients): 0-based ``page``, ``size``, ISO timestamps.
+PAGE_PARAM = "page"
+SIZE_PARAM = "size"
+MODIFIED_SINCE_PARAM = "lastModifiedDateFrom"
+SORT_PARAM = "sort"
+SORT_BY_ID = "id,asc"  # a stable order, so records do not shift between pages while we read
+DEFAULT_PAGE_SIZE = 200
+
+RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
+MAX_ERROR_TEXT = 300
+_COMPANY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class MomentRecordNotFound(PermanentError):
+    """Moment answered 404 for a record: it was deleted (or never existed)."""
+
+    def __init__(self, entity_type: str, entity_id: int) -> None:
+        super().__init__(f"Moment {entity_type} {entity_id} not found (deleted in Moment?)")
+        self.entity_type = entity_type
+        self.entity_id = entity_id
+
+
+class MomentRequestRejected(PermanentError):
+    """A 4xx other than 401/403/404/408/429: retrying the same request cannot help."""
+
+    def __init__(self, reason: str, *, status: int, detail: str | None = None) -> None:
+        super().__init__(reason, detail=detail)
+        self.status = status
+
+
+class MomentResponseInvalid(PermanentError):
+    """Moment answered 2xx with a body that does not fit our model of its JSON."""
+
+    def __init__(self, reason: str, *, field_path: str | None = None) -> None:
+        super().__init__(reason)
+        self.field_path = field_path
+
+
+class MomentUnavailable(TransientError):
+    """Retries used up on 429/5xx/network errors; the event may succeed later."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class _Retryable(Exception):
+    def __init__(self, what: str, status: int | None, retry_after: float | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.status = status
+        self.retry_after = retry_after
+
+
+class MomentClient:
+    """One tenant's view of one Moment company. Use as a context manager or call ``close()``."""
+
+    def __init__(
+        self,
+        company_code: str,
+        api_key: str | SecretStr,
+        *,
+        base_url: str = PRODUCTION_BASE_URL,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not _COMPANY_CODE.match(company_code):
+            raise ValueError("company_code must be Moment's company code from its URL (letters, digits, _.-)")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.company_code = company_code
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        if not self._api_key.get_secret_value():
+            raise ValueError("api_key is empty")
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.page_size = page_size
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/companies/{quote(company_code, safe='')}/",
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            transport=transport,
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"MomentClient(base_url={self.base_url!r}, company_code={self.company_code!r})"
+
+    def __enter__(self) -> MomentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- records ----------------------------------------------------------------------------------
+
+    def get_customer(self, customer_id: int) -> Customer:
+        return self._get_record("customer", "customers", customer_id, CUSTOMER_INCLUDE, Customer)
+
+    def get_project(self, project_id: int) -> Project:
+        return self._get_record("project", "projects", project_id, PROJECT_INCLUDE, Project)
+
+    def get_invoice(self, invoice_id: int) -> Invoice:
+        return self._get_record("invoice", "invoices", invoice_id, INVOICE_INCLUDE, Invoice)
+
+    def get_invoice_pdf(self, invoice_id: int) -> bytes:
+        path = INVOICE_PDF_PATH.format(id=_record_id(invoice_id))
+        response = self._request(path, accept="application/pdf", not_found=("invoice pdf", invoice_id))
+        if not response.content.startswith(b"%PDF-"):
+            raise MomentResponseInvalid(
+                f"Moment's PDF of invoice {invoice_id} is not a PDF "
+                f"(content type {response.headers.get('content-type', 'none')!r})"
+            )
+        return response.content
+
+    # -- lists --------------------------------------------------------------------------------------
+
+    def list_customers(self, modified_since: datetime | None = None) -> Iterator[Customer]:
+        return self._list("customers", CUSTOMER_INCLUDE, Customer, modified_since)
+
+    def list_projects(self, modified_since: datetime | None = None) -> Iterator[Project]:
+        return self._list("projects", PROJECT_INCLUDE, Project, modified_since)
+
+    def list_invoices(self, modified_since: datetime | None = None) -> Iterator[Invoice]:
+        return self._list("invoices", INVOICE_INCLUDE, Invoice, modified_since)
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _get_record(
+        self, entity_type: str, collection: str, record_id: int, include: str | None, model: type[ModelT]
+    ) -> ModelT:
+        path = _with_include(f"{collection}/{_record_id(record_id)}", include)
+        response = self._request(path, not_found=(entity_type, record_id))
+        record = _parse(response, model, f"{entity_type} {record_id}")
+        if getattr(record, "id", record_id) != record_id:
+            answered = getattr(record, "id", None)
+            raise MomentResponseInvalid(
+                f"Moment answered {entity_type} {answered} when asked for {record_id}", field_path="id"
+            )
+        return record
+
+    def _list(
+        self, collection: str, include: str | None, model: type[ModelT], modified_since: datetime | None
+    ) -> Iterator[ModelT]:
+        path = _with_include(collection, include)
+        page_model = Page[model]  # type: ignore[valid-type]
+        number = 0
+        while True:
+            params: dict[str, Any] = {PAGE_PARAM: number, SIZE_PARAM: self.page_size, SORT_PARAM: SORT_BY_ID}
+            if modified_since is not None:
+                params[MODIFIED_SINCE_PARAM] = modified_since.isoformat()
+            response = self._request(path, params=params)
+            page = _parse(response, page_model, f"{collection} page {number}")
+            yield from page.content
+            if page.is_last:
+                return
+            number += 1
+
+    def _request(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        accept: str = "application/json",
+        not_found: tuple[str, int] | None = None,
+    ) -> httpx.Response:
+        """GET with retries; returns a 2xx response or raises the error the processor decides on."""
+        last: _Retryable | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._attempt(path, params, accept, not_found)
+            except _Retryable as retryable:
+                last = retryable
+            if attempt == self.max_attempts:
+                break
+            delay = self._backoff(attempt, last.retry_after)
+            logger.warning(
+                "Moment request will be retried",
+                extra={
+                    "moment_path": path,
+                    "status": last.status,
+                    "reason": last.what,
+                    "attempt": attempt,
+                    "delay_seconds": round(delay, 3),
+                },
+            )
+            self._sleep(delay)
+        assert last is not None
+        raise MomentUnavailable(
+            f"Moment GET {path} failed after {self.max_attempts} attempts: {last.what}", status=last.status
+        )
+
+    def _attempt(
+        self, path: str, params: dict[str, Any] | None, accept: str, not_found: tuple[str, int] | None
+    ) -> httpx.Response:
+        try:
+            response = self._http.get(
+                path, params=params, headers={"Authorization": self._authorization(), "Accept": accept}
+            )
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timeout ({type(exc).__name__})", None) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"network error ({type(exc).__name__})", None) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        if status in RETRYABLE_STATUSES or status >= 500:
+            raise _Retryable(f"HTTP {status}", status, _retry_after(response))
+        said = self._moment_says(response)
+        if status == 401:
+            raise TenantLevelError(
+                TenantProblem.MOMENT_KEY_INVALID,
+                "Moment API key invalid or expired",
+                remedy="Generate a new API key in Moment (Company > API keys) and store it for this tenant.",
+            )
+        if status == 403:
+            raise TenantLevelError(
+                TenantProblem.MOMENT_KEY_INVALID,
+                f"Moment API key has no access to company {self.company_code!r} (HTTP 403){said}",
+                remedy="Give the API key's user access to this company in Moment, or use a key that has it.",
+            )
+        if status == 404 and not_found is not None:
+            raise MomentRecordNotFound(*not_found)
+        raise MomentRequestRejected(
+            f"Moment rejected GET {path} (HTTP {status}){said}",
+            status=status,
+            detail=said.removeprefix(": ") or None,
+        )
+
+    def _authorization(self) -> str:
+        token = base64.b64encode(f"{API_KEY_USERNAME}:{self._api_key.get_secret_value()}".encode()).decode()
+        return f"Basic {token}"
+
+    def _moment_says(self, response: httpx.Response) -> str:
+        """Moment's ``message``/``details`` as ``": ..."`` (short, never echoing our key), or ``""``."""
+        try:
+            body = MomentErrorBody.model_validate(response.json())
+            details = body.details
+            if details is not None and not isinstance(details, str):
+                details = json.dumps(details, default=str)
+            text = " — ".join(part for part in (body.message, details) if part)
+        except (ValueError, ValidationError):
+            text = response.text.strip() if "text/" in response.headers.get("content-type", "") else ""
+        text = self._scrub(text)[:MAX_ERROR_TEXT]
+        return f": {text}" if text else ""
+
+    def _scrub(self, text: str) -> str:
+        secret = self._api_key.get_secret_value()
+        return text.replace(secret, "[REDACTED]") if secret else text
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]; a Retry-After is honoured (capped)."""
+        delay = self._jitter() * min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_cap))
+        return delay
+
+
+def _record_id(record_id: int) -> int:
+    # Ids go into the URL path: refuse anything but a positive int (bool is an int too).
+    if not isinstance(record_id, int) or isinstance(record_id, bool) or record_id <= 0:
+        raise ValueError(f"Moment ids are positive integers, got {record_id!r}")
+    return record_id
+
+
+def _with_include(path: str, include: str | None) -> str:
+    return f"{path}/include/{include}" if include else path
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _parse(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
+    try:
+        # Decimals, never floats: Moment's amounts are JSON numbers with decimals.
+        data = json.loads(response.content, parse_float=Decimal)
+    except ValueError:
+        raise MomentResponseInvalid(f"Moment's answer for {what} is not JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        field_path = ".".join(str(part) for part in error["loc"]) or None
+        raise MomentResponseInvalid(
+            f"Moment's answer for {what} does not fit the expected shape: "
+            f"{field_path or 'body'}: {error['msg']} ({exc.error_count()} problem(s))",
+            field_path=field_path,
+        ) from None

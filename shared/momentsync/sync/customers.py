@@ -1,0 +1,84 @@
+"""Customers: bring the target's customer to Moment's latest state.
+
+Events are thin, so every event means "re-fetch and converge": duplicate, late and reordered
+deliveries are harmless by construction. An unchanged mapping costs no remote call at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from momentsync.errors import PermanentError
+from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.connector import RemoteRecord
+from momentsync.sync.processor import SyncResult
+from momentsync.sync.session import TenantSession
+from momentsync.sync.sync_state import StaleWrite, SyncLink, content_hash
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import utcnow
+
+ENTITY = "customer"
+
+
+def sync_customer(session: TenantSession, customer_id: int) -> SyncResult:
+    calls_before = session.connector.remote_calls
+    link = session.link(ENTITY, customer_id)
+    try:
+        customer = session.moment.get_customer(customer_id)
+    except MomentRecordNotFound:
+        return record_deleted(session, link or session.new_link(ENTITY, customer_id))
+
+    content = session.connector.customer_content(customer)
+    digest = content_hash(content)
+    if link and link.remote_id and link.content_hash == digest:
+        return SyncResult(Outcome.UNCHANGED, remote_id=link.remote_id)
+
+    remote = session.connector.upsert_customer(customer, link)
+    store_synced(
+        session, link or session.new_link(ENTITY, customer_id), remote, digest, customer.last_modified
+    )
+    return SyncResult(
+        Outcome.SYNCED,
+        remote_id=remote.remote_id,
+        remote_calls=session.connector.remote_calls - calls_before,
+        details={"remote_number": remote.remote_number} if remote.remote_number else {},
+    )
+
+
+def ensure_customer(session: TenantSession, customer_id: int) -> RemoteRecord:
+    """The target's customer for a Moment customer, syncing it first if it is not linked yet."""
+    link = session.link(ENTITY, customer_id)
+    if link and link.remote_id and link.last_outcome != Outcome.DELETED:
+        return RemoteRecord(link.remote_id, link.remote_number)
+    result = sync_customer(session, customer_id)
+    if result.outcome is Outcome.DELETED or result.remote_id is None:
+        raise PermanentError(f"customer {customer_id} no longer exists in Moment")
+    return RemoteRecord(result.remote_id, result.details.get("remote_number"))
+
+
+def store_synced(
+    session: TenantSession, link: SyncLink, remote: RemoteRecord, digest: str, modified_at: object
+) -> None:
+    updated = link.model_copy(
+        update={
+            "remote_id": remote.remote_id,
+            "remote_number": remote.remote_number or link.remote_number,
+            "content_hash": digest,
+            "last_outcome": Outcome.SYNCED.value,
+            "last_success_at": utcnow(),
+            "source_modified_at": modified_at,
+            "attempts": 0,
+            "details": {**link.details, **remote.details},
+        }
+    )
+    # A newer Moment state stored meanwhile (a replay racing a fresh event) is kept.
+    with contextlib.suppress(StaleWrite):
+        session.state.save(updated)
+
+
+def record_deleted(session: TenantSession, link: SyncLink) -> SyncResult:
+    """Moment answered 404: the record was deleted. Recorded; nothing is deleted in the books."""
+    session.state.save(
+        link.model_copy(update={"last_outcome": Outcome.DELETED.value, "last_success_at": utcnow()})
+    )
+    return SyncResult(Outcome.DELETED, remote_id=link.remote_id, reason="deleted in Moment")

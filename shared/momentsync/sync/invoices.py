@@ -1,0 +1,198 @@
+"""Invoices and credit notes: exactly one target document per Moment invoice, correct to the øre.
+
+The target has no idempotency keys (Fiken: none). Exactly once comes from three rules:
+1. Before the create call, the *intent* is recorded on the sync state (a conditional write).
+2. Whenever an intent exists without a confirmed remote id (a lost response, a crash between the
+   target's 201 and our state write, a redelivery, a replay a week later), the target is searched
+   by the document's natural key before anything is created.
+3. Once the remote id is stored, the invoice is never created again: later events only patch the
+   due date, retry what is pending (the PDF), or flag a change that needs a credit note in Moment.
+"""
+
+from __future__ import annotations
+
+from momentsync.errors import PermanentError, TransientError
+from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.connector import InvoiceParties, RemoteRecord
+from momentsync.sync.customers import ensure_customer, record_deleted
+from momentsync.sync.processor import SyncResult
+from momentsync.sync.projects import ensure_project
+from momentsync.sync.session import TenantSession
+from momentsync.sync.sync_state import StaleWrite, SyncLink, content_hash
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import utcnow
+
+ENTITY = "invoice"
+PENDING_PDF = "pdf"
+
+
+def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
+    calls_before = session.connector.remote_calls
+    link = session.link(ENTITY, invoice_id)
+    try:
+        invoice = session.moment.get_invoice(invoice_id)
+    except MomentRecordNotFound:
+        return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
+    if not invoice.transferable:
+        return SyncResult(Outcome.SKIPPED, reason=invoice.not_transferable_reason)
+
+    def calls() -> int:
+        return session.connector.remote_calls - calls_before
+
+    parties = resolve_parties(session, invoice)
+    content = session.connector.invoice_content(invoice, parties)
+    due_date = content.pop("dueDate", None)
+    digest = content_hash(content)
+
+    if link and link.remote_id:
+        return after_transfer(session, invoice, link, digest, due_date, calls)
+
+    link = link or session.new_link(ENTITY, invoice_id)
+    remote = session.connector.find_invoice(invoice, parties) if link.intent else None
+    adopted = remote is not None
+    if remote is None:
+        link = record_intent(session, link, invoice)
+        remote = session.connector.create_invoice(invoice, parties)
+    link = session.state.save(
+        link.model_copy(
+            update={
+                "remote_id": remote.remote_id,
+                "remote_number": remote.remote_number,
+                "content_hash": digest,
+                "pending": [PENDING_PDF],
+                "details": {**link.details, **remote.details, "due_date": str(due_date)},
+                "source_modified_at": None,
+            }
+        )
+    )
+    return finish(session, invoice, link, remote, calls, adopted=adopted)
+
+
+def resolve_parties(session: TenantSession, invoice) -> InvoiceParties:
+    """Customer, project and (for a credit note) the credited invoice, synced first when not linked."""
+    customer = ensure_customer(session, invoice.customer.id)
+    project = None
+    if invoice.project is not None:
+        project = ensure_project(session, invoice.project.id)
+    credited = None
+    if invoice.credited_invoice_id is not None:
+        original = session.link(ENTITY, invoice.credited_invoice_id)
+        if not (original and original.remote_id):
+            result = sync_invoice(session, invoice.credited_invoice_id)
+            original = session.link(ENTITY, invoice.credited_invoice_id)
+            if not (original and original.remote_id):
+                # Never credit nothing: wait until the original is in the books.
+                raise TransientError(
+                    f"credited invoice {invoice.credited_invoice_id} is not transferred yet "
+                    f"({result.outcome})"
+                )
+        credited = RemoteRecord(original.remote_id, original.remote_number, original.details)
+    return InvoiceParties(customer=customer, project=project, credited=credited)
+
+
+def record_intent(session: TenantSession, link: SyncLink, invoice) -> SyncLink:
+    """Step 1 of exactly once: from now on every attempt searches before it creates."""
+    return session.state.save(
+        link.model_copy(
+            update={
+                "intent": f"create:{invoice.invoice_number}",
+                "last_outcome": "creating",
+                "attempts": link.attempts + 1,
+                "source_modified_at": None,
+            }
+        )
+    )
+
+
+def after_transfer(
+    session: TenantSession, invoice, link: SyncLink, digest: str, due_date, calls
+) -> SyncResult:
+    remote = RemoteRecord(link.remote_id or "", link.remote_number, link.details)
+    if digest != link.content_hash:
+        # Invoices are immutable in the books; Moment must issue a credit note.
+        link = _save(
+            session,
+            link,
+            {
+                "last_outcome": Outcome.FLAGGED.value,
+                "last_error": "changed after transfer: needs a credit note in Moment",
+                "last_error_at": utcnow(),
+            },
+        )
+        return SyncResult(
+            Outcome.FLAGGED,
+            remote_id=link.remote_id,
+            reason="changed after transfer: needs a credit note in Moment",
+            remote_calls=calls(),
+        )
+    changed_due_date = due_date is not None and str(due_date) != link.details.get("due_date")
+    if changed_due_date:
+        session.connector.update_invoice_due_date(remote, due_date)
+        link = _save(session, link, {"details": {**link.details, "due_date": str(due_date)}})
+    if link.pending:
+        return finish(session, invoice, link, remote, calls, adopted=False)
+    outcome = Outcome.SYNCED if changed_due_date else Outcome.UNCHANGED
+    return SyncResult(
+        outcome,
+        remote_id=link.remote_id,
+        remote_calls=calls(),
+        reason="due date updated" if changed_due_date else None,
+    )
+
+
+def finish(
+    session: TenantSession, invoice, link: SyncLink, remote: RemoteRecord, calls, *, adopted: bool
+) -> SyncResult:
+    """What remains after the document exists: its PDF (retried on its own) and the totals check."""
+    if PENDING_PDF in link.pending:
+        attach_pdf(session, invoice, remote)
+        link = _save(session, link, {"pending": [p for p in link.pending if p != PENDING_PDF]})
+
+    totals = session.connector.invoice_totals(remote)
+    expected = invoice.total_incl_vat_ore
+    details = {"net": totals.net, "vat": totals.vat, "gross": totals.gross, "moment_gross": expected}
+    if adopted:
+        details["adopted"] = True  # found by its natural key after an ambiguous create
+    if totals.gross != expected:
+        reason = f"totals differ: Moment {expected} øre incl. VAT, target {totals.gross} øre"
+        _save(
+            session,
+            link,
+            {
+                "last_outcome": Outcome.FLAGGED.value,
+                "last_error": reason,
+                "last_error_at": utcnow(),
+                "last_success_at": utcnow(),
+                "intent": None,
+            },
+        )
+        return SyncResult(
+            Outcome.FLAGGED, remote_id=remote.remote_id, reason=reason, remote_calls=calls(), details=details
+        )
+    _save(
+        session,
+        link,
+        {
+            "last_outcome": Outcome.SYNCED.value,
+            "last_success_at": utcnow(),
+            "intent": None,
+            "last_error": None,
+            "attempts": 0,
+        },
+    )
+    return SyncResult(Outcome.SYNCED, remote_id=remote.remote_id, remote_calls=calls(), details=details)
+
+
+def attach_pdf(session: TenantSession, invoice, remote: RemoteRecord) -> None:
+    try:
+        pdf = session.moment.get_invoice_pdf(invoice.id)
+    except MomentRecordNotFound as exc:
+        raise PermanentError(f"Moment has no PDF for invoice {invoice.invoice_number}") from exc
+    session.connector.attach_invoice_pdf(remote, f"faktura-{invoice.invoice_number}.pdf", pdf)
+
+
+def _save(session: TenantSession, link: SyncLink, update: dict) -> SyncLink:
+    try:
+        return session.state.save(link.model_copy(update={**update, "source_modified_at": None}))
+    except StaleWrite:
+        return link

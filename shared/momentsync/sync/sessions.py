@@ -1,0 +1,111 @@
+"""Opening a tenant's session: its Moment client and its accounting connector, from its credentials.
+
+Clients are kept per tenant across warm invocations (connection reuse, cached access tokens); the
+connector is rebuilt per event because it carries the tenant's current mapping settings.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from momentsync.connectors.fiken.client import FikenClient
+from momentsync.connectors.fiken.connector import FikenConnector
+from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
+from momentsync.connectors.fiken.pacing import RequestPacer
+from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenProviders
+from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
+from momentsync.leases import DynamoLeaseLock
+from momentsync.moment.client import MomentClient
+from momentsync.settings import ProcessorSettings
+from momentsync.sync.session import SyncStateStore, TenantSession
+from momentsync.tenants import TargetSystem, Tenant, TenantRepository
+
+
+class TenantSessions:
+    def __init__(
+        self,
+        settings: ProcessorSettings,
+        *,
+        secretsmanager: Any,
+        dynamodb: Any,
+        tenants: TenantRepository,
+        sync_state: SyncStateStore,
+    ) -> None:
+        self._settings = settings
+        self._sync_state = sync_state
+        self.credentials = SecretsManagerCredentialsStore(secretsmanager, settings.credentials_secret_prefix)
+        # One pacer per process: Fiken allows one request in flight per company and ~4 per second.
+        self.pacer = RequestPacer(settings.fiken_min_request_interval_seconds)
+        oauth = FikenOAuthClient(
+            settings.fiken_oauth_base_url, FikenAppSecret(secretsmanager, settings.fiken_app_secret_id)
+        )
+        leases = DynamoLeaseLock(dynamodb.Table(settings.auth_table))
+        margin = timedelta(seconds=settings.fiken_token_refresh_margin_seconds)
+        self.tokens = FikenTokenProviders(
+            lambda tenant_id: FikenTokenProvider(
+                tenant_id,
+                credentials=self.credentials,
+                oauth=oauth,
+                leases=leases,
+                tenants=tenants,
+                refresh_margin=margin,
+            )
+        )
+        self._moment: dict[str, tuple[str, MomentClient]] = {}
+        self._fiken: dict[tuple[str, str], FikenClient] = {}
+        self._lock = threading.Lock()
+
+    def open(self, tenant: Tenant) -> TenantSession:
+        return TenantSession(
+            tenant=tenant,
+            moment=self._moment_client(tenant),
+            connector=self._connector(tenant),
+            state=self._sync_state,
+        )
+
+    def _moment_client(self, tenant: Tenant) -> MomentClient:
+        try:
+            key = self.credentials.get(tenant.tenant_id).moment_api_key
+        except CredentialsNotFound:
+            key = None
+        if key is None or not key.get_secret_value():
+            raise TenantLevelError(
+                TenantProblem.MOMENT_KEY_INVALID,
+                "no Moment API key is stored for this tenant",
+                remedy="store one with `momentsync tenants settings --moment-api-key-stdin`",
+            )
+        fingerprint = str(hash(key.get_secret_value()))
+        with self._lock:
+            cached = self._moment.get(tenant.tenant_id)
+            if cached and cached[0] == fingerprint and cached[1].company_code == tenant.moment_company_code:
+                return cached[1]
+            client = MomentClient(
+                tenant.moment_company_code, key, base_url=self._settings.moment_api_base_url
+            )
+            self._moment[tenant.tenant_id] = (fingerprint, client)
+            return client
+
+    def _connector(self, tenant: Tenant) -> FikenConnector:
+        if tenant.target is not TargetSystem.FIKEN:
+            raise PermanentError(f"no connector for target system {tenant.target.value} in this release")
+        if not tenant.fiken_company_slug:
+            raise TenantLevelError(
+                TenantProblem.NEEDS_REAUTH,
+                "the tenant is not connected to a Fiken company",
+                remedy="open the connect link from `momentsync tenants connect-url`",
+            )
+        key = (tenant.tenant_id, tenant.fiken_company_slug)
+        with self._lock:
+            client = self._fiken.get(key)
+            if client is None:
+                client = self._fiken[key] = FikenClient(
+                    company_slug=tenant.fiken_company_slug,
+                    token_provider=self.tokens.for_tenant(tenant.tenant_id),
+                    base_url=self._settings.fiken_api_base_url,
+                    pacer=self.pacer,
+                    pacing_key=tenant.tenant_id,
+                )
+        return FikenConnector(tenant, client)

@@ -1,0 +1,583 @@
+"""Connecting tenants to Fiken through the local stack, against the in-process Fiken emulator.
+
+The browser is played with http.client (one request at a time, redirects followed by hand), so each
+hop of the OAuth dance can be looked at: connect link -> our 302 -> Fiken's authorize -> Fiken's 302
+-> our callback. Token refreshes run the real provider against the emulator's token endpoint.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from html import unescape
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from emulators.fiken import FikenEmulator
+from momentsync.connect.flow import disconnect_tenant
+from momentsync.connect.links import DynamoOneTimeTokens, OneTimeTokenKind, create_connect_link
+from momentsync.connect.wiring import build_connect_flow
+from momentsync.connectors.fiken.client import FikenClient
+from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient, InvalidGrant
+from momentsync.connectors.fiken.pacing import RequestPacer
+from momentsync.connectors.fiken.tokens import FikenTokenProvider
+from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.envelope import QueueEnvelope
+from momentsync.errors import TenantLevelError, TenantProblem
+from momentsync.leases import DynamoLeaseLock
+from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.tenants import DynamoTenantRepository, TenantStatus, utcnow
+
+pytestmark = pytest.mark.integration
+
+CLIENT_ID = "momentsync-local"
+CLIENT_SECRET = "client-secret-" + uuid.uuid4().hex
+
+
+# ---------------------------------------------------------------- the world
+@dataclass
+class Page:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def location(self) -> str:
+        return self.headers["location"]
+
+
+class Browser:
+    """One browser: requests one at a time, redirects followed by hand, cookies kept (http.client,
+    which logs nothing). Cookie paths and hosts are ignored: only our callback cookie exists."""
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+
+    def go(self, method: str, url: str, form: dict[str, str] | None = None) -> Page:
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        try:
+            body = urlencode(form) if form is not None else None
+            connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)
+            response = connection.getresponse()
+            for key, value in response.getheaders():
+                if key.lower() == "set-cookie":
+                    name, _, rest = value.partition("=")
+                    cookie_value, _, attributes = rest.partition(";")
+                    if "max-age=0" in attributes.lower().replace(" ", "") or not cookie_value:
+                        self.cookies.pop(name, None)
+                    else:
+                        self.cookies[name] = cookie_value
+            return Page(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+            )
+        finally:
+            connection.close()
+
+
+def browse(method: str, url: str, form: dict[str, str] | None = None) -> Page:
+    """A request from a fresh browser (no cookies)."""
+    return Browser().go(method, url, form)
+
+
+@dataclass
+class Journey:
+    """Every URL one connect took, for the page and for the secrets it must never log."""
+
+    link: str
+    browser: Browser
+    authorize: str = ""
+    binding: str = ""  # the browser cookie the state is bound to
+    callback: str = ""
+    page: Page | None = None
+
+    @property
+    def secrets(self) -> list[str]:
+        found = [parse_qs(urlsplit(self.link).query)["token"][0], *([self.binding] if self.binding else [])]
+        for url in (self.authorize, self.callback):
+            query = parse_qs(urlsplit(url).query)
+            found += query.get("state", []) + query.get("code", [])
+        return found
+
+
+class World:
+    def __init__(self, stack, fiken: FikenEmulator, flow) -> None:
+        self.stack, self.fiken, self.flow = stack, fiken, flow
+        aws = stack.aws
+        self.tenants = DynamoTenantRepository(
+            aws.resource("dynamodb").Table(stack.environment["TENANTS_TABLE"])
+        )
+        self.auth_table = aws.resource("dynamodb").Table(stack.environment["AUTH_TABLE"])
+        self.one_time_tokens = DynamoOneTimeTokens(self.auth_table)
+        self.parked = DynamoParkedEvents(
+            aws.resource("dynamodb").Table(stack.environment["PARKED_EVENTS_TABLE"])
+        )
+        self.app_secret_id = stack.environment["FIKEN_APP_SECRET_ID"]
+
+    def credentials(self) -> SecretsManagerCredentialsStore:
+        """A store with its own cache, as a separate Lambda container has."""
+        return SecretsManagerCredentialsStore(
+            self.stack.aws.client("secretsmanager"), self.stack.environment["CREDENTIALS_SECRET_PREFIX"]
+        )
+
+    def oauth(self) -> FikenOAuthClient:
+        secret = FikenAppSecret(self.stack.aws.client("secretsmanager"), self.app_secret_id)
+        return FikenOAuthClient(self.fiken.base_url, secret, http=httpx.Client(timeout=10))
+
+    def provider(self, tenant_id: str) -> FikenTokenProvider:
+        """What one processor container builds: its own store, lock, client and memory cache."""
+        return FikenTokenProvider(
+            tenant_id,
+            credentials=self.credentials(),
+            oauth=self.oauth(),
+            leases=DynamoLeaseLock(self.auth_table, wait_seconds=10, poll_seconds=0.05),
+            tenants=self.tenants,
+        )
+
+    def connect(
+        self, tenant_id: str, *, ttl: timedelta = timedelta(hours=1), browser: Browser | None = None
+    ) -> Journey:
+        browser = browser or Browser()
+        link = create_connect_link(
+            self.one_time_tokens, base_url=self.stack.webhook_base_url, tenant_id=tenant_id, ttl=ttl
+        )
+        journey = Journey(link=link.url, browser=browser)
+        first = browser.go("GET", link.url)
+        if first.status != 302:
+            journey.page = first
+            return journey
+        journey.authorize = first.location
+        journey.binding = browser.cookies["momentsync_connect"]
+        at_fiken = browser.go("GET", journey.authorize)
+        assert at_fiken.status == 302, at_fiken.text
+        journey.callback = at_fiken.location
+        journey.page = browser.go("GET", journey.callback)
+        return journey
+
+    def api_status(self, access_token: str) -> int:
+        return httpx.get(
+            f"{self.fiken.api_base_url}/companies", headers={"Authorization": f"Bearer {access_token}"}
+        ).status_code
+
+    def expire_stored_access_token(self, tenant_id: str) -> None:
+        store = self.credentials()
+        stored = store.get(tenant_id, fresh=True)
+        expired = stored.fiken.model_copy(update={"expires_at": utcnow() - timedelta(minutes=1)})
+        store.put(tenant_id, stored.model_copy(update={"fiken": expired}))
+
+
+@pytest.fixture(scope="module")
+def fiken(stack):
+    # Rate rule off: two "processors" deliberately use one token at once; pacing is the client's test.
+    emulator = FikenEmulator(rate_limit=False)
+    emulator.start()
+    emulator.register_client(CLIENT_ID, CLIENT_SECRET, [f"{stack.webhook_base_url}/oauth/fiken/callback"])
+    stack.aws.client("secretsmanager").put_secret_value(
+        SecretId=stack.environment["FIKEN_APP_SECRET_ID"],
+        SecretString=f'{{"client_id": "{CLIENT_ID}", "client_secret": "{CLIENT_SECRET}"}}',
+    )
+    yield emulator
+    emulator.stop()
+    assert not emulator.contract_violations, emulator.contract_violations
+
+
+@pytest.fixture(scope="module")
+def connect_function(stack, fiken):
+    """The deployed function, its flow pointed at the emulator (the stack's URLs are Fiken's real ones)."""
+    module = stack.function_module("ConnectFunction")
+    settings = module.settings.model_copy(
+        update={"fiken_oauth_base_url": fiken.base_url, "fiken_api_base_url": fiken.api_base_url}
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "flow", build_connect_flow(settings))
+        yield module
+
+
+@pytest.fixture
+def world(stack, fiken, connect_function) -> World:
+    fiken.authorize_decision = "approve"
+    fiken.set_consent(companies=None)
+    return World(stack, fiken, connect_function.flow)
+
+
+@pytest.fixture
+def company(fiken):
+    """A fresh company slug with API access (each test gets its own)."""
+
+    def make(*, has_api_access: bool = True, name: str | None = None) -> str:
+        slug = f"co-{uuid.uuid4().hex[:8]}"
+        fiken.add_company(slug, name, has_api_access=has_api_access)
+        return slug
+
+    return make
+
+
+def connected_tenant(world: World, make_tenant, company) -> tuple[str, str]:
+    slug = company()
+    world.fiken.set_consent(companies=[slug])
+    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    journey = world.connect(tenant_id)
+    assert journey.page.status == 200 and "Connected to Fiken" in journey.page.text
+    return tenant_id, slug
+
+
+# ---------------------------------------------------------------- the flow
+def test_connect_link_to_authorize_to_callback_links_the_only_company_with_api_access(
+    world, make_tenant, company
+):
+    usable, without_api = company(name="Acme Regnskap AS"), company(has_api_access=False)
+    world.fiken.set_consent(companies=[usable, without_api])
+    handle = make_tenant(fiken_company_slug=None)
+    tenant_id = handle.tenant.tenant_id
+
+    journey = world.connect(tenant_id)
+
+    authorize = urlsplit(journey.authorize)
+    assert f"{authorize.scheme}://{authorize.netloc}" == world.fiken.base_url
+    assert authorize.path == "/oauth/authorize"
+    query = parse_qs(authorize.query)
+    assert query["response_type"] == ["code"] and query["client_id"] == [CLIENT_ID]
+    assert query["redirect_uri"] == [f"{world.stack.webhook_base_url}/oauth/fiken/callback"]
+    assert len(query["state"][0]) >= 40
+    page = journey.page
+    assert page.status == 200
+    assert "Connected to Fiken" in page.text and "Acme Regnskap AS" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+    tenant = world.tenants.get(tenant_id)
+    assert (tenant.fiken_company_slug, tenant.status) == (usable, TenantStatus.ACTIVE)
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert stored.moment_api_key is not None  # merged, not replaced
+    assert world.api_status(stored.fiken.access_token.get_secret_value()) == 200
+    assert stored.fiken.refresh_token is not None
+    # Only hashes are stored: neither the link token nor the state is a key in the auth table.
+    for secret in journey.secrets:
+        assert not any(secret in str(item) for item in world.auth_table.scan()["Items"])
+
+
+def test_several_companies_offer_a_choice_that_links_the_chosen_one_once(world, make_tenant, company):
+    first, second = company(name="Første AS"), company(name="Andre <b>AS</b>")
+    world.fiken.set_consent(companies=[first, second])
+    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+
+    page = world.connect(tenant_id).page
+
+    assert page.status == 200 and "Choose the Fiken company" in page.text
+    assert "Andre &lt;b&gt;AS&lt;/b&gt;" in page.text and "<b>AS</b>" not in page.text
+    choice = unescape(re.search(r'name=choice value="([^"]+)"', page.text).group(1))
+    offered = re.findall(r'name=company value="([^"]+)"', page.text)
+    assert sorted(offered) == sorted([first, second])
+    assert world.tenants.get(tenant_id).fiken_company_slug is None  # nothing linked before choosing
+
+    chosen = browse(
+        "POST", f"{world.stack.webhook_base_url}/connect/fiken/company", {"choice": choice, "company": second}
+    )
+    assert chosen.status == 200 and "Connected to Fiken" in chosen.text
+    assert world.tenants.get(tenant_id).fiken_company_slug == second
+
+    again = browse(
+        "POST", f"{world.stack.webhook_base_url}/connect/fiken/company", {"choice": choice, "company": first}
+    )
+    assert again.status == 400 and "cannot be used" in again.text
+    assert world.tenants.get(tenant_id).fiken_company_slug == second
+
+
+def test_a_forged_state_gets_a_readable_400_page(world):
+    page = browse("GET", f"{world.stack.webhook_base_url}/oauth/fiken/callback?code=abc&state={'x' * 43}")
+
+    assert page.status == 400
+    assert "This sign-in cannot be completed" in page.text
+    assert "Traceback" not in page.text and page.headers["content-type"].startswith("text/html")
+
+
+def test_a_reused_state_is_refused_and_the_code_not_spent_twice(world, make_tenant, company):
+    tenant_id, _slug = connected_tenant(world, make_tenant, company)
+    code_calls = world.fiken.token_calls["authorization_code"]
+    journey = world.connect(tenant_id)  # a second, complete connect
+
+    replay = journey.browser.go("GET", journey.callback)
+
+    assert replay.status == 400 and "already used" in replay.text
+    assert world.fiken.token_calls["authorization_code"] == code_calls + 1
+
+
+def test_a_callback_arriving_in_another_browser_is_refused_before_the_code_is_used(
+    world, make_tenant, company
+):
+    slug = company()
+    world.fiken.set_consent(companies=[slug])
+    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    victim, attacker = Browser(), Browser()
+    link = create_connect_link(
+        world.one_time_tokens,
+        base_url=world.stack.webhook_base_url,
+        tenant_id=tenant_id,
+        ttl=timedelta(hours=1),
+    )
+    authorize = attacker.go("GET", link.url).location
+    assert attacker.cookies  # the state is bound to the browser that opened the link
+    code_calls = world.fiken.token_calls["authorization_code"]
+
+    # The attacker has someone else approve in Fiken; that browser lands on our callback.
+    callback = victim.go("GET", authorize).location
+    page = victim.go("GET", callback)
+
+    assert page.status == 400 and "same browser" in page.text
+    assert world.fiken.token_calls["authorization_code"] == code_calls
+    assert world.tenants.get(tenant_id).fiken_company_slug is None
+    assert world.credentials().get(tenant_id, fresh=True).fiken is None
+
+
+def test_an_expired_state_is_refused(world, make_tenant):
+    tenant_id = make_tenant().tenant.tenant_id
+    state, _ = world.one_time_tokens.issue(
+        OneTimeTokenKind.OAUTH_STATE, tenant_id, timedelta(seconds=-5), {"redirect_uri": "http://x/cb"}
+    )
+
+    page = browse("GET", f"{world.stack.webhook_base_url}/oauth/fiken/callback?code=abc&state={state}")
+
+    assert page.status == 400 and "took too long" in page.text
+
+
+def test_a_connect_link_works_once_and_not_after_expiry(world, make_tenant, company):
+    tenant_id = make_tenant().tenant.tenant_id
+    link = create_connect_link(
+        world.one_time_tokens,
+        base_url=world.stack.webhook_base_url,
+        tenant_id=tenant_id,
+        ttl=timedelta(hours=1),
+    )
+    assert browse("GET", link.url).status == 302
+
+    reused = browse("GET", link.url)
+    assert reused.status == 400 and "already been used" in reused.text
+
+    expired = world.connect(tenant_id, ttl=timedelta(seconds=-1)).page
+    assert expired.status == 400 and "has expired" in expired.text
+
+    other_tenant = make_tenant().tenant.tenant_id
+    foreign = create_connect_link(
+        world.one_time_tokens,
+        base_url=world.stack.webhook_base_url,
+        tenant_id=other_tenant,
+        ttl=timedelta(hours=1),
+    )
+    misused = browse("GET", foreign.url.replace(f"/{other_tenant}?", f"/{tenant_id}?"))
+    assert misused.status == 400
+
+
+def test_declining_in_fiken_shows_a_clear_page_and_changes_nothing(world, make_tenant):
+    handle = make_tenant(status=TenantStatus.NEEDS_REAUTH)
+    world.fiken.authorize_decision = "deny"
+
+    journey = world.connect(handle.tenant.tenant_id)
+
+    assert "error=access_denied" in journey.callback
+    assert journey.page.status == 200
+    assert "You declined" in journey.page.text and handle.tenant.name in journey.page.text
+    assert "denied access to your application" not in journey.page.text  # Fiken's words are not echoed
+    assert world.tenants.get(handle.tenant.tenant_id).status is TenantStatus.NEEDS_REAUTH
+    assert (
+        browse("GET", journey.callback.replace("error=access_denied", "code=x")).status == 400
+    )  # state spent
+
+
+# ---------------------------------------------------------------- the token lifecycle
+def test_two_processors_refreshing_at_once_make_one_token_call_and_share_the_new_token(
+    world, make_tenant, company
+):
+    tenant_id, _slug = connected_tenant(world, make_tenant, company)
+    world.expire_stored_access_token(tenant_id)
+    before = world.fiken.token_calls["refresh_token"]
+    providers = [world.provider(tenant_id), world.provider(tenant_id)]
+    start = threading.Barrier(len(providers))
+    tokens: list[str] = []
+
+    def process(provider: FikenTokenProvider) -> None:
+        start.wait()
+        tokens.append(provider.access_token())
+
+    world.fiken.latency = 0.3  # both are surely mid-refresh together, not one after the other
+    threads = [threading.Thread(target=process, args=(p,)) for p in providers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        world.fiken.latency = 0.0
+
+    assert world.fiken.token_calls["refresh_token"] == before + 1
+    assert len(tokens) == 2 and tokens[0] == tokens[1]
+    assert world.api_status(tokens[0]) == 200
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert stored.fiken.access_token.get_secret_value() == tokens[0]
+
+
+def test_a_rotated_refresh_token_is_stored_and_the_spent_one_is_refused(world, make_tenant, company):
+    tenant_id, _slug = connected_tenant(world, make_tenant, company)
+    spent = world.credentials().get(tenant_id, fresh=True).fiken.refresh_token.get_secret_value()
+    world.expire_stored_access_token(tenant_id)
+
+    world.provider(tenant_id).access_token()
+
+    current = world.credentials().get(tenant_id, fresh=True).fiken.refresh_token.get_secret_value()
+    assert current != spent
+    with pytest.raises(InvalidGrant):
+        world.oauth().refresh(spent)
+
+
+def test_an_access_token_expiring_mid_batch_is_refreshed_transparently(world, make_tenant, company):
+    tenant_id, slug = connected_tenant(world, make_tenant, company)
+    client = FikenClient(
+        company_slug=slug,
+        token_provider=world.provider(tenant_id),
+        base_url=world.fiken.api_base_url,
+        pacer=RequestPacer(0.0),
+    )
+    before = world.fiken.token_calls["refresh_token"]
+    slugs = []
+
+    for index in range(6):
+        if index == 3:
+            world.fiken.expire_access_tokens()  # Fiken ends the token early; our expiry still says valid
+        slugs.append(client.get_company().slug)
+
+    assert slugs == [slug] * 6
+    assert world.fiken.token_calls["refresh_token"] == before + 1
+    assert [
+        r.status for r in world.fiken.request_log.entries() if r.path.endswith(f"/companies/{slug}")
+    ].count(401) == 1
+
+
+def test_revoked_consent_needs_reauth_then_reconnecting_resumes_parked_events_in_order(
+    paused_stack, world, make_tenant, company
+):
+    tenant_id, slug = connected_tenant(world, make_tenant, company)
+    world.fiken.revoke_consent(client_id=CLIENT_ID)
+    world.expire_stored_access_token(tenant_id)
+
+    with pytest.raises(TenantLevelError) as raised:
+        world.provider(tenant_id).access_token()
+
+    assert raised.value.problem is TenantProblem.NEEDS_REAUTH
+    assert f"connect-url {tenant_id}" in raised.value.remedy
+    assert world.tenants.get(tenant_id).status is TenantStatus.NEEDS_REAUTH
+    # What the processor does with the error: park the tenant's events, in arrival order.
+    received = utcnow()
+    envelopes = [
+        QueueEnvelope(
+            event_id=f"evt-{index}-{uuid.uuid4().hex[:6]}",
+            tenant_id=tenant_id,
+            entity_type="invoice",
+            entity_id=1000 + index,
+            moment_event="CREATE_NEW",
+            received_at=received + timedelta(seconds=index),
+            payload={"invoice": {"id": 1000 + index}},
+        )
+        for index in (2, 0, 1)  # parked out of order; resumed by arrival
+    ]
+    for envelope in envelopes:
+        world.parked.park(envelope, "needs re-auth")
+
+    journey = world.connect(tenant_id)
+
+    assert journey.page.status == 200 and "3 held transfer(s)" in journey.page.text
+    tenant = world.tenants.get(tenant_id)
+    assert (tenant.status, tenant.status_reason, tenant.fiken_company_slug) == (
+        TenantStatus.ACTIVE,
+        None,
+        slug,
+    )
+    assert world.parked.count(tenant_id) == 0
+    sqs, queue_url = paused_stack.aws.client("sqs"), paused_stack.physical("EventQueue")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"])[
+        "Messages"
+    ]
+    # Deleted at once: received messages are invisible to the fixture's purge and would come back later.
+    sqs.delete_message_batch(
+        QueueUrl=queue_url,
+        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+    )
+    resumed = [QueueEnvelope.from_message_body(m["Body"]) for m in messages]
+    assert [e.entity_id for e in resumed] == [1000, 1001, 1002]
+    assert {e.origin for e in resumed} == {"resume"}
+    assert {m["Attributes"]["MessageGroupId"] for m in messages} == {tenant_id}
+    token = world.provider(tenant_id).access_token()
+    assert world.api_status(token) == 200
+
+
+def test_disconnect_revokes_the_grant_deletes_the_tokens_and_disables(world, make_tenant, company):
+    tenant_id, _slug = connected_tenant(world, make_tenant, company)
+    stored = world.credentials().get(tenant_id, fresh=True)
+    access = stored.fiken.access_token.get_secret_value()
+    refresh = stored.fiken.refresh_token.get_secret_value()
+
+    result = disconnect_tenant(
+        tenant_id=tenant_id,
+        tenants=world.tenants,
+        credentials=world.credentials(),
+        oauth=world.oauth(),
+        leases=DynamoLeaseLock(world.auth_table),
+    )
+
+    assert result.revoked is True
+    assert world.api_status(access) == 401
+    with pytest.raises(InvalidGrant):
+        world.oauth().refresh(refresh)
+    after = world.credentials().get(tenant_id, fresh=True)
+    assert after.fiken is None and after.moment_api_key is not None
+    tenant = world.tenants.get(tenant_id)
+    assert tenant.status is TenantStatus.DISABLED and result.tenant.version == tenant.version
+
+
+def test_no_token_code_state_or_client_secret_is_ever_logged(world, make_tenant, company, capsys, caplog):
+    # Our code logs at DEBUG and up; third parties at INFO (the emulator, standing in for Fiken, logs
+    # request lines at DEBUG: those are Fiken's logs, not ours).
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="momentsync")
+    ours = logging.getLogger("momentsync")  # the Powertools logger: it does not propagate
+    ours.addHandler(caplog.handler)
+    try:
+        slug = company()
+        world.fiken.set_consent(companies=[slug])
+        tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+        journey = world.connect(tenant_id)
+        first = world.credentials().get(tenant_id, fresh=True).fiken
+        replayed = browse("GET", journey.callback)  # reused state: an error path
+        world.expire_stored_access_token(tenant_id)
+        world.provider(tenant_id).access_token()
+        second = world.credentials().get(tenant_id, fresh=True).fiken
+        world.fiken.revoke_consent(client_id=CLIENT_ID)
+        world.expire_stored_access_token(tenant_id)
+        with pytest.raises(TenantLevelError):
+            world.provider(tenant_id).access_token()
+    finally:
+        ours.removeHandler(caplog.handler)
+
+    assert journey.page.status == 200 and replayed.status == 400
+    captured = capsys.readouterr()
+    logged = "\n".join([captured.out, captured.err, caplog.text])
+    assert "connect link used" in logged and "fiken access token refreshed" in logged  # we did capture
+    secrets = [
+        *journey.secrets,
+        CLIENT_SECRET,
+        first.access_token.get_secret_value(),
+        first.refresh_token.get_secret_value(),
+        second.access_token.get_secret_value(),
+        second.refresh_token.get_secret_value(),
+    ]
+    assert len(secrets) == 10
+    for secret in secrets:
+        assert secret not in logged
