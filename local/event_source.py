@@ -6,6 +6,11 @@ message group in flight (moto's FIFO receive already hides a group whose message
 not listed in ``batchItemFailures`` are deleted, listed ones reappear after the visibility
 timeout); a handler exception fails the whole batch; redrive to the dead-letter queue after
 ``maxReceiveCount`` receives (done by SQS itself, i.e. moto, on receive).
+
+One deliberate difference: the local stack shortens the visibility timeout (seconds, not ten times
+the function timeout) so failed records come back quickly. To keep the deployed invariant that a
+batch never becomes visible while it is being processed, a heartbeat extends the visibility of
+the batch in flight; records reported as failed then reappear after the short timeout.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 log = logging.getLogger("momentsync.local.event_source")
@@ -58,6 +64,7 @@ class FifoEventSourceMapping:
         batch_size: int = 10,
         concurrency: int = 4,
         idle_seconds: float = 0.05,
+        visibility_timeout: int | None = None,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -68,6 +75,7 @@ class FifoEventSourceMapping:
         # Short polls plus a short idle pause: stopping (tests pause the mapping) takes milliseconds,
         # where a 1 s long poll would hold every pause for a second.
         self._idle_seconds = idle_seconds
+        self._visibility_timeout = visibility_timeout
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._busy = 0
@@ -120,10 +128,38 @@ class FifoEventSourceMapping:
                 with self._lock:
                     self._busy += 1
                 try:
-                    self._invoke(messages)
+                    with self._visibility_heartbeat(messages):
+                        self._invoke(messages)
                 finally:
                     with self._lock:
                         self._busy -= 1
+
+    @contextmanager
+    def _visibility_heartbeat(self, messages: list[dict[str, Any]]) -> Iterator[None]:
+        if not self._visibility_timeout:
+            yield
+            return
+        done = threading.Event()
+        timeout = self._visibility_timeout
+
+        def beat() -> None:
+            while not done.wait(timeout / 2):
+                for message in messages:
+                    # A record already deleted has nothing to extend.
+                    with suppress(Exception):
+                        self._sqs.change_message_visibility(
+                            QueueUrl=self._queue_url,
+                            ReceiptHandle=message["ReceiptHandle"],
+                            VisibilityTimeout=timeout,
+                        )
+
+        thread = threading.Thread(target=beat, daemon=True, name="esm-visibility")
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [to_lambda_record(m, self._queue_arn, self._region) for m in messages]}

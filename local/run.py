@@ -1,8 +1,18 @@
 """`make run` / `make demo`: the whole pipeline on this machine, no AWS account, no credentials.
 
-`make run` starts the local stack, creates a demo tenant, prints its webhook URL and an example
-curl, and serves until Ctrl-C. `make demo` (``--demo``) does the same, checks the outcome, and exits
-0 only if every demo event was accepted and processed.
+Starts the Fiken and Moment emulators and the local stack (moto + HTTP API + FIFO poller) wired to
+them, creates a demo tenant, connects it to the emulated Fiken through the real OAuth flow, creates
+a customer, a project and an invoice in the emulated Moment and sends Moment's webhooks for them,
+waits until they are processed, and prints what arrived in Fiken and the transfer log.
+
+`make run` then keeps serving (Ctrl-C stops it); `make demo` (``--demo``) exits 0 only if every demo
+record arrived in the emulated Fiken, correct to the øre.
+
+Targeting real systems instead: every base URL is a setting. ``MOMENTSYNC_MOMENT_API_BASE_URL`` /
+``MOMENTSYNC_FIKEN_API_BASE_URL`` / ``MOMENTSYNC_FIKEN_OAUTH_BASE_URL`` replace the emulators (e.g. a
+Moment sandbox and a Fiken test company); the Fiken app's client id/secret then come from
+``MOMENTSYNC_FIKEN_CLIENT_ID`` / ``MOMENTSYNC_FIKEN_CLIENT_SECRET``, and the tenant is connected by
+opening the printed connect link in a browser.
 """
 
 from __future__ import annotations
@@ -10,94 +20,227 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
+from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 
+from emulators.fiken import FikenEmulator
+from emulators.moment.emulator import MomentEmulator
+from emulators.moment.fixtures import make_line
+from emulators.moment.webhook_driver import MomentWebhookDriver
 from local.stack import STATE_FILE, LocalStack, LocalStackConfig
+from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.onboarding import add_tenant
+from momentsync.sync.transfer_log import DynamoTransferLog
 from momentsync.tenants import DynamoTenantRepository, TargetSystem
 
 DEMO_TENANT = "demo"
-DEMO_WEBHOOKS = [
-    {"event": "CREATE_NEW", "customer": {"id": 62788973, "customerNumber": "10001"}},
-    {"event": "CREATE_NEW", "project": {"id": 62788980, "projectNumber": "1"}},
-    {
-        "event": "CREATE_NEW",
-        "invoice": {
-            "id": 106939080,
-            "invoiceNumber": 1,
-            "customer": {"id": 62788973, "customerNumber": "10001"},
-            "project": {"id": 62788980, "projectNumber": "1"},
-        },
-    },
-]
+DEMO_FIKEN_COMPANY = "demo-as"
+DEMO_MOMENT_COMPANY = "demo"
+DEMO_MOMENT_KEY = "local-demo-moment-key"
+LOCAL_CLIENT_ID = "momentsync-local"
+LOCAL_CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the emulator's own, not a real credential
 
 
-def create_demo_tenant(stack: LocalStack) -> str:
-    assert stack.aws
-    tenants = DynamoTenantRepository(stack.aws.resource("dynamodb").Table(stack.environment["TENANTS_TABLE"]))
-    credentials = SecretsManagerCredentialsStore(
-        stack.aws.client("secretsmanager"), stack.environment["CREDENTIALS_SECRET_PREFIX"]
-    )
-    _tenant, url = add_tenant(
-        tenants=tenants,
-        credentials=credentials,
-        webhook_base_url=stack.webhook_base_url,
-        tenant_id=DEMO_TENANT,
-        name="Demo AS",
-        target=TargetSystem.FIKEN,
-        moment_company_code="demo",
-        moment_api_key="local-demo-moment-key",
-        fiken_company_slug="demo-as",
-        notification_emails=["ops@demo.invalid"],
-    )
-    return url.url
+class Demo:
+    def __init__(self, *, port: int, verbose: bool) -> None:
+        self.fiken = FikenEmulator()
+        self.moment = MomentEmulator()
+        self.fiken.start()
+        self.moment.start()
+        parameters = {
+            "MomentApiBaseUrl": os.environ.get("MOMENTSYNC_MOMENT_API_BASE_URL", self.moment.api_base_url),
+            "FikenApiBaseUrl": os.environ.get("MOMENTSYNC_FIKEN_API_BASE_URL", self.fiken.api_base_url),
+            "FikenOAuthBaseUrl": os.environ.get("MOMENTSYNC_FIKEN_OAUTH_BASE_URL", self.fiken.base_url),
+        }
+        self.stack = LocalStack(
+            LocalStackConfig(
+                http_port=port,
+                state_file=STATE_FILE,
+                parameters=parameters,
+                log_level=None if verbose else "WARNING",
+            )
+        ).start()
+        self.aws = self.stack.aws
+        assert self.aws
 
+    def table(self, variable: str):
+        return self.aws.resource("dynamodb").Table(self.stack.environment[variable])
 
-def send_demo_webhooks(url: str) -> list[httpx.Response]:
-    return [httpx.post(url, json=body, timeout=10) for body in DEMO_WEBHOOKS]
+    def stop(self) -> None:
+        self.stack.stop()
+        self.moment.stop()
+        self.fiken.stop()
+
+    # ------------------------------------------------------------------ setup
+    def register_fiken_app(self) -> None:
+        client_id = os.environ.get("MOMENTSYNC_FIKEN_CLIENT_ID", LOCAL_CLIENT_ID)
+        client_secret = os.environ.get("MOMENTSYNC_FIKEN_CLIENT_SECRET", LOCAL_CLIENT_SECRET)
+        self.fiken.register_client(
+            client_id, client_secret, [f"{self.stack.webhook_base_url}/oauth/fiken/callback"]
+        )
+        self.aws.client("secretsmanager").put_secret_value(
+            SecretId=self.stack.environment["FIKEN_APP_SECRET_ID"],
+            SecretString=json.dumps({"client_id": client_id, "client_secret": client_secret}),
+        )
+
+    def create_tenant(self) -> str:
+        self.fiken.add_company(DEMO_FIKEN_COMPANY, "Demo AS")
+        self.fiken.set_consent(companies=[DEMO_FIKEN_COMPANY])
+        self.moment.add_api_key(DEMO_MOMENT_COMPANY, DEMO_MOMENT_KEY)
+        _tenant, url = add_tenant(
+            tenants=DynamoTenantRepository(self.table("TENANTS_TABLE")),
+            credentials=SecretsManagerCredentialsStore(
+                self.aws.client("secretsmanager"), self.stack.environment["CREDENTIALS_SECRET_PREFIX"]
+            ),
+            webhook_base_url=self.stack.webhook_base_url,
+            tenant_id=DEMO_TENANT,
+            name="Demo AS",
+            target=TargetSystem.FIKEN,
+            moment_company_code=DEMO_MOMENT_COMPANY,
+            moment_api_key=DEMO_MOMENT_KEY,
+            notification_emails=["ops@demo.invalid"],
+        )
+        return url.url
+
+    def connect_link(self) -> str:
+        return create_connect_link(
+            DynamoOneTimeTokens(self.table("AUTH_TABLE")),
+            base_url=self.stack.webhook_base_url,
+            tenant_id=DEMO_TENANT,
+            ttl=timedelta(hours=1),
+        ).url
+
+    def connect(self) -> bool:
+        """Walks the OAuth flow as the tenant's browser would: link -> Fiken consent -> callback."""
+        with httpx.Client(follow_redirects=True, timeout=30) as browser:
+            page = browser.get(self.connect_link())
+        return page.status_code == 200 and "Connected to Fiken" in page.text
+
+    # ------------------------------------------------------------------ the demo records
+    def send_records(self, webhook_url: str) -> dict:
+        with MomentWebhookDriver(
+            self.moment, DEMO_MOMENT_COMPANY, webhook_url, raise_on_error=True
+        ) as driver:
+            customer = driver.create_customer(
+                name="Fjordkraft Rådgivning AS",
+                organization_number="912345670",
+                email="faktura@fjordkraft.example",
+                street="Strandkaien 2",
+                post_code="5013",
+                city="Bergen",
+                country_code="NO",
+            )
+            project = driver.create_project(
+                name="Nytt regnskapssystem", customer=customer.id, start_date=date(2026, 11, 2)
+            )
+            invoice = driver.finalize_invoice(
+                customer=customer.id,
+                project=project.id,
+                invoice_date=date(2026, 11, 23),
+                due_date=date(2026, 12, 7),
+                lines=[
+                    make_line("3000", Decimal("7.5"), Decimal("1250.00"), description="Rådgivning, timer"),
+                    make_line("3000", 2, Decimal("1250.00"), description="Workshop", discount_percent=10),
+                    make_line("3030", 3, Decimal("189.90"), description="Kurslitteratur"),
+                ],
+            )
+        return {"customer": customer, "project": project, "invoice": invoice}
+
+    def check(self, records: dict) -> list[str]:
+        """What is missing or wrong in the emulated Fiken (empty: all arrived)."""
+        problems = []
+        contacts = self.fiken.contacts(DEMO_FIKEN_COMPANY)
+        if [c.get("memberNumberString") for c in contacts] != [records["customer"].customer_number]:
+            problems.append(f"expected one contact for customer {records['customer'].customer_number}")
+        projects = self.fiken.projects(DEMO_FIKEN_COMPANY)
+        if [p.get("number") for p in projects] != [records["project"].project_number]:
+            problems.append(f"expected project {records['project'].project_number}")
+        invoices = self.fiken.invoices(DEMO_FIKEN_COMPANY)
+        invoice = records["invoice"]
+        if len(invoices) != 1:
+            problems.append(f"expected one invoice, found {len(invoices)}")
+        elif (
+            invoices[0]["gross"] != invoice.total_incl_vat_ore or invoices[0]["vat"] != invoice.total_vat_ore
+        ):
+            problems.append(
+                f"invoice totals differ: Fiken {invoices[0]['gross']} øre, Moment {invoice.total_incl_vat_ore} øre"
+            )
+        elif not [
+            a
+            for a in self.fiken.attachments(DEMO_FIKEN_COMPANY)
+            if a["owner"] == "invoice"
+            and a["ownerId"] == invoices[0]["invoiceId"]
+            and a["content"].startswith(b"%PDF-")
+        ]:
+            problems.append("the invoice PDF was not attached")
+        return problems
+
+    def report(self) -> None:
+        print("\nIn the emulated Fiken:")
+        for contact in self.fiken.contacts(DEMO_FIKEN_COMPANY):
+            print(
+                f"  contact  {contact['contactId']}: {contact['name']} (customer no. {contact['customerNumber']}, "
+                f"Moment no. {contact.get('memberNumberString')})"
+            )
+        for project in self.fiken.projects(DEMO_FIKEN_COMPANY):
+            print(f"  project  {project['projectId']}: {project['number']} {project['name']}")
+        for invoice in self.fiken.invoices(DEMO_FIKEN_COMPANY):
+            print(
+                f"  invoice  {invoice['invoiceId']}: no. {invoice['invoiceNumber']} (Moment {invoice.get('orderReference')}),"
+                f" net {invoice['net']} + VAT {invoice['vat']} = {invoice['gross']} øre, lines {len(invoice['lines'])}"
+            )
+        print("\nTransfer log:")
+        log = DynamoTransferLog(self.table("TRANSFER_LOG_TABLE"), timedelta(days=1))
+        for entry in log.query(DEMO_TENANT, newest_first=False):
+            print(
+                f"  {entry.logged_at:%H:%M:%S} {entry.entity_type:<8} {entry.entity_id:<10} {entry.outcome.value:<9} "
+                f"calls={entry.remote_calls:<2} {entry.duration_ms} ms {entry.reason or ''}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--demo", action="store_true", help="run the demo, check it, and exit")
     parser.add_argument("--port", type=int, default=3000, help="local HTTP API port (0: any free port)")
     parser.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    config = LocalStackConfig(
-        http_port=0 if args.demo else args.port,
-        state_file=STATE_FILE,
-        log_level=None if args.verbose else "WARNING",
-    )
-    stack = LocalStack(config).start()
+    demo = Demo(port=0 if args.demo else args.port, verbose=args.verbose)
     try:
-        url = create_demo_tenant(stack)
-        print(f"local HTTP API:      {stack.webhook_base_url}")
-        print(f"embedded AWS (moto): {stack.aws.endpoint_url if stack.aws else '?'}")
-        print(f"demo tenant webhook: {url}")
-        print("example:")
-        print(
-            "  curl -X POST -H 'content-type: application/json' \\\n"
-            f"    -d '{json.dumps(DEMO_WEBHOOKS[0])}' \\\n    {url}"
-        )
-        print("operator CLI:        .venv/bin/momentsync --local tenants show demo")
-
-        responses = send_demo_webhooks(url)
-        accepted = [r for r in responses if r.status_code == 202]
-        print(f"demo webhooks: {len(accepted)}/{len(responses)} accepted")
-        processed = stack.wait_until_idle(timeout=60)
-        print(f"queue drained: {processed}")
-        ok = len(accepted) == len(responses) and processed
+        demo.register_fiken_app()
+        webhook_url = demo.create_tenant()
+        print(f"local HTTP API:       {demo.stack.webhook_base_url}")
+        print(f"embedded AWS (moto):  {demo.aws.endpoint_url}")
+        print(f"Fiken emulator:       {demo.fiken.api_base_url}")
+        print(f"Moment emulator:      {demo.moment.api_base_url}")
+        connected = demo.connect()
+        print(f"demo tenant connected to the emulated Fiken through OAuth: {connected}")
+        records = demo.send_records(webhook_url)
+        processed = demo.stack.wait_until_idle(timeout=120)
+        demo.report()
+        problems = demo.check(records) if connected and processed else ["not connected or not processed"]
         if args.demo:
-            print("DEMO OK" if ok else "DEMO FAILED")
-            return 0 if ok else 1
+            print("\nDEMO OK" if not problems else "\nDEMO FAILED: " + "; ".join(problems))
+            return 0 if not problems else 1
 
+        print("\nTry it (the webhook URL holds the tenant's secret; keep it private):")
+        print(f"  webhook URL: {webhook_url}")
+        print("  curl -X POST -H 'content-type: application/json' \\")
+        print(f'    -d \'{{"event":"UPDATE","customer":{{"id":{records["customer"].id}}}}}\' {webhook_url}')
+        print(
+            f"  python -m emulators.moment.webhook_driver --url {demo.stack.webhook_base_url}/webhooks/moment/demo/<secret> ..."
+        )
+        print("  .venv/bin/momentsync --local tenants show demo")
         print("serving; Ctrl-C stops")
         stopped = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stopped.set())
@@ -105,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         stopped.wait()
         return 0
     finally:
-        stack.stop()
+        demo.stop()
 
 
 if __name__ == "__main__":

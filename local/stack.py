@@ -97,6 +97,7 @@ class LocalStack:
                     region=self.config.region,
                     batch_size=int(source.get("BatchSize", 10)),
                     concurrency=self.config.poller_concurrency,
+                    visibility_timeout=self.config.visibility_timeout,
                 )
                 poller.start()
                 self.pollers.append(poller)

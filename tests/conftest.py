@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from emulators.fiken import FikenEmulator
+from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack, LocalStackConfig
 from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.onboarding import add_tenant
 from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantStatus
 
+FIKEN_CLIENT_ID = "momentsync-test-app"
+FIKEN_CLIENT_SECRET = "test-app-secret-" + uuid.uuid4().hex
+
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    local = LocalStack(LocalStackConfig(visibility_timeout=1, poller_concurrency=2)).start()
+def fiken_emulator() -> Iterator[FikenEmulator]:
+    """Fiken as the processor meets it: rate rule on (1 in flight, 4/s), contract checked."""
+    emulator = FikenEmulator()
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def moment_emulator() -> Iterator[MomentEmulator]:
+    emulator = MomentEmulator()
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(fiken_emulator: FikenEmulator, moment_emulator: MomentEmulator) -> Iterator[LocalStack]:
+    parameters = {
+        "MomentApiBaseUrl": moment_emulator.api_base_url,
+        "FikenApiBaseUrl": fiken_emulator.api_base_url,
+        "FikenOAuthBaseUrl": fiken_emulator.base_url,
+    }
+    local = LocalStack(
+        LocalStackConfig(visibility_timeout=1, poller_concurrency=2, parameters=parameters)
+    ).start()
+    fiken_emulator.register_client(
+        FIKEN_CLIENT_ID, FIKEN_CLIENT_SECRET, [f"{local.webhook_base_url}/oauth/fiken/callback"]
+    )
+    local.aws.client("secretsmanager").put_secret_value(  # type: ignore[union-attr]
+        SecretId=local.environment["FIKEN_APP_SECRET_ID"],
+        SecretString=json.dumps({"client_id": FIKEN_CLIENT_ID, "client_secret": FIKEN_CLIENT_SECRET}),
+    )
     yield local
     local.stop()
 

@@ -646,7 +646,21 @@ class FikenApi:
                 raise ApiError(400, INCOME_ACCOUNT_REQUIRED)
             if str(account) not in chart:
                 raise ApiError(400, f"{where}: account {account} does not exist")
-            if line.get("unitPrice") is not None:
+            if line.get("net") is not None and line.get("vat") is not None and not discount:
+                # Explicit amounts (see money.explicit_line_amounts): booked as given when consistent.
+                unit_price = (
+                    _int(line["unitPrice"], f"{where}.unitPrice")
+                    if line.get("unitPrice") is not None
+                    else None
+                )
+                gross = _int(line["gross"], f"{where}.gross") if line.get("gross") is not None else None
+                explicit = money.explicit_line_amounts(
+                    _int(line["net"], f"{where}.net"), _int(line["vat"], f"{where}.vat"), gross, rate
+                )
+                if explicit is None:
+                    raise ApiError(400, f"{where}: vat does not match vatType {vat_type} for the net amount")
+                amounts = explicit
+            elif line.get("unitPrice") is not None:
                 unit_price = _int(line["unitPrice"], f"{where}.unitPrice")
                 amounts = money.line_amounts(unit_price, quantity, discount, rate)
             elif line.get("net") is not None and not unit_price_required:

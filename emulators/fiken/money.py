@@ -7,6 +7,14 @@ All amounts are integer øre. Per line (``line_amounts``):
 2. ``vat = round_half_up(net × rate/100)`` — VAT on the already rounded net.
 3. ``gross = net + vat``.
 
+Explicit line amounts (``explicit_line_amounts``): a line that carries ``net`` and ``vat`` (our
+connector sends Moment's own figures for lines grouped by account) is booked as given, provided
+``gross`` (if sent) equals ``net + vat`` and ``vat`` is within rounding distance of ``net × rate``:
+at most 1 øre or 0.5 % of that VAT, whichever is larger. Grouped lines whose VAT was rounded line by
+line differ from the group's recomputed VAT by a few øre; a wrong vatType is far outside that.
+ASSUMPTION: Fiken's documentation lists ``net``/``vat``/``gross`` on invoice lines without saying
+how it validates them; verify against a Fiken test company before relying on it in production.
+
 Document totals are the sums of the lines' net, vat and gross. ``roundingType`` (øreavrunding,
 NOK only) then rounds the gross total; the difference is booked without VAT (account 7740
 "Øreavrunding"), so the emulator adds it to the net total and ``gross == net + vat`` still holds.
@@ -62,6 +70,17 @@ class LineAmounts:
 def line_amounts(unit_price: int, quantity: Decimal, discount: Decimal, rate: Decimal) -> LineAmounts:
     net = round_half_up(Decimal(unit_price) * quantity * (Decimal(100) - discount) / Decimal(100))
     vat = round_half_up(Decimal(net) * rate / Decimal(100))
+    return LineAmounts(net=net, vat=vat, gross=net + vat, vat_percent=rate)
+
+
+def explicit_line_amounts(net: int, vat: int, gross: int | None, rate: Decimal) -> LineAmounts | None:
+    """The amounts as given, or ``None`` when they are inconsistent with each other or the rate."""
+    if gross is not None and gross != net + vat:
+        return None
+    expected = Decimal(net) * rate / Decimal(100)
+    tolerance = max(Decimal(1), abs(expected) * Decimal("0.005"))
+    if abs(Decimal(vat) - expected) > tolerance:
+        return None
     return LineAmounts(net=net, vat=vat, gross=net + vat, vat_percent=rate)
 
 

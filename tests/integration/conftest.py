@@ -1,0 +1,165 @@
+"""A tenant connected on both sides, for tests that drive events through the whole local pipeline:
+Moment emulator -> webhook (local HTTP API) -> SQS FIFO (moto) -> processor -> Fiken emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from emulators.fiken import FikenEmulator
+from emulators.moment.emulator import MomentEmulator
+from emulators.moment.webhook_driver import MomentWebhookDriver
+from local.stack import LocalStack
+from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.sync.sync_state import DynamoSyncState, SyncLink
+from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
+from momentsync.tenants import DynamoTenantRepository, MappingSettings, Tenant, utcnow
+
+
+@dataclass
+class Pipeline:
+    stack: LocalStack
+    fiken: FikenEmulator
+    moment: MomentEmulator
+    tenant_id: str
+    slug: str
+    company: str
+    driver: MomentWebhookDriver
+    _request_mark: int = field(default=0)
+
+    # ------------------------------------------------------------------ driving
+    def settle(self, timeout: float = 60) -> None:
+        assert self.stack.wait_until_idle(timeout), "the queue did not drain"
+
+    def mark(self) -> None:
+        """Start counting Fiken requests from here."""
+        self._request_mark = len(self.fiken.request_log.entries())
+
+    def fiken_requests(self) -> list[Any]:
+        prefix = f"/api/v2/companies/{self.slug}"
+        return [
+            e for e in self.fiken.request_log.entries()[self._request_mark :] if e.path.startswith(prefix)
+        ]
+
+    # ------------------------------------------------------------------ inspecting our state
+    def _table(self, variable: str) -> Any:
+        return self.stack.aws.resource("dynamodb").Table(self.stack.environment[variable])  # type: ignore[union-attr]
+
+    @property
+    def tenants(self) -> DynamoTenantRepository:
+        return DynamoTenantRepository(self._table("TENANTS_TABLE"))
+
+    def tenant(self) -> Tenant:
+        return self.tenants.require(self.tenant_id)
+
+    def update_tenant(self, **changes: Any) -> Tenant:
+        tenant = self.tenant()
+        for key, value in changes.items():
+            setattr(tenant, key, value)
+        return self.tenants.save(tenant)
+
+    def link(self, entity_type: str, moment_id: int) -> SyncLink | None:
+        return DynamoSyncState(self._table("SYNC_STATE_TABLE")).get(self.tenant_id, entity_type, moment_id)
+
+    def log(self) -> list[TransferLogEntry]:
+        entries = DynamoTransferLog(self._table("TRANSFER_LOG_TABLE"), timedelta(days=1)).query(
+            self.tenant_id, limit=1000, newest_first=False
+        )
+        return entries
+
+    def last(self, entity_type: str, entity_id: int) -> TransferLogEntry:
+        return [e for e in self.log() if e.entity_type == entity_type and e.entity_id == entity_id][-1]
+
+    def parked(self) -> list:
+        return DynamoParkedEvents(self._table("PARKED_EVENTS_TABLE")).list(self.tenant_id)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Peeks the DLQ for this tenant's messages (received, then made visible again)."""
+        sqs = self.stack.aws.client("sqs")  # type: ignore[union-attr]
+        url = self.stack.physical("DeadLetterQueue")
+        seen: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=5,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            seen.extend(batch)
+        for message in seen:
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        return [m for m in seen if m["Attributes"]["MessageGroupId"] == self.tenant_id]
+
+    # ------------------------------------------------------------------ inspecting Fiken
+    def contacts(self) -> list[dict[str, Any]]:
+        return self.fiken.contacts(self.slug)
+
+    def projects(self) -> list[dict[str, Any]]:
+        return self.fiken.projects(self.slug)
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return self.fiken.invoices(self.slug)
+
+
+@pytest.fixture
+def make_pipeline(stack, fiken_emulator, moment_emulator, make_tenant):
+    drivers: list[MomentWebhookDriver] = []
+
+    def make(*, mapping: MappingSettings | None = None, **company_knobs: Any) -> Pipeline:
+        slug = f"co-{uuid.uuid4().hex[:10]}"
+        company = f"m{uuid.uuid4().hex[:10]}"
+        fiken_emulator.add_company(slug, f"Test {slug} AS", **company_knobs)
+        grant = fiken_emulator.issue_tokens([slug], client_id="momentsync-test-app")
+        moment_key = "moment-" + uuid.uuid4().hex
+        moment_emulator.add_api_key(company, moment_key)
+        handle = make_tenant(fiken_company_slug=slug, moment_company_code=company, moment_api_key=moment_key)
+        if mapping is not None:
+            tenant = handle.tenant
+            tenant.mapping = mapping
+            DynamoTenantRepository(
+                stack.aws.resource("dynamodb").Table(stack.environment["TENANTS_TABLE"])
+            ).save(tenant)
+        SecretsManagerCredentialsStore(
+            stack.aws.client("secretsmanager"), stack.environment["CREDENTIALS_SECRET_PREFIX"]
+        ).put(
+            handle.tenant.tenant_id,
+            TenantCredentials(
+                moment_api_key=SecretStr(moment_key),
+                fiken=OAuthTokens(
+                    access_token=SecretStr(grant["access_token"]),
+                    refresh_token=SecretStr(grant["refresh_token"]),
+                    expires_at=utcnow() + timedelta(seconds=int(grant["expires_in"])),
+                ),
+            ),
+        )
+        driver = MomentWebhookDriver(moment_emulator, company, handle.webhook_url, raise_on_error=True)
+        drivers.append(driver)
+        return Pipeline(
+            stack, fiken_emulator, moment_emulator, handle.tenant.tenant_id, slug, company, driver
+        )
+
+    yield make
+    for driver in drivers:
+        driver.close()
+
+
+@pytest.fixture
+def pipeline(make_pipeline) -> Pipeline:
+    return make_pipeline()
+
+
+def body(entry: Any) -> dict[str, Any]:
+    return entry.body if isinstance(entry.body, dict) else json.loads(entry.body or "{}")
