@@ -170,7 +170,8 @@ class Demo:
             invoices[0]["gross"] != invoice.total_incl_vat_ore or invoices[0]["vat"] != invoice.total_vat_ore
         ):
             problems.append(
-                f"invoice totals differ: Fiken {invoices[0]['gross']} øre, Moment {invoice.total_incl_vat_ore} øre"
+                f"invoice totals differ: Fiken {invoices[0]['gross']} øre, "
+                f"Moment {invoice.total_incl_vat_ore} øre"
             )
         elif not [
             a
@@ -186,21 +187,25 @@ class Demo:
         print("\nIn the emulated Fiken:")
         for contact in self.fiken.contacts(DEMO_FIKEN_COMPANY):
             print(
-                f"  contact  {contact['contactId']}: {contact['name']} (customer no. {contact['customerNumber']}, "
+                f"  contact  {contact['contactId']}: {contact['name']} "
+                f"(customer no. {contact['customerNumber']}, "
                 f"Moment no. {contact.get('memberNumberString')})"
             )
         for project in self.fiken.projects(DEMO_FIKEN_COMPANY):
             print(f"  project  {project['projectId']}: {project['number']} {project['name']}")
         for invoice in self.fiken.invoices(DEMO_FIKEN_COMPANY):
             print(
-                f"  invoice  {invoice['invoiceId']}: no. {invoice['invoiceNumber']} (Moment {invoice.get('orderReference')}),"
-                f" net {invoice['net']} + VAT {invoice['vat']} = {invoice['gross']} øre, lines {len(invoice['lines'])}"
+                f"  invoice  {invoice['invoiceId']}: no. {invoice['invoiceNumber']} "
+                f"(Moment {invoice.get('orderReference')}),"
+                f" net {invoice['net']} + VAT {invoice['vat']} = {invoice['gross']} øre,"
+                f" lines {len(invoice['lines'])}"
             )
         print("\nTransfer log:")
         log = DynamoTransferLog(self.table("TRANSFER_LOG_TABLE"), timedelta(days=1))
         for entry in log.query(DEMO_TENANT, newest_first=False):
             print(
-                f"  {entry.logged_at:%H:%M:%S} {entry.entity_type:<8} {entry.entity_id:<10} {entry.outcome.value:<9} "
+                f"  {entry.logged_at:%H:%M:%S} {entry.entity_type:<8} {entry.entity_id:<10} "
+                f"{entry.outcome.value:<9} "
                 f"calls={entry.remote_calls:<2} {entry.duration_ms} ms {entry.reason or ''}"
             )
 
@@ -238,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  curl -X POST -H 'content-type: application/json' \\")
         print(f'    -d \'{{"event":"UPDATE","customer":{{"id":{records["customer"].id}}}}}\' {webhook_url}')
         print(
-            f"  python -m emulators.moment.webhook_driver --url {demo.stack.webhook_base_url}/webhooks/moment/demo/<secret> ..."
+            "  python -m emulators.moment.webhook_driver --url <the webhook URL above> customer-create"
         )
         print("  .venv/bin/momentsync --local tenants show demo")
         print("serving; Ctrl-C stops")
