@@ -228,8 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"embedded AWS (moto):  {demo.aws.endpoint_url}")
         print(f"Fiken emulator:       {demo.fiken.api_base_url}")
         print(f"Moment emulator:      {demo.moment.api_base_url}")
-        connected = demo.connect()
-        print(f"demo tenant connected to the emulated Fiken through OAuth: {connected}")
+        if os.environ.get("MOMENTSYNC_FIKEN_OAUTH_BASE_URL"):
+            # A real Fiken: a person approves the app; open the link, then send webhooks from Moment.
+            print(f"connect the demo tenant to Fiken by opening: {demo.connect_link()}")
+            connected = False
+        else:
+            connected = demo.connect()
+            print(f"demo tenant connected to the emulated Fiken through OAuth: {connected}")
         records = demo.send_records(webhook_url)
         processed = demo.stack.wait_until_idle(timeout=120)
         demo.report()
