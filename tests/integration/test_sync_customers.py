@@ -42,6 +42,13 @@ def test_new_customer_becomes_one_fiken_customer_contact(pipeline):
     link = pipeline.link("customer", customer.id)
     assert link.remote_number == str(contact["customerNumber"])
     assert entry.remote_calls == len(pipeline.fiken_requests())
+    # Lookup by memberNumberString, then by organization number, create, read back customerNumber.
+    assert [(e.method, e.status) for e in pipeline.fiken_requests()] == [
+        ("GET", 200),
+        ("GET", 200),
+        ("POST", 201),
+        ("GET", 200),
+    ]
 
 
 def test_changed_customer_is_merged_into_fiken_keeping_what_fiken_owns(pipeline):
