@@ -34,6 +34,7 @@ from decimal import InvalidOperation
 from typing import Any
 
 from emulators.common import EmulatorServer, FaultPlan, Request, RequestLog, Response
+from emulators.common.hosted import HostedEmulator
 from emulators.fiken.api import API_PREFIX, ApiError, Ctx, FikenApi, paginate
 from emulators.fiken.contract import ContractViolation, FikenContract, load_contract
 from emulators.fiken.oauth import DEFAULT_ACCESS_TOKEN_LIFETIME, Grant, OAuthServer
@@ -52,7 +53,7 @@ class BankAccountSeed:
     verified: bool = True
 
 
-class FikenEmulator:
+class FikenEmulator(HostedEmulator):
     def __init__(
         self,
         *,
@@ -110,42 +111,9 @@ class FikenEmulator:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> FikenEmulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
     @property
     def api_base_url(self) -> str:
         return self.server.base_url + API_PREFIX
-
-    @property
-    def fault_plan(self) -> FaultPlan:
-        return self.server.fault_plan
-
-    @property
-    def request_log(self) -> RequestLog:
-        return self.server.request_log
-
-    @property
-    def latency(self) -> float:
-        return self.server.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self.server.latency = seconds
 
     # -- admin: companies and records ----------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from emulators.common import EmulatorServer, FaultPlan, Request, RequestLog, Response
+from emulators.common.hosted import HostedEmulator
 from emulators.moment.fixtures import MomentDataset
 from emulators.moment.pdf import invoice_pdf
 from emulators.moment.state import COLLECTIONS, MomentState, Record, UnknownRecord, utc_now
@@ -94,7 +95,7 @@ class _ApiError(Exception):
         return Response.json(self.status, {"message": self.message, "details": self.details})
 
 
-class MomentEmulator:
+class MomentEmulator(HostedEmulator):
     def __init__(
         self,
         *,
@@ -121,35 +122,10 @@ class MomentEmulator:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> MomentEmulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
     @property
     def api_base_url(self) -> str:
         """What ``MomentClient(base_url=...)`` / ``moment_api_base_url`` takes."""
         return self.server.base_url + API_PREFIX
-
-    @property
-    def fault_plan(self) -> FaultPlan:
-        return self.server.fault_plan
-
-    @property
-    def request_log(self) -> RequestLog:
-        return self.server.request_log
 
     @property
     def rate_limit_per_second(self) -> int | None:

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from emulators.common import EmulatorServer, FaultPlan, Request, RequestLog, Response
+from emulators.common.hosted import HostedEmulator
 from emulators.sparebank1 import schema as S
 from emulators.sparebank1.domain import Domain
 from emulators.sparebank1.errors import BizError, message_error, not_activated, not_found, unauthorized
@@ -54,7 +55,7 @@ WRITABLE_ROUTES = {"customers", "projects", "invoices", "products", "accounts"}
 DELETABLE_ROUTES = {"customers", "projects", "invoices", "products"}
 
 
-class SpareBank1Emulator:
+class SpareBank1Emulator(HostedEmulator):
     def __init__(
         self,
         *,
@@ -117,23 +118,6 @@ class SpareBank1Emulator:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> SpareBank1Emulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
     @property
     def identity_url(self) -> str:
         return self.server.base_url + IDENTITY_PREFIX
@@ -141,22 +125,6 @@ class SpareBank1Emulator:
     @property
     def token_endpoint(self) -> str:
         return self.identity_url + "/connect/token"
-
-    @property
-    def fault_plan(self) -> FaultPlan:
-        return self.server.fault_plan
-
-    @property
-    def request_log(self) -> RequestLog:
-        return self.server.request_log
-
-    @property
-    def latency(self) -> float:
-        return self.server.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self.server.latency = seconds
 
     # -- admin -------------------------------------------------------------------------------------
 
