@@ -16,6 +16,9 @@ Stable, small API (import from ``emulators.common``):
 - ``RequestLog``: ``entries()``, ``find(method, path_contains)``, ``clear()``; entries are
   ``LoggedRequest`` with ``Authorization`` redacted.
 
+- ``hosted.HostedEmulator``: the lifecycle and server properties every emulator exposes
+  (``start/stop``, context manager, ``base_url``, ``fault_plan``, ``request_log``, ``latency``).
+
 Everything is thread-safe.
 """
 
