@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from momentsync.connectors.fiken.models import (
     Address,
@@ -27,7 +28,7 @@ from momentsync.connectors.fiken.models import (
     SaleRequest,
     UpdateProjectRequest,
 )
-from momentsync.connectors.fiken.vat import vat_type_for
+from momentsync.connectors.fiken.vat import VAT_RATE_PERCENT, vat_type_for
 from momentsync.errors import PermanentError
 from momentsync.moment.models import Customer, Invoice, Project
 from momentsync.tenants import MappingSettings
@@ -185,10 +186,23 @@ def classify_lines(invoice: Invoice, settings: MappingSettings, *, vat_registere
 
 
 def group_lines(invoice: Invoice, settings: MappingSettings, *, vat_registered: bool) -> list[LineGroup]:
-    """Moment's lines grouped by (income account, vatType), keeping Moment's own øre amounts."""
-    groups: OrderedDict[tuple[str, str], list] = OrderedDict()
+    """Moment's lines grouped by (income account, vatType), keeping Moment's own øre amounts.
+
+    Moment rounds VAT line by line; a merged line whose VAT is not what its net gives at the rate
+    would book differently if Fiken recomputes VAT from the net (its rules are not documented). So a
+    line joins a group only while the group stays consistent (VAT = net × rate, rounded half up);
+    otherwise it starts another line on the same account. Usually that is one line per account.
+    """
+    buckets: OrderedDict[tuple[str, str], list[list]] = OrderedDict()
     for line, account, vat_type in classify_lines(invoice, settings, vat_registered=vat_registered):
-        groups.setdefault((account, vat_type), []).append(line)
+        rate = VAT_RATE_PERCENT[vat_type]
+        groups = buckets.setdefault((account, vat_type), [])
+        for group in groups:
+            if _consistent([*group, line], rate, vat_registered):
+                group.append(line)
+                break
+        else:
+            groups.append([line])
     return [
         LineGroup(
             account=account,
@@ -198,8 +212,17 @@ def group_lines(invoice: Invoice, settings: MappingSettings, *, vat_registered: 
             vat=sum(line.vat_amount_ore for line in lines) if vat_registered else 0,
             descriptions=tuple(line.description or "" for line in lines),
         )
-        for (account, vat_type), lines in groups.items()
+        for (account, vat_type), groups in buckets.items()
+        for lines in groups
     ]
+
+
+def _consistent(lines: list, rate: Decimal, vat_registered: bool) -> bool:
+    if len(lines) == 1 or not vat_registered:
+        return True
+    net = sum(line.amount_excl_vat_ore for line in lines)
+    vat = sum(line.vat_amount_ore for line in lines)
+    return vat == int((Decimal(net) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def invoice_uuid(tenant_id: str, invoice: Invoice) -> uuid.UUID:
@@ -273,17 +296,36 @@ def sale_request(
         currency=invoice.currency_code.upper(),
         customer_id=customer_id,
         project_id=project_id,
-        lines=[
-            OrderLine(
-                description=group.description or f"Moment-faktura {invoice.invoice_number}",
-                net_price=group.net,
-                vat=group.vat,
-                vat_type=group.vat_type,
-                account=group.account,
-            )
-            for group in groups
-        ],
+        lines=[_order_line(invoice, group) for group in groups],
     )
+
+
+def _order_line(invoice: Invoice, group: LineGroup) -> OrderLine:
+    description = group.description or f"Moment-faktura {invoice.invoice_number}"
+    if invoice.currency_code.upper() == "NOK":
+        return OrderLine(
+            description=description,
+            net_price=group.net,
+            vat=group.vat,
+            vat_type=group.vat_type,
+            account=group.account,
+        )
+    # netPrice/vat are booked in NOK: a EUR amount sent there would be booked as that many NOK.
+    # Moment's amounts go in the *InCurrency fields, converted at Moment's rate for the books.
+    return OrderLine(
+        description=description,
+        net_price=to_nok(group.net, invoice.currency_rate),
+        vat=to_nok(group.vat, invoice.currency_rate),
+        net_price_in_currency=group.net,
+        vat_in_currency=group.vat,
+        vat_type=group.vat_type,
+        account=group.account,
+    )
+
+
+def to_nok(amount: int, rate: Decimal) -> int:
+    """Minor units of a foreign currency as øre at ``rate`` (NOK per unit), rounded half away from zero."""
+    return int((Decimal(amount) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def is_full_credit(credit_note: Invoice, credited_gross: int) -> bool:
