@@ -484,3 +484,18 @@ def test_sale_mode_books_a_sale_with_moments_number_kid_and_pdf(make_pipeline):
         "POST /sales/{id}/attachments",
         "GET /sales/{id}",  # totals read back
     ]
+
+
+def test_due_date_change_of_a_sale_is_flagged_not_reported_as_applied(make_pipeline):
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Salg Forfall AS")
+    invoice = finalize(pipeline, customer)
+    pipeline.settle()
+    pipeline.mark()
+    pipeline.driver.update_invoice(invoice.id, due_date=invoice.due_date + timedelta(days=10))
+    pipeline.settle()
+    entry = pipeline.last("invoice", invoice.id)
+    assert entry.outcome is Outcome.FLAGGED
+    assert "cannot be changed" in entry.reason
+    assert [c for c in fiken_calls(pipeline) if not c.startswith("GET")] == []
+    assert len(pipeline.fiken.sales(pipeline.slug)) == 1

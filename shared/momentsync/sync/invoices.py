@@ -126,11 +126,15 @@ def after_transfer(
             remote_calls=calls(),
         )
     changed_due_date = due_date is not None and str(due_date) != link.details.get("due_date")
+    applied = False
     if changed_due_date:
-        session.connector.update_invoice_due_date(remote, due_date)
+        applied = session.connector.update_invoice_due_date(remote, due_date)
         link = _save(session, link, {"details": {**link.details, "due_date": str(due_date)}})
     if link.pending:
         return finish(session, invoice, link, remote, calls, adopted=False)
+    if changed_due_date and not applied:
+        reason = "due date changed in Moment, but this document's due date cannot be changed in the books"
+        return SyncResult(Outcome.FLAGGED, remote_id=link.remote_id, remote_calls=calls(), reason=reason)
     outcome = Outcome.SYNCED if changed_due_date else Outcome.UNCHANGED
     return SyncResult(
         outcome,

@@ -244,9 +244,12 @@ class FikenConnector:
             self.client.upload_sale_attachment(int(remote.remote_id), filename, pdf)
         # Issued credit notes take no attachments in Fiken API v2 (only drafts do); Fiken renders its own.
 
-    def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> None:
-        if remote.details.get("kind", KIND_INVOICE) == KIND_INVOICE:
-            self.client.patch_invoice(int(remote.remote_id), UpdateInvoiceRequest(new_due_date=due_date))
+    def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> bool:
+        # Only issued invoices take a new due date (PATCH newDueDate); sales and credit notes cannot.
+        if remote.details.get("kind", KIND_INVOICE) != KIND_INVOICE:
+            return False
+        self.client.patch_invoice(int(remote.remote_id), UpdateInvoiceRequest(new_due_date=due_date))
+        return True
 
     def invoice_totals(self, remote: RemoteRecord) -> InvoiceTotals:
         kind = remote.details.get("kind", KIND_INVOICE)
