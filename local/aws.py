@@ -1,8 +1,9 @@
 """An embedded AWS for the local stack: moto's threaded server with the template's resources.
 
-Every queue, table, topic and secret is created from its definition in template.yaml (the
-properties as written, intrinsics resolved). The one deliberate difference is an optional shorter
-visibility timeout, so a failed event is retried in seconds rather than the deployed 20 minutes.
+Every queue, table, topic, secret, KMS key and SES identity is created from its definition in
+template.yaml (the properties as written, intrinsics resolved; a conditional one when its condition
+holds). The one deliberate difference is an optional shorter visibility timeout, so a failed event
+is retried in seconds rather than the deployed 20 minutes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from moto.server import ThreadedMotoServer
 
 from local.template import LocalNames, Resolver, load_template
 
-_SUPPORTED = {"AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SecretsManager::Secret"}
+_SUPPORTED = {
+    "AWS::SQS::Queue",
+    "AWS::DynamoDB::Table",
+    "AWS::SNS::Topic",
+    "AWS::SecretsManager::Secret",
+    "AWS::KMS::Key",
+    "AWS::SES::EmailIdentity",
+}
 _LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -63,10 +71,12 @@ def create_resources(
     """Creates the template's supported resources in dependency order; returns the resolver."""
     template = load_template()
     resolver = Resolver(template, names)
+    conditions = template.get("Conditions", {})
     pending = {
         logical_id: resource
         for logical_id, resource in template["Resources"].items()
-        if resource["Type"] in _SUPPORTED and "Condition" not in resource
+        if resource["Type"] in _SUPPORTED
+        and ("Condition" not in resource or resolver.resolve(conditions[resource["Condition"]]))
     }
     while pending:
         progressed = False
@@ -148,9 +158,26 @@ def _create_secret(
     names.attributes[(logical_id, "Id")] = arn
 
 
+def _create_key(aws: EmbeddedAws, names: LocalNames, logical_id: str, props: dict, _visibility: int | None):
+    metadata = aws.client("kms").create_key(Description=props.get("Description", logical_id))["KeyMetadata"]
+    names.physical[logical_id] = metadata["KeyId"]
+    names.attributes[(logical_id, "Arn")] = metadata["Arn"]
+    names.attributes[(logical_id, "KeyId")] = metadata["KeyId"]
+
+
+def _create_email_identity(
+    aws: EmbeddedAws, names: LocalNames, logical_id: str, props: dict, _visibility: int | None
+):
+    # moto verifies at once; deployed, SES mails the address a link to click first.
+    aws.client("ses").verify_email_identity(EmailAddress=props["EmailIdentity"])
+    names.physical[logical_id] = props["EmailIdentity"]
+
+
 _CREATORS = {
     "AWS::SQS::Queue": _create_queue,
     "AWS::DynamoDB::Table": _create_table,
     "AWS::SNS::Topic": _create_topic,
     "AWS::SecretsManager::Secret": _create_secret,
+    "AWS::KMS::Key": _create_key,
+    "AWS::SES::EmailIdentity": _create_email_identity,
 }

@@ -9,68 +9,45 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from momentsync.cli.target import (
-    LOCAL_STATE_FILE,
-    StackNotFound,
-    StackTarget,
-    resolve_target,
-    samconfig_stack,
+from momentsync.cli import (
+    audit_commands,
+    dlq_commands,
+    log_commands,
+    resync_commands,
+    status_commands,
+    tenant_commands,
 )
+from momentsync.cli.context import (
+    EXIT_CONFLICT,
+    EXIT_FAILED,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    Context,
+    console,
+    errors,
+    fail,
+    record_action,
+)
+from momentsync.cli.target import local_state_file, samconfig_stack
 from momentsync.connect.flow import disconnect_tenant
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
-from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.errors import SyncError
 from momentsync.leases import DynamoLeaseLock
 from momentsync.onboarding import add_tenant, rotate_webhook_secret
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantConflict, TenantNotFound
-
-EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 1, 2, 3, 4
+from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantNotFound
 
 app = typer.Typer(
     help="Operate momentsync: tenants, status, transfer log, dead letters.", no_args_is_help=True
 )
 tenants_app = typer.Typer(help="Add, inspect and change tenants.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
-console = Console()
-errors = Console(stderr=True)
-
-
-@dataclass
-class Context:
-    target_options: dict[str, Any]
-    as_json: bool
-    _target: StackTarget | None = None
-
-    @property
-    def target(self) -> StackTarget:
-        if self._target is None:
-            try:
-                self._target = resolve_target(**self.target_options)
-            except StackNotFound as exc:
-                fail(str(exc), EXIT_USAGE)
-        return self._target  # type: ignore[return-value]
-
-    def tenants(self) -> DynamoTenantRepository:
-        return DynamoTenantRepository(self.target.table(self.target.tenants_table))
-
-    def credentials(self) -> SecretsManagerCredentialsStore:
-        return SecretsManagerCredentialsStore(
-            self.target.client("secretsmanager"), self.target.credentials_secret_prefix
-        )
-
-
-def fail(message: str, code: int = EXIT_FAILED) -> None:
-    errors.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
 
 
 @app.callback()
@@ -153,6 +130,7 @@ def tenants_add(
     except ValueError as exc:
         fail(f"invalid tenant: {exc}", EXIT_USAGE)
     show_tenant(context, tenant, {"webhook_url": url.url})
+    record_action(context, "tenant.add", tenant_id, {"target": target.value, "moment_api_key": bool(api_key)})
     if not context.as_json:
         console.print(
             "[yellow]The webhook URL is shown only now.[/yellow] Configure it in Moment for the "
@@ -189,6 +167,7 @@ def tenants_rotate_secret(
     except TenantConflict as exc:
         fail(str(exc), EXIT_CONFLICT)
     show_tenant(context, tenant, {"webhook_url": url.url})
+    record_action(context, "tenant.webhook_secret", tenant_id, {"rotated": True})
 
 
 def fiken_auth_resources(context: Context) -> dict[str, str]:
@@ -196,7 +175,7 @@ def fiken_auth_resources(context: Context) -> dict[str, str]:
     options = context.target_options
     target = context.target  # resolves (and validates) the stack first
     if options["local"]:
-        env = json.loads(LOCAL_STATE_FILE.read_text())["environment"]
+        env = json.loads(local_state_file().read_text())["environment"]
         return {key: env[key] for key in ("AUTH_TABLE", "FIKEN_APP_SECRET_ID", "FIKEN_OAUTH_BASE_URL")}
     stack_name = options["stack"]
     if options["config_env"]:
@@ -275,7 +254,17 @@ def tenants_disconnect(
     except SyncError as exc:
         fail(f"could not disconnect: {exc.reason}")
     revoked = "revoked at Fiken" if result.revoked else "Fiken had no live grant to revoke"
+    record_action(context, "tenant.disconnect", tenant_id, {"revoked": result.revoked})
     show_tenant(context, result.tenant, {"fiken_access": revoked})
+
+
+# Operations (momentsync.operations): one line per command module.
+status_commands.register(app)
+log_commands.register(app)
+dlq_commands.register(app)
+resync_commands.register(app)
+audit_commands.register(app)
+tenant_commands.register(tenants_app)
 
 
 def main() -> None:

@@ -12,6 +12,12 @@ from typing import Any
 import boto3
 
 LOCAL_STATE_FILE = Path(os.environ.get("MOMENTSYNC_LOCAL_STATE", ".local-stack.json"))
+DEFAULT_MOMENT_API_BASE_URL = "https://app.moment.team/api/1.0"
+
+
+def local_state_file() -> Path:
+    """Read at call time, so tests (and wrappers) can point MOMENTSYNC_LOCAL_STATE elsewhere."""
+    return Path(os.environ.get("MOMENTSYNC_LOCAL_STATE", ".local-stack.json"))
 
 
 class StackNotFound(RuntimeError):
@@ -32,6 +38,16 @@ class StackTarget:
     dead_letter_queue_url: str
     credentials_secret_prefix: str
     endpoint_url: str | None = None
+    # Operations: the audit trail the CLI writes, and what `momentsync resync --since` reads from.
+    audit_table: str = ""
+    notifications_table: str = ""
+    operator_topic_arn: str = ""
+    moment_api_base_url: str = DEFAULT_MOMENT_API_BASE_URL
+
+    @property
+    def is_local(self) -> bool:
+        """The local stack (moto): no STS caller, no CloudWatch metrics."""
+        return self.endpoint_url is not None
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
@@ -40,7 +56,8 @@ class StackTarget:
         return boto3.resource("dynamodb", region_name=self.region, endpoint_url=self.endpoint_url).Table(name)
 
 
-def local_target(state_file: Path = LOCAL_STATE_FILE) -> StackTarget:
+def local_target(state_file: Path | None = None) -> StackTarget:
+    state_file = state_file or local_state_file()
     if not state_file.exists():
         raise StackNotFound(f"no local stack: {state_file} not found (start one with `make run`)")
     state = json.loads(state_file.read_text())
@@ -58,6 +75,10 @@ def local_target(state_file: Path = LOCAL_STATE_FILE) -> StackTarget:
         event_queue_url=env["EVENT_QUEUE_URL"],
         dead_letter_queue_url=env["DEAD_LETTER_QUEUE_URL"],
         credentials_secret_prefix=env["CREDENTIALS_SECRET_PREFIX"],
+        audit_table=state.get("resources", {}).get("AuditTable", ""),
+        notifications_table=env.get("NOTIFICATIONS_TABLE", ""),
+        operator_topic_arn=env.get("OPERATOR_TOPIC_ARN", ""),
+        moment_api_base_url=env.get("MOMENT_API_BASE_URL", DEFAULT_MOMENT_API_BASE_URL),
     )
 
 
@@ -68,6 +89,7 @@ def deployed_target(stack_name: str, region: str) -> StackTarget:
     except cloudformation.exceptions.ClientError as exc:
         raise StackNotFound(f"stack {stack_name} not found in {region}") from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
     return StackTarget(
         region=region,
         webhook_base_url=outputs["WebhookBaseUrl"],
@@ -78,6 +100,10 @@ def deployed_target(stack_name: str, region: str) -> StackTarget:
         event_queue_url=outputs["EventQueueUrl"],
         dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
         credentials_secret_prefix=outputs["CredentialsSecretPrefix"],
+        audit_table=outputs.get("AuditTableName", ""),
+        notifications_table=outputs.get("NotificationsTableName", ""),
+        operator_topic_arn=outputs.get("AlarmTopicArn", ""),
+        moment_api_base_url=parameters.get("MomentApiBaseUrl", DEFAULT_MOMENT_API_BASE_URL),
     )
 
 

@@ -5,17 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import boto3
 
 from momentsync.envelope import QueueEnvelope
+from momentsync.notifications import (
+    AlertingDeadLetters,
+    DynamoNotificationThrottle,
+    LogNotifier,
+    LogOperatorAlerts,
+    SesNotifier,
+    SnsOperatorAlerts,
+)
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.customers import sync_customer
 from momentsync.sync.dead_letters import SqsDeadLetters
 from momentsync.sync.invoices import sync_invoice
-from momentsync.sync.notifications import LogNotifier
 from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.processor import EventProcessor, SyncResult, UseCase
+from momentsync.sync.processor import DeadLetters, EventProcessor, Notifier, SyncResult, UseCase
 from momentsync.sync.projects import sync_project
 from momentsync.sync.session import TenantSession
 from momentsync.sync.sessions import TenantSessions
@@ -53,11 +61,27 @@ def use_cases(sessions: TenantSessions) -> dict[str, UseCase]:
     return {"customer": run(sync_customer), "project": run(sync_project), "invoice": run(sync_invoice)}
 
 
-def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, SqsDeadLetters]:
+def tenant_notifier(settings: ProcessorSettings, dynamodb: Any) -> Notifier:
+    """SES when a sender is configured (the stack's SesNotifications parameter), else the log."""
+    if not settings.notification_sender:
+        return LogNotifier()
+    throttle = DynamoNotificationThrottle(
+        dynamodb.Table(settings.notifications_table), timedelta(hours=settings.notification_window_hours)
+    )
+    return SesNotifier(boto3.client("ses"), settings.notification_sender, throttle)
+
+
+def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, DeadLetters]:
     dynamodb = boto3.resource("dynamodb")
     sqs = boto3.client("sqs")
     sync_state = DynamoSyncState(dynamodb.Table(settings.sync_state_table))
-    dead_letters = SqsDeadLetters(sqs, settings.dead_letter_queue_url)
+    alerts = (
+        SnsOperatorAlerts(boto3.client("sns"), settings.operator_topic_arn, stage=settings.stage)
+        if settings.operator_topic_arn
+        else LogOperatorAlerts()
+    )
+    # Every dead letter is announced, also the unreadable ones handle_record dead-letters itself.
+    dead_letters = AlertingDeadLetters(SqsDeadLetters(sqs, settings.dead_letter_queue_url), alerts)
     tenants = DynamoTenantRepository(dynamodb.Table(settings.tenants_table))
     sessions = TenantSessions(
         settings,
@@ -74,7 +98,7 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
         ),
         parked=DynamoParkedEvents(dynamodb.Table(settings.parked_events_table)),
         dead_letters=dead_letters,
-        notifier=LogNotifier(),
+        notifier=tenant_notifier(settings, dynamodb),
         record_failure=partial(record_failure, sync_state),
         max_receive_count=settings.max_receive_count,
     )

@@ -1,0 +1,135 @@
+"""What every CLI command shares: the resolved stack, its adapters, output and exit codes.
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 conflict (changed concurrently / exists).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from momentsync.cli.target import StackNotFound, StackTarget, resolve_target
+from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.operations.audit import DynamoAuditLog, operator_identity
+from momentsync.operations.dead_letters import DeadLetterQueue
+from momentsync.queue import SqsEventQueue
+from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.sync.sync_state import DynamoSyncState
+from momentsync.sync.transfer_log import DynamoTransferLog
+from momentsync.tenants import DynamoTenantRepository
+
+EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 1, 2, 3, 4
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    errors.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """ISO (``2026-11-23``, ``2026-11-23T08:00``; UTC unless an offset is given) or an age: 15m, 6h, 2d."""
+    if not value:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[-1:] in units and value[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"cannot read time {value!r}: use ISO (2026-11-23T08:00) or an age (15m, 6h, 2d)", EXIT_USAGE)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class Context:
+    target_options: dict[str, Any]
+    as_json: bool
+    _target: StackTarget | None = None
+    _actor: str | None = None
+
+    @property
+    def target(self) -> StackTarget:
+        if self._target is None:
+            try:
+                self._target = resolve_target(**self.target_options)
+            except StackNotFound as exc:
+                fail(str(exc), EXIT_USAGE)
+        return self._target
+
+    def tenants(self) -> DynamoTenantRepository:
+        return DynamoTenantRepository(self.target.table(self.target.tenants_table))
+
+    def credentials(self) -> SecretsManagerCredentialsStore:
+        return SecretsManagerCredentialsStore(
+            self.target.client("secretsmanager"), self.target.credentials_secret_prefix
+        )
+
+    # ------------------------------------------------------------------ operations
+    def actor(self) -> str:
+        """Who is acting, for the audit trail: the STS caller ARN, or the OS user locally."""
+        if self._actor is None:
+            self._actor = operator_identity(None if self.target.is_local else self.target.client("sts"))
+        return self._actor
+
+    def audit(self) -> DynamoAuditLog:
+        if not self.target.audit_table:
+            fail("this stack has no audit table (deploy the current template first)", EXIT_USAGE)
+        return DynamoAuditLog(self.target.table(self.target.audit_table))
+
+    def dead_letter_queue(self) -> DeadLetterQueue:
+        return DeadLetterQueue(self.target.client("sqs"), self.target.dead_letter_queue_url)
+
+    def event_queue(self) -> SqsEventQueue:
+        return SqsEventQueue(self.target.client("sqs"), self.target.event_queue_url)
+
+    def sync_state(self) -> DynamoSyncState:
+        return DynamoSyncState(self.target.table(self.target.sync_state_table))
+
+    def parked(self) -> DynamoParkedEvents:
+        return DynamoParkedEvents(self.target.table(self.target.parked_events_table))
+
+    def transfer_log(self) -> DynamoTransferLog:
+        # Retention only matters when writing; the CLI only reads.
+        return DynamoTransferLog(self.target.table(self.target.transfer_log_table), timedelta(days=1))
+
+
+def context_of(ctx: typer.Context) -> Context:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+def when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def age(seconds: int | None) -> str:
+    if seconds is None:
+        return "unavailable"
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def record_action(context: Context, action: str, tenant_id: str | None, details: dict[str, Any]) -> None:
+    """Audits an action that has already happened: a missing audit table warns instead of failing it."""
+    if not context.target.audit_table:
+        errors.print(f"[yellow]warning:[/yellow] not audited ({action}): this stack has no audit table")
+        return
+    DynamoAuditLog(context.target.table(context.target.audit_table)).record(
+        actor=context.actor(), action=action, tenant_id=tenant_id, details=details
+    )

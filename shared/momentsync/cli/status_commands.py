@@ -1,0 +1,154 @@
+"""`momentsync status [TENANT]`: connection, sync counts, parked events, queue backlog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from momentsync.cli.context import EXIT_NOT_FOUND, age, console, context_of, fail, print_json, when
+from momentsync.operations.status import (
+    Backlog,
+    CloudWatchQueueAge,
+    TenantReport,
+    queue_backlog,
+    tenant_report,
+)
+
+_CONNECTION_STYLE = {"ok": "green", "paused": "yellow", "disabled": "dim"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+
+
+def status(
+    ctx: typer.Context,
+    tenant_id: Annotated[
+        str | None, typer.Argument(help="One tenant in detail (default: every tenant).")
+    ] = None,
+) -> None:
+    """How the stack and its tenants are doing: connection, synced / waiting / failed, backlog."""
+    context = context_of(ctx)
+    target = context.target
+    backlog = queue_backlog(
+        target.client("sqs"),
+        event_queue_url=target.event_queue_url,
+        dead_letter_queue_url=target.dead_letter_queue_url,
+        # CloudWatch has SQS's age metric only when deployed; the local stack reports it unavailable.
+        queue_age=None if target.is_local else CloudWatchQueueAge(target.client("cloudwatch")),
+    )
+    repository = context.tenants()
+    if tenant_id:
+        tenant = repository.get(tenant_id)
+        if tenant is None:
+            fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+        tenants = [tenant]
+    else:
+        tenants = repository.list()
+    sync_state, parked = context.sync_state(), context.parked()
+    reports = [tenant_report(t, sync_state=sync_state, parked=parked) for t in tenants]
+
+    if context.as_json:
+        data: dict = {"backlog": backlog.as_dict()}
+        if tenant_id:
+            data["tenant"] = reports[0].as_dict()
+        else:
+            data["tenants"] = [r.as_dict() for r in reports]
+        print_json(data)
+        return
+    if tenant_id:
+        _print_tenant(reports[0])
+    else:
+        _print_overview(reports)
+    _print_backlog(backlog)
+
+
+def _connection(report: TenantReport) -> str:
+    style = _CONNECTION_STYLE.get(report.connection, "red")
+    return f"[{style}]{report.connection}[/{style}]"
+
+
+def _print_overview(reports: list[TenantReport]) -> None:
+    table = Table(title="tenants")
+    for column in (
+        "tenant",
+        "connection",
+        "synced",
+        "waiting",
+        "failed",
+        "parked",
+        "last success",
+        "last error",
+    ):
+        table.add_column(
+            column, justify="right" if column in {"synced", "waiting", "failed", "parked"} else "left"
+        )
+    for report in reports:
+        latest = report.last_error
+        error = f"{when(latest.last_error_at)} {(latest.last_error or '')[:60]}" if latest else "-"
+        table.add_row(
+            report.tenant_id,
+            _connection(report),
+            str(report.synced),
+            str(report.waiting),
+            f"[red]{report.failed}[/red]" if report.failed else "0",
+            str(report.parked),
+            when(report.last_success_at),
+            error,
+        )
+    console.print(table)
+
+
+def _print_tenant(report: TenantReport) -> None:
+    console.print(
+        f"[bold]{report.name}[/bold] ({report.tenant_id}) -> {report.target}: {_connection(report)}"
+    )
+    if report.status_reason:
+        console.print(f"  reason: {report.status_reason}")
+    for problem, reason in report.problems.items():
+        console.print(f"  problem {problem}: {reason}")
+    console.print(
+        f"  parked events: {report.parked}"
+        + ("  (resume: momentsync tenants resume)" if report.parked else "")
+    )
+    table = Table()
+    for column in (
+        "entity",
+        "synced",
+        "waiting",
+        "failed",
+        "other",
+        "last success",
+        "last error at",
+        "last error",
+    ):
+        table.add_column(column)
+    for entity in report.entities:
+        error = entity.last_error or "-"
+        if entity.last_error_moment_id is not None:
+            error = f"#{entity.last_error_moment_id}: {error}"
+        table.add_row(
+            entity.entity_type,
+            str(entity.synced),
+            str(entity.waiting),
+            f"[red]{entity.failed}[/red]" if entity.failed else "0",
+            str(entity.other),
+            when(entity.last_success_at),
+            when(entity.last_error_at),
+            error,
+        )
+    console.print(table)
+
+
+def _print_backlog(backlog: Backlog) -> None:
+    queue, dlq = backlog.event_queue, backlog.dead_letter_queue
+    console.print(
+        f"event queue: {queue.visible} waiting, {queue.in_flight} in flight, "
+        f"oldest {age(backlog.oldest_message_age_seconds)}"
+    )
+    hint = "  (momentsync dlq list)" if dlq.total else ""
+    console.print(
+        f"dead letters: {'[red]' if dlq.total else ''}{dlq.total}{'[/red]' if dlq.total else ''}{hint}"
+    )

@@ -1,0 +1,206 @@
+"""`momentsync tenants list | pause | resume | disable | settings`: operator changes, each audited."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from momentsync.cli.context import (
+    EXIT_CONFLICT,
+    EXIT_FAILED,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    Context,
+    console,
+    context_of,
+    fail,
+    print_json,
+    when,
+)
+from momentsync.operations.status import connection_state
+from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin, TenantChangeRefused, settings_view
+from momentsync.tenants import InvoiceMode, Tenant, TenantConflict, TenantNotFound
+
+
+def register(tenants_app: typer.Typer) -> None:
+    tenants_app.command("list")(tenants_list)
+    tenants_app.command("pause")(tenants_pause)
+    tenants_app.command("resume")(tenants_resume)
+    tenants_app.command("disable")(tenants_disable)
+    tenants_app.command("settings")(tenants_settings)
+
+
+def _admin(context: Context, *, with_queue: bool = False, with_credentials: bool = False) -> TenantAdmin:
+    return TenantAdmin(
+        tenants=context.tenants(),
+        audit=context.audit(),
+        actor=context.actor(),
+        parked=context.parked() if with_queue else None,
+        queue=context.event_queue() if with_queue else None,
+        credentials=context.credentials() if with_credentials else None,
+    )
+
+
+def _summary(tenant: Tenant) -> dict:
+    return {
+        "tenant_id": tenant.tenant_id,
+        "name": tenant.name,
+        "target": tenant.target.value,
+        "status": tenant.status.value,
+        "connection": connection_state(tenant),
+        "status_reason": tenant.status_reason,
+        "updated_at": tenant.updated_at.isoformat(),
+    }
+
+
+def _show(context: Context, data: dict, title: str) -> None:
+    if context.as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, title=title)
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    console.print(table)
+
+
+def _run(action):  # type: ignore[no-untyped-def]
+    """Runs a tenant change, turning its errors into exit codes."""
+    try:
+        return action()
+    except TenantNotFound as exc:
+        fail(f"tenant {exc} not found", EXIT_NOT_FOUND)
+    except TenantChangeRefused as exc:
+        fail(str(exc), EXIT_USAGE)
+    except TenantConflict as exc:
+        fail(str(exc), EXIT_CONFLICT)
+
+
+def tenants_list(ctx: typer.Context) -> None:
+    """Every tenant with its status and connection state."""
+    context = context_of(ctx)
+    tenants = context.tenants().list()
+    if context.as_json:
+        print_json([_summary(t) for t in tenants])
+        return
+    table = Table(title="tenants")
+    for column in ("tenant", "name", "target", "status", "connection", "e-mails", "updated"):
+        table.add_column(column)
+    for tenant in tenants:
+        table.add_row(
+            tenant.tenant_id,
+            tenant.name,
+            tenant.target.value,
+            tenant.status.value,
+            connection_state(tenant),
+            str(len(tenant.notification_emails)),
+            when(tenant.updated_at),
+        )
+    console.print(table)
+
+
+def tenants_pause(
+    ctx: typer.Context,
+    tenant_id: str,
+    reason: Annotated[str | None, typer.Option(help="Why (shown in status).")] = None,
+) -> None:
+    """Hold processing: webhooks are still accepted and their events parked until `resume`."""
+    context = context_of(ctx)
+    tenant = _run(lambda: _admin(context).pause(tenant_id, reason))
+    _show(context, _summary(tenant), f"tenant {tenant_id} paused")
+
+
+def tenants_resume(ctx: typer.Context, tenant_id: str) -> None:
+    """Active again (also re-enables a disabled tenant); re-queues its parked events in arrival order."""
+    context = context_of(ctx)
+    tenant, resumed = _run(lambda: _admin(context, with_queue=True).resume(tenant_id))
+    _show(context, {**_summary(tenant), "resumed_events": resumed}, f"tenant {tenant_id} resumed")
+
+
+def tenants_disable(
+    ctx: typer.Context,
+    tenant_id: str,
+    reason: Annotated[str | None, typer.Option(help="Why (shown in status).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Refuse the tenant's webhooks from now on (Moment gets 410). `resume` re-enables it."""
+    context = context_of(ctx)
+    if not yes and not typer.confirm(f"Refuse every webhook of {tenant_id} from now on?"):
+        raise typer.Exit(EXIT_FAILED)
+    tenant = _run(lambda: _admin(context).disable(tenant_id, reason))
+    _show(context, _summary(tenant), f"tenant {tenant_id} disabled")
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values or []:
+        key, sep, mapped = value.partition("=")
+        if not sep or not key.strip() or not mapped.strip():
+            fail(f"{option} takes CODE=VALUE, not {value!r}", EXIT_USAGE)
+        pairs[key.strip()] = mapped.strip()
+    return pairs
+
+
+def tenants_settings(
+    ctx: typer.Context,
+    tenant_id: str,
+    email: Annotated[
+        list[str] | None, typer.Option(help="Replace the notification e-mails (repeatable).")
+    ] = None,
+    add_email: Annotated[list[str] | None, typer.Option(help="Add a notification e-mail.")] = None,
+    remove_email: Annotated[list[str] | None, typer.Option(help="Remove a notification e-mail.")] = None,
+    invoice_mode: Annotated[InvoiceMode | None, typer.Option(help="invoice (Fiken numbers) or sale.")] = None,
+    vat_code: Annotated[
+        list[str] | None, typer.Option(help="VAT code override CODE=TARGET_VAT_TYPE (repeatable).")
+    ] = None,
+    unset_vat_code: Annotated[list[str] | None, typer.Option(help="Drop a VAT code override.")] = None,
+    account: Annotated[
+        list[str] | None, typer.Option(help="Account override MOMENT=TARGET (repeatable).")
+    ] = None,
+    unset_account: Annotated[list[str] | None, typer.Option(help="Drop an account override.")] = None,
+    bank_account: Annotated[
+        str | None, typer.Option(help="Bank account number invoices are issued on.")
+    ] = None,
+    clear_bank_account: Annotated[bool, typer.Option(help="Forget the bank account number.")] = False,
+    vat_registered: Annotated[str | None, typer.Option(help="yes, no, or ask (the target system).")] = None,
+    moment_api_key_stdin: Annotated[
+        bool, typer.Option(help="Set the Moment API key, read from standard input (never an argument).")
+    ] = False,
+) -> None:
+    """Show the tenant's settings, or change them (validated; every change is audited)."""
+    context = context_of(ctx)
+    if vat_registered is not None and vat_registered not in {"yes", "no", "ask"}:
+        fail("--vat-registered takes yes, no or ask", EXIT_USAGE)
+    change = SettingsChange(
+        notification_emails=email,
+        add_emails=add_email or [],
+        remove_emails=remove_email or [],
+        invoice_mode=invoice_mode,
+        vat_code_overrides=_pairs(vat_code, "--vat-code"),
+        unset_vat_codes=unset_vat_code or [],
+        account_overrides=_pairs(account, "--account"),
+        unset_accounts=unset_account or [],
+        bank_account_number=bank_account,
+        clear_bank_account_number=clear_bank_account,
+        vat_registered=vat_registered,  # type: ignore[arg-type]
+    )
+    if change.is_empty and not moment_api_key_stdin:
+        tenant = context.tenants().get(tenant_id)
+        if tenant is None:
+            fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+        _show(context, settings_view(tenant), f"settings of {tenant_id}")
+        return
+    admin = _admin(context, with_credentials=moment_api_key_stdin)
+    result: dict = {"tenant_id": tenant_id}
+    if moment_api_key_stdin:
+        api_key = sys.stdin.readline().strip()
+        _run(lambda: admin.store_moment_api_key(tenant_id, api_key))
+        result["moment_api_key"] = "stored"
+    if not change.is_empty:
+        tenant, changed = _run(lambda: admin.change_settings(tenant_id, change))
+        result["changed"] = changed
+        result["settings"] = settings_view(tenant)
+    _show(context, result, f"settings of {tenant_id} changed")

@@ -1,0 +1,195 @@
+"""How a stack and its tenants are doing: what `momentsync status` shows.
+
+Per tenant and entity type: synced / waiting / failed counts from the sync state, the last
+successful sync and the last error kept apart (a later success does not erase the error, nor an
+error the success); the connection state from the tenant; its parked events. Stack-wide: the queue
+backlog (visible + in flight; SQS cannot count per message group) and, when deployed, the age of the
+oldest queued message from CloudWatch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from momentsync.envelope import ENTITY_TYPES
+from momentsync.operations.dead_letters import QueueDepth, queue_depth
+from momentsync.sync.sync_state import SyncLink
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import Tenant, TenantStatus
+
+SYNCED_OUTCOMES = {Outcome.SYNCED.value, Outcome.UNCHANGED.value, Outcome.FLAGGED.value}
+
+
+class SyncLinks(Protocol):
+    def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
+
+
+class ParkedCounter(Protocol):
+    def count(self, tenant_id: str) -> int: ...
+
+
+@dataclass
+class EntityStatus:
+    entity_type: str
+    synced: int = 0
+    waiting: int = 0
+    failed: int = 0
+    other: int = 0  # deleted, skipped, retrying
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+    last_error_moment_id: int | None = None
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class TenantReport:
+    tenant_id: str
+    name: str
+    target: str
+    connection: str
+    status_reason: str | None
+    problems: dict[str, str]
+    parked: int
+    entities: list[EntityStatus]
+
+    @property
+    def synced(self) -> int:
+        return sum(e.synced for e in self.entities)
+
+    @property
+    def waiting(self) -> int:
+        return sum(e.waiting for e in self.entities)
+
+    @property
+    def failed(self) -> int:
+        return sum(e.failed for e in self.entities)
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        return max((e.last_success_at for e in self.entities if e.last_success_at), default=None)
+
+    @property
+    def last_error(self) -> EntityStatus | None:
+        errored = [e for e in self.entities if e.last_error_at]
+        return max(errored, key=lambda e: e.last_error_at) if errored else None  # type: ignore[arg-type, return-value]
+
+    def as_dict(self) -> dict[str, Any]:
+        latest = self.last_error
+        return {
+            **asdict(self),
+            "synced": self.synced,
+            "waiting": self.waiting,
+            "failed": self.failed,
+            "last_success_at": self.last_success_at,
+            "last_error_at": latest.last_error_at if latest else None,
+            "last_error": latest.last_error if latest else None,
+        }
+
+
+@dataclass
+class Backlog:
+    event_queue: QueueDepth
+    dead_letter_queue: QueueDepth
+    # None: unavailable (the local stack has no CloudWatch metrics, or none reported yet).
+    oldest_message_age_seconds: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_queue": {**asdict(self.event_queue), "total": self.event_queue.total},
+            "dead_letter_queue": {**asdict(self.dead_letter_queue), "total": self.dead_letter_queue.total},
+            "oldest_message_age_seconds": self.oldest_message_age_seconds,
+        }
+
+
+def connection_state(tenant: Tenant) -> str:
+    """ok / needs_reauth / <problem> (e.g. module_missing) / paused / disabled."""
+    if tenant.status is TenantStatus.DISABLED:
+        return "disabled"
+    if tenant.status is TenantStatus.NEEDS_REAUTH:
+        return "needs_reauth"
+    if tenant.problems:
+        return sorted(tenant.problems)[0]
+    if tenant.status is TenantStatus.PAUSED:
+        return "paused"
+    return "ok"
+
+
+def entity_status(entity_type: str, links: Iterable[SyncLink]) -> EntityStatus:
+    status = EntityStatus(entity_type=entity_type)
+    outcomes: Counter[str] = Counter()
+    for link in links:
+        outcome = link.last_outcome or "unknown"
+        outcomes[outcome] += 1
+        if outcome in SYNCED_OUTCOMES:
+            status.synced += 1
+        elif outcome == Outcome.WAITING.value:
+            status.waiting += 1
+        elif outcome == Outcome.FAILED.value:
+            status.failed += 1
+        else:
+            status.other += 1
+        if link.last_success_at and (
+            status.last_success_at is None or link.last_success_at > status.last_success_at
+        ):
+            status.last_success_at = link.last_success_at
+        if link.last_error_at and (status.last_error_at is None or link.last_error_at > status.last_error_at):
+            status.last_error_at = link.last_error_at
+            status.last_error = link.last_error
+            status.last_error_moment_id = link.moment_id
+    status.by_outcome = dict(outcomes)
+    return status
+
+
+def tenant_report(tenant: Tenant, *, sync_state: SyncLinks, parked: ParkedCounter) -> TenantReport:
+    links = sync_state.list(tenant.tenant_id)
+    by_type: dict[str, list[SyncLink]] = {entity_type: [] for entity_type in ENTITY_TYPES}
+    for link in links:
+        by_type.setdefault(link.entity_type, []).append(link)
+    return TenantReport(
+        tenant_id=tenant.tenant_id,
+        name=tenant.name,
+        target=tenant.target.value,
+        connection=connection_state(tenant),
+        status_reason=tenant.status_reason,
+        problems=dict(tenant.problems),
+        parked=parked.count(tenant.tenant_id),
+        entities=[entity_status(entity_type, items) for entity_type, items in by_type.items()],
+    )
+
+
+class CloudWatchQueueAge:
+    """ApproximateAgeOfOldestMessage of a queue, the latest minute CloudWatch has (SQS reports it)."""
+
+    def __init__(self, cloudwatch: Any, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._cloudwatch = cloudwatch
+        self._clock = clock
+
+    def oldest_message_age(self, queue_url: str) -> int | None:
+        now = self._clock()
+        datapoints = self._cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName="ApproximateAgeOfOldestMessage",
+            Dimensions=[{"Name": "QueueName", "Value": queue_url.rstrip("/").rsplit("/", 1)[-1]}],
+            StartTime=now - timedelta(minutes=15),
+            EndTime=now,
+            Period=60,
+            Statistics=["Maximum"],
+        ).get("Datapoints", [])
+        if not datapoints:
+            return None
+        return int(max(datapoints, key=lambda d: d["Timestamp"])["Maximum"])
+
+
+def queue_backlog(
+    sqs: Any, *, event_queue_url: str, dead_letter_queue_url: str, queue_age: CloudWatchQueueAge | None
+) -> Backlog:
+    return Backlog(
+        event_queue=queue_depth(sqs, event_queue_url),
+        dead_letter_queue=queue_depth(sqs, dead_letter_queue_url),
+        oldest_message_age_seconds=queue_age.oldest_message_age(event_queue_url) if queue_age else None,
+    )

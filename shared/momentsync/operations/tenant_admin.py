@@ -1,0 +1,235 @@
+"""Operator changes to a tenant: pause, resume, disable, settings, its Moment API key. Each is audited.
+
+Writes are compare-and-set on the tenant's ``version`` (the processor may flag the same tenant
+meanwhile): a conflicting write is re-read and re-applied, a few times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.operations.replay import AuditLog
+from momentsync.queue import EventQueue
+from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.tenants import (
+    DynamoTenantRepository,
+    InvoiceMode,
+    MappingSettings,
+    Tenant,
+    TenantConflict,
+    TenantStatus,
+)
+
+_ATTEMPTS = 3
+
+
+class TenantChangeRefused(ValueError):
+    """The change is not valid for this tenant (bad settings, or not from its current state)."""
+
+
+class SettingsChange(BaseModel):
+    """What an operator asks to change; anything left at its default stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_emails: list[str] | None = None  # replaces the list
+    add_emails: list[str] = Field(default_factory=list)
+    remove_emails: list[str] = Field(default_factory=list)
+    invoice_mode: InvoiceMode | None = None
+    vat_code_overrides: dict[str, str] = Field(default_factory=dict)
+    unset_vat_codes: list[str] = Field(default_factory=list)
+    account_overrides: dict[str, str] = Field(default_factory=dict)
+    unset_accounts: list[str] = Field(default_factory=list)
+    bank_account_number: str | None = None
+    clear_bank_account_number: bool = False
+    vat_registered: Literal["yes", "no", "ask"] | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self == SettingsChange()
+
+    def apply(self, tenant: Tenant) -> Tenant:
+        """The tenant with this change, validated by the ``Tenant`` and ``MappingSettings`` models."""
+        mapping = tenant.mapping.model_dump(mode="json")
+        if self.invoice_mode is not None:
+            mapping["invoice_mode"] = self.invoice_mode.value
+        mapping["vat_code_overrides"] = {
+            k: v
+            for k, v in {**mapping["vat_code_overrides"], **self.vat_code_overrides}.items()
+            if k not in self.unset_vat_codes
+        }
+        mapping["account_overrides"] = {
+            k: v
+            for k, v in {**mapping["account_overrides"], **self.account_overrides}.items()
+            if k not in self.unset_accounts
+        }
+        if self.clear_bank_account_number:
+            mapping["bank_account_number"] = None
+        elif self.bank_account_number is not None:
+            mapping["bank_account_number"] = self.bank_account_number.replace(".", "").replace(" ", "")
+        if self.vat_registered is not None:
+            mapping["vat_registered"] = {"yes": True, "no": False, "ask": None}[self.vat_registered]
+        emails = list(
+            tenant.notification_emails if self.notification_emails is None else self.notification_emails
+        )
+        emails += [e for e in self.add_emails if e not in emails]
+        emails = [e for e in emails if e not in self.remove_emails]
+        try:
+            return Tenant.model_validate(
+                {
+                    **tenant.model_dump(),
+                    "mapping": MappingSettings.model_validate(mapping),
+                    "notification_emails": emails,
+                }
+            )
+        except ValidationError as exc:
+            raise TenantChangeRefused(_readable(exc)) from exc
+
+
+def _readable(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"]) or "settings"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def settings_view(tenant: Tenant) -> dict[str, Any]:
+    return {"notification_emails": list(tenant.notification_emails), **tenant.mapping.model_dump(mode="json")}
+
+
+@dataclass
+class TenantAdmin:
+    tenants: DynamoTenantRepository
+    audit: AuditLog
+    actor: str
+    parked: DynamoParkedEvents | None = None
+    queue: EventQueue | None = None
+    credentials: SecretsManagerCredentialsStore | None = None
+
+    def pause(self, tenant_id: str, reason: str | None = None) -> Tenant:
+        """Holds processing: webhooks are still queued, the processor parks them until resumed."""
+        previous: dict[str, str] = {}
+
+        def pause(tenant: Tenant) -> None:
+            if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.PAUSED):
+                raise TenantChangeRefused(
+                    f"tenant is {tenant.status.value}; only an active tenant can be paused"
+                )
+            previous["status"] = tenant.status.value
+            tenant.status = TenantStatus.PAUSED
+            tenant.status_reason = reason or "paused by an operator"
+
+        stored = self._update(tenant_id, pause)
+        self._audit(
+            "tenant.pause", tenant_id, {"reason": stored.status_reason, "previous_status": previous["status"]}
+        )
+        return stored
+
+    def resume(self, tenant_id: str) -> tuple[Tenant, int]:
+        """Active again (also re-enables a disabled tenant); re-enqueues its parked events in order."""
+        assert self.parked is not None and self.queue is not None, (
+            "resume needs the parked events and the queue"
+        )
+        previous: dict[str, Any] = {}
+
+        def resume(tenant: Tenant) -> None:
+            if tenant.status is TenantStatus.NEEDS_REAUTH:
+                raise TenantChangeRefused(
+                    "tenant needs re-authorisation: send a new `momentsync tenants connect-url` link; "
+                    "connecting resumes it"
+                )
+            previous.update(status=tenant.status.value, problems=dict(tenant.problems))
+            tenant.status = TenantStatus.ACTIVE
+            tenant.status_reason = None
+            # The operator says the cause is fixed; if not, the next event flags the tenant again.
+            tenant.problems = {}
+
+        stored = self._update(tenant_id, resume)
+        # Only once active: an event resumed while still paused would simply park again.
+        resumed = self.parked.resume(tenant_id, self.queue)
+        self._audit(
+            "tenant.resume",
+            tenant_id,
+            {
+                "previous_status": previous["status"],
+                "cleared_problems": previous["problems"],
+                "resumed": resumed,
+            },
+        )
+        return stored, resumed
+
+    def disable(self, tenant_id: str, reason: str | None = None) -> Tenant:
+        """Webhooks are refused (410) from now on; parked events stay parked."""
+        previous: dict[str, str] = {}
+
+        def disable(tenant: Tenant) -> None:
+            previous["status"] = tenant.status.value
+            tenant.status = TenantStatus.DISABLED
+            tenant.status_reason = reason or "disabled by an operator"
+
+        stored = self._update(tenant_id, disable)
+        self._audit(
+            "tenant.disable",
+            tenant_id,
+            {"reason": stored.status_reason, "previous_status": previous["status"]},
+        )
+        return stored
+
+    def change_settings(self, tenant_id: str, change: SettingsChange) -> tuple[Tenant, dict[str, Any]]:
+        """Applies ``change``; returns the stored tenant and what changed (before -> after)."""
+        if change.is_empty:
+            raise TenantChangeRefused("nothing to change")
+        before: dict[str, Any] = {}
+
+        def apply(tenant: Tenant) -> Tenant:
+            before.clear()
+            before.update(settings_view(tenant))
+            return change.apply(tenant)
+
+        stored = self._update(tenant_id, apply)
+        after = settings_view(stored)
+        changed = {
+            key: {"from": before[key], "to": after[key]} for key in after if before.get(key) != after[key]
+        }
+        self._audit("tenant.settings", tenant_id, {"changed": changed})
+        return stored, changed
+
+    def store_moment_api_key(self, tenant_id: str, api_key: str) -> None:
+        """Sets (or rotates) the tenant's Moment API key, keeping its other credentials."""
+        assert self.credentials is not None, "storing a key needs the credentials store"
+        if not api_key.strip():
+            raise TenantChangeRefused("the Moment API key is empty")
+        self.tenants.require(tenant_id)
+        try:
+            current = self.credentials.get(tenant_id, fresh=True)
+        except CredentialsNotFound:
+            current = TenantCredentials()
+        replaced = current.moment_api_key is not None
+        self.credentials.put(
+            tenant_id, current.model_copy(update={"moment_api_key": SecretStr(api_key.strip())})
+        )
+        self._audit("tenant.moment_api_key", tenant_id, {"rotated" if replaced else "set": True})
+
+    def record_webhook_secret_rotation(self, tenant_id: str) -> None:
+        self._audit("tenant.webhook_secret", tenant_id, {"rotated": True})
+
+    # ------------------------------------------------------------------ internals
+    def _update(self, tenant_id: str, change: Callable[[Tenant], Tenant | None]) -> Tenant:
+        for attempt in range(_ATTEMPTS):
+            tenant = self.tenants.require(tenant_id)
+            changed = change(tenant) or tenant
+            try:
+                return self.tenants.save(changed)
+            except TenantConflict:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _audit(self, action: str, tenant_id: str, details: dict[str, Any]) -> None:
+        self.audit.record(actor=self.actor, action=action, tenant_id=tenant_id, details=details)

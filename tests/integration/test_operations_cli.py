@@ -1,0 +1,262 @@
+"""The operator CLI against the local stack (`--local`, state file from ``stack.describe()``):
+tables for people, ``--json`` for scripts, exit codes, audit of every change.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from momentsync.cli.main import app
+from momentsync.envelope import QueueEnvelope
+from momentsync.sync.dead_letters import SqsDeadLetters
+from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.sync.sync_state import DynamoSyncState, SyncLink
+from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
+from momentsync.tenants import DynamoTenantRepository, TenantStatus
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def cli(paused_stack, tmp_path, monkeypatch):
+    state = tmp_path / "local-stack.json"
+    state.write_text(json.dumps(paused_stack.describe()))
+    monkeypatch.setenv("MOMENTSYNC_LOCAL_STATE", str(state))
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0, stdin: str | None = None):
+        result = runner.invoke(app, ["--local", *args], input=stdin)
+        assert result.exit_code == code, (result.exit_code, result.output)
+        return result
+
+    def run_json(*args: str, code: int = 0, stdin: str | None = None):
+        return json.loads(run("--json", *args, code=code, stdin=stdin).stdout)
+
+    run.json = run_json  # type: ignore[attr-defined]
+    return run
+
+
+def table(stack, logical_id: str):
+    return stack.aws.resource("dynamodb").Table(stack.physical(logical_id))
+
+
+def event(tenant_id: str, entity_id: int, entity_type: str = "invoice") -> QueueEnvelope:
+    return QueueEnvelope(
+        event_id=f"evt-{uuid.uuid4().hex[:12]}",
+        tenant_id=tenant_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        moment_event="UPDATE",
+        # Received in id order, so arrival order is known.
+        received_at=NOW + timedelta(seconds=entity_id),
+        payload={},
+    )
+
+
+def test_status_counts_connection_parked_and_backlog(paused_stack, make_tenant, cli):
+    tenant_id = make_tenant().tenant.tenant_id
+    state = DynamoSyncState(table(paused_stack, "SyncStateTable"))
+    for moment_id, outcome in [(1, "synced"), (2, "synced"), (3, "waiting"), (4, "failed")]:
+        state.save(
+            SyncLink(
+                tenant_id=tenant_id,
+                entity_type="customer",
+                moment_id=moment_id,
+                last_outcome=outcome,
+                last_success_at=NOW - timedelta(hours=moment_id) if outcome == "synced" else None,
+                last_error="org number invalid" if outcome == "failed" else None,
+                last_error_at=NOW if outcome == "failed" else None,
+            )
+        )
+    DynamoParkedEvents(table(paused_stack, "ParkedEventsTable")).park(event(tenant_id, 9), "tenant is paused")
+
+    data = cli.json("status", tenant_id)
+
+    report = data["tenant"]
+    customers = next(e for e in report["entities"] if e["entity_type"] == "customer")
+    assert (customers["synced"], customers["waiting"], customers["failed"]) == (2, 1, 1)
+    assert customers["last_error"] == "org number invalid" and customers["last_error_moment_id"] == 4
+    assert customers["last_success_at"] is not None  # kept apart from the error
+    assert (report["connection"], report["parked"]) == ("ok", 1)
+    assert data["backlog"]["oldest_message_age_seconds"] is None  # no CloudWatch locally
+    assert data["backlog"]["event_queue"] == {"visible": 0, "in_flight": 0, "total": 0}
+    assert "unavailable" in cli("status", tenant_id).stdout
+    overview = cli.json("status")
+    assert tenant_id in {t["tenant_id"] for t in overview["tenants"]}
+    cli("status", "no-such-tenant", code=3)
+
+
+def test_log_filters_and_validates(paused_stack, make_tenant, cli):
+    tenant_id = make_tenant().tenant.tenant_id
+    log = DynamoTransferLog(table(paused_stack, "TransferLogTable"), timedelta(days=1))
+    for i, outcome in enumerate([Outcome.SYNCED, Outcome.FAILED, Outcome.SYNCED]):
+        log.record(
+            TransferLogEntry(
+                tenant_id=tenant_id,
+                event_id=f"e{i}",
+                entity_type="customer" if i < 2 else "invoice",
+                entity_id=i,
+                outcome=outcome,
+                logged_at=NOW - timedelta(minutes=10 - i),
+                reason="bad VAT" if outcome is Outcome.FAILED else None,
+            )
+        )
+
+    assert [e["event_id"] for e in cli.json("log", tenant_id)] == ["e2", "e1", "e0"]
+    assert [e["event_id"] for e in cli.json("log", tenant_id, "--outcome", "failed")] == ["e1"]
+    assert [e["event_id"] for e in cli.json("log", tenant_id, "--entity", "invoice")] == ["e2"]
+    assert [e["event_id"] for e in cli.json("log", tenant_id, "--limit", "1")] == ["e2"]
+    assert cli.json("log", tenant_id, "--since", "1m") == []
+    assert "bad VAT" in cli("log", tenant_id).stdout
+    cli("log", tenant_id, "--outcome", "exploded", code=2)
+    cli("log", "no-such-tenant", code=3)
+
+
+def test_tenant_lifecycle_is_audited_and_resume_requeues_parked_events(paused_stack, make_tenant, cli):
+    tenant_id = make_tenant().tenant.tenant_id
+    tenants = DynamoTenantRepository(table(paused_stack, "TenantsTable"))
+    parked = DynamoParkedEvents(table(paused_stack, "ParkedEventsTable"))
+
+    assert cli.json("tenants", "pause", tenant_id, "--reason", "year-end closing")["status"] == "paused"
+    for moment_id in (1, 2):
+        parked.park(event(tenant_id, moment_id), "tenant is paused")
+    resumed = cli.json("tenants", "resume", tenant_id)
+    assert (resumed["status"], resumed["resumed_events"]) == ("active", 2)
+    assert parked.count(tenant_id) == 0
+    sqs = paused_stack.aws.client("sqs")
+    queued = sqs.receive_message(QueueUrl=paused_stack.physical("EventQueue"), MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    assert [QueueEnvelope.from_message_body(m["Body"]).entity_id for m in queued] == [1, 2]  # arrival order
+    for message in queued:
+        sqs.delete_message(
+            QueueUrl=paused_stack.physical("EventQueue"), ReceiptHandle=message["ReceiptHandle"]
+        )
+
+    cli("tenants", "disable", tenant_id, stdin="n\n", code=1)  # declined: nothing changes
+    assert tenants.require(tenant_id).status is TenantStatus.ACTIVE
+    cli("tenants", "disable", tenant_id, "--yes")
+    assert tenants.require(tenant_id).status is TenantStatus.DISABLED
+    cli("tenants", "pause", tenant_id, code=2)  # only an active tenant can be paused
+    assert tenant_id in {t["tenant_id"] for t in cli.json("tenants", "list")}
+
+    actions = [r["action"] for r in cli.json("audit", "--tenant", tenant_id)]
+    assert actions[:3] == ["tenant.disable", "tenant.resume", "tenant.pause"]  # newest first
+    [pause] = [r for r in cli.json("audit", "--tenant", tenant_id) if r["action"] == "tenant.pause"]
+    assert pause["actor"].startswith("local:") and pause["details"]["reason"] == "year-end closing"
+    assert any(r["tenant_id"] == tenant_id for r in cli.json("audit", "--since", "1h"))
+    cli("tenants", "resume", "no-such-tenant", code=3)
+
+
+def test_settings_are_validated_shown_and_audited(paused_stack, make_tenant, cli):
+    tenant_id = make_tenant().tenant.tenant_id
+
+    changed = cli.json(
+        "tenants", "settings", tenant_id,
+        "--add-email", "regnskap@acme.example",
+        "--invoice-mode", "sale",
+        "--vat-code", "3=HIGH",
+        "--account", "3000=3001",
+        "--bank-account", "1234.56.78903",
+    )  # fmt: skip
+    settings = changed["settings"]
+    assert settings["notification_emails"] == ["regnskap@acme.example"]
+    assert (settings["invoice_mode"], settings["bank_account_number"]) == ("sale", "12345678903")
+    assert settings["vat_code_overrides"] == {"3": "HIGH"} and settings["account_overrides"] == {
+        "3000": "3001"
+    }
+    assert changed["changed"]["invoice_mode"] == {"from": "invoice", "to": "sale"}
+    assert cli.json("tenants", "settings", tenant_id)["invoice_mode"] == "sale"
+
+    cli("tenants", "settings", tenant_id, "--bank-account", "123", code=2)
+    cli("tenants", "settings", tenant_id, "--add-email", "not-an-address", code=2)
+    cli("tenants", "settings", tenant_id, "--vat-code", "HIGH", code=2)
+    cli("tenants", "settings", tenant_id, "--account", "abc=3001", code=2)
+
+    result = cli("tenants", "settings", tenant_id, "--moment-api-key-stdin", stdin="new-moment-key-123\n")
+    assert "new-moment-key-123" not in result.output
+    actions = [r["action"] for r in cli.json("audit", "--tenant", tenant_id)]
+    assert actions.count("tenant.settings") == 1 and "tenant.moment_api_key" in actions
+    assert "new-moment-key-123" not in json.dumps(cli.json("audit", "--tenant", tenant_id))
+
+
+def test_dlq_list_show_and_replay(paused_stack, make_tenant, cli):
+    tenant_id = make_tenant().tenant.tenant_id
+    dead_letters = SqsDeadLetters(paused_stack.aws.client("sqs"), paused_stack.physical("DeadLetterQueue"))
+    for moment_id in (11, 12, 13):
+        envelope = event(tenant_id, moment_id)
+        dead_letters.send(
+            body=envelope.to_message_body(),
+            tenant_id=tenant_id,
+            reason=f"Fiken 400 on invoice {moment_id}",
+            error_class="PermanentError",
+            entity_type="invoice",
+            event_id=envelope.event_id,
+        )
+
+    listed = cli.json("dlq", "list", "--tenant", tenant_id)["dead_letters"]
+    assert [d["entity_id"] for d in listed] == [11, 12, 13]
+    assert len(cli.json("dlq", "list", "--tenant", tenant_id)["dead_letters"]) == 3  # still there
+    assert "3 matching of 3 read" in cli("dlq", "list", "--tenant", tenant_id).stdout
+    assert cli.json("dlq", "list", "--reason", "invoice 12")["dead_letters"][0]["entity_id"] == 12
+    shown = cli.json("dlq", "show", listed[0]["message_id"])
+    assert shown["envelope"]["entity_id"] == 11 and shown["reason"] == "Fiken 400 on invoice 11"
+    cli("dlq", "show", "no-such-id", code=3)
+    cli("dlq", "list", "--type", "offer", code=2)
+
+    plan = cli.json("dlq", "replay", "--tenant", tenant_id)
+    assert (plan["dry_run"], plan["would_replay"], plan["succeeded"]) == (True, 3, 0)
+    done = cli.json("dlq", "replay", "--tenant", tenant_id, "--max", "2", "--execute", "--yes")
+    assert (done["dry_run"], done["succeeded"], done["failed"]) == (False, 2, 0)
+    assert [d["entity_id"] for d in cli.json("dlq", "list", "--tenant", tenant_id)["dead_letters"]] == [13]
+    assert [r["action"] for r in cli.json("audit", "--tenant", tenant_id)].count("dlq.replay") == 2
+    cli("dlq", "replay", "--all", "--tenant", tenant_id, code=2)  # --all takes no filters
+    assert cli.json("dlq", "replay", "--all")["method"] == "StartMessageMoveTask"  # dry run: no task
+
+
+def test_resync_by_ids_queues_fresh_events(paused_stack, make_tenant, cli):
+    tenant_id = make_tenant().tenant.tenant_id
+
+    report = cli.json("resync", tenant_id, "--entity", "customer", "--ids", "5,6", "--ids", "6")
+
+    assert (report["sent"], report["failed"]) == (2, 0)
+    sqs = paused_stack.aws.client("sqs")
+    messages = sqs.receive_message(
+        QueueUrl=paused_stack.physical("EventQueue"), MaxNumberOfMessages=10, AttributeNames=["All"]
+    )["Messages"]
+    envelopes = [QueueEnvelope.from_message_body(m["Body"]) for m in messages]
+    assert [(e.entity_id, e.origin) for e in envelopes] == [(5, "resync"), (6, "resync")]
+    assert {m["Attributes"]["MessageGroupId"] for m in messages} == {tenant_id}
+    for message in messages:
+        sqs.delete_message(
+            QueueUrl=paused_stack.physical("EventQueue"), ReceiptHandle=message["ReceiptHandle"]
+        )
+    assert "tenant.resync" in [r["action"] for r in cli.json("audit", "--tenant", tenant_id)]
+    cli("resync", tenant_id, "--entity", "customer", code=2)  # neither --ids nor --since
+    cli("resync", tenant_id, "--entity", "offer", "--ids", "1", code=2)
+    cli("resync", tenant_id, "--entity", "customer", "--ids", "x1", code=2)
+    cli("resync", "no-such-tenant", "--entity", "customer", "--ids", "1", code=3)
+
+
+def test_resync_since_lists_changed_records_from_moment(paused_stack, make_tenant, moment_emulator, cli):
+    company, key = f"c{uuid.uuid4().hex[:8]}", f"moment-key-{uuid.uuid4().hex}"
+    moment_emulator.add_api_key(company, key)
+    tenant_id = make_tenant(moment_company_code=company, moment_api_key=key).tenant.tenant_id
+    moment_emulator.create_customer(company, name="Old AS")
+    changed = moment_emulator.create_customer(company, name="New AS")
+    since = changed.last_modified.isoformat()
+
+    plan = cli.json("resync", tenant_id, "--entity", "customer", "--since", since, "--dry-run")
+    assert plan["ids"] == [changed.id]
+    report = cli.json("resync", tenant_id, "--entity", "customer", "--since", since)
+    assert (report["sent"], report["sent_ids"]) == (1, [changed.id])
+    sqs = paused_stack.aws.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=paused_stack.physical("EventQueue"))["Messages"]
+    sqs.delete_message(QueueUrl=paused_stack.physical("EventQueue"), ReceiptHandle=message["ReceiptHandle"])
+    [audited] = [r for r in cli.json("audit", "--tenant", tenant_id) if r["action"] == "tenant.resync"]
+    assert audited["details"]["selection"].startswith("modified since")

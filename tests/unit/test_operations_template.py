@@ -1,0 +1,74 @@
+"""template.yaml, operations part: alarms, the dashboard, and the processor's new permissions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from local.template import load_template
+
+
+@pytest.fixture(scope="module")
+def resources():
+    return load_template()["Resources"]
+
+
+def test_alarms_cover_dead_letters_lag_errors_5xx_and_throttles(resources):
+    alarms = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    metrics = {(p.get("Namespace"), p.get("MetricName")) for p in alarms.values()}
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
+    assert ("AWS/SQS", "ApproximateAgeOfOldestMessage") in metrics
+    assert ("AWS/Lambda", "Errors") in metrics
+    assert ("AWS/ApiGateway", "5xx") in metrics
+    assert any(
+        m["MetricStat"]["Metric"]["MetricName"] == "Throttles"
+        for p in alarms.values()
+        for m in p.get("Metrics", [])
+        if "MetricStat" in m
+    )
+    for props in alarms.values():
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    dlq = alarms["DeadLetterQueueAlarm"]
+    assert (dlq["Threshold"], dlq["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert alarms["EventQueueAgeAlarm"]["Threshold"] == {"Ref": "QueueAgeAlarmSeconds"}
+
+
+def test_alarm_topic_uses_a_key_cloudwatch_may_use(resources):
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperatorAlertsKey"}
+    statements = resources["OperatorAlertsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
+
+
+def test_dashboard_is_valid_json_with_stack_wide_metrics_only(resources):
+    body = resources["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))
+    text = json.dumps(dashboard)
+    for metric in (
+        "WebhookReceived",
+        "EventsSynced",
+        "EventsFailed",
+        "FikenRateLimited",
+        "ApproximateAgeOfOldestMessage",
+    ):
+        assert metric in text
+    assert "tenant" not in text.lower()  # per-tenant figures are properties, never dimensions
+
+
+def test_processor_may_only_publish_to_the_operator_topic_and_claim_notifications(resources):
+    statements = [
+        s for policy in resources["ProcessorFunction"]["Properties"]["Policies"] for s in policy["Statement"]
+    ]
+    by_sid = {s["Sid"]: s for s in statements if "Sid" in s}
+    assert by_sid["AnnounceDeadLetters"] == {
+        "Sid": "AnnounceDeadLetters",
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Resource": {"Ref": "AlarmTopic"},
+    }
+    assert by_sid["NotificationThrottle"]["Resource"] == {"Fn::GetAtt": ["NotificationsTable", "Arn"]}
+    [ses] = [s for s in statements if "Fn::If" in s]
+    email = ses["Fn::If"][1]
+    assert email["Action"] == "ses:SendEmail"
+    assert email["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "NotificationSender"}}}
