@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 export PYTHONPATH := shared:.
 
-.PHONY: help install lint test run demo bench chaos fuzz clean
+.PHONY: help install lint test run demo bench chaos fuzz checkov clean
 
 help:
 	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
@@ -16,6 +16,8 @@ help:
 	@echo "make lint   - ruff + cfn-lint template.yaml"
 	@echo "make bench  - benchmarks (figures printed and written to bench/results.json)"
 	@echo "make chaos  - the long seeded fault-injection run"
+	@echo "make fuzz   - 10,000 generated webhook requests (no 5xx, nothing invalid queued)"
+	@echo "make checkov - checkov on template.yaml (own virtualenv)"
 
 install: $(STAMP)
 
@@ -45,6 +47,14 @@ bench: install
 
 chaos: install
 	$(PY) -m pytest -m slow tests/chaos $(PYTEST_ARGS)
+
+fuzz: install
+	MOMENTSYNC_FUZZ_EXAMPLES=10000 $(PY) -m pytest tests/security $(PYTEST_ARGS)
+
+# checkov pulls in many packages: kept in its own virtualenv, out of make test.
+checkov:
+	@test -x .venv-checkov/bin/checkov || ($(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
+	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json
