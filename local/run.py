@@ -3,7 +3,8 @@
 Starts the Fiken and Moment emulators and the local stack (moto + HTTP API + FIFO poller) wired to
 them, creates a demo tenant, connects it to the emulated Fiken through the real OAuth flow, creates
 a customer, a project and an invoice in the emulated Moment and sends Moment's webhooks for them,
-waits until they are processed, and prints what arrived in Fiken and the transfer log.
+waits until they are processed, and prints what arrived in Fiken and the transfer log. Beside it, a
+second tenant ("demo-sb1") transfers the same kind of records to the SpareBank 1 Regnskap emulator.
 
 `make run` then keeps serving (Ctrl-C stops it); `make demo` (``--demo``) exits 0 only if every demo
 record arrived in the emulated Fiken, correct to the øre.
@@ -33,6 +34,7 @@ from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from emulators.moment.fixtures import make_line
 from emulators.moment.webhook_driver import MomentWebhookDriver
+from emulators.sparebank1 import SpareBank1Emulator
 from local.stack import STATE_FILE, LocalStack, LocalStackConfig
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.credentials import SecretsManagerCredentialsStore
@@ -46,14 +48,20 @@ DEMO_MOMENT_COMPANY = "demo"
 DEMO_MOMENT_KEY = "local-demo-moment-key"
 LOCAL_CLIENT_ID = "momentsync-local"
 LOCAL_CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the emulator's own, not a real credential
+SB1_TENANT = "demo-sb1"
+SB1_MOMENT_COMPANY = "demo-sb1"
+SB1_MOMENT_KEY = "local-demo-sb1-moment-key"
 
 
 class Demo:
     def __init__(self, *, port: int, verbose: bool) -> None:
         self.fiken = FikenEmulator()
         self.moment = MomentEmulator()
+        self.sb1 = SpareBank1Emulator()
         self.fiken.start()
         self.moment.start()
+        self.sb1.start()
+        self.sb1_company_key = ""
         parameters = {
             "MomentApiBaseUrl": os.environ.get("MOMENTSYNC_MOMENT_API_BASE_URL", self.moment.api_base_url),
             "FikenApiBaseUrl": os.environ.get("MOMENTSYNC_FIKEN_API_BASE_URL", self.fiken.api_base_url),
@@ -77,6 +85,7 @@ class Demo:
         self.stack.stop()
         self.moment.stop()
         self.fiken.stop()
+        self.sb1.stop()
 
     # ------------------------------------------------------------------ setup
     def register_fiken_app(self) -> None:
@@ -109,6 +118,79 @@ class Demo:
         )
         return url.url
 
+    def create_sb1_tenant(self) -> str:
+        """A SpareBank 1 tenant: the app registered with a fresh key, activated for a new company."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self.sb1.register_app(LOCAL_CLIENT_ID, public)
+        self.aws.client("secretsmanager").put_secret_value(
+            SecretId=self.stack.environment["SPAREBANK1_APP_SECRET_ID"],
+            SecretString=json.dumps({"client_id": LOCAL_CLIENT_ID, "private_key_pem": private}),
+        )
+        company = self.sb1.add_company("Demo Regnskap AS")
+        self.sb1.seed_account(company.key, 3030, "Salgsinntekt, avgiftspliktig, middels sats", "31")
+        self.sb1.activate_app_for_company(LOCAL_CLIENT_ID, company.key)
+        self.sb1_company_key = company.key
+        self.moment.add_api_key(SB1_MOMENT_COMPANY, SB1_MOMENT_KEY)
+        _tenant, url = add_tenant(
+            tenants=DynamoTenantRepository(self.table("TENANTS_TABLE")),
+            credentials=SecretsManagerCredentialsStore(
+                self.aws.client("secretsmanager"), self.stack.environment["CREDENTIALS_SECRET_PREFIX"]
+            ),
+            webhook_base_url=self.stack.webhook_base_url,
+            tenant_id=SB1_TENANT,
+            name="Demo Regnskap AS",
+            target=TargetSystem.SPAREBANK1,
+            moment_company_code=SB1_MOMENT_COMPANY,
+            moment_api_key=SB1_MOMENT_KEY,
+            sparebank1_bank=self.sb1.base_url,  # the hosts table's escape hatch for a local emulator
+            sparebank1_company_key=company.key,
+            notification_emails=["ops@demo.invalid"],
+        )
+        return url.url
+
+    def check_sb1(self, records: dict) -> list[str]:
+        """What is missing or wrong in the emulated SpareBank 1 Regnskap (empty: all arrived)."""
+        key, problems = self.sb1_company_key, []
+        if [c["CustomerNumber"] for c in self.sb1.records(key, "customers")] != [100001]:
+            problems.append("SpareBank 1: expected customer 100001")
+        if [p["ProjectNumber"] for p in self.sb1.records(key, "projects")] != [
+            records["project"].project_number
+        ]:
+            problems.append(f"SpareBank 1: expected project {records['project'].project_number}")
+        entries = self.sb1.records(key, "journalentries")
+        receivable = [line for line in self.sb1.records(key, "journalentrylines") if line.get("SubAccountID")]
+        gross = sum(round(Decimal(str(line["Amount"])) * 100) for line in receivable)
+        if len(entries) != 1 or gross != records["invoice"].total_incl_vat_ore:
+            problems.append(
+                f"SpareBank 1: expected one voucher of {records['invoice'].total_incl_vat_ore} øre"
+            )
+        return problems
+
+    def report_sb1(self) -> None:
+        print("\nIn the emulated SpareBank 1 Regnskap:")
+        key = self.sb1_company_key
+        for customer in self.sb1.records(key, "customers", "Info"):
+            print(f"  customer {customer['ID']}: {customer['CustomerNumber']} {customer['Info']['Name']}")
+        for project in self.sb1.records(key, "projects"):
+            print(
+                f"  project  {project['ID']}: {project['ProjectNumber']} {project['Name']} "
+                f"(status {project['StatusCode']})"
+            )
+        for entry in self.sb1.records(key, "journalentries"):
+            lines = [
+                li for li in self.sb1.records(key, "journalentrylines") if li["JournalEntryID"] == entry["ID"]
+            ]
+            print(f"  voucher  {entry['JournalEntryNumber']}: {entry['Description']}, {len(lines)} lines")
+
     def connect_link(self) -> str:
         return create_connect_link(
             DynamoOneTimeTokens(self.table("AUTH_TABLE")),
@@ -124,11 +206,10 @@ class Demo:
         return page.status_code == 200 and "Connected to Fiken" in page.text
 
     # ------------------------------------------------------------------ the demo records
-    def send_records(self, webhook_url: str) -> dict:
-        with MomentWebhookDriver(
-            self.moment, DEMO_MOMENT_COMPANY, webhook_url, raise_on_error=True
-        ) as driver:
+    def send_records(self, webhook_url: str, company: str = DEMO_MOMENT_COMPANY, **customer_fields) -> dict:
+        with MomentWebhookDriver(self.moment, company, webhook_url, raise_on_error=True) as driver:
             customer = driver.create_customer(
+                **customer_fields,
                 name="Fjordkraft Rådgivning AS",
                 organization_number="912345670",
                 email="faktura@fjordkraft.example",
@@ -224,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo.register_fiken_app()
         webhook_url = demo.create_tenant()
+        sb1_webhook_url = demo.create_sb1_tenant()
         print(f"local HTTP API:       {demo.stack.webhook_base_url}")
         print(f"embedded AWS (moto):  {demo.aws.endpoint_url}")
         print(f"Fiken emulator:       {demo.fiken.api_base_url}")
@@ -236,9 +318,13 @@ def main(argv: list[str] | None = None) -> int:
             connected = demo.connect()
             print(f"demo tenant connected to the emulated Fiken through OAuth: {connected}")
         records = demo.send_records(webhook_url)
+        # SpareBank 1 wants customer numbers within 100000-199999 (Moment's rule for that integration).
+        sb1_records = demo.send_records(sb1_webhook_url, SB1_MOMENT_COMPANY, customer_number="100001")
         processed = demo.stack.wait_until_idle(timeout=120)
         demo.report()
+        demo.report_sb1()
         problems = demo.check(records) if connected and processed else ["not connected or not processed"]
+        problems += demo.check_sb1(sb1_records)
         if args.demo:
             print("\nDEMO OK" if not problems else "\nDEMO FAILED: " + "; ".join(problems))
             return 0 if not problems else 1
@@ -247,9 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  webhook URL: {webhook_url}")
         print("  curl -X POST -H 'content-type: application/json' \\")
         print(f'    -d \'{{"event":"UPDATE","customer":{{"id":{records["customer"].id}}}}}\' {webhook_url}')
-        print(
-            "  python -m emulators.moment.webhook_driver --url <the webhook URL above> customer-create"
-        )
+        print("  python -m emulators.moment.webhook_driver --url <the webhook URL above> customer-create")
         print("  .venv/bin/momentsync --local tenants show demo")
         print("serving; Ctrl-C stops")
         stopped = threading.Event()

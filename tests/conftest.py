@@ -17,7 +17,9 @@ from momentsync.onboarding import add_tenant
 from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantStatus
 
 FIKEN_CLIENT_ID = "momentsync-test-app"
-FIKEN_CLIENT_SECRET = "test-app-secret-" + uuid.uuid4().hex
+# One app for every test: the stack has one FikenAppSecret, so tests that run their own Fiken
+# emulator register these same credentials there instead of replacing the stack's secret.
+FIKEN_CLIENT_SECRET = "test-app-secret-not-a-real-one"
 
 
 @pytest.fixture(scope="session")

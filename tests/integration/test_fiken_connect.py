@@ -37,8 +37,10 @@ from momentsync.tenants import DynamoTenantRepository, TenantStatus, utcnow
 
 pytestmark = pytest.mark.integration
 
-CLIENT_ID = "momentsync-local"
-CLIENT_SECRET = "client-secret-" + uuid.uuid4().hex
+# The stack's FikenAppSecret holds the session's test app (tests/conftest.py); this module's own
+# emulator registers the same app, so the shared secret never changes under other tests.
+CLIENT_ID = "momentsync-test-app"
+CLIENT_SECRET = "test-app-secret-not-a-real-one"
 
 
 # ---------------------------------------------------------------- the world

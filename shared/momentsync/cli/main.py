@@ -38,7 +38,8 @@ from momentsync.cli.target import local_state_file, samconfig_stack
 from momentsync.connect.flow import disconnect_tenant
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
-from momentsync.errors import SyncError
+from momentsync.connectors.sparebank1.access import verify_tenant
+from momentsync.errors import SyncError, TenantLevelError
 from momentsync.leases import DynamoLeaseLock
 from momentsync.onboarding import add_tenant, rotate_webhook_secret
 from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantNotFound
@@ -256,6 +257,53 @@ def tenants_disconnect(
     revoked = "revoked at Fiken" if result.revoked else "Fiken had no live grant to revoke"
     record_action(context, "tenant.disconnect", tenant_id, {"revoked": result.revoked})
     show_tenant(context, result.tenant, {"fiken_access": revoked})
+
+
+def sparebank1_secret_id(context: Context) -> str:
+    """The SpareBank 1 app secret of the target stack (local state file or stack output)."""
+    options = context.target_options
+    target = context.target
+    if options["local"]:
+        return json.loads(local_state_file().read_text())["environment"]["SPAREBANK1_APP_SECRET_ID"]
+    stack_name = options["stack"]
+    if options["config_env"]:
+        stack_name, _region = samconfig_stack(options["config_env"])
+    described = target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    return outputs["SpareBank1AppSecretArn"]
+
+
+@tenants_app.command("verify")
+def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
+    """Check that momentsync reaches the tenant's SpareBank 1 company (app token, activation, company key)."""
+    context: Context = ctx.obj
+    tenant = context.tenants().get(tenant_id)
+    if tenant is None:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    if tenant.target is not TargetSystem.SPAREBANK1:  # type: ignore[union-attr]
+        fail(f"tenant {tenant_id} does not transfer to SpareBank 1 Regnskap", EXIT_USAGE)
+    secrets = context.target.client("secretsmanager")
+    try:
+        access = verify_tenant(secrets, sparebank1_secret_id(context), tenant)  # type: ignore[arg-type]
+    except TenantLevelError as exc:
+        fail(f"{exc.reason}. {exc.remedy or ''}".strip())
+    except SyncError as exc:
+        fail(f"could not verify: {exc.reason}")
+    data = {
+        "tenant_id": tenant_id,
+        "company_key": access.company_key,
+        "company_name": access.company_name,
+        "api": access.base_url,
+        "identity": access.identity_url,
+        "verified": True,
+    }
+    if context.as_json:
+        console.print_json(json.dumps(data))
+        return
+    console.print(
+        f"[green]ok[/green] {tenant_id} reaches SpareBank 1 company {access.company_name!r} "
+        f"({access.company_key}) at {access.base_url}"
+    )
 
 
 # Operations (momentsync.operations): one line per command module.

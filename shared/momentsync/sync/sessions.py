@@ -15,6 +15,8 @@ from momentsync.connectors.fiken.connector import FikenConnector
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenProviders
+from momentsync.connectors.sparebank1.access import SpareBank1Access
+from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.leases import DynamoLeaseLock
@@ -54,6 +56,8 @@ class TenantSessions:
                 refresh_margin=margin,
             )
         )
+        # SpareBank 1: one app token (per identity host) and one endpoint map for every tenant.
+        self.sparebank1 = SpareBank1Access.from_secret(secretsmanager, settings.sparebank1_app_secret_id)
         self._moment: dict[str, tuple[str, MomentClient]] = {}
         self._fiken: dict[tuple[str, str], FikenClient] = {}
         self._lock = threading.Lock()
@@ -88,7 +92,9 @@ class TenantSessions:
             self._moment[tenant.tenant_id] = (fingerprint, client)
             return client
 
-    def _connector(self, tenant: Tenant) -> FikenConnector:
+    def _connector(self, tenant: Tenant) -> FikenConnector | SpareBank1Connector:
+        if tenant.target is TargetSystem.SPAREBANK1:
+            return SpareBank1Connector(tenant, self.sparebank1.client_for(tenant))
         if tenant.target is not TargetSystem.FIKEN:
             raise PermanentError(f"no connector for target system {tenant.target.value} in this release")
         if not tenant.fiken_company_slug:

@@ -1,0 +1,397 @@
+"""The SpareBank 1 Regnskap connector: momentsync's accounting port on the Unimicro platform.
+
+Platform rules live here: upsert by number (customers, projects), a filter re-checked on every row,
+IDs looked up from numbers and cached per company (currencies, sales accounts, VAT types), project
+statuses moved by transitions, and invoices booked as one voucher each.
+
+Exactly once for invoices (with the use case's recorded intent): after any ambiguous failure the
+use case calls ``find_invoice`` before ``create_invoice``, which searches journal lines by Moment's
+invoice number and picks the voucher carrying our voucher number or the customer's sub-ledger. A 400
+on booking (e.g. "voucher number already in use") is looked up the same way before it is reported.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+from momentsync.connectors.sparebank1 import mapping
+from momentsync.connectors.sparebank1.client import (
+    SpareBank1Client,
+    SpareBank1NotFound,
+    SpareBank1ValidationError,
+)
+from momentsync.connectors.sparebank1.models import (
+    CUSTOMER_ACTIVE,
+    CUSTOMER_EXPAND,
+    CUSTOMER_INACTIVE,
+    JOURNAL_LINE_SELECT,
+    Account,
+    CurrencyCode,
+    Customer,
+    JournalEntry,
+    JournalEntryLine,
+    Project,
+    VatType,
+    quote,
+)
+from momentsync.errors import PermanentError
+from momentsync.moment.models import Customer as MomentCustomer
+from momentsync.moment.models import Invoice as MomentInvoice
+from momentsync.moment.models import Project as MomentProject
+from momentsync.observability import logger
+from momentsync.sync.connector import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.sync.sync_state import SyncLink
+from momentsync.tenants import Tenant
+
+KIND_INVOICE, KIND_CREDIT_NOTE = "voucher", "credit_voucher"
+
+# Per process and company: IDs behind numbers and codes change rarely; caching them saves a call or two
+# on every record. A stale ID shows up as a foreign-key error naming the field (then ``forget_company``).
+_company_ids: dict[str, dict[str, Any]] = {}
+_ids_lock = threading.Lock()
+
+
+def forget_company(company_key: str | None = None) -> None:
+    with _ids_lock:
+        if company_key is None:
+            _company_ids.clear()
+        else:
+            _company_ids.pop(company_key.lower(), None)
+
+
+class SpareBank1Connector:
+    system = "sparebank1"
+
+    def __init__(self, tenant: Tenant, client: SpareBank1Client, *, amounts_include_vat: bool = True) -> None:
+        self.tenant = tenant
+        self.client = client
+        # [INF] sparebank1.md §6.2: a draft line with an output VAT type carries the gross amount.
+        self.amounts_include_vat = amounts_include_vat
+        self._read_back: dict[str, InvoiceTotals] = {}
+        self._customer_accounts: dict[int, int] = {}
+
+    @property
+    def remote_calls(self) -> int:
+        return self.client.requests_sent
+
+    # ------------------------------------------------------------------ customers
+    def customer_content(self, customer: MomentCustomer) -> dict[str, Any]:
+        return mapping.customer_content(customer)
+
+    def upsert_customer(self, customer: MomentCustomer, link: SyncLink | None) -> RemoteRecord:
+        owned = mapping.customer_content(customer)  # Moment's rules fail here, before any call
+        number = owned["CustomerNumber"]
+        existing = self._linked_customer(link, number) or self._find_customer(number)
+        currency_id = self._currency_id(owned["CurrencyCode"]) if owned["CurrencyCode"] else None
+        if existing is None:
+            body = mapping.customer_body(self.tenant.tenant_id, customer, None, currency_id=currency_id)
+            try:
+                record = Customer.model_validate(self.client.create("customers", body.new_body()))
+            except SpareBank1ValidationError as exc:
+                # A replayed _createguid means an earlier attempt was saved: continue with what it made.
+                existing = self._find_customer(number) if "_createguid" in exc.fields else None
+                if existing is None:
+                    raise PermanentError(
+                        f"SpareBank 1 refused customer {number}: {exc.platform_message}"
+                    ) from exc
+        if existing is not None:
+            body = mapping.customer_body(self.tenant.tenant_id, customer, existing, currency_id=currency_id)
+            try:
+                self.client.update("customers", _id(existing), body.echo_body())
+            except SpareBank1ValidationError as exc:
+                raise PermanentError(
+                    f"SpareBank 1 refused customer {number}: {exc.platform_message}"
+                ) from exc
+            record = existing
+        self._set_customer_status(_id(record), record.StatusCode, active=owned["Active"])
+        return RemoteRecord(str(record.ID), str(number))
+
+    def _linked_customer(self, link: SyncLink | None, number: int) -> Customer | None:
+        if not (link and link.remote_id):
+            return None
+        try:
+            found = Customer.model_validate(
+                self.client.get("customers", int(link.remote_id), expand=CUSTOMER_EXPAND)
+            )
+        except SpareBank1NotFound:
+            return None  # deleted in the books: found by number or created again
+        # Renumbered in Moment: the row stays ours, unless another customer already holds the number.
+        return found if found.CustomerNumber in (number, None) or not self._find_customer(number) else None
+
+    def _find_customer(self, number: int) -> Customer | None:
+        rows = self.client.find(
+            "customers",
+            f"CustomerNumber eq {number}",
+            lambda row: row.get("CustomerNumber") == number,
+            expand=CUSTOMER_EXPAND,
+        )
+        return Customer.model_validate(rows[0]) if rows else None
+
+    def _set_customer_status(self, customer_id: int, status: int | None, *, active: bool) -> None:
+        if active and status == CUSTOMER_INACTIVE:
+            self.client.action("PUT", "customers", "activate", params={"id": customer_id})
+        elif not active and status in (CUSTOMER_ACTIVE, None):
+            self.client.action("PUT", "customers", "deactivate", params={"id": customer_id})
+
+    def deactivate_customer(self, link: SyncLink) -> None:
+        if link.remote_id:
+            self.client.action("PUT", "customers", "deactivate", params={"id": int(link.remote_id)})
+
+    # ------------------------------------------------------------------ projects
+    def project_content(self, project: MomentProject, customer: RemoteRecord | None) -> dict[str, Any]:
+        return mapping.project_content(project, _int(customer))
+
+    def upsert_project(
+        self, project: MomentProject, customer: RemoteRecord | None, link: SyncLink | None
+    ) -> RemoteRecord:
+        number = mapping.project_number(project)  # Moment's rule, before any call
+        existing = self._linked_project(link) or self._find_project(number)
+        body = mapping.project_body(project, existing, _int(customer))
+        try:
+            if existing is None:
+                record = Project.model_validate(self.client.create("projects", body.new_body()))
+            else:
+                self.client.update("projects", _id(existing), body.echo_body())
+                record = existing
+        except SpareBank1ValidationError as exc:
+            raise PermanentError(
+                f"SpareBank 1 refused project {number} '{project.name}': {exc.platform_message}"
+            ) from exc
+        status = self._steer_project(_id(record), record.StatusCode, mapping.wanted_project_status(project))
+        return RemoteRecord(str(record.ID), str(number), {"status": status} if status else {})
+
+    def _linked_project(self, link: SyncLink | None) -> Project | None:
+        if not (link and link.remote_id):
+            return None
+        try:
+            return Project.model_validate(self.client.get("projects", int(link.remote_id)))
+        except SpareBank1NotFound:
+            return None
+
+    def _find_project(self, number: int) -> Project | None:
+        rows = self.client.find(
+            "projects",
+            f"ProjectNumber eq {quote(str(number))}",
+            lambda row: row.get("ProjectNumber") == str(number),
+        )
+        return Project.model_validate(rows[0]) if rows else None
+
+    def _steer_project(self, project_id: int, current: int | None, wanted: int | None) -> int | None:
+        """Moves the status through the platform's transitions (a written StatusCode is ignored)."""
+        path = mapping.project_transitions(current, wanted)
+        if path is None:
+            # E.g. back to "registered" from "in progress": the platform has no such transition.
+            logger.warning(
+                "sparebank1 project status cannot follow Moment",
+                extra={"project_id": project_id, "current": current, "wanted": wanted},
+            )
+            return current
+        for action in path:
+            self.client.action(
+                "POST", "projects", action, record_id=project_id, params={"projectID": project_id}
+            )
+        return wanted if path else current
+
+    # ------------------------------------------------------------------ invoices
+    def invoice_content(self, invoice: MomentInvoice, parties: InvoiceParties) -> dict[str, Any]:
+        lines = mapping.sales_lines(invoice, self.tenant.mapping)
+        return {
+            "kind": KIND_CREDIT_NOTE if invoice.is_credit_note else KIND_INVOICE,
+            "number": invoice.invoice_number,
+            "voucher": mapping.voucher_number(invoice),
+            "date": str(invoice.invoice_date),
+            "customer": parties.customer.remote_id,
+            "project": parties.project.remote_id if parties.project else None,
+            "kid": invoice.payment_id,
+            "lines": [[li.account_number, li.vat_code, li.net, li.vat, li.description] for li in lines],
+            "credits": parties.credited.remote_id if parties.credited else None,
+            "dueDate": str(invoice.due_date) if invoice.due_date else None,
+        }
+
+    def find_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord | None:
+        """The voucher an earlier attempt booked, by Moment's invoice number (the natural key)."""
+        number = str(invoice.invoice_number)
+        rows = self.client.find(
+            "journalentrylines",
+            f"InvoiceNumber eq {quote(number)}",
+            lambda row: str(row.get("InvoiceNumber") or "") == number,
+            select=JOURNAL_LINE_SELECT,
+            orderby="ID",
+        )
+        lines = [JournalEntryLine.model_validate(row) for row in rows if row.get("JournalEntryID")]
+        if not lines:
+            return None
+        wanted = mapping.voucher_number(invoice)
+        ours = [line for line in lines if mapping.voucher_matches(line, wanted)]
+        if not ours:
+            account = self._customer_account_id(parties.customer)
+            ours = [line for line in lines if line.SubAccountID == account]
+        if not ours:
+            return None
+        entry_id = min(line.JournalEntryID for line in ours if line.JournalEntryID)
+        voucher = next(line.JournalEntryNumber for line in ours if line.JournalEntryID == entry_id)
+        return RemoteRecord(str(entry_id), voucher, {"kind": self._kind(invoice), "voucher": voucher})
+
+    def create_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord:
+        entry = self._voucher(invoice, parties)
+        try:
+            answer = self.client.action(
+                "POST", "journalentries", "book-journal-entries", body=[entry.new_body()]
+            )
+        except SpareBank1ValidationError as exc:
+            # Nothing was booked by this request; the number may be taken by our own earlier attempt.
+            found = self.find_invoice(invoice, parties)
+            if found is not None:
+                return found
+            if "JournalEntryNumber" in exc.fields:
+                raise PermanentError(
+                    f"voucher number {entry.JournalEntryNumber} of invoice {invoice.invoice_number} is "
+                    f"already used by another voucher in SpareBank 1 Regnskap: {exc.platform_message}"
+                ) from exc
+            raise PermanentError(
+                f"SpareBank 1 refused the voucher for invoice {invoice.invoice_number}: "
+                f"{exc.platform_message}"
+            ) from exc
+        booked = JournalEntry.model_validate(
+            answer[0] if isinstance(answer, list) and answer else answer or {}
+        )
+        if booked.ID is None:
+            raise PermanentError(
+                f"SpareBank 1 booked invoice {invoice.invoice_number} but named no voucher id"
+            )
+        if booked.Lines:
+            self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids())
+        voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
+        return RemoteRecord(str(booked.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
+
+    def _voucher(self, invoice: MomentInvoice, parties: InvoiceParties) -> JournalEntry:
+        lines = mapping.sales_lines(invoice, self.tenant.mapping)
+        vat_types = self._vat_types()
+        for line in lines:
+            vat_type = vat_types.get(line.vat_code) if line.vat_code else None
+            if line.vat_code and vat_type is None:
+                raise PermanentError(
+                    f"VAT code {line.vat_code} (invoice {invoice.invoice_number}, account "
+                    f"{line.account_number}) does not exist in SpareBank 1 Regnskap; make the VAT codes "
+                    "equal in both systems"
+                )
+            mapping.check_vat(invoice, line, vat_type)
+        credited = parties.credited
+        return mapping.voucher(
+            self.tenant.tenant_id,
+            invoice,
+            lines,
+            customer_account_id=self._customer_account_id(parties.customer),
+            sales_accounts={
+                line.account_number: self._sales_account_id(line.account_number) for line in lines
+            },
+            vat_types=vat_types,
+            project_id=_int(parties.project),
+            customer_name=invoice.customer.name,
+            credited_voucher=(credited.details.get("voucher") or credited.remote_number)
+            if credited
+            else None,
+            amounts_include_vat=self.amounts_include_vat,
+        )
+
+    def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
+        # Moment's own SB1 integration sends no attachments; the files service is a v2 item (README).
+        return None
+
+    def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> bool:
+        return False  # a booked voucher is not changed; the use case flags the new due date
+
+    def invoice_totals(self, remote: RemoteRecord) -> InvoiceTotals:
+        known = self._read_back.pop(remote.remote_id, None)
+        if known is not None:
+            return known
+        rows = self.client.find(
+            "journalentrylines",
+            f"JournalEntryID eq {int(remote.remote_id)}",
+            lambda row: row.get("JournalEntryID") == int(remote.remote_id),
+            select=JOURNAL_LINE_SELECT,
+        )
+        lines = [JournalEntryLine.model_validate(row) for row in rows]
+        return mapping.voucher_totals(lines, self._vat_account_ids())
+
+    @staticmethod
+    def _kind(invoice: MomentInvoice) -> str:
+        return KIND_CREDIT_NOTE if invoice.is_credit_note else KIND_INVOICE
+
+    # ------------------------------------------------------------------ IDs behind numbers (cached)
+    def _ids(self) -> dict[str, Any]:
+        with _ids_lock:
+            return _company_ids.setdefault(self.client.company_key.lower(), {})
+
+    def _currency_id(self, code: str) -> int:
+        cache = self._ids().setdefault("currencies", {})
+        if code not in cache:
+            rows = self.client.find(
+                "currencycodes",
+                f"Code eq {quote(code)}",
+                lambda row: str(row.get("Code", "")).upper() == code,
+            )
+            if not rows:
+                raise PermanentError(f"currency {code} does not exist in SpareBank 1 Regnskap")
+            cache[code] = CurrencyCode.model_validate(rows[0]).ID
+        return cache[code]
+
+    def _sales_account_id(self, number: str) -> int:
+        cache = self._ids().setdefault("accounts", {})
+        if number not in cache:
+            if not number.isdigit():
+                raise PermanentError(f"account {number} is not a number; SpareBank 1 accounts are numeric")
+            rows = self.client.find(
+                "accounts",
+                f"AccountNumber eq {int(number)}",
+                lambda row: row.get("AccountNumber") == int(number) and not row.get("CustomerID"),
+                select="ID,AccountNumber,CustomerID,VatTypeID",
+            )
+            if not rows:
+                raise PermanentError(
+                    f"account {number} does not exist in SpareBank 1 Regnskap; make the account numbers "
+                    "equal in Moment and SpareBank 1"
+                )
+            cache[number] = Account.model_validate(rows[0]).ID
+        return cache[number]
+
+    def _customer_account_id(self, customer: RemoteRecord) -> int:
+        """The customer's sub-ledger account (the receivable leg books on it)."""
+        customer_id = int(customer.remote_id)
+        if customer_id not in self._customer_accounts:
+            rows = self.client.find(
+                "accounts",
+                f"CustomerID eq {customer_id}",
+                lambda row: row.get("CustomerID") == customer_id,
+                select="ID,AccountNumber,CustomerID",
+            )
+            if not rows:
+                raise PermanentError(
+                    f"customer {customer.remote_number} has no customer account in SpareBank 1"
+                )
+            self._customer_accounts[customer_id] = Account.model_validate(rows[0]).ID
+        return self._customer_accounts[customer_id]
+
+    def _vat_types(self) -> dict[str, VatType]:
+        ids = self._ids()
+        if "vat_types" not in ids:
+            rows = self.client.list_all(
+                "vattypes", select="ID,VatCode,VatPercent,OutgoingAccountID,OutputVat"
+            )
+            types = [VatType.model_validate(row) for row in rows]
+            ids["vat_types"] = {str(t.VatCode): t for t in types if t.VatCode is not None}
+        return ids["vat_types"]
+
+    def _vat_account_ids(self) -> set[int]:
+        return {t.OutgoingAccountID for t in self._vat_types().values() if t.OutgoingAccountID}
+
+
+def _id(record: Customer | Project) -> int:
+    assert record.ID is not None
+    return record.ID
+
+
+def _int(record: RemoteRecord | None) -> int | None:
+    return int(record.remote_id) if record is not None else None

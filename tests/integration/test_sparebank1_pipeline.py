@@ -1,0 +1,328 @@
+# ruff: noqa: F811 - the fixtures are imported by name
+"""SpareBank 1 Regnskap through the whole local pipeline: Moment emulator -> webhook -> SQS FIFO ->
+processor -> SpareBank 1 emulator (customers, projects, invoices as vouchers, faults, tokens)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from emulators.moment.fixtures import make_line
+from momentsync.connectors.sparebank1.access import SpareBank1Access
+from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
+from momentsync.errors import TenantLevelError, TenantProblem
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import TenantStatus
+from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
+    make_sb1_pipeline,
+    sparebank1_app,
+    sparebank1_emulator,
+)
+
+ISSUED = date(2025, 3, 3)
+
+
+@pytest.fixture
+def pipeline(make_sb1_pipeline):
+    return make_sb1_pipeline()
+
+
+def new_customer(pipeline, number: str = "100123", **fields: Any):
+    values = {
+        "name": "Fjordlys Rådgivning AS",
+        "customer_number": number,
+        "organization_number": "912345670",
+        "email": "post@fjordlys.example",
+        "website": "https://fjordlys.example",
+        "phone": "22 33 44 55",
+        "fax": "22 33 44 56",
+        "street": "Storgata 1",
+        "post_code": "0155",
+        "city": "Oslo",
+        "country_code": "NO",
+        "currency_code": "NOK",
+        **fields,
+    }
+    return pipeline.driver.create_customer(**values)
+
+
+def lines() -> list:
+    return [
+        make_line("3000", Decimal("7.5"), 1250, description="Konsulenttimer"),
+        make_line("3000", 2, Decimal("1095.50"), description="Prosjektledelse", discount_percent=10),
+        make_line("3050", 1, Decimal("1234.56"), description="Reise"),
+    ]
+
+
+def only(items: list[dict[str, Any]]) -> dict[str, Any]:
+    assert len(items) == 1, f"expected exactly one, got {len(items)}: {items}"
+    return items[0]
+
+
+def voucher_lines(pipeline, entry_id: int) -> list[dict[str, Any]]:
+    return [line for line in pipeline.records("journalentrylines") if line["JournalEntryID"] == entry_id]
+
+
+def account_id(pipeline, number: int) -> int:
+    return next(a["ID"] for a in pipeline.records("accounts") if a["AccountNumber"] == number)
+
+
+# ---------------------------------------------------------------------- customers
+def test_customer_is_created_with_every_field_moment_owns(pipeline):
+    customer = new_customer(pipeline)
+    pipeline.settle()
+
+    expand = "Info,Info.DefaultEmail,Info.DefaultPhone,Info.InvoiceAddress,Info.Phones,CurrencyCode"
+    record = only(pipeline.records("customers", expand))
+    assert record["CustomerNumber"] == 100123
+    assert record["OrgNumber"] == "912345670"
+    assert record["WebUrl"] == "https://fjordlys.example"
+    assert record["CurrencyCode"]["Code"] == "NOK"
+    info = record["Info"]
+    assert info["Name"] == "Fjordlys Rådgivning AS"
+    assert info["DefaultEmail"]["EmailAddress"] == "post@fjordlys.example"
+    assert (info["DefaultPhone"]["Number"], info["DefaultPhone"]["Type"]) == ("22 33 44 55", 150101)
+    assert {(p["Number"], p["Type"]) for p in info["Phones"]} == {
+        ("22 33 44 55", 150101),
+        ("22 33 44 56", 150103),
+    }
+    address = info["InvoiceAddress"]
+    assert (address["AddressLine1"], address["PostalCode"], address["City"], address["CountryCode"]) == (
+        "Storgata 1",
+        "0155",
+        "Oslo",
+        "NO",
+    )
+    entry = pipeline.last("customer", customer.id)
+    assert (entry.outcome, entry.remote_id) == (Outcome.SYNCED, str(record["ID"]))
+    assert pipeline.link("customer", customer.id).remote_number == "100123"
+
+
+def test_customer_update_changes_the_same_rows_and_an_unchanged_one_costs_no_call(pipeline):
+    customer = new_customer(pipeline)
+    pipeline.settle()
+    before = only(pipeline.records("customers", "Info,Info.DefaultEmail,Info.Phones"))
+
+    pipeline.driver.update_customer(
+        customer.id, name="Fjordlys AS", email="faktura@fjordlys.example", fax=None
+    )
+    pipeline.settle()
+    after = only(pipeline.records("customers", "Info,Info.DefaultEmail,Info.Phones,Info.InvoiceAddress"))
+    assert after["ID"] == before["ID"]
+    assert after["Info"]["Name"] == "Fjordlys AS"
+    assert after["Info"]["DefaultEmail"]["ID"] == before["Info"]["DefaultEmail"]["ID"]
+    assert after["Info"]["DefaultEmail"]["EmailAddress"] == "faktura@fjordlys.example"
+    assert len(after["Info"]["Phones"]) == 2  # rows kept; the fax number cleared, nothing duplicated
+    assert [p["Number"] for p in after["Info"]["Phones"] if p["Type"] == 150103] == [None]
+
+    pipeline.mark()
+    pipeline.driver.notify("customer", customer.id)
+    pipeline.settle()
+    entry = pipeline.last("customer", customer.id)
+    assert (entry.outcome, entry.remote_calls, pipeline.requests()) == (Outcome.UNCHANGED, 0, [])
+
+
+def test_inactive_customer_is_deactivated_through_the_action(pipeline):
+    customer = new_customer(pipeline)
+    pipeline.settle()
+    pipeline.driver.update_customer(customer.id, customer_state="inactive")
+    pipeline.settle()
+    assert only(pipeline.records("customers"))["StatusCode"] == 50001
+
+
+def test_customer_number_outside_the_range_fails_before_any_remote_call(pipeline):
+    pipeline.mark()
+    customer = new_customer(pipeline, number="10001")
+    pipeline.settle()
+
+    entry = pipeline.last("customer", customer.id)
+    assert entry.outcome is Outcome.FAILED
+    assert "100000 and 199999" in entry.reason and "10001" in entry.reason
+    assert pipeline.requests() == []
+    assert pipeline.records("customers") == []
+
+
+# ---------------------------------------------------------------------- projects
+def test_project_states_follow_moment_through_transitions(pipeline):
+    customer = new_customer(pipeline)
+    project = pipeline.driver.create_project(
+        name="Ny nettside",
+        project_number="4711",
+        customer=customer.id,
+        start_date=date(2025, 1, 2),
+        end_date=date(2025, 6, 30),
+        project_state="inProgress",
+    )
+    pipeline.settle()
+    record = only(pipeline.records("projects"))
+    customer_id = only(pipeline.records("customers"))["ID"]
+    assert (record["Name"], record["ProjectNumber"], record["ProjectNumberNumeric"]) == (
+        "Ny nettside",
+        "4711",
+        4711,
+    )
+    assert (record["ProjectCustomerID"], record["StartDate"], record["EndDate"]) == (
+        customer_id,
+        "2025-01-02",
+        "2025-06-30",
+    )
+    assert record["StatusCode"] == 42203
+
+    pipeline.mark()
+    pipeline.driver.update_project(project.id, project_state="completed")
+    pipeline.settle()
+    assert only(pipeline.records("projects"))["StatusCode"] == 42204
+    calls = [(e.method, e.path, e.query.get("action")) for e in pipeline.requests()]
+    assert ("POST", f"/api/biz/projects/{record['ID']}", ["CompleteProject"]) in calls
+    # The status never travels as a written field.
+    assert all("StatusCode" not in (e.json or {}) for e in pipeline.requests() if e.method == "PUT")
+
+
+def test_non_numeric_project_number_fails_before_any_remote_call(pipeline):
+    customer = new_customer(pipeline)
+    pipeline.settle()
+    pipeline.mark()
+    project = pipeline.driver.create_project(
+        name="Kontorflytting", project_number="EM-12", customer=customer.id, start_date=date(2025, 1, 2)
+    )
+    pipeline.settle()
+    entry = pipeline.last("project", project.id)
+    assert entry.outcome is Outcome.FAILED and "must be numeric" in entry.reason
+    assert pipeline.requests() == []
+
+
+# ---------------------------------------------------------------------- invoices
+def finalize(pipeline, customer, project=None, **fields: Any):
+    return pipeline.driver.finalize_invoice(
+        customer=customer.id,
+        project=project.id if project else None,
+        lines=fields.pop("lines", None) or lines(),
+        invoice_date=fields.pop("invoice_date", ISSUED),
+        **fields,
+    )
+
+
+def test_invoice_with_kid_becomes_one_voucher_numbered_from_the_kid(pipeline):
+    customer = new_customer(pipeline)
+    project = pipeline.driver.create_project(
+        name="Ny nettside", project_number="4711", customer=customer.id, start_date=date(2025, 1, 2)
+    )
+    invoice = finalize(pipeline, customer, project, payment_id="12345674", due_date=date(2025, 3, 17))
+    pipeline.settle()
+
+    entry = only(pipeline.records("journalentries"))
+    assert entry["JournalEntryNumber"] == "12345674-2025"
+    booked = voucher_lines(pipeline, entry["ID"])
+    assert {(line["InvoiceNumber"], line["PaymentID"]) for line in booked} == {
+        (str(invoice.invoice_number), "12345674")
+    }
+    receivable = only([line for line in booked if line["SubAccountID"]])
+    assert receivable["AccountID"] == account_id(pipeline, 1500)
+    assert receivable["SubAccountID"] == account_id(pipeline, 100123)
+    assert Decimal(str(receivable["Amount"])) * 100 == invoice.total_incl_vat_ore
+    assert receivable["DueDate"] == "2025-03-17"
+    # Net per sales account and VAT on the VAT accounts, to the øre of Moment's lines.
+    by_account: dict[int, int] = {}
+    for line in booked:
+        by_account[line["AccountID"]] = by_account.get(line["AccountID"], 0) + int(
+            Decimal(str(line["Amount"])) * 100
+        )
+    assert by_account[account_id(pipeline, 3000)] == -sum(li.amount_excl_vat_ore for li in invoice.lines[:2])
+    assert by_account[account_id(pipeline, 2700)] == -sum(li.vat_amount_ore for li in invoice.lines[:2])
+    project_id = only(pipeline.records("projects"))["ID"]
+    dimensions = {d["ID"]: d["ProjectID"] for d in pipeline.records("dimensions")}
+    assert {dimensions[line["DimensionsID"]] for line in booked} == {project_id}
+
+    result = pipeline.last("invoice", invoice.id)
+    assert result.outcome is Outcome.SYNCED
+    assert (result.details["gross"], result.details["moment_gross"]) == (invoice.total_incl_vat_ore,) * 2
+    assert pipeline.link("invoice", invoice.id).remote_number == "12345674-2025"
+
+
+@pytest.mark.parametrize("kid", [None, "1001230000019"], ids=["no-kid", "kid-longer-than-int32"])
+def test_voucher_number_falls_back_to_the_invoice_number(pipeline, kid):
+    customer = new_customer(pipeline)
+    invoice = finalize(pipeline, customer, payment_id=kid)
+    pipeline.settle()
+
+    entry = only(pipeline.records("journalentries"))
+    assert entry["JournalEntryNumber"] == f"{invoice.invoice_number}-2025"
+    assert {line["PaymentID"] for line in voucher_lines(pipeline, entry["ID"])} == {kid}
+    assert pipeline.last("invoice", invoice.id).outcome is Outcome.SYNCED
+
+
+def test_credit_note_is_a_negative_voucher_naming_the_original(pipeline):
+    customer = new_customer(pipeline)
+    invoice = finalize(pipeline, customer, payment_id="12345674")
+    pipeline.settle()
+    credit = pipeline.driver.credit_invoice(invoice.id)
+    pipeline.settle()
+
+    original, note = sorted(pipeline.records("journalentries"), key=lambda e: e["ID"])
+    assert note["JournalEntryNumber"] == f"{credit.invoice_number}-{credit.invoice_date.year}"
+    assert f"for faktura {invoice.invoice_number}" in note["Description"]
+    assert original["JournalEntryNumber"] in note["Description"]
+    receivable = only([line for line in voucher_lines(pipeline, note["ID"]) if line["SubAccountID"]])
+    assert Decimal(str(receivable["Amount"])) * 100 == credit.total_incl_vat_ore < 0
+    result = pipeline.last("invoice", credit.id)
+    assert result.outcome is Outcome.SYNCED and result.details["gross"] == -invoice.total_incl_vat_ore
+
+
+def test_lost_response_on_booking_gives_exactly_one_voucher(pipeline):
+    customer = new_customer(pipeline)
+    pipeline.settle()
+    pipeline.sb1.fault_plan.script("drop_after_apply", method="POST", path=r"/api/biz/journalentries$")
+    invoice = finalize(pipeline, customer, payment_id="12345674")
+    pipeline.settle()
+
+    only(pipeline.records("journalentries"))
+    outcomes = [e.outcome for e in pipeline.log() if e.entity_type == "invoice"]
+    assert outcomes == [Outcome.RETRYING, Outcome.SYNCED]
+    result = pipeline.last("invoice", invoice.id)
+    assert result.details.get("adopted") is True  # found by invoice number, not booked again
+
+
+def test_expired_token_is_minted_again_and_the_event_goes_through(pipeline):
+    customer = new_customer(pipeline)
+    pipeline.settle()
+    minted = pipeline.sb1.state()["token_requests"]
+    pipeline.sb1.expire_tokens()
+
+    pipeline.driver.update_customer(customer.id, name="Fjordlys AS")
+    pipeline.settle()
+    assert pipeline.last("customer", customer.id).outcome is Outcome.SYNCED
+    assert pipeline.sb1.state()["token_requests"] == minted + 1
+    assert only(pipeline.records("customers", "Info"))["Info"]["Name"] == "Fjordlys AS"
+
+
+# ---------------------------------------------------------------------- activation
+def test_company_without_activation_parks_the_tenant_with_the_marketplace_remedy(make_sb1_pipeline):
+    pipeline = make_sb1_pipeline(activate=False)
+    customer = new_customer(pipeline)
+    pipeline.settle()
+
+    assert pipeline.last("customer", customer.id).outcome is Outcome.PARKED
+    tenant = pipeline.tenant()
+    assert tenant.status is TenantStatus.PAUSED
+    assert "not activated" in tenant.problems[TenantProblem.API_ACCESS_MISSING.value]
+
+
+def test_verify_reports_an_activated_company_and_names_the_remedy_otherwise(
+    make_sb1_pipeline, stack, sparebank1_app
+):
+    secrets = stack.aws.client("secretsmanager")
+    access = SpareBank1Access(
+        AppTokens(SpareBank1AppSecret(secrets, stack.environment["SPAREBANK1_APP_SECRET_ID"]))
+    )
+    good = make_sb1_pipeline()
+    result = access.verify(good.tenant())
+    assert result.company_key == good.company_key and result.company_name.startswith("Regnskap")
+
+    bad = make_sb1_pipeline(activate=False)
+    with pytest.raises(TenantLevelError) as raised:
+        access.verify(bad.tenant())
+    assert raised.value.problem is TenantProblem.API_ACCESS_MISSING
+    assert "Markedsplass" in raised.value.remedy

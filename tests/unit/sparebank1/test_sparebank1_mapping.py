@@ -1,0 +1,218 @@
+"""SpareBank 1 mapping: pure rules (numbers, guids, transitions, voucher shape and signs, øre <-> kroner)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from emulators.moment.fixtures import make_line
+from momentsync.connectors.sparebank1 import mapping
+from momentsync.connectors.sparebank1.models import (
+    PROJECT_COMPLETED,
+    PROJECT_IN_PROGRESS,
+    PROJECT_REGISTERED,
+    BusinessRelation,
+    Customer,
+    Email,
+    JournalEntryLine,
+    Phone,
+    VatType,
+)
+from momentsync.errors import PermanentError
+from momentsync.moment.models import Customer as MomentCustomer
+from momentsync.moment.models import CustomerRef, Invoice, InvoiceRef
+from momentsync.moment.models import Project as MomentProject
+from momentsync.tenants import MappingSettings
+
+
+def customer(**fields) -> MomentCustomer:
+    values = {"id": 7, "name": "Fjordlys AS", "customer_number": "100123", "email": "a@b.no", "phone": "22"}
+    return MomentCustomer(**{**values, **fields})
+
+
+def invoice(**fields) -> Invoice:
+    values = {
+        "id": 9,
+        "invoice_number": 20002,
+        "customer": CustomerRef(id=7, customer_number="100123", name="Fjordlys AS"),
+        "invoice_date": date(2025, 3, 1),
+        "due_date": date(2025, 3, 15),
+        "payment_id": "200024",
+        "invoice_state": "finalized",
+        "lines": [
+            make_line("3000", Decimal("7.5"), 1250, description="Timer"),
+            make_line("3100", 1, 500, description="Fritatt"),
+        ],
+    }
+    return Invoice(**{**values, **fields})
+
+
+VAT = {
+    "3": VatType(ID=11, VatCode="3", VatPercent=Decimal(25), OutgoingAccountID=270),
+    "5": VatType(ID=14, VatCode="5", VatPercent=Decimal(0)),
+}
+
+
+@pytest.mark.parametrize("number", ["10001", "200000", "ABC123", "", None, "１００１２３"])
+def test_customer_number_must_be_numeric_within_the_range(number):
+    with pytest.raises(PermanentError, match="100000 and 199999"):
+        mapping.customer_content(customer(customer_number=number))
+
+
+@pytest.mark.parametrize("number", ["EM-12", "12.5", "", "1234567890"])
+def test_project_number_must_be_numeric(number):
+    with pytest.raises(PermanentError, match="numeric"):
+        mapping.project_number(MomentProject(id=1, name="P", project_number=number))
+
+
+def test_new_customer_rows_carry_deterministic_createguids():
+    moment = customer(fax="23", street="Storgata 1", city="Oslo", last_modified=datetime(2025, 1, 1))
+    one = mapping.customer_body("t1", moment, None, currency_id=1).new_body()
+    two = mapping.customer_body("t1", moment, None, currency_id=1).new_body()
+    assert one == two
+    guids = [
+        one["_createguid"],
+        one["Info"]["_createguid"],
+        one["Info"]["DefaultEmail"]["_createguid"],
+        one["Info"]["DefaultPhone"]["_createguid"],
+        one["Info"]["InvoiceAddress"]["_createguid"],
+        one["Info"]["Phones"][0]["_createguid"],
+    ]
+    assert len(set(guids)) == 6
+    assert one["CustomerNumber"] == 100123 and one["Info"]["Phones"][0]["Type"] == 150103
+    other_tenant = mapping.customer_body("t2", moment, None, currency_id=1).new_body()
+    assert other_tenant["_createguid"] != one["_createguid"]
+
+
+def test_update_echoes_existing_rows_and_creates_only_missing_ones():
+    fetched = Customer(
+        ID=5,
+        CustomerNumber=100123,
+        StatusCode=30001,
+        CreditDays=30,
+        Info=BusinessRelation(
+            ID=8,
+            Name="Old",
+            DefaultEmail=Email(ID=3, EmailAddress="old@b.no"),
+            DefaultPhone=Phone(ID=4, Number="11", Type=150101),
+            Phones=[Phone(ID=4, Number="11", Type=150101)],
+        ),
+    )
+    body = mapping.customer_body("t1", customer(fax="23"), fetched, currency_id=None).echo_body()
+    assert body["ID"] == 5 and body["CreditDays"] == 30 and "StatusCode" not in body
+    assert body["Info"]["ID"] == 8 and body["Info"]["Name"] == "Fjordlys AS"
+    assert body["Info"]["DefaultEmail"] == {"ID": 3, "_createguid": None, "EmailAddress": "a@b.no"}
+    assert [p.get("ID") for p in body["Info"]["Phones"]] == [4, None]
+    assert body["Info"]["Phones"][0]["Number"] == "22"  # the copy of the default phone says the same
+    assert body["Info"]["Phones"][1]["_createguid"]
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "path"),
+    [
+        (None, PROJECT_IN_PROGRESS, ["StartProject"]),
+        (PROJECT_REGISTERED, PROJECT_COMPLETED, ["StartProject", "CompleteProject"]),
+        (PROJECT_COMPLETED, PROJECT_IN_PROGRESS, ["ReactivateProject"]),
+        (PROJECT_IN_PROGRESS, PROJECT_IN_PROGRESS, []),
+        (PROJECT_IN_PROGRESS, PROJECT_REGISTERED, None),
+    ],
+)
+def test_project_status_moves_only_by_transitions(current, wanted, path):
+    assert mapping.project_transitions(current, wanted) == path
+
+
+@pytest.mark.parametrize(
+    ("kid", "number"), [("200024", "200024"), (None, "20002"), ("1001230200029", "20002"), ("0000", "20002")]
+)
+def test_voucher_number_from_kid_else_invoice_number(kid, number):
+    assert mapping.voucher_number(invoice(payment_id=kid)) == number
+
+
+def test_voucher_balances_with_gross_sales_legs_and_keeps_moment_numbers():
+    moment = invoice()
+    lines = mapping.sales_lines(moment, MappingSettings())
+    for line in lines:
+        mapping.check_vat(moment, line, VAT.get(line.vat_code))
+    entry = mapping.voucher(
+        "t1",
+        moment,
+        lines,
+        customer_account_id=500,
+        sales_accounts={"3000": 300, "3100": 310},
+        vat_types=VAT,
+        project_id=12,
+        customer_name="Fjordlys AS",
+        credited_voucher=None,
+    )
+    drafts = entry.DraftLines
+    assert entry.JournalEntryNumber == "200024"
+    assert [d.Amount for d in drafts] == [Decimal("12218.75"), Decimal("-11718.75"), Decimal("-500.00")]
+    assert sum(d.Amount for d in drafts) == 0
+    assert {(d.InvoiceNumber, d.PaymentID) for d in drafts} == {("20002", "200024")}
+    assert [d.VatTypeID for d in drafts] == [None, 11, 14]
+    assert drafts[1].Description == "Timer (7.5 x 1250)"
+    assert {d.Dimensions.ProjectID for d in drafts} == {12}
+    assert len({d.Dimensions.createguid for d in drafts}) == 3
+
+
+def test_credit_note_reverses_signs_and_names_the_original():
+    original = invoice()
+    credit = invoice(
+        id=10,
+        invoice_number=20003,
+        payment_id=None,
+        credit_note=True,
+        credited_invoice=InvoiceRef(id=9, invoice_number=20002),
+        lines=[
+            line.model_copy(
+                update={
+                    "quantity": -line.quantity,
+                    "amount_excl_vat": -line.amount_excl_vat,
+                    "vat_amount": -line.vat_amount,
+                }
+            )
+            for line in original.lines
+        ],
+    )
+    lines = mapping.sales_lines(credit, MappingSettings())
+    entry = mapping.voucher(
+        "t1",
+        credit,
+        lines,
+        customer_account_id=500,
+        sales_accounts={"3000": 300, "3100": 310},
+        vat_types=VAT,
+        project_id=None,
+        customer_name=None,
+        credited_voucher="200024-2025",
+    )
+    assert entry.DraftLines[0].Amount == Decimal("-12218.75")
+    assert entry.Description == "Kreditnota 20003 for faktura 20002 (bilag 200024-2025)"
+
+
+def test_vat_that_the_platform_would_split_differently_is_refused():
+    moment = invoice()
+    [line, _] = mapping.sales_lines(moment, MappingSettings())
+    with pytest.raises(PermanentError, match="VAT code"):
+        mapping.check_vat(moment, line, VAT["5"])
+
+
+def test_foreign_currency_and_empty_invoices_are_permanent_errors():
+    with pytest.raises(PermanentError, match="only NOK"):
+        mapping.sales_lines(invoice(currency_code="EUR"), MappingSettings())
+    with pytest.raises(PermanentError, match="no lines"):
+        mapping.sales_lines(invoice(lines=[]), MappingSettings())
+
+
+def test_totals_from_booked_lines_in_ore():
+    lines = [
+        JournalEntryLine(AccountID=150, SubAccountID=500, Amount=Decimal("12218.75")),
+        JournalEntryLine(AccountID=300, Amount=Decimal("-9375.00")),
+        JournalEntryLine(AccountID=270, Amount=Decimal("-2343.75")),
+        JournalEntryLine(AccountID=310, Amount=Decimal("-500.00")),
+    ]
+    totals = mapping.voucher_totals(lines, {270})
+    assert (totals.net, totals.vat, totals.gross) == (987500, 234375, 1221875)
+    assert mapping.to_kroner(-1) == Decimal("-0.01") and mapping.to_ore(Decimal("-0.005")) == -1
