@@ -1,0 +1,214 @@
+"""The benchmark rig: Fiken and Moment emulators, the local stack wired to them, instrumentation.
+
+Tenants are connected the way the integration tests do it (tests/integration/conftest.py): the
+Fiken emulator issues the tokens directly and they are stored in the tenant's secret, so no
+browser OAuth round trip is timed. All traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from bench.instrument import AwsCallCounter, HandlerTimer, ProcessingRecorder, acting_as
+from emulators.common import RequestLog
+from emulators.fiken import FikenEmulator
+from emulators.moment.emulator import MomentEmulator
+from local.stack import LocalStack, LocalStackConfig
+from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.observability import logger
+from momentsync.onboarding import add_tenant
+from momentsync.sync.transfer_log import DynamoTransferLog
+from momentsync.tenants import DynamoTenantRepository, TargetSystem, utcnow
+
+CLIENT_ID = "momentsync-bench"
+CLIENT_SECRET = "bench-client-secret"  # noqa: S105 - the emulator's own, not a real credential
+
+
+@dataclass
+class BenchTenant:
+    tenant_id: str
+    slug: str  # Fiken company
+    company: str  # Moment company
+    webhook_url: str
+
+
+class BenchEnv:
+    def __init__(self, *, seed: int, poller_concurrency: int = 2, idle_poll_seconds: float = 0.2) -> None:
+        self.seed = seed
+        self.idle_poll_seconds = idle_poll_seconds
+        self.random = random.Random(seed)
+        # Registered before the stack creates any boto3 client, so every client carries the hooks.
+        self.aws_calls = AwsCallCounter()
+        # Moment's own limit (30/s per key in the emulator) never binds here: one key per tenant.
+        self.fiken = FikenEmulator(seed=seed, rate_limit=True)
+        self.moment = MomentEmulator(seed=seed)
+        # The default log keeps 10,000 requests; the many-tenant part makes several times that.
+        self.fiken.server.request_log = RequestLog(max_entries=2_000_000)
+        self.moment.server.request_log = RequestLog(max_entries=2_000_000)
+        self.fiken.start()
+        self.moment.start()
+        self.stack = LocalStack(
+            LocalStackConfig(
+                stack_name="momentsync-bench",
+                parameters={
+                    "MomentApiBaseUrl": self.moment.api_base_url,
+                    "FikenApiBaseUrl": self.fiken.api_base_url,
+                    "FikenOAuthBaseUrl": self.fiken.base_url,
+                },
+                # Long enough that no healthy batch is redelivered while a busy machine processes it.
+                visibility_timeout=60,
+                poller_concurrency=poller_concurrency,
+                log_level="WARNING",
+            )
+        ).start()
+        assert self.stack.aws
+        self.aws = self.stack.aws
+        # The functions share one Logger object, created when the bench first imported it (before the
+        # stack set POWERTOOLS_LOG_LEVEL): quiet it as the stack's log_level asks.
+        logger.setLevel("WARNING")
+        self.timer = HandlerTimer(self.stack)
+        self.set_poller_concurrency(poller_concurrency)
+        self.recorder = ProcessingRecorder(self.stack.function_module("ProcessorFunction"))
+        self.http = httpx.Client(timeout=30)
+        with acting_as("setup"):
+            self.fiken.register_client(
+                CLIENT_ID, CLIENT_SECRET, [f"{self.stack.webhook_base_url}/oauth/fiken/callback"]
+            )
+            self.aws.client("secretsmanager").put_secret_value(
+                SecretId=self.stack.environment["FIKEN_APP_SECRET_ID"],
+                SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+            )
+            self._tenants = DynamoTenantRepository(self.table("TENANTS_TABLE"))
+            self._credentials = SecretsManagerCredentialsStore(
+                self.aws.client("secretsmanager"), self.stack.environment["CREDENTIALS_SECRET_PREFIX"]
+            )
+        self._count = 0
+
+    def table(self, variable: str) -> Any:
+        return self.aws.resource("dynamodb").Table(self.stack.environment[variable])
+
+    def stop(self) -> None:
+        self.http.close()
+        self.stack.stop()
+        self.moment.stop()
+        self.fiken.stop()
+
+    # ------------------------------------------------------------------ tenants
+    def add_tenant(self) -> BenchTenant:
+        """A tenant connected on both sides (tokens issued by the Fiken emulator, as the tests do)."""
+        self._count += 1
+        tag = f"{self._count:05d}{self.random.randrange(16**6):06x}"
+        tenant_id, slug, company = f"b-{tag}", f"co-{tag}", f"m{tag}"
+        with acting_as("setup"):
+            self.fiken.add_company(slug, f"Bench {tag} AS")
+            grant = self.fiken.issue_tokens([slug], client_id=CLIENT_ID)
+            moment_key = f"moment-{tag}"
+            self.moment.add_api_key(company, moment_key)
+            tenant, url = add_tenant(
+                tenants=self._tenants,
+                credentials=self._credentials,
+                webhook_base_url=self.stack.webhook_base_url,
+                tenant_id=tenant_id,
+                name=f"Bench {tag} AS",
+                target=TargetSystem.FIKEN,
+                moment_company_code=company,
+                moment_api_key=moment_key,
+                fiken_company_slug=slug,
+            )
+            self._credentials.put(
+                tenant_id,
+                TenantCredentials(
+                    moment_api_key=SecretStr(moment_key),
+                    fiken=OAuthTokens(
+                        access_token=SecretStr(grant["access_token"]),
+                        refresh_token=SecretStr(grant["refresh_token"]),
+                        expires_at=utcnow() + timedelta(seconds=int(grant["expires_in"])),
+                    ),
+                ),
+            )
+        return BenchTenant(tenant.tenant_id, slug, company, url.url)
+
+    # ------------------------------------------------------------------ driving and inspecting
+    def post(self, tenant: BenchTenant, payload: dict[str, Any]) -> str:
+        """Sends one webhook as Moment would; returns the event id the webhook accepted it under."""
+        response = self.http.post(
+            tenant.webhook_url,
+            content=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"webhook answered {response.status_code}: {response.text[:200]}")
+        return response.json()["eventId"]
+
+    def settle(self, timeout: float = 120) -> None:
+        if not self.stack.wait_until_idle(timeout, settle=0.1):
+            raise RuntimeError("the queue did not drain")
+
+    def fiken_requests(self, tenant: BenchTenant, since: int = 0) -> list[Any]:
+        prefix = f"/api/v2/companies/{tenant.slug}"
+        return [e for e in self.fiken.request_log.entries()[since:] if e.path.startswith(prefix)]
+
+    def moment_requests(self, tenant: BenchTenant, since: int = 0) -> list[Any]:
+        return [e for e in self.moment.request_log.entries()[since:] if f"/{tenant.company}/" in e.path]
+
+    def transfer_log(self, tenant: BenchTenant) -> list[Any]:
+        return DynamoTransferLog(self.table("TRANSFER_LOG_TABLE"), timedelta(days=1)).query(
+            tenant.tenant_id, limit=100_000, newest_first=False
+        )
+
+    def set_poller_concurrency(self, concurrency: int) -> None:
+        """Restarts the local event source mapping with ``concurrency`` pollers.
+
+        The stand-in fixes its poller count when built; parts 1-3 keep it small because idle
+        pollers short-poll moto and would eat the CPU the timed code needs.
+        """
+        for poller in self.stack.pollers:
+            poller.stop()
+            poller._concurrency = concurrency  # noqa: SLF001 - see the docstring
+            if not isinstance(poller._sqs, AtomicReceives):  # noqa: SLF001
+                poller._sqs = AtomicReceives(poller._sqs, self.idle_poll_seconds)  # noqa: SLF001
+            poller.start()
+
+
+class AtomicReceives:
+    """The poller's SQS client with ReceiveMessage made atomic, and idle polls slowed.
+
+    moto's ReceiveMessage is not atomic across threads: two concurrent receives can both see a
+    message group as free and each take messages of it, which SQS FIFO never does (the bench
+    counts such overlaps: ``HandlerTimer.overlapping_group_deliveries``). An empty receive then
+    waits ``idle_seconds`` (Lambda's pollers long-poll; many idle short polls would starve the
+    timed code of CPU on a small machine).
+    """
+
+    def __init__(self, client: Any, idle_seconds: float) -> None:
+        self._client = client
+        self._idle_seconds = idle_seconds
+        self._lock = threading.Lock()
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            answer = self._client.receive_message(**kwargs)
+        if not answer.get("Messages") and self._idle_seconds:
+            time.sleep(self._idle_seconds)
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

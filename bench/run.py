@@ -1,0 +1,261 @@
+"""`make bench`: measures the local pipeline, prints a table, writes the same figures to results.json.
+
+Parts (each with a size flag; defaults keep the whole run near five minutes on two cores):
+  1  one tenant's backlog vs Fiken's ceiling (4 requests/s), Fiken latency 80 ms, rate rule on
+  2  Fiken calls per event by kind, next to the minimum for that kind
+  3  processor CPU per event (no remote waits), webhook handler p50/p95, cold import per function
+  4  many tenants x events through the whole local pipeline: wall time, events/s, ordering
+  5  cost per million events from the AWS calls and Lambda time counted in part 4
+
+Everything runs on 127.0.0.1 (moto, the Fiken and Moment emulators) and is seeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import parts
+from bench.cost import cost_per_million
+from bench.env import BenchEnv
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--parts", default="1,2,3,4,5", help="comma-separated subset of 1-5")
+    parser.add_argument("--backlog", type=int, default=60, help="part 1: events queued for one tenant")
+    parser.add_argument("--fiken-latency-ms", type=float, default=80, help="part 1: Fiken answer latency")
+    parser.add_argument("--webhook-requests", type=int, default=300, help="part 3: timed webhook calls")
+    parser.add_argument("--import-runs", type=int, default=5, help="part 3: fresh interpreters per function")
+    parser.add_argument("--tenants", type=int, default=100, help="part 4: tenants (the target is 1000)")
+    parser.add_argument("--events-per-tenant", type=int, default=20, help="part 4: events per tenant")
+    parser.add_argument("--fast-latency-ms", type=float, default=5, help="parts 2 and 4: Fiken latency")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="part 4: pollers (deployed MaximumConcurrency: 50)"
+    )
+    parser.add_argument(
+        "--idle-poll-ms", type=float, default=200, help="pause after an empty receive (Lambda long-polls)"
+    )
+    parser.add_argument("--senders", type=int, default=4, help="part 4: threads posting webhooks")
+    parser.add_argument("--memory-mb", type=int, default=512, help="part 5: Lambda memory size priced")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted = {int(p) for p in args.parts.split(",") if p.strip()}
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
+        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
+    env = BenchEnv(seed=args.seed, idle_poll_seconds=args.idle_poll_ms / 1000)
+    try:
+        if 1 in wanted:
+            _step("1 throughput under backlog")
+            results["part1_throughput"] = parts.part1_throughput(
+                env, backlog=args.backlog, latency=args.fiken_latency_ms / 1000
+            )
+        if 2 in wanted or 3 in wanted:
+            _step("2 Fiken calls per event kind")
+            results["part2_calls_per_kind"] = parts.part2_calls_per_kind(
+                env, latency=args.fast_latency_ms / 1000
+            )
+        if 3 in wanted:
+            _step("3 webhook latency, cold imports")
+            results["part3_webhook"] = parts.part3_webhook_latency(env, requests=args.webhook_requests)
+            results["part3_cold_import"] = parts.part3_cold_imports(env, runs=args.import_runs)
+        part4 = None
+        if 4 in wanted or 5 in wanted:
+            _step(f"4 {args.tenants} tenants x {args.events_per_tenant} events")
+            part4 = parts.part4_many_tenants(
+                env,
+                tenants=args.tenants,
+                events=args.events_per_tenant,
+                latency=args.fast_latency_ms / 1000,
+                concurrency=args.concurrency,
+                senders=args.senders,
+            )
+            results["part4_many_tenants"] = {k: v for k, v in part4.items() if not k.startswith("_")}
+            results["part4_many_tenants"]["processor_cpu_ms_per_event"] = round(
+                sum(i.cpu for i in part4["_invocations"]) / part4["events"] * 1000, 2
+            )
+        if 5 in wanted and part4 is not None:
+            results["part5_cost"] = cost_per_million(
+                part4,
+                memory_mb=args.memory_mb,
+                secrets_per_tenant=part4["secrets_per_tenant"],
+                webhook_ms=results.get("part3_webhook", {}).get("wall_p50_ms"),
+            )
+    finally:
+        env.stop()
+    results["bench_runtime_s"] = round(time.perf_counter() - started, 1)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(render(results))
+    print(f"\nwritten to {args.out} ({results['bench_runtime_s']} s)")
+    return 0
+
+
+def _step(name: str) -> None:
+    print(f"[bench] part {name} ...", file=sys.stderr, flush=True)
+
+
+def _cpus() -> int | None:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# ---------------------------------------------------------------------- the table
+def render(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str]] = []  # (figure, measured, goal / minimum / note)
+
+    def section(title: str) -> None:
+        rows.append((f"== {title}", "", ""))
+
+    if p1 := results.get("part1_throughput"):
+        section(f"1. Per-tenant throughput, backlog of {p1['backlog_events']} ({p1['event_kind']})")
+        rows.append(
+            ("Fiken latency", f"{p1['fiken_latency_ms']} ms", "rate rule on: 1 in flight, 4 starts/s")
+        )
+        rows.append(("Fiken requests / busy window", f"{p1['fiken_requests']} / {p1['busy_window_s']} s", ""))
+        rows.append(
+            ("achieved req/s (ratio of 4/s)", f"{p1['achieved_rps']} ({p1['ratio_of_4rps']})", "goal >= 0.95")
+        )
+        rows.append(("429 answers", str(p1["http_429"]), "goal 0"))
+        for kind, gap in p1["gap_breakdown"].items():
+            rows.append(
+                (
+                    f"  gaps {kind.replace('_', ' ')}",
+                    f"{gap['intervals']} x {gap['mean_ms']} ms",
+                    f"lost {gap['lost_s']} s",
+                )
+            )
+        rows.append(
+            (
+                "shortest span of 5 starts",
+                f"{p1['min_5_start_span_ms']} ms",
+                "Fiken's rule (emulated): >= 980 ms",
+            )
+        )
+        if "why_missed" in p1:
+            rows.append(("  why it missed", "", p1["why_missed"]))
+    if p2 := results.get("part2_calls_per_kind"):
+        section("2. Fiken calls per event (measured / minimum), processor CPU per event")
+        for kind, k in p2["kinds"].items():
+            note = k.get("above_minimum_because", "")
+            rows.append(
+                (
+                    f"{kind}",
+                    f"{k['fiken_calls']} / {k['minimum']}   cpu {k['processor_cpu_ms']} ms",
+                    f"{', '.join(k['calls']) or 'no call'}" + (f"  [+: {note}]" if note else ""),
+                )
+            )
+    if p3 := results.get("part3_webhook"):
+        section("3. Webhook handler (warm, in-process, moto SQS) and cold import")
+        rows.append(
+            (
+                f"webhook wall p50 / p95 ({p3['requests']} req)",
+                f"{p3['wall_p50_ms']} / {p3['wall_p95_ms']} ms",
+                "anchor: p50 < 150 ms warm (anchors §3.6)",
+            )
+        )
+        rows.append(("webhook CPU p50 / p95", f"{p3['cpu_p50_ms']} / {p3['cpu_p95_ms']} ms", ""))
+    if p3c := results.get("part3_cold_import"):
+        for name, f in p3c["functions"].items():
+            heaviest = ", ".join(f"{k} {v}" for k, v in list(f["heaviest_top_level_imports_ms"].items())[:3])
+            rows.append(
+                (
+                    f"cold `import app`: {name}",
+                    f"{f['import_wall_median_ms']} ms (importtime sum {f['importtime_total_ms']})",
+                    f"heaviest: {heaviest}",
+                )
+            )
+    if p4 := results.get("part4_many_tenants"):
+        scale = f"{p4['tenants']} tenants x {p4['events_per_tenant']} events"
+        section(f"4. {scale} (target 1000 x 20), Fiken latency {p4['fiken_latency_ms']} ms")
+        rows.append(
+            (
+                "wall time / events per s",
+                f"{p4['wall_s']} s / {p4['events_per_s']}",
+                f"ingest {p4['ingest_s']} s, drain after ingest {p4['drain_after_ingest_s']} s, "
+                f"{p4['poller_concurrency']} pollers",
+            )
+        )
+        order = p4["ordering"]
+        rows.append(
+            (
+                "ordering violations",
+                str(order["violations"]),
+                f"goal 0; missing {order['missing']}, repeats {order['repeats']}, "
+                f"transfer-log order violations {order['transfer_log_order_violations']}",
+            )
+        )
+        reasons = ", ".join(f"{k} {v}" for k, v in p4["http_429_by_reason"].items() if v)
+        rows.append(("outcomes", ", ".join(f"{k} {v}" for k, v in p4["outcomes"].items()), ""))
+        rows.append(("Fiken 429 answers", str(p4["http_429"]), f"goal 0; {reasons or 'none'}"))
+        rows.append(
+            (
+                "Fiken requests per event",
+                f"{p4['fiken_requests'] / p4['events']:.2f}",
+                "mix: " + ", ".join(f"{k} {v}" for k, v in p4["event_mix"].items()),
+            )
+        )
+        rows.append(
+            (
+                "processor CPU per event",
+                f"{p4['processor_cpu_ms_per_event']} ms",
+                "thread CPU, no remote work",
+            )
+        )
+    if p5 := results.get("part5_cost"):
+        section(f"5. Cost per million events (Lambda arm64 {p5['memory_mb']} MB, {p5['prices']['region']})")
+        e = p5["per_event"]
+        rows.append(
+            (
+                "per event: SQS / RRU / WRU / secrets",
+                f"{e['sqs_billed_requests']} / {e['dynamodb_rru']} / {e['dynamodb_wru']} / "
+                f"{e['secrets_manager_calls']}",
+                f"log {e['log_bytes']} B, billed ms: processor {e['processor_billed_ms']}, "
+                f"webhook {e['webhook_billed_ms']}",
+            )
+        )
+        for item, usd in p5["usd_per_million_events"].items():
+            rows.append((f"  {item.replace('_', ' ')}", f"${usd:.2f}", ""))
+        rows.append(
+            (
+                "total per million events",
+                f"${p5['usd_per_million_total']:.2f}",
+                f"CPU-only floor ${p5['usd_per_million_total_if_billed_cpu_only']:.2f}; anchor < $25",
+            )
+        )
+        rows.append(
+            (
+                "fixed per tenant-month",
+                f"${p5['fixed_usd_per_tenant_month']:.2f}",
+                f"= variable cost of {p5['fixed_equals_events']} events; anchor < $0.10",
+            )
+        )
+    width = max(len(r[0]) for r in rows) + 2
+    mid = max(len(r[1]) for r in rows) + 2
+    out = []
+    for figure, value, note in rows:
+        out.append(figure if figure.startswith("==") else f"{figure:<{width}}{value:<{mid}}{note}".rstrip())
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
