@@ -28,11 +28,18 @@ BILLED_ROLES = ("webhook", "processor", "esm")
 
 
 def cost_per_million(
-    part4: dict[str, Any], *, memory_mb: int, secrets_per_tenant: float, webhook_ms: float | None = None
+    part4: dict[str, Any],
+    *,
+    memory_mb: int,
+    secrets_per_tenant: float,
+    webhook_ms: float | None = None,
+    quiet_processor_ms: float | None = None,
 ) -> dict[str, Any]:
     """``webhook_ms``: the webhook's warm duration measured quietly (part 3); in part 4 the webhook
     shares two cores with moto, the emulators and 16 pollers, so its wall time there is mostly
-    waiting for the interpreter, which a Lambda execution environment would not do."""
+    waiting for the interpreter, which a Lambda execution environment would not do.
+    ``quiet_processor_ms``: the processor's mean duration per event of part 4's mix, from the
+    one-event-at-a-time runs of part 2 (the same contention argument)."""
     events = part4["events"]
     aws = part4["_aws"]
     per_event = lambda count: count / events  # noqa: E731
@@ -81,6 +88,14 @@ def cost_per_million(
         - lines["lambda_gb_s_processor"]
         + per_event(cpu_gbs) * million * p["lambda_arm64_per_gb_second"]
     )
+    quiet_total = None
+    if quiet_processor_ms is not None:
+        quiet_gbs_per_event = quiet_processor_ms / 1000 * gb
+        quiet_total = (
+            total
+            - lines["lambda_gb_s_processor"]
+            + quiet_gbs_per_event * million * p["lambda_arm64_per_gb_second"]
+        )
     fixed = secrets_per_tenant * p["secrets_manager_per_secret_month"]
     return {
         "memory_mb": memory_mb,
@@ -102,11 +117,15 @@ def cost_per_million(
         "usd_per_million_events": {k: round(v, 2) for k, v in lines.items()},
         "usd_per_million_total": round(total, 2),
         "usd_per_million_total_if_billed_cpu_only": round(cpu_only_total, 2),
+        "processor_ms_per_event_quiet": round(quiet_processor_ms, 1) if quiet_processor_ms else None,
+        "usd_per_million_total_processor_quiet": round(quiet_total, 2) if quiet_total else None,
         "fixed_usd_per_tenant_month": round(fixed, 2),
         "fixed_equals_events": round(fixed / (total / million)) if total else None,
         "notes": [
-            "processor duration as measured: it includes the waits for Fiken's 250 ms pacing, which "
-            "Lambda bills; the 'CPU only' total is the floor if those waits cost nothing",
+            "processor duration as measured in part 4: it includes the waits for Fiken's 250 ms pacing, "
+            "which Lambda bills, and waits for the interpreter on a busy 2-core rig, which Lambda would "
+            "not; 'processor quiet' prices part 4's mix at part 2's one-at-a-time durations; "
+            "'CPU only' is the floor if no wait cost anything",
             "Secrets Manager calls per event are low because one process served every tenant and caches "
             "credentials 60 s; deployed, each execution environment fetches a tenant's secret itself",
             "not included: Lambda START/END/REPORT log lines, Lambda's idle long polls of the queue, "
