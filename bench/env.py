@@ -9,36 +9,26 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from bench.instrument import AwsCallCounter, HandlerTimer, ProcessingRecorder, acting_as
 from emulators.common import RequestLog
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack, LocalStackConfig
-from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from local.tenants import ConnectedTenant, TenantFactory
 from momentsync.observability import logger
-from momentsync.onboarding import add_tenant
 from momentsync.sync.transfer_log import DynamoTransferLog
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, utcnow
 
 CLIENT_ID = "momentsync-bench"
 CLIENT_SECRET = "bench-client-secret"  # noqa: S105 - the emulator's own, not a real credential
 
 
-@dataclass
-class BenchTenant:
-    tenant_id: str
-    slug: str  # Fiken company
-    company: str  # Moment company
-    webhook_url: str
+BenchTenant = ConnectedTenant
 
 
 class BenchEnv:
@@ -87,10 +77,7 @@ class BenchEnv:
                 SecretId=self.stack.environment["FIKEN_APP_SECRET_ID"],
                 SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
             )
-            self._tenants = DynamoTenantRepository(self.table("TENANTS_TABLE"))
-            self._credentials = SecretsManagerCredentialsStore(
-                self.aws.client("secretsmanager"), self.stack.environment["CREDENTIALS_SECRET_PREFIX"]
-            )
+            self._factory = TenantFactory(self.stack, self.fiken, self.moment, CLIENT_ID)
         self._count = 0
 
     def table(self, variable: str) -> Any:
@@ -107,35 +94,8 @@ class BenchEnv:
         """A tenant connected on both sides (tokens issued by the Fiken emulator, as the tests do)."""
         self._count += 1
         tag = f"{self._count:05d}{self.random.randrange(16**6):06x}"
-        tenant_id, slug, company = f"b-{tag}", f"co-{tag}", f"m{tag}"
         with acting_as("setup"):
-            self.fiken.add_company(slug, f"Bench {tag} AS")
-            grant = self.fiken.issue_tokens([slug], client_id=CLIENT_ID)
-            moment_key = f"moment-{tag}"
-            self.moment.add_api_key(company, moment_key)
-            tenant, url = add_tenant(
-                tenants=self._tenants,
-                credentials=self._credentials,
-                webhook_base_url=self.stack.webhook_base_url,
-                tenant_id=tenant_id,
-                name=f"Bench {tag} AS",
-                target=TargetSystem.FIKEN,
-                moment_company_code=company,
-                moment_api_key=moment_key,
-                fiken_company_slug=slug,
-            )
-            self._credentials.put(
-                tenant_id,
-                TenantCredentials(
-                    moment_api_key=SecretStr(moment_key),
-                    fiken=OAuthTokens(
-                        access_token=SecretStr(grant["access_token"]),
-                        refresh_token=SecretStr(grant["refresh_token"]),
-                        expires_at=utcnow() + timedelta(seconds=int(grant["expires_in"])),
-                    ),
-                ),
-            )
-        return BenchTenant(tenant.tenant_id, slug, company, url.url)
+            return self._factory.connected(f"b-{tag}", f"co-{tag}", f"m{tag}", name=f"Bench {tag} AS")
 
     # ------------------------------------------------------------------ driving and inspecting
     def post(self, tenant: BenchTenant, payload: dict[str, Any]) -> str:
@@ -173,36 +133,9 @@ class BenchEnv:
         """
         for poller in self.stack.pollers:
             poller.stop()
-            poller._concurrency = concurrency  # noqa: SLF001 - see the docstring
-            if not isinstance(poller._sqs, AtomicReceives):  # noqa: SLF001
-                poller._sqs = AtomicReceives(poller._sqs, self.idle_poll_seconds)  # noqa: SLF001
+            # Lambda's pollers long-poll; many idle short polls would starve the timed code of CPU.
+            poller.reconfigure(concurrency=concurrency, idle_seconds=self.idle_poll_seconds)
             poller.start()
-
-
-class AtomicReceives:
-    """The poller's SQS client with ReceiveMessage made atomic, and idle polls slowed.
-
-    moto's ReceiveMessage is not atomic across threads: two concurrent receives can both see a
-    message group as free and each take messages of it, which SQS FIFO never does (the bench
-    counts such overlaps: ``HandlerTimer.overlapping_group_deliveries``). An empty receive then
-    waits ``idle_seconds`` (Lambda's pollers long-poll; many idle short polls would starve the
-    timed code of CPU on a small machine).
-    """
-
-    def __init__(self, client: Any, idle_seconds: float) -> None:
-        self._client = client
-        self._idle_seconds = idle_seconds
-        self._lock = threading.Lock()
-
-    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
-        with self._lock:
-            answer = self._client.receive_message(**kwargs)
-        if not answer.get("Messages") and self._idle_seconds:
-            time.sleep(self._idle_seconds)
-        return answer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:

@@ -125,14 +125,14 @@ def part1_throughput(env: BenchEnv, *, backlog: int, latency: float) -> dict[str
         lost = {k: v["lost_s"] for k, v in breakdown.items()}
         worst = max(lost, key=lost.get) if lost else "n/a"
         reasons.append(
-            f"{sum(lost.values()):.1f} s of the {span:.1f} s window went beyond the 250 ms pacing, "
+            f"{sum(lost.values()):.1f} s of the {span:.1f} s window went beyond the pacing interval, "
             f"most of it {worst.replace('_', ' ')} ({lost.get(worst, 0):.1f} s)"
         )
     if throttled:
         why = ", ".join(f"{k} {v}" for k, v in result["refusals_by_reason"].items() if v)
         reasons.append(
             f"{throttled} x 429 ({why}): "
-            "the pacer spaces starts exactly 250 ms apart on its own clock, so any delay before a request "
+            "the pacer spaces starts on its own clock, so a delay before a request "
             f"reaches Fiken can put 5 starts within 1 s as Fiken sees them (shortest here "
             f"{result['min_5_start_span_ms']} ms); the client backs off and retries"
         )

@@ -1,7 +1,9 @@
 """A local stand-in for Lambda's SQS FIFO event source mapping.
 
 What it reproduces: batches of up to ``batch_size`` records in queue order; at most one batch per
-message group in flight (moto's FIFO receive already hides a group whose messages are in flight);
+message group in flight (moto's FIFO receive hides a group whose messages are in flight, but its
+ReceiveMessage is not atomic across threads: two concurrent receives can both see a group as free
+and each take messages of it, which SQS FIFO never does, so the pollers receive one at a time);
 ``concurrency`` pollers like ScalingConfig.MaximumConcurrency; partial batch responses (records
 not listed in ``batchItemFailures`` are deleted, listed ones reappear after the visibility
 timeout); a handler exception fails the whole batch; redrive to the dead-letter queue after
@@ -78,6 +80,7 @@ class FifoEventSourceMapping:
         self._visibility_timeout = visibility_timeout
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._receive_lock = threading.Lock()
         self._busy = 0
         self.invocations = 0
         self.records_failed = 0
@@ -101,6 +104,15 @@ class FifoEventSourceMapping:
             thread.join(timeout=120)
         self._threads = []
 
+    def reconfigure(self, *, concurrency: int | None = None, idle_seconds: float | None = None) -> None:
+        """Changes the poller count or the pause after an empty receive; call while stopped."""
+        if self._threads:
+            raise RuntimeError("stop the mapping before reconfiguring it")
+        if concurrency is not None:
+            self._concurrency = concurrency
+        if idle_seconds is not None:
+            self._idle_seconds = idle_seconds
+
     @property
     def busy(self) -> bool:
         with self._lock:
@@ -109,13 +121,14 @@ class FifoEventSourceMapping:
     def _poll(self) -> None:
         while not self._stop.is_set():
             try:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self._queue_url,
-                    MaxNumberOfMessages=self._batch_size,
-                    WaitTimeSeconds=0,
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
+                with self._receive_lock:
+                    messages = self._sqs.receive_message(
+                        QueueUrl=self._queue_url,
+                        MaxNumberOfMessages=self._batch_size,
+                        WaitTimeSeconds=0,
+                        AttributeNames=["All"],
+                        MessageAttributeNames=["All"],
+                    ).get("Messages", [])
             except Exception:  # noqa: BLE001 - keep polling, like the managed poller does
                 if not self._stop.is_set():
                     log.exception("receive failed")

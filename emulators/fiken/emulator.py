@@ -299,9 +299,16 @@ class FikenEmulator(HostedEmulator):
 
             self.oauth.access_tokens[token] = AccessToken(grant.grant_id, None)
 
-    def revoke_consent(self, *, client_id: str | None = None, company: str | None = None) -> int:
+    def revoke_consent(
+        self, *, client_id: str | None = None, company: str | None = None, whole_grant: bool = False
+    ) -> int:
         """The user revokes the app (or one company) in Fiken; tokens of those grants stop working."""
-        return self.oauth.revoke_consent(client_id=client_id, company=company)
+        return self.oauth.revoke_consent(client_id=client_id, company=company, whole_grant=whole_grant)
+
+    def issued_tokens(self) -> list[str]:
+        """Every access and refresh token this emulator has handed out, spent ones included."""
+        with self.oauth.lock:
+            return list(self.oauth.issued)
 
     def expire_access_tokens(self) -> None:
         self.oauth.expire_access_tokens()

@@ -97,6 +97,8 @@ class OAuthServer:
         self.refresh_tokens: dict[str, int] = {}  # live refresh token -> grant id
         self.codes: dict[str, AuthorizationCode] = {}
         self.token_calls: Counter[str] = Counter()
+        # Every access and refresh token ever handed out, spent ones included (log scans look for them).
+        self.issued: list[str] = []
 
     # -- admin ---------------------------------------------------------------------------------
 
@@ -127,14 +129,20 @@ class OAuthServer:
                 grant, self.access_token_lifetime if lifetime == "default" else lifetime
             )
 
-    def revoke_consent(self, *, client_id: str | None = None, company: str | None = None) -> int:
-        """The user revokes the app in Fiken: whole grants, or one company out of them. Returns count."""
+    def revoke_consent(
+        self, *, client_id: str | None = None, company: str | None = None, whole_grant: bool = False
+    ) -> int:
+        """The user revokes the app in Fiken: whole grants, or one company out of them. Returns count.
+
+        ``whole_grant``: revoke every grant that includes ``company`` (the user of that company
+        removes the app), rather than taking the company out of the grants.
+        """
         with self.lock:
             touched = 0
             for grant in self.grants.values():
                 if grant.revoked or (client_id is not None and grant.client_id != client_id):
                     continue
-                if company is None:
+                if company is None or (whole_grant and company in grant.companies):
                     grant.revoked = True
                     touched += 1
                 elif company in grant.companies:
@@ -156,6 +164,7 @@ class OAuthServer:
             self.refresh_tokens.clear()
             self.codes.clear()
             self.token_calls.clear()
+            self.issued.clear()
 
     # -- bearer check for the API --------------------------------------------------------------------
 
@@ -294,9 +303,11 @@ class OAuthServer:
         self.access_tokens[access] = AccessToken(
             grant.grant_id, None if lifetime is None else self.clock() + lifetime
         )
+        self.issued.append(access)
         if not grant.refresh_token:
             grant.refresh_token = self._secret(32)
             self.refresh_tokens[grant.refresh_token] = grant.grant_id
+            self.issued.append(grant.refresh_token)
         return {
             "access_token": access,
             "refresh_token": grant.refresh_token,

@@ -164,4 +164,4 @@ def test_negative_interval_is_refused() -> None:
 
 def test_default_pacer_is_shared_and_uses_the_documented_interval() -> None:
     assert default_pacer() is default_pacer()
-    assert default_pacer().min_interval == 0.25
+    assert default_pacer().min_interval == 0.255
