@@ -46,7 +46,7 @@ bench: install
 	$(PY) -m bench.run
 
 chaos: install
-	$(PY) -m pytest -m slow tests/chaos $(PYTEST_ARGS)
+	$(PY) -m chaos.run $(CHAOS_ARGS)
 
 fuzz: install
 	MOMENTSYNC_FUZZ_EXAMPLES=10000 $(PY) -m pytest tests/security $(PYTEST_ARGS)

@@ -7,7 +7,8 @@ Moment emulator gets the tenant's API key; the tenant is onboarded the way opera
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,8 @@ class ConnectedTenant:
     tenant_id: str
     slug: str  # Fiken company
     company: str  # Moment company
-    webhook_url: str  # carries the tenant's secret: never print it
+    webhook_url: str = field(repr=False)  # carries the tenant's secret: never print it
+    moment_api_key: str = field(repr=False)
 
 
 class TenantFactory:
@@ -56,7 +58,7 @@ class TenantFactory:
     ) -> ConnectedTenant:
         self.fiken.add_company(slug, name, **company_knobs)
         grant = self.fiken.issue_tokens([slug], client_id=self.client_id)
-        moment_key = f"moment-{tenant_id}-{slug}"
+        moment_key = f"moment-{uuid.uuid4().hex}"
         self.moment.add_api_key(company, moment_key)
         tenant, url = add_tenant(
             tenants=self.tenants,
@@ -83,4 +85,4 @@ class TenantFactory:
                 ),
             ),
         )
-        return ConnectedTenant(tenant.tenant_id, slug, company, url.url)
+        return ConnectedTenant(tenant.tenant_id, slug, company, url.url, moment_key)

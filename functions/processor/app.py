@@ -26,7 +26,6 @@ class TenantFairFifoProcessor(SqsFifoPartialProcessor):
         self.raise_on_entire_batch_failure = False
 
 
-processor = TenantFairFifoProcessor()
 event_processor, dead_letters = build_event_processor(processor_settings())
 
 
@@ -39,6 +38,8 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # A batch processor holds one batch's successes, failures and skipped groups: one per invocation,
+    # so invocations that share a process (the local stack's concurrent pollers) never mix batches.
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=TenantFairFifoProcessor(), context=context
     )

@@ -44,10 +44,16 @@ class TenantProblem(StrEnum):
 class TenantLevelError(SyncError):
     """The tenant's connection is unusable until someone acts; its events are parked, not failed."""
 
-    def __init__(self, problem: TenantProblem, reason: str, *, remedy: str | None = None) -> None:
+    def __init__(
+        self, problem: TenantProblem, reason: str, *, remedy: str | None = None, recorded: bool = False
+    ) -> None:
         super().__init__(reason)
         self.problem = problem
         self.remedy = remedy
+        # The raiser already stored the problem on the tenant, with the knowledge to do it safely
+        # (the token provider decides under the tenant's token lease): the processor must not write it
+        # again from its older copy, which could undo a reconnect made in between.
+        self.recorded = recorded
 
 
 class WaitingError(SyncError):

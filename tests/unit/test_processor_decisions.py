@@ -39,7 +39,7 @@ class Recorder:
     def __call__(self, *args, **kwargs):
         self.calls.append((args, kwargs))
 
-    record = park = notify = __call__
+    record = park = release = notify = __call__
 
     def send(self, **kwargs):
         self.calls.append(((), kwargs))
@@ -160,6 +160,69 @@ def test_tenant_flag_survives_a_concurrent_tenant_change():
     )
     processor.process(envelope())
     assert tenants.items["acme"].problems == {"module_missing": "402 project module"}
+
+
+class ReconnectedDuringSave(Tenants):
+    """The tenant store as a reconnect meets it: the first save conflicts because the tenant was just
+    flagged and then reconnected by someone else (active again, a newer version)."""
+
+    def save(self, tenant):
+        if self.conflicts_left:
+            self.conflicts_left = 0
+            current = self.items[tenant.tenant_id]
+            self.items[tenant.tenant_id] = current.model_copy(
+                update={
+                    "status": TenantStatus.ACTIVE,
+                    "status_reason": "reconnected",
+                    "version": current.version + 2,
+                }
+            )
+            raise TenantConflict("changed")
+        return super().save(tenant)
+
+
+def test_a_stale_reauth_flag_does_not_undo_a_reconnect_made_meanwhile():
+    tenants = ReconnectedDuringSave(tenant())
+    tenants.conflicts_left = 1
+    processor, *_ = build(
+        raising(TenantLevelError(TenantProblem.NEEDS_REAUTH, "401 after refresh")), tenants=tenants
+    )
+    with pytest.raises(TransientError):  # active again: the event goes round once more, not parked
+        processor.process(envelope())
+    assert tenants.items["acme"].status is TenantStatus.ACTIVE
+
+
+def test_a_problem_the_raiser_recorded_is_not_written_again_from_the_events_copy():
+    tenants = Tenants(tenant())
+    processor, _, parked, _, notifier, _ = build(
+        raising(TenantLevelError(TenantProblem.NEEDS_REAUTH, "consent revoked", recorded=True)),
+        tenants=tenants,
+    )
+    # The token provider flagged the tenant and a reconnect made it active again before the processor
+    # got to it: the event is taken back for another delivery, and the tenant stays active.
+    with pytest.raises(TransientError):
+        processor.process(envelope())
+    assert tenants.items["acme"].status is TenantStatus.ACTIVE
+    assert len(parked.calls) == 2  # parked, then released
+    assert len(notifier.calls) == 1
+
+
+def test_an_event_parked_while_its_tenant_is_being_resumed_is_taken_back_for_another_delivery():
+    class ResumedMeanwhile(Tenants):
+        reads = 0
+
+        def get(self, tenant_id):
+            self.reads += 1
+            found = super().get(tenant_id)
+            return found.model_copy(update={"status": TenantStatus.PAUSED}) if self.reads == 1 else found
+
+    processor, log, parked, *_ = build(lambda e, t: None, tenants=ResumedMeanwhile(tenant()))
+    with pytest.raises(TransientError, match="became active"):
+        processor.process(envelope())
+    assert [name for name, *_ in [c[0] for c in parked.calls]] == [envelope(), envelope()] or len(
+        parked.calls
+    ) == 2
+    assert log.calls[-1][0][0].outcome is Outcome.RETRYING
 
 
 @pytest.mark.parametrize("status", [TenantStatus.PAUSED, TenantStatus.NEEDS_REAUTH])

@@ -20,13 +20,12 @@ class DynamoParkedEvents:
         # received_at first: resume order is arrival order; event id keeps the key unique and makes a
         # second delivery of the same event overwrite rather than duplicate its parked copy.
         self._table.put_item(
-            Item={
-                "tenant_id": envelope.tenant_id,
-                "parked_key": f"{envelope.received_at.isoformat()}#{envelope.event_id}",
-                "envelope": envelope.to_message_body(),
-                "reason": reason,
-            }
+            Item={**_key(envelope), "envelope": envelope.to_message_body(), "reason": reason}
         )
+
+    def release(self, envelope: QueueEnvelope) -> None:
+        """Drops an event's parked copy (it is being delivered again instead)."""
+        self._table.delete_item(Key=_key(envelope))
 
     def list(self, tenant_id: str) -> list[tuple[QueueEnvelope, str]]:
         items: list[dict[str, Any]] = []
@@ -48,11 +47,13 @@ class DynamoParkedEvents:
         for envelope, _reason in self.list(tenant_id):
             resent = envelope.model_copy(update={"origin": "resume"})
             queue.send(resent, deduplication_id=f"resume-{envelope.event_id}")
-            self._table.delete_item(
-                Key={
-                    "tenant_id": tenant_id,
-                    "parked_key": f"{envelope.received_at.isoformat()}#{envelope.event_id}",
-                }
-            )
+            self._table.delete_item(Key=_key(envelope))
             resumed += 1
         return resumed
+
+
+def _key(envelope: QueueEnvelope) -> dict[str, str]:
+    return {
+        "tenant_id": envelope.tenant_id,
+        "parked_key": f"{envelope.received_at.isoformat()}#{envelope.event_id}",
+    }

@@ -57,6 +57,8 @@ class TransferLog(Protocol):
 class ParkedEvents(Protocol):
     def park(self, envelope: QueueEnvelope, reason: str) -> None: ...
 
+    def release(self, envelope: QueueEnvelope) -> None: ...
+
 
 class DeadLetters(Protocol):
     def send(self, **kwargs: Any) -> str: ...
@@ -146,6 +148,15 @@ class EventProcessor:
     # ------------------------------------------------------------------ outcomes
     def _park(self, envelope: QueueEnvelope, started: float, receive_count: int, reason: str) -> Outcome:
         self.parked.park(envelope, reason)
+        now = self.tenants.get(envelope.tenant_id)
+        if now is not None and now.processing_enabled:
+            # Reconnected or resumed while this event was being parked: the resume may have listed the
+            # parked events before this one was written, so take it back and let SQS deliver it again
+            # (if the resume did send it, the second copy finds nothing to change).
+            self.parked.release(envelope)
+            retry = "tenant became active while the event was being parked"
+            self._log(envelope, Outcome.RETRYING, started, receive_count, reason=retry)
+            raise TransientError(retry)
         self._log(envelope, Outcome.PARKED, started, receive_count, reason=reason)
         return Outcome.PARKED
 
@@ -178,7 +189,8 @@ class EventProcessor:
             first_time = tenant.status is not TenantStatus.NEEDS_REAUTH
         else:
             first_time = tenant.problems.get(error.problem.value) != error.reason
-        for _ in range(3):
+        found = (tenant.status, tenant.status_reason)
+        for _ in range(0 if error.recorded else 3):
             if error.problem is TenantProblem.NEEDS_REAUTH:
                 tenant.status = TenantStatus.NEEDS_REAUTH
                 tenant.status_reason = error.reason
@@ -195,6 +207,8 @@ class EventProcessor:
                 if fresh is None:
                     return
                 tenant = fresh
+                if (fresh.status, fresh.status_reason) != found:
+                    break  # someone changed the status since this event read it (a reconnect?): theirs stands
         if first_time:
             remedy = f" {error.remedy}" if error.remedy else ""
             self.notifier.notify(

@@ -359,14 +359,34 @@ def test_401_on_post_is_repeated_after_the_refresh(fiken, client, tokens) -> Non
     assert route.call_count == 2
 
 
-def test_401_twice_means_the_tenant_must_reconnect(fiken, client, tokens) -> None:
+def test_401_to_every_token_means_the_tenant_must_reconnect(fiken, client, tokens) -> None:
     route = fiken.get(f"{COMPANY}/contacts/77").mock(return_value=httpx.Response(401))
     with pytest.raises(TenantLevelError) as raised:
         client.get_contact(77)
     assert raised.value.problem is TenantProblem.NEEDS_REAUTH
     assert isinstance(raised.value, FikenTenantError)
-    assert route.call_count == 2
-    assert tokens.refresh_count == 1
+    # Our token, then the stored one (maybe another holder's, never tried here), then a refreshed one.
+    assert route.call_count == 3
+    assert tokens.refresh_count == 2
+
+
+def test_a_token_another_holder_stored_that_fiken_refuses_is_refreshed_once_more(fiken, make_client) -> None:
+    class ReconnectedElsewhere(StaticTokenProvider):
+        """The stored token changed under us (a reconnect) and Fiken had already ended it early."""
+
+        handed = iter(["stored-by-the-reconnect", "refreshed-here"])
+
+        def refresh_after_unauthorized(self, rejected_token: str) -> str:
+            return next(self.handed)
+
+    route = fiken.get(COMPANY).mock(
+        side_effect=lambda request: httpx.Response(
+            200 if request.headers["Authorization"] == "Bearer refreshed-here" else 401,
+            json={"name": "Acme AS", "slug": "acme-as"},
+        )
+    )
+    assert make_client(token_provider=ReconnectedElsewhere(TOKEN)).get_company().slug == "acme-as"
+    assert route.call_count == 3
 
 
 def test_a_failed_refresh_propagates(fiken, make_client) -> None:

@@ -238,6 +238,9 @@ class _Call:
 
 
 # ---------------------------------------------------------------- client
+MAX_TOKEN_ROUNDS = 2
+
+
 class FikenClient:
     def __init__(
         self,
@@ -506,12 +509,12 @@ class FikenClient:
         json_body = body.to_body() if body is not None else None
         token = self._tokens.access_token()
         used_tokens = [token]  # every token sent in this call is scrubbed from what Fiken says
-        refreshed = False
+        refreshes = 0
         attempt = 0
         while True:
             attempt += 1
             # The repeat after a token refresh is not a retry of a failure: it gets its own attempt.
-            attempts_allowed = self._max_attempts + (1 if refreshed else 0)
+            attempts_allowed = self._max_attempts + refreshes
             request_id = str(uuid.uuid4())
             headers = {
                 "Authorization": f"Bearer {token}",
@@ -542,8 +545,11 @@ class FikenClient:
             if 200 <= status < 300:
                 return response
             message = _fiken_message(response, used_tokens)
-            if status == 401 and not refreshed:
-                refreshed = True
+            # Two rounds: the first may hand back a token another holder stored (a reconnect, a refresh
+            # elsewhere) that was never tried here; if Fiken refuses that one too, the second round
+            # refreshes it. Only a token we refreshed ourselves and Fiken still refuses means re-auth.
+            if status == 401 and refreshes < MAX_TOKEN_ROUNDS and token not in used_tokens[:-1]:
+                refreshes += 1
                 token = self._tokens.refresh_after_unauthorized(token)
                 used_tokens.append(token)
                 continue

@@ -172,7 +172,9 @@ class FikenTokenProvider:
                 continue
         self._cached = None
         logger.warning("fiken connection needs re-authorisation", extra={"tenant_id": self.tenant_id})
-        raise TenantLevelError(TenantProblem.NEEDS_REAUTH, reason, remedy=reconnect_remedy(self.tenant_id))
+        raise TenantLevelError(
+            TenantProblem.NEEDS_REAUTH, reason, remedy=reconnect_remedy(self.tenant_id), recorded=True
+        )
 
     # ------------------------------------------------------------------ reading
     def _stored_tokens(self, *, fresh: bool) -> OAuthTokens:
