@@ -1,0 +1,62 @@
+"""A reduced chaos run in make test: every fault kind, then record by record, event by event, log scan.
+
+The full run (≥ 10,000 events over ≥ 50 tenants) is ``make chaos``; this one runs the same code on the
+test session's stack and emulators, small enough for every push.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.nemesis import FaultRates
+from chaos.run import ChaosConfig, render, run_chaos
+from chaos.world import ChaosWorld
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(stack, fiken_emulator, moment_emulator):
+    chaos_world = ChaosWorld(stack, fiken_emulator, moment_emulator)
+    for poller in stack.pollers:  # four concurrent invocations, as MaximumConcurrency would allow
+        poller.stop()
+        poller.reconfigure(concurrency=4)
+        poller.start()
+    yield chaos_world
+    chaos_world.close()
+    for poller in stack.pollers:
+        poller.stop()
+        poller.reconfigure(concurrency=stack.config.poller_concurrency)
+        poller.start()
+
+
+def test_a_small_storm_loses_nothing_duplicates_nothing_and_leaks_nothing(world):
+    config = ChaosConfig(
+        seed=7,
+        tenants=6,
+        events_per_tenant=30,
+        senders=3,
+        revoked_tenants=1,
+        poison_tenants=2,
+        token_expiries=1,
+        burst_every=60,
+        rates=FaultRates(processor_crash=0.06),
+        drain_timeout=240,
+    )
+    report = run_chaos(world, config)
+    figures = render(report)
+
+    assert report.ok, figures
+    assert report.events.accepted == 6 * 30 + 1, figures  # + the newer event that fixes a poison invoice
+    assert report.events.lost == [] and report.records.duplicates == [], figures
+    # The storm really happened: every kind of fault fired at least once.
+    assert set(report.faults["fiken"]) >= {"429", "5xx", "timeout", "drop_after_apply", "slow"}, figures
+    assert set(report.faults["moment"]) >= {"429", "5xx"}, figures
+    assert sum(report.faults["processor_crash_after_fiken_write"].values()) >= 1, figures
+    assert report.faults["token_expiries"] == 1 and len(report.reconnects) == 1, figures
+    assert set(report.troubles) == {"duplicate", "late", "reordered"}, figures
+    # Both poison invoices were dead-lettered, fixed (override / in Moment) and replayed.
+    assert report.dead_letters["reasons"].get("poison: VAT code", 0) >= 2, figures
+    assert report.events.applied_after_replay >= 1, figures
+    assert sum(report.records.checked.values()) >= 60, figures
+    assert report.secrets_scanned >= 6 * 3, figures
