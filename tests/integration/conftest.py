@@ -11,17 +11,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from emulators.moment.webhook_driver import MomentWebhookDriver
 from local.stack import LocalStack
-from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from local.tenants import TenantFactory
 from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.sync_state import DynamoSyncState, SyncLink
 from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, MappingSettings, Tenant, utcnow
+from momentsync.tenants import DynamoTenantRepository, MappingSettings, Tenant
+from tests.conftest import FIKEN_CLIENT_ID
 
 
 @dataclass
@@ -115,40 +115,19 @@ class Pipeline:
 
 
 @pytest.fixture
-def make_pipeline(stack, fiken_emulator, moment_emulator, make_tenant):
+def make_pipeline(stack, fiken_emulator, moment_emulator):
+    factory = TenantFactory(stack, fiken_emulator, moment_emulator, FIKEN_CLIENT_ID)
     drivers: list[MomentWebhookDriver] = []
 
     def make(*, mapping: MappingSettings | None = None, **company_knobs: Any) -> Pipeline:
-        slug = f"co-{uuid.uuid4().hex[:10]}"
-        company = f"m{uuid.uuid4().hex[:10]}"
-        fiken_emulator.add_company(slug, f"Test {slug} AS", **company_knobs)
-        grant = fiken_emulator.issue_tokens([slug], client_id="momentsync-test-app")
-        moment_key = "moment-" + uuid.uuid4().hex
-        moment_emulator.add_api_key(company, moment_key)
-        handle = make_tenant(fiken_company_slug=slug, moment_company_code=company, moment_api_key=moment_key)
-        if mapping is not None:
-            tenant = handle.tenant
-            tenant.mapping = mapping
-            DynamoTenantRepository(
-                stack.aws.resource("dynamodb").Table(stack.environment["TENANTS_TABLE"])
-            ).save(tenant)
-        SecretsManagerCredentialsStore(
-            stack.aws.client("secretsmanager"), stack.environment["CREDENTIALS_SECRET_PREFIX"]
-        ).put(
-            handle.tenant.tenant_id,
-            TenantCredentials(
-                moment_api_key=SecretStr(moment_key),
-                fiken=OAuthTokens(
-                    access_token=SecretStr(grant["access_token"]),
-                    refresh_token=SecretStr(grant["refresh_token"]),
-                    expires_at=utcnow() + timedelta(seconds=int(grant["expires_in"])),
-                ),
-            ),
+        tag = uuid.uuid4().hex[:10]
+        tenant = factory.connected(
+            f"t-{tag}", f"co-{tag}", f"m{tag}", name="Acme AS", mapping=mapping, **company_knobs
         )
-        driver = MomentWebhookDriver(moment_emulator, company, handle.webhook_url, raise_on_error=True)
+        driver = MomentWebhookDriver(moment_emulator, tenant.company, tenant.webhook_url, raise_on_error=True)
         drivers.append(driver)
         return Pipeline(
-            stack, fiken_emulator, moment_emulator, handle.tenant.tenant_id, slug, company, driver
+            stack, fiken_emulator, moment_emulator, tenant.tenant_id, tenant.slug, tenant.company, driver
         )
 
     yield make
