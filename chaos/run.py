@@ -157,6 +157,7 @@ class ChaosRun:
         try:
             self._drive()
             self.report.phases["ingest"] = round(time.monotonic() - storm, 1)
+            self.say("every event sent; waiting for the queue to drain")
             if not world.idle(config.drain_timeout):
                 self.report.problems.append("the queue did not drain during the storm")
         finally:
@@ -174,6 +175,7 @@ class ChaosRun:
         self.report.phases["storm"] = round(time.monotonic() - storm, 1)
 
         operator = time.monotonic()
+        self.say("the storm is over; the operator fixes, replays and checks")
         self._operate()
         self.report.phases["operator"] = round(time.monotonic() - operator, 1)
 
@@ -250,6 +252,10 @@ class ChaosRun:
 
     def _on_progress(self, posted: int) -> None:
         total = self.config.tenants * self.config.events_per_tenant
+        if posted % max(1, total // 10) == 0:
+            self.say(
+                f"{posted} of {total} events accepted; queue {self.world.stack.queue_depth('EventQueue')}"
+            )
         if self.config.burst_every and posted % self.config.burst_every == 0:
             victim = self.random.choice(self.tenants)
             self.world.fiken.fault_plan.script(
