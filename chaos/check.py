@@ -19,6 +19,7 @@ from typing import Any
 
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
+from momentsync.connectors.fiken.mapping import is_credit_note_text_of
 from momentsync.moment.models import Customer, Invoice, Project
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 
@@ -105,7 +106,7 @@ def check_records(
                 n
                 for n in notes
                 if n.get("orderReference") == number
-                or f"Moment-kreditnota {number}" in (n.get("creditNoteText") or "")
+                or is_credit_note_text_of(n.get("creditNoteText"), invoice.invoice_number)
             ]
             for match in matches:
                 notes.remove(match)

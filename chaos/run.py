@@ -274,13 +274,24 @@ class ChaosRun:
             time.sleep(0.2)
             status = self.world.tenant(tenant.tenant_id).status
         parked = DynamoParkedEvents(self.world.table("PARKED_EVENTS_TABLE")).count(tenant.tenant_id)
-        page = self.world.reconnect(tenant.tenant_id)
+        failures: list[str] = []
+        page = ""
+        for _attempt in range(3):  # the page says "try again": the operator sends a new link
+            try:
+                page = self.world.reconnect(tenant.tenant_id)
+                break
+            except RuntimeError as exc:
+                failures.append(str(exc))
+                time.sleep(2)
+        else:
+            self.report.problems.append(f"{tenant.tenant_id} could not reconnect: {failures}")
         self.report.reconnects.append(
             {
                 "tenant_id": tenant.tenant_id,
                 "status_before": status.value,
                 "parked_before": parked,
                 "page_says_resumed": "held transfer" in page,
+                "failed_attempts": failures,
             }
         )
 
@@ -451,7 +462,16 @@ def render(report: ChaosReport) -> str:
         ),
         (
             "reconnects (status before, parked before)",
-            "; ".join(f"{r['status_before']} {r['parked_before']}" for r in report.reconnects) or "none",
+            "; ".join(
+                f"{r['status_before']} {r['parked_before']}"
+                + (
+                    f" ({len(r['failed_attempts'])} attempt(s) answered 503 first)"
+                    if r["failed_attempts"]
+                    else ""
+                )
+                for r in report.reconnects
+            )
+            or "none",
         ),
         (
             "dead letters before replay",

@@ -9,10 +9,13 @@ not listed in ``batchItemFailures`` are deleted, listed ones reappear after the 
 timeout); a handler exception fails the whole batch; redrive to the dead-letter queue after
 ``maxReceiveCount`` receives (done by SQS itself, i.e. moto, on receive).
 
-One deliberate difference: the local stack shortens the visibility timeout (seconds, not ten times
-the function timeout) so failed records come back quickly. To keep the deployed invariant that a
-batch never becomes visible while it is being processed, a heartbeat extends the visibility of
-the batch in flight; records reported as failed then reappear after the short timeout.
+One deliberate difference: failed records come back after a short ``visibility_timeout`` (seconds,
+not ten times the function timeout). The deployed invariant that a batch never becomes visible while
+it is being processed is kept by receiving with a long visibility (``IN_FLIGHT_VISIBILITY_SECONDS``,
+longer than any local invocation) and, once the invocation is over, setting the failed records'
+visibility to the short timeout. (An earlier heartbeat that kept extending a short visibility fell
+behind on a busy machine: a 10,000-event chaos run saw a batch delivered to a second poller while the
+first still processed it, and two credit notes made for one.)
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 log = logging.getLogger("momentsync.local.event_source")
+
+# Longer than any local invocation, shorter than SQS's 12-hour cap: a batch never reappears mid-run.
+IN_FLIGHT_VISIBILITY_SECONDS = 900
 
 
 def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -78,6 +84,10 @@ class FifoEventSourceMapping:
         # where a 1 s long poll would hold every pause for a second.
         self._idle_seconds = idle_seconds
         self._visibility_timeout = visibility_timeout
+        # Without a short timeout to return failures with, the queue's own visibility applies throughout.
+        self._in_flight_visibility = (
+            {"VisibilityTimeout": IN_FLIGHT_VISIBILITY_SECONDS} if visibility_timeout else {}
+        )
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._receive_lock = threading.Lock()
@@ -126,6 +136,7 @@ class FifoEventSourceMapping:
                         QueueUrl=self._queue_url,
                         MaxNumberOfMessages=self._batch_size,
                         WaitTimeSeconds=0,
+                        **self._in_flight_visibility,
                         AttributeNames=["All"],
                         MessageAttributeNames=["All"],
                     ).get("Messages", [])
@@ -141,38 +152,10 @@ class FifoEventSourceMapping:
                 with self._lock:
                     self._busy += 1
                 try:
-                    with self._visibility_heartbeat(messages):
-                        self._invoke(messages)
+                    self._invoke(messages)
                 finally:
                     with self._lock:
                         self._busy -= 1
-
-    @contextmanager
-    def _visibility_heartbeat(self, messages: list[dict[str, Any]]) -> Iterator[None]:
-        if not self._visibility_timeout:
-            yield
-            return
-        done = threading.Event()
-        timeout = self._visibility_timeout
-
-        def beat() -> None:
-            while not done.wait(timeout / 2):
-                for message in messages:
-                    # A record already deleted has nothing to extend.
-                    with suppress(Exception):
-                        self._sqs.change_message_visibility(
-                            QueueUrl=self._queue_url,
-                            ReceiptHandle=message["ReceiptHandle"],
-                            VisibilityTimeout=timeout,
-                        )
-
-        thread = threading.Thread(target=beat, daemon=True, name="esm-visibility")
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join()
 
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [to_lambda_record(m, self._queue_arn, self._region) for m in messages]}
@@ -184,10 +167,12 @@ class FifoEventSourceMapping:
             log.exception("processor invocation failed; batch will be retried")
             with self._lock:
                 self.handler_errors += 1
+            self._retry_later(messages)
             return
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
         with self._lock:
             self.records_failed += len(failed)
+        self._retry_later([m for m in messages if m["MessageId"] in failed])
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
@@ -195,3 +180,15 @@ class FifoEventSourceMapping:
                 QueueUrl=self._queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+
+    def _retry_later(self, messages: list[dict[str, Any]]) -> None:
+        """Failed records reappear after the (short) visibility timeout, not the in-flight one."""
+        if not self._visibility_timeout:
+            return
+        for message in messages:
+            with suppress(Exception):  # already gone (redriven): nothing to shorten
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._visibility_timeout,
+                )

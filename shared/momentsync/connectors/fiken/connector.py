@@ -166,7 +166,7 @@ class FikenConnector:
                 if note.order_reference == reference or (
                     note.associated_invoice_id == credited
                     and note.credit_note_text
-                    and f"Moment-kreditnota {invoice.invoice_number}" in note.credit_note_text
+                    and mapping.is_credit_note_text_of(note.credit_note_text, invoice.invoice_number)
                 ):
                     self._remember(kind, note.credit_note_id, _credit_note_totals(note))
                     return RemoteRecord(

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -374,3 +375,8 @@ def partial_credit_note(
             )
         ],
     )
+
+
+def is_credit_note_text_of(text: str | None, invoice_number: int | None) -> bool:
+    """Whether a Fiken credit note's text names this Moment credit note (2 must not match 23)."""
+    return bool(text) and re.search(rf"Moment-kreditnota {invoice_number}(?!\d)", text or "") is not None
