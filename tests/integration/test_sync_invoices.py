@@ -193,6 +193,32 @@ def test_lost_create_response_still_gives_exactly_one_invoice(pipeline):
     assert len(attachments_of(pipeline, "invoice", fiken_invoice["invoiceId"])) == 1
 
 
+def test_a_due_date_moved_in_moment_after_a_lost_create_reaches_the_adopted_invoice(pipeline, monkeypatch):
+    # Found by the chaos run: the retry adopted the invoice made with the old due date and recorded the
+    # new one as synced, so the due-date change's own webhook was answered "unchanged".
+    pipeline.fiken.fault_plan.script(
+        "drop_after_apply", times=1, method="POST", path=rf"/companies/{pipeline.slug}/invoices$"
+    )
+    original = FikenConnector.create_invoice
+    moved = date(2025, 4, 30)
+
+    def create_then_moment_moves_the_due_date(self, invoice, parties):
+        try:
+            return original(self, invoice, parties)
+        finally:
+            pipeline.moment.update_invoice(pipeline.company, invoice.id, due_date=moved)
+
+    monkeypatch.setattr(FikenConnector, "create_invoice", create_then_moment_moves_the_due_date)
+    invoice = finalize(pipeline)
+    pipeline.settle()
+    pipeline.driver.notify("invoice", invoice.id)  # the due-date change's webhook, after the retry
+    pipeline.settle()
+
+    fiken_invoice = only(pipeline.invoices())
+    assert fiken_invoice["dueDate"] == moved.isoformat()
+    assert pipeline.log()[-2].details.get("adopted") is True
+
+
 def test_processor_dying_between_fiken_201_and_the_state_write_gives_exactly_one_invoice(
     pipeline, monkeypatch
 ):

@@ -53,6 +53,10 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
     if remote is None:
         link = record_intent(session, link, invoice)
         remote = session.connector.create_invoice(invoice, parties)
+    elif due_date is not None and remote.details.get("due_date") not in (None, str(due_date)):
+        # Adopted: an earlier attempt made it with the due date of then, and Moment has moved it since
+        # (the change's own webhook may already have been answered "unchanged" by that attempt's state).
+        session.connector.update_invoice_due_date(remote, due_date)
     link = session.state.save(
         link.model_copy(
             update={

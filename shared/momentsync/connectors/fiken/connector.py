@@ -176,7 +176,12 @@ class FikenConnector:
         for found in self.client.find_invoices(order_reference=reference):
             if found.customer is None or found.customer.contact_id == customer_id:
                 self._remember(kind, found.invoice_id, _invoice_totals(found))
-                return RemoteRecord(str(found.invoice_id), _number(found.invoice_number), {"kind": kind})
+                # The due date it was made with: Moment may have moved it since that attempt.
+                return RemoteRecord(
+                    str(found.invoice_id),
+                    _number(found.invoice_number),
+                    {"kind": kind, "due_date": str(found.due_date)},
+                )
         return None
 
     def create_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord:
