@@ -108,7 +108,9 @@ def _code_of_objects(data: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         value = data.get(key)
         if isinstance(value, dict):
-            code = next((value[k] for k in ("code", "isoCode", "currencyCode", "countryCode") if value.get(k)), None)
+            code = next(
+                (value[k] for k in ("code", "isoCode", "currencyCode", "countryCode") if value.get(k)), None
+            )
             if code is not None:
                 out[key] = code
     return out
@@ -203,7 +205,9 @@ class Customer(MomentModel):
         alias="organizationNumber",
         validation_alias=_names("organizationNumber", "orgNumber", "organisationNumber", "orgNo"),
     )
-    email: str | None = Field(default=None, alias="email", validation_alias=_names("email", "mail", "emailAddress"))
+    email: str | None = Field(
+        default=None, alias="email", validation_alias=_names("email", "mail", "emailAddress")
+    )
     invoice_email: str | None = Field(
         default=None, alias="invoiceEmail", validation_alias=_names("invoiceEmail", "invoiceEmailAddress")
     )
@@ -211,7 +215,9 @@ class Customer(MomentModel):
         default=None, alias="phone", validation_alias=_names("phone", "phoneNumber", "telephone")
     )
     fax: str | None = Field(default=None, alias="fax")
-    website: str | None = Field(default=None, alias="website", validation_alias=_names("website", "homepage", "url"))
+    website: str | None = Field(
+        default=None, alias="website", validation_alias=_names("website", "homepage", "url")
+    )
     street: str | None = Field(
         default=None, alias="address", validation_alias=_names("address", "streetAddress", "address1")
     )
@@ -221,7 +227,9 @@ class Customer(MomentModel):
     post_code: str | None = Field(
         default=None, alias="postalCode", validation_alias=_names("postalCode", "zipCode", "postCode", "zip")
     )
-    city: str | None = Field(default=None, alias="city", validation_alias=_names("city", "postalArea", "town"))
+    city: str | None = Field(
+        default=None, alias="city", validation_alias=_names("city", "postalArea", "town")
+    )
     # ISO 3166-1 alpha-2; ``country`` may carry a code or an object with one (see the validator).
     country_code: str | None = Field(
         default=None, alias="countryCode", validation_alias=_names("countryCode", "country")
@@ -229,7 +237,9 @@ class Customer(MomentModel):
     currency_code: str | None = Field(
         default=None, alias="currencyCode", validation_alias=_names("currencyCode", "currency")
     )
-    language: str | None = Field(default=None, alias="language", validation_alias=_names("language", "languageCode"))
+    language: str | None = Field(
+        default=None, alias="language", validation_alias=_names("language", "languageCode")
+    )
     customer_state: str | None = Field(
         default=None, alias="customerState", validation_alias=_names("customerState", "state", "status")
     )
@@ -302,9 +312,19 @@ class ExportStatus(StrEnum):
 
 # Spellings of each status (compared loosely). Anything else, including "NONE" or a number, is an
 # error naming the value: guessing "to transfer" would book invoices marked "Do not transfer".
-_TO_TRANSFER = frozenset({"totransfer", "nottransferred", "notexported", "readyforexport", "toexport", "pending"})
+_TO_TRANSFER = frozenset(
+    {"totransfer", "nottransferred", "notexported", "readyforexport", "toexport", "pending"}
+)
 _DO_NOT_TRANSFER = frozenset(
-    {"donottransfer", "donottransfertoaccounting", "nottransfer", "donotexport", "noexport", "excluded", "exclude"}
+    {
+        "donottransfer",
+        "donottransfertoaccounting",
+        "nottransfer",
+        "donotexport",
+        "noexport",
+        "excluded",
+        "exclude",
+    }
 )
 _TRANSFERRED = frozenset({"transferred", "hasbeentransferred", "exported"})
 _CREDIT_NOTE_TYPES = frozenset({"creditnote", "credit", "creditinvoice", "kreditnota"})
@@ -348,7 +368,9 @@ class InvoiceLine(MomentModel):
     financial_account: FinancialAccountRef | None = Field(
         default=None, alias="financialAccount", validation_alias=_names("financialAccount", "account")
     )  # GUESS (flat forms accepted, see _ACCOUNT_FLAT)
-    quantity: Decimal = Field(default=Decimal(1), alias="quantity", validation_alias=_names("quantity", "count"))
+    quantity: Decimal = Field(
+        default=Decimal(1), alias="quantity", validation_alias=_names("quantity", "count")
+    )
     unit_price: Decimal = Field(
         alias="unitPrice", validation_alias=_names("unitPrice", "price", "unitPriceExcludingVat")
     )  # GUESS; excl. VAT, before discount
@@ -380,7 +402,12 @@ class InvoiceLine(MomentModel):
         has_vat = any(data.get(k) is not None for k in ("vatAmount", "vat", "amountVat", "vat_amount"))
         incl = next((data[k] for k in ("amountIncludingVat", "grossAmount") if data.get(k) is not None), None)
         excl = next(
-            (data[k] for k in ("amountExcludingVat", "netAmount", "amountExclVat") if data.get(k) is not None), None
+            (
+                data[k]
+                for k in ("amountExcludingVat", "netAmount", "amountExclVat")
+                if data.get(k) is not None
+            ),
+            None,
         )
         if not has_vat and incl is not None and excl is not None:
             # VAT under no name we know, but gross and net are there: their difference is the VAT.
@@ -449,7 +476,9 @@ class Invoice(MomentModel):
     customer: CustomerRef = Field(alias="customer")  # GUESS (nested like the webhook; flat accepted)
     project: ProjectRef | None = Field(default=None, alias="project")  # GUESS (nested; flat accepted)
     invoice_date: date | None = Field(
-        default=None, alias="invoiceDate", validation_alias=_names("invoiceDate", "date", "issueDate", "invoicedDate")
+        default=None,
+        alias="invoiceDate",
+        validation_alias=_names("invoiceDate", "date", "issueDate", "invoicedDate"),
     )  # GUESS
     due_date: date | None = Field(
         default=None, alias="dueDate", validation_alias=_names("dueDate", "paymentDueDate", "dueDateDate")
@@ -461,7 +490,9 @@ class Invoice(MomentModel):
     their_reference: str | None = Field(default=None, alias="theirReference")  # GUESS
     our_reference: str | None = Field(default=None, alias="ourReference")  # GUESS
     currency_code: str = Field(
-        default="NOK", alias="currencyCode", validation_alias=_names("currencyCode", "currency", "currencyIsoCode")
+        default="NOK",
+        alias="currencyCode",
+        validation_alias=_names("currencyCode", "currency", "currencyIsoCode"),
     )  # GUESS; only a record that sent no currency under any name is NOK
     currency_rate: Decimal = Field(
         default=Decimal(1),
@@ -471,15 +502,21 @@ class Invoice(MomentModel):
     total_incl_vat: Decimal | None = Field(
         default=None,
         alias="totalAmountIncludingVat",
-        validation_alias=_names("totalAmountIncludingVat", "totalIncludingVat", "totalAmount", "amountIncludingVat"),
+        validation_alias=_names(
+            "totalAmountIncludingVat", "totalIncludingVat", "totalAmount", "amountIncludingVat"
+        ),
     )  # GUESS
     total_excl_vat: Decimal | None = Field(
         default=None,
         alias="totalAmountExcludingVat",
-        validation_alias=_names("totalAmountExcludingVat", "totalExcludingVat", "netAmount", "amountExcludingVat"),
+        validation_alias=_names(
+            "totalAmountExcludingVat", "totalExcludingVat", "netAmount", "amountExcludingVat"
+        ),
     )  # GUESS
     total_vat: Decimal | None = Field(
-        default=None, alias="totalVatAmount", validation_alias=_names("totalVatAmount", "totalVat", "vatAmount")
+        default=None,
+        alias="totalVatAmount",
+        validation_alias=_names("totalVatAmount", "totalVat", "vatAmount"),
     )  # GUESS
     credit_note: bool = Field(
         default=False, alias="creditNote", validation_alias=_names("creditNote", "isCreditNote")
@@ -502,7 +539,9 @@ class Invoice(MomentModel):
     )  # GUESS
     # Only returned when the GET asks for the lines part (client.INVOICE_INCLUDE).
     lines: list[InvoiceLine] = Field(
-        default_factory=list, alias="invoiceLines", validation_alias=_names("invoiceLines", "lines", "invoiceRows")
+        default_factory=list,
+        alias="invoiceLines",
+        validation_alias=_names("invoiceLines", "lines", "invoiceRows"),
     )  # GUESS
     last_modified: datetime | None = Field(default=None, alias="lastModifiedDate")
 
@@ -595,7 +634,9 @@ class Invoice(MomentModel):
     @property
     def is_credit_note(self) -> bool:
         return (
-            self.credit_note or self.credited_invoice is not None or _loose(self.invoice_type) in _CREDIT_NOTE_TYPES
+            self.credit_note
+            or self.credited_invoice is not None
+            or _loose(self.invoice_type) in _CREDIT_NOTE_TYPES
         )
 
     @property

@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from momentsync.moment.models import (
-    MomentFieldMissing,
     Customer,
     ExportStatus,
     Invoice,
+    MomentFieldMissing,
     Page,
     ProductType,
     Project,
@@ -154,7 +154,7 @@ def test_transferable(changes, transferable, reason_part):
 def test_contradictions_are_errors_naming_the_field(changes, field_name):
     invoice = parse_invoice({**INVOICE, **changes})
     with pytest.raises(MomentFieldMissing) as caught:
-        invoice.transferable
+        _ = invoice.not_transferable_reason
     assert caught.value.field_name == field_name and "invoiceState" in caught.value.sent
 
 
