@@ -698,7 +698,7 @@ class Page(MomentModel, Generic[RecordT]):
     ``{"content": [...], "page": {"number", "size", "totalElements", "totalPages"}}``, 0-based.
     """
 
-    content: list[RecordT] = Field(default_factory=list, alias="content")
+    content: list[RecordT] = Field(alias="content")
     page: PageInfo = Field(alias="page")
 
     @model_validator(mode="before")
@@ -710,6 +710,11 @@ class Page(MomentModel, Generic[RecordT]):
                 "content": data,
                 "page": {"number": 0, "size": len(data), "totalElements": len(data), "totalPages": 1},
             }
+        if isinstance(data, dict) and "content" not in data:
+            # An unknown list key must not read as "no records".
+            raise ValueError(
+                f"no 'content' list in Moment's page; it sent: {', '.join(sorted(data)) or 'nothing'}"
+            )
         return data
 
     @property
