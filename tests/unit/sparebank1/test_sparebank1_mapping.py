@@ -13,6 +13,7 @@ from momentsync.connectors.sparebank1.models import (
     PROJECT_COMPLETED,
     PROJECT_IN_PROGRESS,
     PROJECT_REGISTERED,
+    Address,
     BusinessRelation,
     Customer,
     Email,
@@ -216,3 +217,36 @@ def test_totals_from_booked_lines_in_ore():
     totals = mapping.voucher_totals(lines, {270})
     assert (totals.net, totals.vat, totals.gross) == (987500, 234375, 1221875)
     assert mapping.to_kroner(-1) == Decimal("-0.01") and mapping.to_ore(Decimal("-0.005")) == -1
+
+
+def test_fields_moment_did_not_send_keep_the_platforms_values():
+    # Moment sent only a name (its other names unknown to us): nothing else on the customer is erased.
+    fetched = Customer(
+        ID=5,
+        CustomerNumber=100123,
+        OrgNumber="912345670",
+        WebUrl="https://acme.no",
+        Info=BusinessRelation(
+            ID=8,
+            Name="Old",
+            DefaultEmail=Email(ID=3, EmailAddress="old@b.no"),
+            DefaultPhone=Phone(ID=4, Number="11", Type=150101),
+            InvoiceAddress=Address(
+                ID=6, AddressLine1="Gata 1", PostalCode="0150", City="Oslo", CountryCode="NO"
+            ),
+        ),
+    )
+    sparse = MomentCustomer.model_validate({"id": 7, "customerNumber": "100123", "name": "Fjordlys AS"})
+    body = mapping.customer_body("t1", sparse, fetched, currency_id=None).echo_body()
+    assert body["OrgNumber"] == "912345670" and body["WebUrl"] == "https://acme.no"
+    assert body["Info"]["Name"] == "Fjordlys AS"
+    assert body["Info"]["DefaultEmail"]["EmailAddress"] == "old@b.no"
+    assert body["Info"]["DefaultPhone"]["Number"] == "11"
+    address = body["Info"]["InvoiceAddress"]
+    assert (address["AddressLine1"], address["PostalCode"], address["City"]) == ("Gata 1", "0150", "Oslo")
+    renamed = MomentCustomer.model_validate(
+        {**sparse.model_dump(by_alias=True, exclude_unset=True), "zipCode": "0151", "orgNumber": "1"}
+    )
+    body = mapping.customer_body("t1", renamed, fetched, currency_id=None).echo_body()
+    assert body["Info"]["InvoiceAddress"]["PostalCode"] == "0151" and body["OrgNumber"] == "1"
+    assert body["Info"]["InvoiceAddress"]["City"] == "Oslo"

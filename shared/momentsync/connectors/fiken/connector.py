@@ -72,10 +72,9 @@ class FikenConnector:
             created = self.client.get_contact(contact_id)
             return RemoteRecord(str(contact_id), _number(created.customer_number))
         # PUT replaces the whole contact: start from Fiken's copy so contact persons, groups and
-        # notes that Fiken owns survive, and overwrite only the fields Moment owns.
-        self.client.replace_contact(
-            existing.contact_id, existing.to_contact(**mapping.owned_contact_fields(wanted))
-        )
+        # notes that Fiken owns survive, and overwrite only the fields Moment owns and sent.
+        owned = mapping.owned_contact_fields(wanted, customer, existing.address)
+        self.client.replace_contact(existing.contact_id, existing.to_contact(**owned))
         return RemoteRecord(str(existing.contact_id), _number(existing.customer_number))
 
     def _linked_contact(self, link: SyncLink | None) -> ContactResult | None:

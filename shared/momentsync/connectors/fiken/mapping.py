@@ -106,23 +106,55 @@ def contact_from_customer(customer: Customer) -> Contact:
     )
 
 
-# Contact fields we own; on update they replace Fiken's values (None clears), the rest is kept.
-OWNED_CONTACT_FIELDS = (
-    "name",
-    "email",
-    "organization_number",
-    "phone_number",
-    "member_number_string",
-    "customer",
-    "currency",
-    "language",
-    "inactive",
-    "address",
-)
+# Contact fields we own -> the Moment fields they come from. On update a field replaces Fiken's
+# value (None clears it) only when Moment sent one of its sources: a field Moment did not send is
+# unknown, not empty, and must never erase what is in Fiken (PUT replaces the whole contact).
+OWNED_CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": (),  # always (required)
+    "email": ("invoice_email", "email"),
+    "organization_number": ("organization_number",),
+    "phone_number": ("phone",),
+    "member_number_string": (),
+    "customer": (),
+    "currency": ("currency_code",),
+    "language": ("language",),
+    "inactive": ("customer_state",),
+    "address": ("street", "street2", "post_code", "city", "country_code"),
+}
+_ADDRESS_SOURCES = {
+    "street_address": "street",
+    "street_address_line2": "street2",
+    "post_code": "post_code",
+    "city": "city",
+    "country": "country_code",
+}
 
 
-def owned_contact_fields(contact: Contact) -> dict[str, object]:
-    return {name: getattr(contact, name) for name in OWNED_CONTACT_FIELDS}
+def owned_contact_fields(
+    contact: Contact, customer: Customer | None = None, existing_address: object | None = None
+) -> dict[str, object]:
+    """The owned fields to write over Fiken's copy: all of them, or (given the Moment ``customer``)
+    only those Moment sent; the address is merged field by field with ``existing_address``."""
+    owned: dict[str, object] = {}
+    for name, sources in OWNED_CONTACT_FIELDS.items():
+        if customer is None or not sources:
+            owned[name] = getattr(contact, name)
+        elif name == "address":
+            if any(customer.was_sent(source) for source in sources):
+                owned[name] = _merged_address(contact.address, customer, existing_address)
+        elif any(customer.was_sent(source) for source in sources):
+            owned[name] = getattr(contact, name)
+    return owned
+
+
+def _merged_address(wanted: Address | None, customer: Customer, existing: object | None) -> Address | None:
+    values = {field: getattr(existing, field, None) for field in _ADDRESS_SOURCES}
+    for field, source in _ADDRESS_SOURCES.items():
+        if customer.was_sent(source):
+            values[field] = getattr(wanted, field, None) if wanted is not None else None
+    if not any(values[field] for field in ("street_address", "post_code", "city")):
+        return None
+    return Address(**{**values, "country": values["country"] or DEFAULT_COUNTRY})
 
 
 def project_request(project: Project, contact_id: int | None) -> ProjectRequest:

@@ -134,6 +134,17 @@ def customer_content(customer: MomentCustomer) -> dict[str, Any]:
     }
 
 
+# InvoiceAddress field -> the Moment customer field it comes from.
+_ADDRESS_SOURCES = {
+    "AddressLine1": "street",
+    "AddressLine2": "street2",
+    "PostalCode": "post_code",
+    "City": "city",
+    "CountryCode": "country_code",
+    "Country": "country_code",
+}
+
+
 def customer_body(
     tenant_id: str, customer: MomentCustomer, existing: Customer | None, *, currency_id: int | None
 ) -> Customer:
@@ -145,20 +156,37 @@ def customer_body(
         return createguid(tenant_id, "customer", customer.id, part, version)
 
     target = existing.model_copy(deep=True) if existing else Customer(createguid=guid("customer"))
+
+    def sent(*names: str) -> bool:
+        # On an existing customer, a field Moment did not send is unknown, not empty: keep the row's.
+        return existing is None or any(customer.was_sent(name) for name in names)
+
     target.CustomerNumber = owned["CustomerNumber"]
-    target.OrgNumber = owned["OrgNumber"]
-    target.WebUrl = owned["WebUrl"]
+    if sent("organization_number"):
+        target.OrgNumber = owned["OrgNumber"]
+    if sent("website"):
+        target.WebUrl = owned["WebUrl"]
     if currency_id is not None:
         target.CurrencyCodeID = currency_id
     info = target.Info or BusinessRelation(createguid=guid("info"))
     info.Name = customer.name
-    info.DefaultEmail = _row(info.DefaultEmail, Email, guid("email"), EmailAddress=owned["EmailAddress"])
-    info.DefaultPhone = _row(
-        info.DefaultPhone, Phone, guid("phone"), Number=owned["Phone"], Type=PHONE_TYPE_PHONE
-    )
-    info.InvoiceAddress = _row(info.InvoiceAddress, Address, guid("address"), **owned["InvoiceAddress"])
+    if sent("invoice_email", "email"):
+        info.DefaultEmail = _row(info.DefaultEmail, Email, guid("email"), EmailAddress=owned["EmailAddress"])
+    if sent("phone"):
+        info.DefaultPhone = _row(
+            info.DefaultPhone, Phone, guid("phone"), Number=owned["Phone"], Type=PHONE_TYPE_PHONE
+        )
+    address = {
+        key: value
+        for key, value in owned["InvoiceAddress"].items()
+        if sent(_ADDRESS_SOURCES[key])
+    }
+    if address:
+        info.InvoiceAddress = _row(info.InvoiceAddress, Address, guid("address"), **address)
     fax = next((p for p in info.Phones or [] if p.Type == PHONE_TYPE_FAX), None)
-    if fax is not None:
+    if not sent("fax"):
+        pass
+    elif fax is not None:
         fax.Number = owned["Fax"]
     elif owned["Fax"]:
         info.Phones = [
