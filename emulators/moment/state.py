@@ -175,6 +175,13 @@ class MomentState:
             _advance_numbers(target, record)
             return record
 
+    def put_raw(self, company: str, kind: str, record_id: int) -> Any:
+        """A placeholder record whose JSON is served raw (``MomentEmulator.serve_raw``): it only
+        gives the record a place in lists and lookups; its fields need not fit our models."""
+        placeholder = {"customer": {"id": 0}} if kind == "invoice" else {"name": "(raw sample)"}
+        record = KIND_MODELS[kind].model_validate({"id": record_id, **placeholder})
+        return self.put(company, record)
+
     def create(self, company: str, kind: str, fields: dict[str, Any]) -> Any:
         with self.lock:
             target = self.company(company, create=True)

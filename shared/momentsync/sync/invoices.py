@@ -33,8 +33,21 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
         invoice = session.moment.get_invoice(invoice_id)
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
-    if not invoice.transferable:
-        return SyncResult(Outcome.SKIPPED, reason=invoice.not_transferable_reason)
+    reason = invoice.not_transferable_reason  # raises MomentFieldMissing when it cannot tell
+    if reason is not None:
+        if not (link and link.remote_id):
+            # Visible and countable in `momentsync status` (by outcome), not only in the transfer log.
+            link = link or session.new_link(ENTITY, invoice_id)
+            session.state.save(
+                link.model_copy(
+                    update={
+                        "last_outcome": Outcome.SKIPPED.value,
+                        "details": {**link.details, "skipped": reason},
+                        "source_modified_at": None,
+                    }
+                )
+            )
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     def calls() -> int:
         return session.connector.remote_calls - calls_before
