@@ -230,7 +230,7 @@ class MomentEmulator(HostedEmulator):
             if kind is None:
                 continue
             for data in records:
-                self.state.put_raw(company, kind, int(data["id"]))
+                self.state.put_raw(company, kind, data)
                 self.serve_raw(company, kind, int(data["id"]), data)
                 count += 1
         return count

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from emulators.moment.fixtures import (
     MomentDataset,
@@ -175,11 +175,14 @@ class MomentState:
             _advance_numbers(target, record)
             return record
 
-    def put_raw(self, company: str, kind: str, record_id: int) -> Any:
-        """A placeholder record whose JSON is served raw (``MomentEmulator.serve_raw``): it only
-        gives the record a place in lists and lookups; its fields need not fit our models."""
-        placeholder = {"customer": {"id": 0}} if kind == "invoice" else {"name": "(raw sample)"}
-        record = KIND_MODELS[kind].model_validate({"id": record_id, **placeholder})
+    def put_raw(self, company: str, kind: str, data: dict[str, Any]) -> Any:
+        """The record of a raw sample (served as sent by ``MomentEmulator.serve_raw``): read with
+        our models when it fits (the PDF needs its number), else a placeholder holding its place."""
+        try:
+            record = KIND_MODELS[kind].model_validate(data)
+        except ValidationError:
+            placeholder = {"customer": {"id": 0}} if kind == "invoice" else {"name": "(raw sample)"}
+            record = KIND_MODELS[kind].model_validate({"id": int(data["id"]), **placeholder})
         return self.put(company, record)
 
     def create(self, company: str, kind: str, fields: dict[str, Any]) -> Any:

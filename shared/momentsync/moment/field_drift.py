@@ -14,6 +14,7 @@ import threading
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
+from momentsync.moment.models import Page
 from momentsync.observability import logger, metrics
 
 METRIC = "MomentUnknownField"
@@ -51,7 +52,13 @@ _lock = threading.Lock()
 
 def unknown_fields(record: BaseModel, prefix: str | None = None) -> list[str]:
     """Paths (``Invoice.invoiceLines[].foo``) of every field in ``record`` no model knows."""
-    prefix = prefix or type(record).__name__.split("[")[0]
+    if prefix is None and isinstance(record, Page):
+        # A list answer: report against the records' model (``Customer.x``), not the page's.
+        found = [f"Page.{key}" for key in (record.model_extra or {})]
+        for item in record.content:
+            found += unknown_fields(item)
+        return sorted(set(found))
+    prefix = prefix or type(record).__name__
     found = [f"{prefix}.{key}" for key in (record.model_extra or {}) if key not in FLAT_INCLUDE_KEYS]
     for name in type(record).model_fields:
         value = getattr(record, name, None)

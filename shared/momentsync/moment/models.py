@@ -152,6 +152,8 @@ class FinancialAccountRef(MomentModel):
     vat_category_code: str | None = Field(default=None, alias="vatCategoryCode")
     name: str | None = Field(default=None, alias="name")
     current_vat_percentage: Decimal | None = Field(default=None, alias="currentVatPercentage")
+    version: int | None = Field(default=None, alias="version")  # observed on financialAccounts
+    last_modified: datetime | None = Field(default=None, alias="lastModifiedDate")  # observed
 
     @property
     def vat_code(self) -> str | None:

@@ -176,11 +176,7 @@ def customer_body(
         info.DefaultPhone = _row(
             info.DefaultPhone, Phone, guid("phone"), Number=owned["Phone"], Type=PHONE_TYPE_PHONE
         )
-    address = {
-        key: value
-        for key, value in owned["InvoiceAddress"].items()
-        if sent(_ADDRESS_SOURCES[key])
-    }
+    address = {key: value for key, value in owned["InvoiceAddress"].items() if sent(_ADDRESS_SOURCES[key])}
     if address:
         info.InvoiceAddress = _row(info.InvoiceAddress, Address, guid("address"), **address)
     fax = next((p for p in info.Phones or [] if p.Type == PHONE_TYPE_FAX), None)
