@@ -275,6 +275,22 @@ class MomentClient:
     def list_invoices(self, modified_since: datetime | None = None) -> Iterator[Invoice]:
         return self._list("invoices", INVOICE_INCLUDE, Invoice, modified_since)
 
+    def sample(self, collection: str, size: int = 5) -> list[dict[str, Any]]:
+        """The first ``size`` records of a list as Moment sent them (raw JSON, amounts as Decimal):
+        for ``momentsync tenants probe``, which compares them with the models."""
+        include = {"invoices": INVOICE_INCLUDE, "customers": CUSTOMER_INCLUDE, "projects": PROJECT_INCLUDE}
+        path = _with_include(collection, include.get(collection))
+        response = self._request(path, params={PAGE_PARAM: 0, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID})
+        try:
+            data = json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
+        records = data.get("content") if isinstance(data, dict) else data
+        if not isinstance(records, list):
+            keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
+            raise MomentResponseInvalid(f"Moment's {collection} list has no 'content' list (it sent: {keys})")
+        return [record for record in records[:size] if isinstance(record, dict)]
+
     # -- internals ----------------------------------------------------------------------------------
 
     def _get_record(

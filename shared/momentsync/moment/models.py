@@ -185,6 +185,15 @@ _CREDITED_FLAT = {
 }
 
 
+# Nested field (its Moment name) -> the flat keys that can stand for it (for the probe's report).
+FLAT_FORMS: dict[str, tuple[str, ...]] = {
+    "customer": tuple(_CUSTOMER_FLAT),
+    "project": tuple(_PROJECT_FLAT),
+    "financialAccount": tuple(_ACCOUNT_FLAT),
+    "creditedInvoice": tuple(_CREDITED_FLAT),
+}
+
+
 # --- customers ---------------------------------------------------------------------------------
 
 
