@@ -116,3 +116,17 @@ def test_pause_only_from_active():
     admin = TenantAdmin(tenants=Tenants(tenant(status=TenantStatus.DISABLED)), audit=Audit(), actor="me")  # type: ignore[arg-type]
     with pytest.raises(TenantChangeRefused):
         admin.pause("acme")
+
+
+def test_settings_show_the_kid_limitation_of_fiken_invoice_mode_only():
+    from momentsync.operations.tenant_admin import settings_view
+
+    invoice_mode = settings_view(tenant())
+    assert (
+        "will not match automatically" in invoice_mode["note"]
+        and "--invoice-mode sale" in invoice_mode["note"]
+    )
+    sale = tenant()
+    sale.mapping = MappingSettings(invoice_mode=InvoiceMode.SALE)
+    assert "note" not in settings_view(sale)
+    assert "note" not in settings_view(tenant(target=TargetSystem.SPAREBANK1))

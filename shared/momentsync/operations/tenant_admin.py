@@ -20,6 +20,7 @@ from momentsync.tenants import (
     DynamoTenantRepository,
     InvoiceMode,
     MappingSettings,
+    TargetSystem,
     Tenant,
     TenantConflict,
     TenantStatus,
@@ -99,8 +100,19 @@ def _readable(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Fiken's invoiceRequest has no `kid` (fiken.md §8): in invoice mode Fiken issues its own KID.
+KID_NOTE_INVOICE_MODE = (
+    "invoice mode: Fiken numbers the invoice and issues its own KID; Moment's KID goes only into the "
+    "invoice text, so payments made with Moment's KID will not match automatically in Fiken. "
+    "Use --invoice-mode sale if customers pay by Moment's KID (docs/fiken-kid.md)."
+)
+
+
 def settings_view(tenant: Tenant) -> dict[str, Any]:
-    return {"notification_emails": list(tenant.notification_emails), **tenant.mapping.model_dump(mode="json")}
+    view = {"notification_emails": list(tenant.notification_emails), **tenant.mapping.model_dump(mode="json")}
+    if tenant.target is TargetSystem.FIKEN and tenant.mapping.invoice_mode is InvoiceMode.INVOICE:
+        view["note"] = KID_NOTE_INVOICE_MODE
+    return view
 
 
 @dataclass
