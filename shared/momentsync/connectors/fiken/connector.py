@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from momentsync.connectors.fiken import mapping
-from momentsync.connectors.fiken.client import FikenClient, FikenNotFound, FikenValidationError
+from momentsync.connectors.fiken.client import FikenClient, FikenConflict, FikenNotFound, FikenValidationError
 from momentsync.connectors.fiken.models import (
     BankAccountRequest,
     BankAccountType,
@@ -206,7 +206,9 @@ class FikenConnector:
         )
         try:
             invoice_id = self.client.create_invoice(request)
-        except FikenValidationError as exc:
+        except (FikenValidationError, FikenConflict) as exc:
+            # Not the 409 alone (the spec declares none): any refusal that names the counter, checked
+            # against the counter itself.
             if not _about_counter(exc.fiken_message) or self.client.get_invoice_counter() is not None:
                 raise
             # A company that never issued an invoice has no counter; start it at Fiken's default.
