@@ -250,3 +250,12 @@ def test_fields_moment_did_not_send_keep_the_platforms_values():
     body = mapping.customer_body("t1", renamed, fetched, currency_id=None).echo_body()
     assert body["Info"]["InvoiceAddress"]["PostalCode"] == "0151" and body["OrgNumber"] == "1"
     assert body["Info"]["InvoiceAddress"]["City"] == "Oslo"
+
+
+def test_moments_invoice_description_reaches_the_voucher_text():
+    described = invoice(description="Rådgivning mars")
+    assert (
+        mapping.invoice_text(described, "Fjordlys AS", None) == "Faktura 20002 Fjordlys AS - Rådgivning mars"
+    )
+    assert mapping.invoice_text(invoice(description=None), "Fjordlys AS", None) == "Faktura 20002 Fjordlys AS"
+    assert len(mapping.invoice_text(invoice(description="x" * 500), None, None)) == 200

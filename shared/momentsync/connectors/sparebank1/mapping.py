@@ -385,6 +385,10 @@ def invoice_text(invoice: MomentInvoice, customer_name: str | None, credited: st
         text = f"Faktura {invoice.invoice_number}"
     if customer_name:
         text += f" {customer_name}"
+    description = (invoice.description or "").strip()
+    if description:
+        # Moment's invoice description (what the invoice is for) belongs in the voucher text.
+        text += f" - {description}"
     return text[:200]
 
 
