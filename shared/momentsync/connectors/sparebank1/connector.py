@@ -347,14 +347,27 @@ class SpareBank1Connector:
                 "accounts",
                 f"AccountNumber eq {int(number)}",
                 lambda row: row.get("AccountNumber") == int(number) and not row.get("CustomerID"),
-                select="ID,AccountNumber,CustomerID,VatTypeID",
+                select="ID,AccountNumber,CustomerID,VatTypeID,Locked,LockManualPosts",
             )
             if not rows:
                 raise PermanentError(
                     f"account {number} does not exist in SpareBank 1 Regnskap; make the account numbers "
                     "equal in Moment and SpareBank 1"
                 )
-            cache[number] = Account.model_validate(rows[0]).ID
+            account = Account.model_validate(rows[0])
+            if account.Locked or account.LockManualPosts:
+                # Not cached: once someone unlocks it, the next attempt (a replay) books.
+                how = (
+                    "locked"
+                    if account.Locked
+                    else "locked against manual posting (sperret for manuelle føringer)"
+                )
+                raise PermanentError(
+                    f"account {number} is {how} in SpareBank 1 Regnskap; unlock it in the chart of accounts "
+                    f"or map Moment's account to another (`momentsync tenants settings TENANT --account "
+                    f"{number}=OTHER`), then replay the event"
+                )
+            cache[number] = account.ID
         return cache[number]
 
     def _customer_account_id(self, customer: RemoteRecord) -> int:

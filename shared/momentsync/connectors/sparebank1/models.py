@@ -91,6 +91,9 @@ class Account(UniModel):
     CustomerID: int | None = None
     VatTypeID: int | None = None
     Active: bool | None = None
+    # unimicro-biz-swagger.json Account: Locked, LockManualPosts ("sperret for manuelle føringer").
+    Locked: bool | None = None
+    LockManualPosts: bool | None = None
 
 
 class Email(NewRow):
