@@ -36,7 +36,7 @@ from momentsync.connectors.sparebank1.models import (
     VatType,
     quote,
 )
-from momentsync.errors import PermanentError
+from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.models import Customer as MomentCustomer
 from momentsync.moment.models import Invoice as MomentInvoice
 from momentsync.moment.models import Project as MomentProject
@@ -258,9 +258,16 @@ class SpareBank1Connector:
             answer[0] if isinstance(answer, list) and answer else answer or {}
         )
         if booked.ID is None:
-            raise PermanentError(
-                f"SpareBank 1 booked invoice {invoice.invoice_number} but named no voucher id"
-            )
+            # The published description declares a bare object, not the entry: never fail after
+            # booking for want of an ID; find the voucher by its natural key (the intent recorded
+            # before booking makes a retry look it up too, so nothing is booked twice).
+            found = self.find_invoice(invoice, parties)
+            if found is None:
+                raise TransientError(
+                    f"SpareBank 1 booked invoice {invoice.invoice_number} without naming the voucher, "
+                    "and it is not found yet; the retry looks it up again"
+                )
+            return found
         if booked.Lines:
             self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids())
         voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
