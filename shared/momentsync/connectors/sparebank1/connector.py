@@ -236,6 +236,7 @@ class SpareBank1Connector:
 
     def create_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord:
         entry = self._voucher(invoice, parties)
+        self._check_period_open(invoice)
         try:
             answer = self.client.action(
                 "POST", "journalentries", "book-journal-entries", body=[entry.new_body()]
@@ -272,6 +273,22 @@ class SpareBank1Connector:
             self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids())
         voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
         return RemoteRecord(str(booked.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
+
+    def _check_period_open(self, invoice: MomentInvoice) -> None:
+        """A voucher dated into a locked period is refused by the platform: say so, naming the date
+        and the fix, before booking (CompanySettings.AccountingLockedDate / VatLockedDate)."""
+        rows = self.client.list("companysettings", select="ID,AccountingLockedDate,VatLockedDate")
+        settings = rows[0] if isinstance(rows, list) and rows else {}
+        dated = invoice.invoice_date
+        for field, what in (("AccountingLockedDate", "accounting"), ("VatLockedDate", "VAT")):
+            locked = str(settings.get(field) or "")[:10]
+            if dated is not None and locked and dated.isoformat() <= locked:
+                raise PermanentError(
+                    f"invoice {invoice.invoice_number} is dated {dated.isoformat()}, in a period whose "
+                    f"{what} is locked in SpareBank 1 Regnskap up to {locked} ({field}); open the period "
+                    "in SpareBank 1 Regnskap (company settings, lock dates) or re-date the invoice in "
+                    "Moment, then replay the event"
+                )
 
     def _voucher(self, invoice: MomentInvoice, parties: InvoiceParties) -> JournalEntry:
         lines = mapping.sales_lines(invoice, self.tenant.mapping)
