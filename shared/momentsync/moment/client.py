@@ -18,8 +18,9 @@ What each outcome means for the processor (``momentsync.errors``):
 - 404 on a record: ``MomentRecordNotFound`` (a ``PermanentError``): the record was deleted.
 - Other 4xx: ``MomentRequestRejected`` (``PermanentError``) with Moment's ``message``/``details``.
 - A body that does not fit ``models``: ``MomentResponseInvalid`` (``PermanentError``) naming the field.
-- ``Retry-After`` (seconds or an HTTP date) is honoured up to ``retry_after_cap``; a longer wait is
-  not slept through inside the Lambda: ``MomentUnavailable`` at once, and SQS brings the event back.
+- ``Retry-After`` (seconds or an HTTP date) is honoured up to ``retry_after_cap`` (20 s), which is
+  also the budget for all the waits of one request; a longer wait is not slept through inside the
+  Lambda: ``MomentUnavailable`` at once, and SQS brings the event back.
 - Lists are read page by page until every record Moment counts was seen: the page number Moment
   echoes is only a hint (1-based paging is followed), a page repeating records already read (Moment
   ignoring ``page``) ends in ``MomentResponseInvalid`` instead of looping, an unknown list key too.
@@ -352,6 +353,7 @@ class MomentClient:
     ) -> httpx.Response:
         """GET with retries; returns a 2xx response or raises the error the processor decides on."""
         last: _Retryable | None = None
+        waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return self._attempt(path, params, accept, not_found)
@@ -360,6 +362,15 @@ class MomentClient:
             if attempt == self.max_attempts:
                 break
             delay = self._backoff(attempt, last.retry_after)
+            if waited + delay > self.retry_after_cap:
+                # One event's waiting stays within the budget (the processor's timeout is 120 s and
+                # each attempt may take its read timeout too): past it, SQS brings the event back.
+                raise MomentUnavailable(
+                    f"Moment GET {path}: {last.what}; waiting {waited + delay:.0f} s in all would exceed "
+                    f"{self.retry_after_cap:.0f} s: the event is retried later",
+                    status=last.status,
+                )
+            waited += delay
             logger.warning(
                 "Moment request will be retried",
                 extra={

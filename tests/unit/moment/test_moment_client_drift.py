@@ -202,3 +202,11 @@ def test_flat_include_keys_are_not_unknown():
 
     invoice = Invoice.model_validate(invoice_with_account_ids(11))
     assert field_drift.unknown_fields(invoice) == []
+
+
+def test_the_waits_of_one_request_stay_within_the_budget(client, mock, sleeps):
+    # 15 s then 15 s again: the second wait would make 30 s inside one invocation.
+    route = mock.get("/customers/1").respond(429, headers={"Retry-After": "15"})
+    with pytest.raises(MomentUnavailable, match="would exceed 20 s"):
+        client.get_customer(1)
+    assert sleeps == [15.0] and route.call_count == 2
