@@ -329,9 +329,38 @@ def to_nok(amount: int, rate: Decimal) -> int:
     return int((Decimal(amount) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def is_full_credit(credit_note: Invoice, credited_gross: int) -> bool:
-    """A credit note reverses the whole invoice when its total is exactly minus the original's."""
-    return credit_note.total_incl_vat_ore == -credited_gross
+Split = dict[tuple[str, str], tuple[int, int]]
+
+
+def split_of(groups: list[LineGroup]) -> Split:
+    """(net, VAT) per (income account, vatType), zero groups left out: what a document books."""
+    split: dict[tuple[str, str], tuple[int, int]] = {}
+    for g in groups:
+        net, vat = split.get((g.account, g.vat_type), (0, 0))
+        split[(g.account, g.vat_type)] = (net + g.net, vat + g.vat)
+    return {key: value for key, value in split.items() if value != (0, 0)}
+
+
+def mirrors(credit_split: Split, original_split: Split) -> bool:
+    """A full credit note books the original's own lines again, negated: only right when Moment's credit
+    note has exactly those lines (account, VAT type, net and VAT). A credit at another rate or on another
+    account with the same gross is a partial credit note with Moment's lines."""
+    return bool(original_split) and credit_split == {
+        key: (-net, -vat) for key, (net, vat) in original_split.items()
+    }
+
+
+def over_credit_reason(credit_note: Invoice, original_number: str | None, original_gross: int, credited: int) -> str | None:
+    """None when the credit note fits in what is left on the original; else why not, with the amounts."""
+    amount = -credit_note.total_incl_vat_ore
+    left = original_gross - credited
+    if amount <= left:
+        return None
+    return (
+        f"credit note {credit_note.invoice_number} credits {amount} øre, more than is left on invoice "
+        f"{original_number}: {left} øre of {original_gross} øre ({credited} øre already credited); "
+        "correct the credit note in Moment"
+    )
 
 
 def full_credit_note(credit_note: Invoice, invoice_id: int) -> FullCreditNoteRequest:
@@ -375,6 +404,33 @@ def partial_credit_note(
             )
         ],
     )
+
+
+SALE_CREDIT_PREFIX = "Kreditnota for Moment-faktura"
+
+
+def sale_credit_request(
+    credit_note: Invoice,
+    groups: list[LineGroup],
+    *,
+    credited_number: str | None,
+    customer_id: int,
+    project_id: int | None,
+) -> SaleRequest:
+    """Sale mode has no credit note endpoint for sales (fiken.md §3.7): Moment's credit note is booked
+    as a sale of its own, numbered by Moment, with Moment's negative lines; each line names the sale it
+    credits, which is how the credits of a sale are found again (over-crediting)."""
+    request = sale_request(credit_note, groups, customer_id=customer_id, project_id=project_id)
+    prefix = f"{SALE_CREDIT_PREFIX} {credited_number}"
+    for order_line in request.lines:
+        order_line.description = f"{prefix}: {order_line.description}"[:200]
+    return request
+
+
+def is_sale_credit_of(descriptions: list[str | None], sale_number: str | None) -> bool:
+    """Whether a sale's lines say it credits ``sale_number`` (2 must not match 23)."""
+    pattern = re.compile(rf"^{SALE_CREDIT_PREFIX} {re.escape(str(sale_number))}(?!\d)")
+    return bool(descriptions) and all(pattern.match(d or "") for d in descriptions)
 
 
 def is_credit_note_text_of(text: str | None, invoice_number: int | None) -> bool:

@@ -262,7 +262,7 @@ class SpareBank1Connector:
                 f"SpareBank 1 booked invoice {invoice.invoice_number} but named no voucher id"
             )
         if booked.Lines:
-            self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids())
+            self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids(), self._vat_codes())
         voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
         return RemoteRecord(str(booked.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
 
@@ -314,7 +314,10 @@ class SpareBank1Connector:
             select=JOURNAL_LINE_SELECT,
         )
         lines = [JournalEntryLine.model_validate(row) for row in rows]
-        return mapping.voucher_totals(lines, self._vat_account_ids())
+        return mapping.voucher_totals(lines, self._vat_account_ids(), self._vat_codes())
+
+    def expected_totals(self, invoice: MomentInvoice) -> InvoiceTotals:
+        return mapping.expected_totals(invoice, mapping.sales_lines(invoice, self.tenant.mapping))
 
     @staticmethod
     def _kind(invoice: MomentInvoice) -> str:
@@ -383,6 +386,9 @@ class SpareBank1Connector:
             types = [VatType.model_validate(row) for row in rows]
             ids["vat_types"] = {str(t.VatCode): t for t in types if t.VatCode is not None}
         return ids["vat_types"]
+
+    def _vat_codes(self) -> dict[int, str]:
+        return {t.ID: code for code, t in self._vat_types().items()}
 
     def _vat_account_ids(self) -> set[int]:
         return {t.OutgoingAccountID for t in self._vat_types().values() if t.OutgoingAccountID}

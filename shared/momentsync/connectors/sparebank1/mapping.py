@@ -436,8 +436,39 @@ def voucher_matches(line: JournalEntryLine, number: str) -> bool:
     return stored == number or stored.split("-", 1)[0] == number
 
 
-def voucher_totals(lines: list[JournalEntryLine], vat_account_ids: set[int]) -> InvoiceTotals:
-    """Net, VAT and total (øre, Moment's signs) as booked: total on the sub-ledger, VAT on VAT accounts."""
+def voucher_totals(
+    lines: list[JournalEntryLine], vat_account_ids: set[int], vat_codes: dict[int, str] | None = None
+) -> InvoiceTotals:
+    """Net, VAT and total (øre, Moment's signs) as booked: total on the sub-ledger, VAT on VAT accounts,
+    and (net, VAT) per VAT code: sales legs and VAT legs both carry the line's VatTypeID."""
     gross = sum(to_ore(line.Amount or Decimal(0)) for line in lines if line.SubAccountID is not None)
     vat = -sum(to_ore(line.Amount or Decimal(0)) for line in lines if line.AccountID in vat_account_ids)
-    return InvoiceTotals(net=gross - vat, vat=vat, gross=gross)
+    groups: dict[str, tuple[int, int]] = {}
+    if vat_codes is not None:
+        for line in lines:
+            if line.SubAccountID is not None:
+                continue
+            key = _vat_group(vat_codes.get(line.VatTypeID) if line.VatTypeID is not None else None)
+            amount = -to_ore(line.Amount or Decimal(0))
+            net_part, vat_part = groups.get(key, (0, 0))
+            if line.AccountID in vat_account_ids:
+                groups[key] = (net_part, vat_part + amount)
+            else:
+                groups[key] = (net_part + amount, vat_part)
+    return InvoiceTotals(net=gross - vat, vat=vat, gross=gross, groups=groups)
+
+
+def expected_totals(invoice: MomentInvoice, lines: list[SalesLine]) -> InvoiceTotals:
+    """Moment's figures per VAT code, grouped as ``voucher_totals`` groups the booked voucher."""
+    groups: dict[str, tuple[int, int]] = {}
+    for line in lines:
+        key = _vat_group(line.vat_code)
+        net, vat = groups.get(key, (0, 0))
+        groups[key] = (net + line.net, vat + line.vat)
+    return InvoiceTotals(
+        invoice.total_excl_vat_ore, invoice.total_vat_ore, invoice.total_incl_vat_ore, groups
+    )
+
+
+def _vat_group(code: str | None) -> str:
+    return f"VAT code {code or '(none)'}"
