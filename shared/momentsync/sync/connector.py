@@ -95,6 +95,7 @@ def totals_differences(moment: InvoiceTotals, target: InvoiceTotals) -> list[str
             mine, theirs = wanted.get(key, (0, 0)), booked.get(key, (0, 0))
             if mine != theirs:
                 problems.append(
-                    f"{key}: Moment net {mine[0]} / VAT {mine[1]} øre, target net {theirs[0]} / VAT {theirs[1]} øre"
+                    f"{key}: Moment net {mine[0]} / VAT {mine[1]} øre, "
+                    f"target net {theirs[0]} / VAT {theirs[1]} øre"
                 )
     return problems

@@ -275,7 +275,9 @@ class FikenConnector:
             and mapping.is_sale_credit_of([line.description for line in sale.lines], original.sale_number)
         ]
         already = -sum(_sale_totals(sale).gross for sale in earlier)
-        refused = mapping.over_credit_reason(invoice, original.sale_number, _sale_totals(original).gross, already)
+        refused = mapping.over_credit_reason(
+            invoice, original.sale_number, _sale_totals(original).gross, already
+        )
         if refused:
             raise PermanentError(refused)
         sale_id = self.client.create_sale(

@@ -350,7 +350,9 @@ def mirrors(credit_split: Split, original_split: Split) -> bool:
     }
 
 
-def over_credit_reason(credit_note: Invoice, original_number: str | None, original_gross: int, credited: int) -> str | None:
+def over_credit_reason(
+    credit_note: Invoice, original_number: str | None, original_gross: int, credited: int
+) -> str | None:
     """None when the credit note fits in what is left on the original; else why not, with the amounts."""
     amount = -credit_note.total_incl_vat_ore
     left = original_gross - credited

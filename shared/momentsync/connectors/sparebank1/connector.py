@@ -262,7 +262,9 @@ class SpareBank1Connector:
                 f"SpareBank 1 booked invoice {invoice.invoice_number} but named no voucher id"
             )
         if booked.Lines:
-            self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids(), self._vat_codes())
+            self._read_back[str(booked.ID)] = mapping.voucher_totals(
+                booked.Lines, self._vat_account_ids(), self._vat_codes()
+            )
         voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
         return RemoteRecord(str(booked.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
 
