@@ -35,6 +35,11 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
         return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
     if not invoice.transferable:
         return SyncResult(Outcome.SKIPPED, reason=invoice.not_transferable_reason)
+    if invoice.lines and all(li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines):
+        # Nothing to book in any target; a human decides whether that invoice was meant.
+        return SyncResult(
+            Outcome.SKIPPED, reason=f"invoice {invoice.invoice_number} has only zero lines: nothing to book"
+        )
 
     def calls() -> int:
         return session.connector.remote_calls - calls_before

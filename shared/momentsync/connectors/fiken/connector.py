@@ -12,6 +12,7 @@ import threading
 from datetime import date
 from typing import Any
 
+from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.fiken import mapping
 from momentsync.connectors.fiken.client import FikenClient, FikenNotFound, FikenValidationError
 from momentsync.connectors.fiken.models import (
@@ -237,9 +238,7 @@ class FikenConnector:
             if note.associated_invoice_id == original.invoice_id
         ]
         already = sum(abs(note.gross or 0) for note in earlier)
-        refused = mapping.over_credit_reason(
-            invoice, _number(original.invoice_number), original.gross or 0, already
-        )
+        refused = over_credit_reason(invoice, _number(original.invoice_number), original.gross or 0, already)
         if refused:
             raise PermanentError(refused)
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
@@ -275,9 +274,7 @@ class FikenConnector:
             and mapping.is_sale_credit_of([line.description for line in sale.lines], original.sale_number)
         ]
         already = -sum(_sale_totals(sale).gross for sale in earlier)
-        refused = mapping.over_credit_reason(
-            invoice, original.sale_number, _sale_totals(original).gross, already
-        )
+        refused = over_credit_reason(invoice, original.sale_number, _sale_totals(original).gross, already)
         if refused:
             raise PermanentError(refused)
         sale_id = self.client.create_sale(

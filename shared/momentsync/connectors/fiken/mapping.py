@@ -350,21 +350,6 @@ def mirrors(credit_split: Split, original_split: Split) -> bool:
     }
 
 
-def over_credit_reason(
-    credit_note: Invoice, original_number: str | None, original_gross: int, credited: int
-) -> str | None:
-    """None when the credit note fits in what is left on the original; else why not, with the amounts."""
-    amount = -credit_note.total_incl_vat_ore
-    left = original_gross - credited
-    if amount <= left:
-        return None
-    return (
-        f"credit note {credit_note.invoice_number} credits {amount} øre, more than is left on invoice "
-        f"{original_number}: {left} øre of {original_gross} øre ({credited} øre already credited); "
-        "correct the credit note in Moment"
-    )
-
-
 def full_credit_note(credit_note: Invoice, invoice_id: int) -> FullCreditNoteRequest:
     return FullCreditNoteRequest(
         issue_date=credit_note.invoice_date,

@@ -16,6 +16,7 @@ import threading
 from datetime import date
 from typing import Any
 
+from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.sparebank1 import mapping
 from momentsync.connectors.sparebank1.client import (
     SpareBank1Client,
@@ -236,6 +237,7 @@ class SpareBank1Connector:
 
     def create_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord:
         entry = self._voucher(invoice, parties)
+        self._refuse_over_credit(invoice, parties)
         try:
             answer = self.client.action(
                 "POST", "journalentries", "book-journal-entries", body=[entry.new_body()]
@@ -267,6 +269,35 @@ class SpareBank1Connector:
             )
         voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
         return RemoteRecord(str(booked.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
+
+    def _refuse_over_credit(self, invoice: MomentInvoice, parties: InvoiceParties) -> None:
+        """Before booking a credit note: what is left on the credited voucher, from the customer's
+        sub-ledger (the original's receivable and the receivables of earlier credit notes on it)."""
+        credited = parties.credited
+        if not (invoice.is_credit_note and credited):
+            return
+        account = self._customer_account_id(parties.customer)
+        rows = self.client.find(
+            "journalentrylines",
+            f"SubAccountID eq {account}",
+            lambda row: row.get("SubAccountID") == account,
+            select=JOURNAL_LINE_SELECT + ",Description",
+        )
+        lines = [JournalEntryLine.model_validate(row) for row in rows]
+        original = sum(
+            mapping.to_ore(line.Amount or 0)
+            for line in lines
+            if str(line.JournalEntryID) == credited.remote_id
+        )
+        already = -sum(
+            mapping.to_ore(line.Amount or 0)
+            for line in lines
+            if line.InvoiceNumber != str(invoice.invoice_number)
+            and mapping.credits_invoice(line.Description, invoice.credited_invoice_number)
+        )
+        refused = over_credit_reason(invoice, credited.remote_number, original, already)
+        if refused:
+            raise PermanentError(refused)
 
     def _voucher(self, invoice: MomentInvoice, parties: InvoiceParties) -> JournalEntry:
         lines = mapping.sales_lines(invoice, self.tenant.mapping)

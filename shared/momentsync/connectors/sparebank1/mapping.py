@@ -16,6 +16,7 @@ numeric within 100000-199999, a project number is numeric.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -398,19 +399,25 @@ def voucher(
             createguid=createguid(tenant_id, "invoice", invoice.id, f"dimensions-{index}"),
         )
 
-    drafts = [
-        JournalEntryLineDraft(
-            AccountID=customer_account_id,
-            Amount=to_kroner(total),
-            FinancialDate=financial_date,
-            VatDate=financial_date,
-            DueDate=invoice.due_date or financial_date,
-            InvoiceNumber=number,
-            PaymentID=kid,
-            Description=text[:500],
-            Dimensions=dimensions(0),
-        )
-    ]
+    # A zero total (e.g. +500 / -500) has no receivable: the platform refuses a zero line, and the
+    # sales legs balance on their own.
+    drafts = (
+        []
+        if total == 0
+        else [
+            JournalEntryLineDraft(
+                AccountID=customer_account_id,
+                Amount=to_kroner(total),
+                FinancialDate=financial_date,
+                VatDate=financial_date,
+                DueDate=invoice.due_date or financial_date,
+                InvoiceNumber=number,
+                PaymentID=kid,
+                Description=text[:500],
+                Dimensions=dimensions(0),
+            )
+        ]
+    )
     for index, line in enumerate(lines, start=1):
         vat_type = vat_types.get(line.vat_code) if line.vat_code else None
         amount = line.net + line.vat if amounts_include_vat else line.net
@@ -428,6 +435,13 @@ def voucher(
             )
         )
     return JournalEntry(JournalEntryNumber=voucher_number(invoice), Description=text, DraftLines=drafts)
+
+
+def credits_invoice(description: str | None, invoice_number: int | None) -> bool:
+    """Whether a receivable line's text (``invoice_text``) is a credit note on ``invoice_number``."""
+    if invoice_number is None:
+        return False
+    return re.match(rf"Kreditnota \d+ for faktura {invoice_number}(?!\d)", description or "") is not None
 
 
 def voucher_matches(line: JournalEntryLine, number: str) -> bool:
