@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures are imported by name
 """The invoice corpus through the whole pipeline: Fiken books every Moment invoice to the øre."""
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from momentsync.connectors.fiken.vat import VAT_RATE_PERCENT
 from momentsync.moment.models import Invoice, InvoiceRef
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import MappingSettings
-from tests.corpus.moment_invoices import BATCHES, CorpusBatch, CorpusInvoice, issue_date, size
+from tests.corpus.moment_invoices import BATCHES, SB1_BATCHES, CorpusBatch, CorpusInvoice, issue_date, size
+from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
+    make_sb1_pipeline,
+    sparebank1_app,
+    sparebank1_emulator,
+)
 
 
-def finalize_batch(pipeline, batch: CorpusBatch) -> list[tuple[CorpusInvoice, Invoice]]:
-    customer = pipeline.moment.create_customer(pipeline.company, name=f"Korpus {batch.name} AS")
+def finalize_batch(pipeline, batch: CorpusBatch, **customer: Any) -> list[tuple[CorpusInvoice, Invoice]]:
+    customer = pipeline.moment.create_customer(pipeline.company, name=f"Korpus {batch.name} AS", **customer)
     made: dict[str, Invoice] = {}
     for index, item in enumerate(batch.invoices):
         if item.credits and not item.lines:
@@ -153,3 +159,46 @@ def test_every_corpus_invoice_is_booked_in_fiken_to_the_ore(make_pipeline):
     for _, pipeline, _ in runs:
         mine = [v for v in pipeline.fiken.contract_violations if f"/companies/{pipeline.slug}" in v.path]
         assert mine == [], [v.to_dict() for v in mine]
+
+
+def sb1_figures(pipeline, invoice: Invoice) -> dict[str, Any] | None:
+    """Net, VAT, gross and (net, VAT) per rate as the voucher booked them (Moment's signs): sales legs
+    carry the net, VAT legs (the VAT types' outgoing accounts) the VAT, the sub-ledger leg the total."""
+    number = str(invoice.invoice_number)
+    vat_accounts = {
+        t["OutgoingAccountID"] for t in pipeline.records("vattypes") if t.get("OutgoingAccountID")
+    }
+    lines = [li for li in pipeline.records("journalentrylines") if str(li.get("InvoiceNumber")) == number]
+    if not lines:
+        return None
+
+    def ore(line: dict[str, Any]) -> int:
+        return int((Decimal(str(line["Amount"])) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    legs = [li for li in lines if not li.get("SubAccountID")]
+    sales = [li for li in legs if li["AccountID"] not in vat_accounts]
+    vats = [li for li in legs if li["AccountID"] in vat_accounts]
+    net, vat = -sum(ore(li) for li in sales), -sum(ore(li) for li in vats)
+    receivable = sum(ore(li) for li in lines if li.get("SubAccountID"))
+    rates = by_rate(
+        [(li.get("VatPercent"), -ore(li), 0) for li in sales]
+        + [(li.get("VatPercent"), 0, -ore(li)) for li in vats]
+    )
+    return {"net": net, "vat": vat, "gross": receivable if receivable == net + vat else None, "rates": rates}
+
+
+def test_every_corpus_invoice_is_booked_in_sparebank1_to_the_ore(make_sb1_pipeline):
+    started = time.monotonic()
+    runs = []
+    for index, batch in enumerate(SB1_BATCHES):
+        pipeline = make_sb1_pipeline()
+        runs.append((batch, pipeline, finalize_batch(pipeline, batch, customer_number=str(150000 + index))))
+    for _, pipeline, _ in runs:
+        pipeline.settle(timeout=110)
+    results = []
+    for batch, pipeline, made in runs:
+        for item, invoice in made:
+            results.append(judge(f"{batch.name}/{item.key}", item, invoice, pipeline, sb1_figures))
+    report("SpareBank 1", results, started)
+    assert len(results) == sum(len(batch.invoices) for batch in SB1_BATCHES) >= 30
+    assert [r for r in results if not r[1]] == []
