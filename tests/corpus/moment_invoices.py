@@ -167,14 +167,28 @@ CREDITS_AND_CURRENCY = CorpusBatch(
             (line("3200", 10, "120.00", "Consulting hours (abroad)"),),
             currency="EUR",
             currency_rate=Decimal("11.4625"),
+            # Fiken invoices take no rate: booked at Fiken's, flagged with both NOK figures.
+            expect="flagged",
+            reason="in NOK: Moment",
         ),
         CorpusInvoice(
             "eur-with-vat",
             (line("3000", "7.5", "110.50"), line("3050", 1, "45.45", "Travel")),
             currency="EUR",
             currency_rate=Decimal("11.7312"),
+            # Fiken invoices take no rate: booked at Fiken's, flagged with both NOK figures.
+            expect="flagged",
+            reason="in NOK: Moment",
         ),
-        CorpusInvoice("sek", (line("3000", 12, "1100.00"),), currency="SEK", currency_rate=Decimal("0.9874")),
+        CorpusInvoice(
+            "sek",
+            (line("3000", 12, "1100.00"),),
+            currency="SEK",
+            currency_rate=Decimal("0.9874"),
+            # Fiken invoices take no rate: booked at Fiken's, flagged with both NOK figures.
+            expect="flagged",
+            reason="in NOK: Moment",
+        ),
         CorpusInvoice("to-credit-fully", (line("3000", "7.5", 1250), line("3050", 1, "1234.56", "Reise"))),
         CorpusInvoice("full-credit", credits="to-credit-fully"),
         CorpusInvoice(
@@ -235,6 +249,13 @@ SALES = CorpusBatch(
             (line("3000", "7.5", "110.50"), line("3200", 2, "99.95", "Abroad")),
             currency="EUR",
             currency_rate=Decimal("11.7312"),
+        ),
+        CorpusInvoice(
+            "sale-eur-credit",
+            (line("3000", "-2.5", "110.50", "Credited hours"),),
+            currency="EUR",
+            currency_rate=Decimal("11.7312"),
+            credits="sale-eur",
         ),
     ),
     invoice_mode="sale",

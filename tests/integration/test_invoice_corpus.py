@@ -115,8 +115,10 @@ def judge(name: str, item: CorpusInvoice, invoice: Invoice, pipeline, figures) -
     moment = moment_figures(invoice)
     booked = figures(pipeline, invoice)
     entry = pipeline.last("invoice", invoice.id)
-    if item.expect == "synced":
-        right = booked == moment and entry.outcome is Outcome.SYNCED
+    if item.expect in (Outcome.SYNCED.value, Outcome.FLAGGED.value):
+        right = booked == moment and entry.outcome.value == item.expect
+        if item.expect == Outcome.FLAGGED.value:
+            right = right and item.reason is not None and item.reason in (entry.reason or "")
     else:
         right = (
             booked is None
@@ -129,11 +131,13 @@ def judge(name: str, item: CorpusInvoice, invoice: Invoice, pipeline, figures) -
 
 def report(target: str, results: list[tuple], started: float) -> None:
     exact = sum(1 for r in results if r[1] and r[4] == "synced")
-    refused = sum(1 for r in results if r[1] and r[4] != "synced")
+    flagged = sum(1 for r in results if r[1] and r[4] == "flagged")
+    refused = sum(1 for r in results if r[1] and r[4] not in ("synced", "flagged"))
     elapsed = time.monotonic() - started
     print(
         f"\n{target} corpus: {len(results)} documents, {exact} exact to the øre and synced, "
-        f"{refused} refused or skipped as expected ({elapsed:.1f} s)"
+        f"{flagged} booked and flagged as expected, {refused} refused or skipped as expected "
+        f"({elapsed:.1f} s)"
     )
     for name, ok, moment, booked, outcome, reason in results:
         if not ok:

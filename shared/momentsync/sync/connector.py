@@ -78,6 +78,8 @@ class InvoiceTotals:
     # (net, VAT) per group the target books separately, e.g. "3000 HIGH" (account and VAT type) in
     # Fiken or "VAT 3" in SpareBank 1: a right gross with a wrong split must not pass as synced.
     groups: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # A foreign-currency document's total in NOK (øre): Moment's at Moment's rate, the target's as booked.
+    gross_nok: int | None = None
 
 
 def totals_differences(moment: InvoiceTotals, target: InvoiceTotals) -> list[str]:
@@ -88,6 +90,11 @@ def totals_differences(moment: InvoiceTotals, target: InvoiceTotals) -> list[str
         if mine != theirs:
             label = "incl. VAT" if name == "gross" else name
             problems.append(f"Moment {mine} øre {label}, target {theirs} øre")
+    if moment.gross_nok is not None and target.gross_nok is not None and moment.gross_nok != target.gross_nok:
+        problems.append(
+            f"in NOK: Moment {moment.gross_nok} øre at Moment's exchange rate, target {target.gross_nok} øre "
+            "at its own rate"
+        )
     if target.groups or moment.groups:
         booked = {key: value for key, value in target.groups.items() if value != (0, 0)}
         wanted = {key: value for key, value in moment.groups.items() if value != (0, 0)}

@@ -28,7 +28,7 @@ from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.models import Customer, Invoice, Project
 from momentsync.sync.connector import InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
-from momentsync.tenants import InvoiceMode, Tenant
+from momentsync.tenants import ForeignCurrency, InvoiceMode, Tenant
 
 # Per process (one Lambda container): the bank account code and VAT status of each tenant's company
 # change rarely; caching them saves two calls on every invoice.
@@ -193,6 +193,8 @@ class FikenConnector:
 
     def create_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord:
         kind = self._kind(invoice, parties)
+        if kind != KIND_SALE and invoice.currency_code.upper() != "NOK":
+            self._refuse_target_rate(invoice)
         vat_registered = self._vat_registered()
         customer_id = _int(parties.customer)
         project_id = _int(parties.project)
@@ -261,6 +263,17 @@ class FikenConnector:
         self._remember(KIND_CREDIT_NOTE, note_id, _credit_note_totals(note))
         return RemoteRecord(str(note_id), _number(note.credit_note_number), {"kind": KIND_CREDIT_NOTE})
 
+    def _refuse_target_rate(self, invoice: Invoice) -> None:
+        """Fiken invoices and credit notes take no exchange rate: Fiken books the NOK at its own rate.
+        The tenant decides whether that is acceptable (booked, then flagged with both NOK figures)."""
+        if self.tenant.mapping.foreign_currency is ForeignCurrency.REFUSE:
+            raise PermanentError(
+                f"invoice {invoice.invoice_number} is in {invoice.currency_code.upper()} at Moment's rate "
+                f"{invoice.currency_rate}; Fiken books invoices and credit notes in NOK at its own rate "
+                "and takes none from us, and this tenant refuses that (setting foreign_currency=refuse). "
+                "Use sale mode (Moment's rate) or set foreign_currency=target_rate"
+            )
+
     def _create_sale_credit(self, invoice, parties, groups, customer_id, project_id) -> RemoteRecord:
         """A credit note on a sale: refused when it credits more than is left, else a negative sale."""
         credited = parties.credited
@@ -316,11 +329,17 @@ class FikenConnector:
 
     def expected_totals(self, invoice: Invoice) -> InvoiceTotals:
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=self._vat_registered())
+        gross_nok = None
+        if invoice.currency_code.upper() != "NOK":
+            # Per line, as the sale's NOK lines are computed (mapping._order_line).
+            rate = invoice.currency_rate
+            gross_nok = sum(mapping.to_nok(g.net, rate) + mapping.to_nok(g.vat, rate) for g in groups)
         return InvoiceTotals(
             invoice.total_excl_vat_ore,
             invoice.total_vat_ore,
             invoice.total_incl_vat_ore,
             _labelled(mapping.split_of(groups)),
+            gross_nok,
         )
 
     def _remember(self, kind: str, remote_id: int, totals: InvoiceTotals) -> None:
@@ -399,8 +418,20 @@ def _invoice_split(document: InvoiceResult | CreditNoteResult, sign: int = 1) ->
     return {key: value for key, value in split.items() if value != (0, 0)}
 
 
+def _foreign_nok(
+    document: InvoiceResult | CreditNoteResult | SaleResult, gross_nok: int | None
+) -> int | None:
+    return gross_nok if (document.currency or "NOK").upper() != "NOK" else None
+
+
 def _invoice_totals(found: InvoiceResult) -> InvoiceTotals:
-    return InvoiceTotals(found.net or 0, found.vat or 0, found.gross or 0, _labelled(_invoice_split(found)))
+    return InvoiceTotals(
+        found.net or 0,
+        found.vat or 0,
+        found.gross or 0,
+        _labelled(_invoice_split(found)),
+        _foreign_nok(found, found.gross_in_nok),
+    )
 
 
 def _credit_note_totals(note: CreditNoteResult) -> InvoiceTotals:
@@ -410,6 +441,7 @@ def _credit_note_totals(note: CreditNoteResult) -> InvoiceTotals:
         -abs(note.vat or 0),
         -abs(note.gross or 0),
         _labelled(_invoice_split(note, sign=-1)),
+        _foreign_nok(note, -abs(note.gross_in_nok or 0)),
     )
 
 
@@ -429,7 +461,8 @@ def _sale_totals(sale: SaleResult) -> InvoiceTotals:
     else:
         net, vat = sale.net_amount or 0, sale.vat_amount or 0
     split = {key: value for key, value in split.items() if value != (0, 0)}
-    return InvoiceTotals(net, vat, net + vat, _labelled(split))
+    nok = (sale.net_amount or 0) + (sale.vat_amount or 0)
+    return InvoiceTotals(net, vat, net + vat, _labelled(split), _foreign_nok(sale, nok))
 
 
 def _about_counter(message: str | None) -> bool:
