@@ -236,14 +236,37 @@ def order_reference(invoice: Invoice) -> str:
     return str(invoice.invoice_number)
 
 
+def references_text(invoice: Invoice, *, with_fields: bool) -> str | None:
+    """Moment's references for a document's text. ``with_fields``: the document has yourReference and
+    ourReference fields, so only "their reference" (no Fiken field) goes in the text."""
+    labelled = [("Kundens ref.", invoice.their_reference)]
+    if not with_fields:
+        labelled = [("Deres ref.", invoice.your_reference), ("Vår ref.", invoice.our_reference), *labelled]
+    parts = [f"{label} {value.strip()}" for label, value in labelled if value and value.strip()]
+    return ", ".join(parts) or None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def invoice_text(invoice: Invoice) -> str:
     parts = [f"Moment-faktura {invoice.invoice_number}"]
     if invoice.payment_id:
         parts.append(f"KID {invoice.payment_id}")
+    references = references_text(invoice, with_fields=True)
+    if references:
+        parts.append(references)
     if invoice.description:
         parts.append(invoice.description)
-    text = " - ".join(parts)
-    return text if len(text) <= 500 else text[:497] + "..."
+    return _clip(" - ".join(parts), 500)
+
+
+def credit_note_text(credit_note: Invoice, *, with_fields: bool) -> str:
+    """Starts with the marker ``is_credit_note_text_of`` finds the credit note by."""
+    text = f"Moment-kreditnota {credit_note.invoice_number}"
+    references = references_text(credit_note, with_fields=with_fields)
+    return _clip(f"{text} - {references}" if references else text, 500)
 
 
 def invoice_request(
@@ -287,7 +310,12 @@ def invoice_request(
 def sale_request(
     invoice: Invoice, groups: list[LineGroup], *, customer_id: int, project_id: int | None
 ) -> SaleRequest:
-    """Mode ``sale``: Moment's own number, KID and PDF are the document; Fiken books it."""
+    """Mode ``sale``: Moment's own number, KID and PDF are the document; Fiken books it. A sale has no
+    reference or text field: Moment's references lead the first line's description."""
+    lines = [_order_line(invoice, group) for group in groups]
+    references = references_text(invoice, with_fields=False)
+    if references and lines:
+        lines[0].description = _clip(f"{references}: {lines[0].description}", 200)
     return SaleRequest(
         sale_number=str(invoice.invoice_number),
         date=invoice.invoice_date,
@@ -297,7 +325,7 @@ def sale_request(
         currency=invoice.currency_code.upper(),
         customer_id=customer_id,
         project_id=project_id,
-        lines=[_order_line(invoice, group) for group in groups],
+        lines=lines,
     )
 
 
@@ -354,7 +382,7 @@ def full_credit_note(credit_note: Invoice, invoice_id: int) -> FullCreditNoteReq
     return FullCreditNoteRequest(
         issue_date=credit_note.invoice_date,
         invoice_id=invoice_id,
-        credit_note_text=f"Moment-kreditnota {credit_note.invoice_number}",
+        credit_note_text=credit_note_text(credit_note, with_fields=False),
     )
 
 
@@ -377,7 +405,9 @@ def partial_credit_note(
         project=project_id,
         currency=credit_note.currency_code.upper(),
         order_reference=order_reference(credit_note),
-        credit_note_text=f"Moment-kreditnota {credit_note.invoice_number}",
+        your_reference=credit_note.your_reference,
+        our_reference=credit_note.our_reference,
+        credit_note_text=credit_note_text(credit_note, with_fields=True),
         lines=[
             CreditNoteLine(
                 quantity=1,

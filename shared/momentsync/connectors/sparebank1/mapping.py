@@ -362,6 +362,15 @@ def invoice_text(invoice: MomentInvoice, customer_name: str | None, credited: st
         text = f"Faktura {invoice.invoice_number}"
     if customer_name:
         text += f" {customer_name}"
+    # A voucher has no reference fields: Moment's references follow in its text.
+    labelled = [
+        ("Deres ref.", invoice.your_reference),
+        ("Vår ref.", invoice.our_reference),
+        ("Kundens ref.", invoice.their_reference),
+    ]
+    references = ", ".join(f"{label} {value.strip()}" for label, value in labelled if value and value.strip())
+    if references:
+        text += f" - {references}"
     return text[:200]
 
 
