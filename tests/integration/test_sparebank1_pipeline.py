@@ -4,6 +4,7 @@ processor -> SpareBank 1 emulator (customers, projects, invoices as vouchers, fa
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,8 @@ from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
 from momentsync.errors import TenantLevelError, TenantProblem
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
+from tests.corpus.moment_invoices import SB1_BATCHES
+from tests.corpus.verdict import finalize_batch, judge, report, sb1_figures
 from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
     make_sb1_pipeline,
     sparebank1_app,
@@ -326,3 +329,23 @@ def test_verify_reports_an_activated_company_and_names_the_remedy_otherwise(
         access.verify(bad.tenant())
     assert raised.value.problem is TenantProblem.API_ACCESS_MISSING
     assert "Markedsplass" in raised.value.remedy
+
+
+# ---------------------------------------------------------------------- the invoice corpus
+def test_every_corpus_invoice_is_booked_in_sparebank1_to_the_ore(make_sb1_pipeline):
+    """Rates, rounding and every credit shape, exact to the øre per rate, refused or skipped with reasons."""
+    started = time.monotonic()
+    runs = []
+    for index, batch in enumerate(SB1_BATCHES):
+        pipeline = make_sb1_pipeline()
+        runs.append((batch, pipeline, finalize_batch(pipeline, batch, customer_number=str(150000 + index))))
+    for _, pipeline, _ in runs:
+        pipeline.settle(timeout=110)
+    results = [
+        judge(f"{batch.name}/{item.key}", item, invoice, pipeline, sb1_figures)
+        for batch, pipeline, made in runs
+        for item, invoice in made
+    ]
+    report("SpareBank 1", results, started)
+    assert len(results) == sum(len(batch.invoices) for batch in SB1_BATCHES) >= 30
+    assert [r for r in results if not r[1]] == []
