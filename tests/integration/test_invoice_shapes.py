@@ -3,8 +3,11 @@ sale-mode credit note, the tenant's foreign-currency choice, and the read-back a
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
+
+import httpx
 
 from emulators.moment.fixtures import make_line
 from momentsync.moment.models import InvoiceRef
@@ -94,3 +97,50 @@ def test_a_foreign_invoice_booked_at_fikens_rate_is_flagged_with_both_nok_figure
     assert "in NOK: Moment 1375500 øre at Moment's exchange rate, target 1382520 øre at its own rate" in (
         entry.reason
     )
+
+
+def test_an_adopted_sale_with_the_right_gross_but_another_split_is_flagged_with_both_figures(make_pipeline):
+    """An accountant booked Moment's invoice by hand as a sale at 25 %; Moment's is at 15 % with the same
+    gross. A lost create makes the pipeline look Fiken up by the sale number and adopt that sale: the
+    read-back must flag the split, not call it synced because the gross matches."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Håndført AS")
+    pipeline.settle()
+    [contact] = pipeline.contacts()
+    token = f"hand-{uuid.uuid4().hex}"
+    pipeline.fiken.add_personal_token(token, [pipeline.slug])
+    by_hand = httpx.post(
+        f"{pipeline.fiken.api_base_url}/companies/{pipeline.slug}/sales",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "saleNumber": "1",  # a fresh Moment company numbers its first invoice 1 (asserted below)
+            "date": ISSUED.isoformat(),
+            "kind": "external_invoice",
+            "paid": False,
+            "currency": "NOK",
+            "customerId": contact["contactId"],
+            "lines": [
+                {
+                    "description": "Servering",
+                    "netPrice": 100000,
+                    "vat": 25000,
+                    "vatType": "HIGH",
+                    "account": "3000",
+                }
+            ],
+        },
+    )
+    assert by_hand.status_code == 201, by_hand.text
+    pipeline.fiken.fault_plan.script("status", status=503, times=1, method="POST", path=r"/sales$")
+
+    invoice = finalize(pipeline, customer, [make_line("3030", 1, "1086.96", description="Servering")])
+    pipeline.settle()
+
+    assert invoice.invoice_number == 1 and invoice.total_incl_vat_ore == 125000
+    assert len(pipeline.fiken.sales(pipeline.slug)) == 1
+    entry = pipeline.last("invoice", invoice.id)
+    assert entry.outcome is Outcome.FLAGGED and entry.details.get("adopted") is True
+    assert "account 3030 MEDIUM: Moment net 108696 / VAT 16304 øre, target net 0 / VAT 0 øre" in entry.reason
+    assert "account 3000 HIGH: Moment net 0 / VAT 0 øre, target net 100000 / VAT 25000 øre" in entry.reason
+    assert "Moment 16304 øre vat, target 25000 øre" in entry.reason
+    assert "incl. VAT" not in entry.reason  # the gross alone would have passed
