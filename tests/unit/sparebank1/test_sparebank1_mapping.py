@@ -264,6 +264,9 @@ def test_credit_lines_are_recognised_by_the_invoice_they_credit_and_references_g
     assert mapping.credits_invoice("Kreditnota 20003 for faktura 20002 (bilag 7-2025) Fjordlys AS", 20002)
     assert not mapping.credits_invoice("Kreditnota 20003 for faktura 200021", 20002)
     assert not mapping.credits_invoice("Faktura 20002", 20002)
+    assert mapping.credits_invoice("Kreditnota 20003 (bilag 7-2025) Fjordlys AS", None, "7-2025")
+    assert not mapping.credits_invoice("Kreditnota 20003 (bilag 17-2025) Fjordlys AS", None, "7-2025")
+    assert not mapping.credits_invoice("Faktura 20003 (bilag 7-2025)", None, "7-2025")
     text = mapping.invoice_text(
         invoice(your_reference="Kari", their_reference="PO 7781"), "Fjordlys AS", None
     )

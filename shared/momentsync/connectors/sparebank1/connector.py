@@ -284,6 +284,7 @@ class SpareBank1Connector:
             select=JOURNAL_LINE_SELECT + ",Description",
         )
         lines = [JournalEntryLine.model_validate(row) for row in rows]
+        voucher = credited.details.get("voucher") or credited.remote_number
         original = sum(
             mapping.to_ore(line.Amount or 0)
             for line in lines
@@ -293,7 +294,7 @@ class SpareBank1Connector:
             mapping.to_ore(line.Amount or 0)
             for line in lines
             if line.InvoiceNumber != str(invoice.invoice_number)
-            and mapping.credits_invoice(line.Description, invoice.credited_invoice_number)
+            and mapping.credits_invoice(line.Description, invoice.credited_invoice_number, voucher)
         )
         refused = over_credit_reason(invoice, credited.remote_number, original, already)
         if refused:

@@ -446,11 +446,15 @@ def voucher(
     return JournalEntry(JournalEntryNumber=voucher_number(invoice), Description=text, DraftLines=drafts)
 
 
-def credits_invoice(description: str | None, invoice_number: int | None) -> bool:
-    """Whether a receivable line's text (``invoice_text``) is a credit note on ``invoice_number``."""
-    if invoice_number is None:
+def credits_invoice(description: str | None, invoice_number: int | None, voucher: str | None = None) -> bool:
+    """Whether a receivable line's text (``invoice_text``) is a credit note on the invoice: by Moment's
+    invoice number, or by the credited voucher when Moment named no number."""
+    text = description or ""
+    if not text.startswith("Kreditnota "):
         return False
-    return re.match(rf"Kreditnota \d+ for faktura {invoice_number}(?!\d)", description or "") is not None
+    if invoice_number is not None and re.match(rf"Kreditnota \d+ for faktura {invoice_number}(?!\d)", text):
+        return True
+    return bool(voucher) and f"(bilag {voucher})" in text
 
 
 def voucher_matches(line: JournalEntryLine, number: str) -> bool:
