@@ -144,3 +144,43 @@ def test_an_adopted_sale_with_the_right_gross_but_another_split_is_flagged_with_
     assert "account 3000 HIGH: Moment net 0 / VAT 0 øre, target net 100000 / VAT 25000 øre" in entry.reason
     assert "Moment 16304 øre vat, target 25000 øre" in entry.reason
     assert "incl. VAT" not in entry.reason  # the gross alone would have passed
+
+
+def test_a_sale_credit_above_what_is_left_is_refused_before_any_write_and_kept_in_the_dlq(make_pipeline):
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Kreditt AS")
+    invoice = finalize(pipeline, customer, [make_line("3000", 2, 1000, description="Timer")])
+    pipeline.settle()
+    ref = InvoiceRef(id=invoice.id, invoice_number=invoice.invoice_number)
+    half = finalize(
+        pipeline,
+        customer,
+        [make_line("3000", -1, 1000, description="Timer")],
+        credit_note=True,
+        credited_invoice=ref,
+        payment_id=None,
+    )
+    pipeline.settle()
+    pipeline.mark()
+    too_much = finalize(
+        pipeline,
+        customer,
+        [make_line("3000", -2, 1000, description="Timer")],
+        credit_note=True,
+        credited_invoice=ref,
+        payment_id=None,
+    )
+    pipeline.settle()
+
+    assert pipeline.last("invoice", half.id).outcome is Outcome.SYNCED
+    entry = pipeline.last("invoice", too_much.id)
+    assert entry.outcome is Outcome.FAILED
+    expected = (
+        f"credit note {too_much.invoice_number} credits 250000 øre, more than is left on invoice "
+        f"{invoice.invoice_number}: 125000 øre of 250000 øre (125000 øre already credited)"
+    )
+    assert expected in entry.reason
+    assert [r.method for r in pipeline.fiken_requests() if r.method != "GET"] == []
+    [message] = pipeline.dead_letters()
+    assert expected in message["MessageAttributes"]["reason"]["StringValue"]
+    assert len(pipeline.fiken.sales(pipeline.slug)) == 2
