@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import date
 from decimal import Decimal
 from functools import cache
@@ -20,6 +21,8 @@ from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
 from momentsync.errors import TenantLevelError, TenantProblem
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
+from tests.corpus.moment_invoices import SB1_BATCHES
+from tests.corpus.verdict import finalize_batch, judge, report, sb1_figures
 from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
     make_sb1_pipeline,
     sparebank1_app,
@@ -554,3 +557,74 @@ def test_every_request_of_a_full_run_fits_the_published_description(make_sb1_pip
     # The run did exercise the writes that matter.
     assert ("post", "/journalentries?action=book-journal-entries") in seen
     assert ("post", "/customers") in seen and ("put", "/customers/{id}") in seen
+# ---------------------------------------------------------------------- the invoice corpus
+def test_every_corpus_invoice_is_booked_in_sparebank1_to_the_ore(make_sb1_pipeline):
+    """Rates, rounding and every credit shape, exact to the øre per rate, refused or skipped with reasons."""
+    started = time.monotonic()
+    runs = []
+    for index, batch in enumerate(SB1_BATCHES):
+        pipeline = make_sb1_pipeline()
+        runs.append((batch, pipeline, finalize_batch(pipeline, batch, customer_number=str(150000 + index))))
+    for _, pipeline, _ in runs:
+        pipeline.settle(timeout=110)
+    results = [
+        judge(f"{batch.name}/{item.key}", item, invoice, pipeline, sb1_figures)
+        for batch, pipeline, made in runs
+        for item, invoice in made
+    ]
+    report("SpareBank 1", results, started)
+    assert len(results) == sum(len(batch.invoices) for batch in SB1_BATCHES) >= 30
+    assert [r for r in results if not r[1]] == []
+
+
+def test_an_adopted_voucher_with_the_right_total_but_another_vat_split_is_flagged(pipeline):
+    """An accountant booked Moment's invoice 1 by hand at 25 %; Moment's is at 15 % with the same total.
+    A failed booking makes the pipeline look the voucher up by invoice number and adopt it: the read-back
+    flags the split per VAT code with both figures (the total alone would have passed)."""
+    customer = new_customer(pipeline)
+    pipeline.settle()
+    [moment_customer] = [c for c in pipeline.records("customers") if c.get("CustomerNumber") == 100123]
+    receivable = next(
+        a["ID"] for a in pipeline.records("accounts") if a.get("CustomerID") == moment_customer["ID"]
+    )
+    vat_3 = next(t["ID"] for t in pipeline.records("vattypes") if str(t["VatCode"]) == "3")
+    with pipeline.sb1.lock:
+        pipeline.sb1.domain.book_journal_entries(
+            pipeline.sb1.company(pipeline.company_key),
+            [
+                {
+                    "Description": "Faktura 1 ført for hånd",
+                    "DraftLines": [
+                        {
+                            "AccountID": receivable,
+                            "Amount": Decimal("1250.00"),
+                            "InvoiceNumber": "1",
+                            "FinancialDate": ISSUED.isoformat(),
+                        },
+                        {
+                            "AccountID": account_id(pipeline, 3000),
+                            "Amount": Decimal("-1250.00"),
+                            "VatTypeID": vat_3,
+                            "InvoiceNumber": "1",
+                            "FinancialDate": ISSUED.isoformat(),
+                        },
+                    ],
+                }
+            ],
+        )
+    pipeline.sb1.fault_plan.script(
+        "status", status=503, times=1, method="POST", path=r"/api/biz/journalentries$"
+    )
+
+    invoice = finalize(
+        pipeline, customer, lines=[make_line("3030", 1, "1086.96", description="Servering")], payment_id=None
+    )
+    pipeline.settle()
+
+    assert invoice.invoice_number == 1 and invoice.total_incl_vat_ore == 125000
+    assert len(pipeline.records("journalentries")) == 1
+    entry = pipeline.last("invoice", invoice.id)
+    assert entry.outcome is Outcome.FLAGGED and entry.details.get("adopted") is True, entry.reason
+    assert "VAT code 31: Moment net 108696 / VAT 16304 øre, target net 0 / VAT 0 øre" in entry.reason
+    assert "VAT code 3: Moment net 0 / VAT 0 øre, target net 100000 / VAT 25000 øre" in entry.reason
+    assert "incl. VAT" not in entry.reason

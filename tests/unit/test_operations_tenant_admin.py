@@ -8,6 +8,7 @@ import pytest
 
 from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin, TenantChangeRefused
 from momentsync.tenants import (
+    ForeignCurrency,
     InvoiceMode,
     MappingSettings,
     TargetSystem,
@@ -64,10 +65,12 @@ def test_settings_change_merges_and_removes():
         vat_code_overrides={"5": "LOW"},
         invoice_mode=InvoiceMode.SALE,
         vat_registered="no",
+        foreign_currency=ForeignCurrency.REFUSE,
     ).apply(tenant())
     assert changed.notification_emails == ["b@acme.example", "c@acme.example"]
     assert changed.mapping.vat_code_overrides == {"3": "HIGH", "5": "LOW"}
     assert changed.mapping.invoice_mode is InvoiceMode.SALE and changed.mapping.vat_registered is False
+    assert changed.mapping.foreign_currency is ForeignCurrency.REFUSE
 
 
 @pytest.mark.parametrize(

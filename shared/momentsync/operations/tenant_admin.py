@@ -18,6 +18,7 @@ from momentsync.queue import EventQueue
 from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.tenants import (
     DynamoTenantRepository,
+    ForeignCurrency,
     InvoiceMode,
     MappingSettings,
     TargetSystem,
@@ -49,6 +50,7 @@ class SettingsChange(BaseModel):
     bank_account_number: str | None = None
     clear_bank_account_number: bool = False
     vat_registered: Literal["yes", "no", "ask"] | None = None
+    foreign_currency: ForeignCurrency | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -73,6 +75,8 @@ class SettingsChange(BaseModel):
             mapping["bank_account_number"] = None
         elif self.bank_account_number is not None:
             mapping["bank_account_number"] = self.bank_account_number.replace(".", "").replace(" ", "")
+        if self.foreign_currency is not None:
+            mapping["foreign_currency"] = self.foreign_currency.value
         if self.vat_registered is not None:
             mapping["vat_registered"] = {"yes": True, "no": False, "ask": None}[self.vat_registered]
         emails = list(

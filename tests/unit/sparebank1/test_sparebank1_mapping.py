@@ -259,3 +259,56 @@ def test_moments_invoice_description_reaches_the_voucher_text():
     )
     assert mapping.invoice_text(invoice(description=None), "Fjordlys AS", None) == "Faktura 20002 Fjordlys AS"
     assert len(mapping.invoice_text(invoice(description="x" * 500), None, None)) == 200
+def test_totals_per_vat_code_from_sales_and_vat_legs():
+    lines = [
+        JournalEntryLine(AccountID=150, SubAccountID=500, Amount=Decimal("1375.00")),
+        JournalEntryLine(AccountID=300, Amount=Decimal("-1000.00"), VatTypeID=3),
+        JournalEntryLine(AccountID=270, Amount=Decimal("-250.00"), VatTypeID=3),
+        JournalEntryLine(AccountID=310, Amount=Decimal("-125.00"), VatTypeID=6),
+    ]
+    totals = mapping.voucher_totals(lines, {270}, {3: "3", 6: "6"})
+    assert totals.groups == {"VAT code 3": (100000, 25000), "VAT code 6": (12500, 0)}
+    expected = mapping.expected_totals(
+        invoice(lines=[make_line("3000", 1, 1000, description="Timer")]),
+        [
+            mapping.SalesLine("3000", "3", "Timer", 100000, 25000),
+            mapping.SalesLine("3100", "6", "x", 12500, 0),
+        ],
+    )
+    assert expected.groups == totals.groups
+
+
+def test_a_zero_total_voucher_has_no_receivable_leg_and_balances():
+    zero = invoice(
+        lines=[
+            make_line("3000", 1, 500, description="Timer"),
+            make_line("3000", -1, 500, description="Rabatt"),
+        ]
+    )
+    lines = mapping.sales_lines(zero, MappingSettings())
+    entry = mapping.voucher(
+        "t-1",
+        zero,
+        lines,
+        customer_account_id=500,
+        sales_accounts={"3000": 300},
+        vat_types={},
+        project_id=None,
+        customer_name="Fjordlys AS",
+        credited_voucher=None,
+    )
+    assert [draft.AccountID for draft in entry.DraftLines] == [300, 300]
+    assert sum(draft.Amount for draft in entry.DraftLines) == 0
+
+
+def test_credit_lines_are_recognised_by_the_invoice_they_credit_and_references_go_in_the_text():
+    assert mapping.credits_invoice("Kreditnota 20003 for faktura 20002 (bilag 7-2025) Fjordlys AS", 20002)
+    assert not mapping.credits_invoice("Kreditnota 20003 for faktura 200021", 20002)
+    assert not mapping.credits_invoice("Faktura 20002", 20002)
+    assert mapping.credits_invoice("Kreditnota 20003 (bilag 7-2025) Fjordlys AS", None, "7-2025")
+    assert not mapping.credits_invoice("Kreditnota 20003 (bilag 17-2025) Fjordlys AS", None, "7-2025")
+    assert not mapping.credits_invoice("Faktura 20003 (bilag 7-2025)", None, "7-2025")
+    text = mapping.invoice_text(
+        invoice(your_reference="Kari", their_reference="PO 7781"), "Fjordlys AS", None
+    )
+    assert text == "Faktura 20002 Fjordlys AS - Deres ref. Kari, Kundens ref. PO 7781"

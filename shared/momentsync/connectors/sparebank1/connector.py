@@ -16,6 +16,7 @@ import threading
 from datetime import date
 from typing import Any
 
+from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.sparebank1 import mapping
 from momentsync.connectors.sparebank1.client import (
     SpareBank1Client,
@@ -237,6 +238,7 @@ class SpareBank1Connector:
     def create_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord:
         entry = self._voucher(invoice, parties)
         self._check_period_open(invoice)
+        self._refuse_over_credit(invoice, parties)
         try:
             answer = self.client.action(
                 "POST", "journalentries", "book-journal-entries", body=[entry.new_body()]
@@ -270,7 +272,9 @@ class SpareBank1Connector:
                 )
             return found
         if booked.Lines:
-            self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids())
+            self._read_back[str(booked.ID)] = mapping.voucher_totals(
+                booked.Lines, self._vat_account_ids(), self._vat_codes()
+            )
         voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
         return RemoteRecord(str(booked.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
 
@@ -289,6 +293,35 @@ class SpareBank1Connector:
                     "in SpareBank 1 Regnskap (company settings, lock dates) or re-date the invoice in "
                     "Moment, then replay the event"
                 )
+    def _refuse_over_credit(self, invoice: MomentInvoice, parties: InvoiceParties) -> None:
+        """Before booking a credit note: what is left on the credited voucher, from the customer's
+        sub-ledger (the original's receivable and the receivables of earlier credit notes on it)."""
+        credited = parties.credited
+        if not (invoice.is_credit_note and credited):
+            return
+        account = self._customer_account_id(parties.customer)
+        rows = self.client.find(
+            "journalentrylines",
+            f"SubAccountID eq {account}",
+            lambda row: row.get("SubAccountID") == account,
+            select=JOURNAL_LINE_SELECT + ",Description",
+        )
+        lines = [JournalEntryLine.model_validate(row) for row in rows]
+        voucher = credited.details.get("voucher") or credited.remote_number
+        original = sum(
+            mapping.to_ore(line.Amount or 0)
+            for line in lines
+            if str(line.JournalEntryID) == credited.remote_id
+        )
+        already = -sum(
+            mapping.to_ore(line.Amount or 0)
+            for line in lines
+            if line.InvoiceNumber != str(invoice.invoice_number)
+            and mapping.credits_invoice(line.Description, invoice.credited_invoice_number, voucher)
+        )
+        refused = over_credit_reason(invoice, credited.remote_number, original, already)
+        if refused:
+            raise PermanentError(refused)
 
     def _voucher(self, invoice: MomentInvoice, parties: InvoiceParties) -> JournalEntry:
         lines = mapping.sales_lines(invoice, self.tenant.mapping)
@@ -338,7 +371,10 @@ class SpareBank1Connector:
             select=JOURNAL_LINE_SELECT,
         )
         lines = [JournalEntryLine.model_validate(row) for row in rows]
-        return mapping.voucher_totals(lines, self._vat_account_ids())
+        return mapping.voucher_totals(lines, self._vat_account_ids(), self._vat_codes())
+
+    def expected_totals(self, invoice: MomentInvoice) -> InvoiceTotals:
+        return mapping.expected_totals(invoice, mapping.sales_lines(invoice, self.tenant.mapping))
 
     @staticmethod
     def _kind(invoice: MomentInvoice) -> str:
@@ -420,6 +456,9 @@ class SpareBank1Connector:
             types = [VatType.model_validate(row) for row in rows]
             ids["vat_types"] = {str(t.VatCode): t for t in types if t.VatCode is not None}
         return ids["vat_types"]
+
+    def _vat_codes(self) -> dict[int, str]:
+        return {t.ID: code for code, t in self._vat_types().items()}
 
     def _vat_account_ids(self) -> set[int]:
         return {t.OutgoingAccountID for t in self._vat_types().values() if t.OutgoingAccountID}

@@ -184,6 +184,7 @@ class JournalEntryLine(UniModel):
     FinancialDate: dt.date | None = None
     DueDate: dt.date | None = None
     StatusCode: int | None = None
+    Description: str | None = None
 
 
 JournalEntry.model_rebuild()
