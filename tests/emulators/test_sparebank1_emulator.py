@@ -572,6 +572,35 @@ def test_book_journal_entry_as_voucher_numbered_from_kid(api: httpx.Client) -> N
     assert credit.status_code == 200 and sum(line["Amount"] for line in credit.json()["Lines"]) == 0
 
 
+def test_journal_entry_keeps_its_external_key_and_is_found_by_it(api: httpx.Client) -> None:
+    receivable = id_of(api, "accounts", f"AccountNumber eq {new_customer(api, 100101)['CustomerNumber']}")
+    sales = id_of(api, "accounts", "AccountNumber eq 3000")
+
+    def book(reference: str, number: str) -> dict[str, Any]:
+        common = {"FinancialDate": "2025-03-01", "InvoiceNumber": number}
+        body = [
+            {
+                "ExternalSource": "momentsync",
+                "ExternalReference": reference,
+                "DraftLines": [
+                    {**common, "AccountID": receivable, "Amount": 100.0},
+                    {**common, "AccountID": sales, "Amount": -100.0},
+                ],
+            }
+        ]
+        answer = api.post("/journalentries", params={"action": "book-journal-entries"}, json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    first, second = book("t1:invoice:7", "7"), book("t1:invoice:8", "8")
+    assert (first["ExternalSource"], first["ExternalReference"]) == ("momentsync", "t1:invoice:7")
+    wanted = "ExternalSource eq 'momentsync' and ExternalReference eq 't1:invoice:8'"
+    found = api.get("/journalentries", params={"filter": wanted, "select": "ID,ExternalReference"}).json()
+    assert found == [{"ID": second["ID"], "ExternalReference": "t1:invoice:8"}]
+    none = api.get("/journalentries", params={"filter": "ExternalReference eq 't1:invoice:9'"}).json()
+    assert none == []
+
+
 def test_book_journal_entries_create_invoices_keeps_number_and_kid(api: httpx.Client) -> None:
     customer = new_customer(api, 100110)
     receivable = id_of(api, "accounts", "AccountNumber eq 100110")

@@ -289,7 +289,54 @@ def test_lost_response_on_booking_gives_exactly_one_voucher(pipeline):
     outcomes = [e.outcome for e in pipeline.log() if e.entity_type == "invoice"]
     assert outcomes == [Outcome.RETRYING, Outcome.SYNCED]
     result = pipeline.last("invoice", invoice.id)
-    assert result.details.get("adopted") is True  # found by invoice number, not booked again
+    assert result.details.get("adopted") is True  # found by its external key, not booked again
+
+
+def test_a_voucher_carries_its_external_key(pipeline):
+    customer = new_customer(pipeline)
+    invoice = finalize(pipeline, customer)
+    pipeline.settle()
+    entry = only(pipeline.records("journalentries"))
+    assert entry["ExternalSource"] == "momentsync"
+    assert entry["ExternalReference"] == f"{pipeline.tenant_id}:invoice:{invoice.id}"
+
+
+def test_a_lost_answer_is_adopted_by_the_external_key_not_by_searching_lines(pipeline):
+    customer = new_customer(pipeline)
+    pipeline.settle()
+    pipeline.sb1.fault_plan.script("drop_after_apply", method="POST", path=r"/api/biz/journalentries$")
+    pipeline.mark()
+    invoice = finalize(pipeline, customer)
+    pipeline.settle()
+    entry = only(pipeline.records("journalentries"))
+    assert pipeline.link("invoice", invoice.id).remote_id == str(entry["ID"])
+    filters = [" ".join(r.query.get("filter", [])) for r in pipeline.requests() if r.method == "GET"]
+    assert any("ExternalReference eq" in f for f in filters)
+    assert not any("InvoiceNumber eq" in f for f in filters)  # no search of journal lines by number
+
+
+@pytest.mark.parametrize("client_numbers", [True, False], ids=["voucher-number-kept", "platform-numbers"])
+def test_lost_sync_state_books_nothing_twice(pipeline, client_numbers):
+    # With the platform numbering vouchers itself, no "number already in use" can save a second booking:
+    # only the external key does.
+    pipeline.sb1.behaviour.honour_client_journal_entry_number = client_numbers
+    try:
+        customer = new_customer(pipeline)
+        invoice = finalize(pipeline, customer)
+        pipeline.settle()
+        table = pipeline._table("SYNC_STATE_TABLE")
+        items = table.query(
+            KeyConditionExpression="tenant_id = :t", ExpressionAttributeValues={":t": pipeline.tenant_id}
+        )["Items"]
+        for item in items:  # every link of the tenant gone, as after a restore of an older backup
+            table.delete_item(Key={"tenant_id": item["tenant_id"], "record_key": item["record_key"]})
+        pipeline.driver.notify("invoice", invoice.id)
+        pipeline.settle()
+    finally:
+        pipeline.sb1.behaviour.honour_client_journal_entry_number = True
+    entry = only(pipeline.records("journalentries"))
+    assert pipeline.last("invoice", invoice.id).outcome is Outcome.SYNCED
+    assert pipeline.link("invoice", invoice.id).remote_id == str(entry["ID"])
 
 
 def test_expired_token_is_minted_again_and_the_event_goes_through(pipeline):
@@ -437,6 +484,9 @@ NEWER_FIELDS: dict[tuple[str, str], str] = {
     ("Customer", "Account"): _ECHOED + " (an expanded relation)",
     ("Project", "ProjectApproverID"): _ECHOED,
     ("Project", "Visible"): _ECHOED,
+    ("JournalEntry", "ExternalReference"): "sparebank1.md §8: the platform's newer JournalEntry fields "
+    "(with ?action=update-external-reference), absent from the older description",
+    ("JournalEntry", "ExternalSource"): "sparebank1.md §8, as ExternalReference",
 }
 # Types the description gives differently from the platform's documented values.
 NEWER_TYPES: dict[tuple[str, str], str] = {

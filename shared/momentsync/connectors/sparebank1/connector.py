@@ -4,10 +4,12 @@ Platform rules live here: upsert by number (customers, projects), a filter re-ch
 IDs looked up from numbers and cached per company (currencies, sales accounts, VAT types), project
 statuses moved by transitions, and invoices booked as one voucher each.
 
-Exactly once for invoices (with the use case's recorded intent): after any ambiguous failure the
-use case calls ``find_invoice`` before ``create_invoice``, which searches journal lines by Moment's
-invoice number and picks the voucher carrying our voucher number or the customer's sub-ledger. A 400
-on booking (e.g. "voucher number already in use") is looked up the same way before it is reported.
+Exactly once for invoices: every voucher carries its natural key in ``JournalEntry.ExternalSource`` /
+``ExternalReference`` (tenant + Moment's invoice id). ``create_invoice`` looks that key up before it
+books (one GET; so a lost sync state books nothing twice either), and ``find_invoice`` (called by the
+use case after any ambiguous failure) and a 400 on booking look it up too. Vouchers booked before the
+key existed (or by a platform that drops it) are still found by the older search: journal lines by
+Moment's invoice number, carrying our voucher number or the customer's sub-ledger.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from momentsync.connectors.sparebank1.models import (
     CUSTOMER_ACTIVE,
     CUSTOMER_EXPAND,
     CUSTOMER_INACTIVE,
+    JOURNAL_ENTRY_KEY_SELECT,
     JOURNAL_LINE_SELECT,
     Account,
     CurrencyCode,
@@ -212,7 +215,30 @@ class SpareBank1Connector:
         }
 
     def find_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord | None:
-        """The voucher an earlier attempt booked, by Moment's invoice number (the natural key)."""
+        """The voucher an earlier attempt booked: by its external key, else by the invoice number."""
+        return self._find_by_external_key(invoice) or self._find_by_invoice_number(invoice, parties)
+
+    def _find_by_external_key(self, invoice: MomentInvoice) -> RemoteRecord | None:
+        reference = mapping.external_reference(self.tenant.tenant_id, invoice)
+        rows = self.client.find(
+            "journalentries",
+            f"ExternalSource eq {quote(mapping.EXTERNAL_SOURCE)} and ExternalReference eq {quote(reference)}",
+            lambda row: (
+                row.get("ExternalSource") == mapping.EXTERNAL_SOURCE
+                and row.get("ExternalReference") == reference
+            ),
+            select=JOURNAL_ENTRY_KEY_SELECT,
+            orderby="ID",
+        )
+        if not rows:
+            return None
+        entry = JournalEntry.model_validate(rows[0])  # the first booked, should there ever be two
+        assert entry.ID is not None
+        voucher = entry.JournalEntryNumber or mapping.voucher_number(invoice)
+        return RemoteRecord(str(entry.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
+
+    def _find_by_invoice_number(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord | None:
+        """Vouchers booked without the external key (older releases): journal lines by invoice number."""
         number = str(invoice.invoice_number)
         rows = self.client.find(
             "journalentrylines",
@@ -237,6 +263,10 @@ class SpareBank1Connector:
 
     def create_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord:
         entry = self._voucher(invoice, parties)
+        # Booked already (the sync state was lost, or an earlier attempt's answer): adopt it.
+        found = self._find_by_external_key(invoice)
+        if found is not None:
+            return found
         self._check_period_open(invoice)
         self._refuse_over_credit(invoice, parties)
         try:

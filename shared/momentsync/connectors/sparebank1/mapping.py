@@ -471,7 +471,22 @@ def voucher(
                 Dimensions=dimensions(index),
             )
         )
-    return JournalEntry(JournalEntryNumber=voucher_number(invoice), Description=text, DraftLines=drafts)
+    return JournalEntry(
+        JournalEntryNumber=voucher_number(invoice),
+        Description=text,
+        ExternalReference=external_reference(tenant_id, invoice),
+        ExternalSource=EXTERNAL_SOURCE,
+        DraftLines=drafts,
+    )
+
+
+# JournalEntry.ExternalReference / ExternalSource (sparebank1.md §8) carry the natural key of a booked
+# Moment invoice: the tenant (one Moment company) and Moment's invoice id (the sync state's key too).
+EXTERNAL_SOURCE = "momentsync"
+
+
+def external_reference(tenant_id: str, invoice: MomentInvoice) -> str:
+    return f"{tenant_id}:invoice:{invoice.id}"
 
 
 def credits_invoice(description: str | None, invoice_number: int | None, voucher: str | None = None) -> bool:

@@ -167,6 +167,9 @@ class JournalEntry(UniModel):
     ID: int | None = None
     JournalEntryNumber: str | None = None
     Description: str | None = None
+    # The natural key of a booked Moment invoice (sparebank1.md §8): set on booking, looked up on retry.
+    ExternalReference: str | None = None
+    ExternalSource: str | None = None
     DraftLines: list[JournalEntryLineDraft] | None = None
     Lines: list[JournalEntryLine] | None = None
 
@@ -190,6 +193,7 @@ class JournalEntryLine(UniModel):
 JournalEntry.model_rebuild()
 
 # Query fields (select=) for the lookups that must stay small.
+JOURNAL_ENTRY_KEY_SELECT = "ID,JournalEntryNumber,ExternalReference,ExternalSource"
 JOURNAL_LINE_SELECT = (
     "ID,JournalEntryID,JournalEntryNumber,AccountID,SubAccountID,Amount,VatTypeID,InvoiceNumber,"
     "PaymentID,StatusCode"
