@@ -21,7 +21,7 @@ from local.aws import EmbeddedAws, create_resources, start_embedded_aws
 from local.event_source import FifoEventSourceMapping
 from local.http_api import LocalHttpApi, Route
 from local.lambda_runtime import LocalLambdaContext, load_handler, module_name
-from local.template import ROOT, FunctionSpec, LocalNames, functions, load_template
+from local.template import NO_VALUE, ROOT, FunctionSpec, LocalNames, functions, load_template
 
 STATE_FILE = ROOT / ".local-stack.json"
 
@@ -63,7 +63,8 @@ class LocalStack:
         template = load_template()
         self._specs = {spec.logical_id: spec for spec in functions(template)}
         for spec in self._specs.values():
-            env = {key: str(resolver.resolve(value)) for key, value in spec.environment.items()}
+            resolved = {key: resolver.resolve(value) for key, value in spec.environment.items()}
+            env = {key: str(value) for key, value in resolved.items() if value is not NO_VALUE}
             clash = {k for k in env if k in self.environment and self.environment[k] != env[k]}
             if clash:
                 raise RuntimeError(f"functions disagree on environment variables {sorted(clash)}")

@@ -60,6 +60,10 @@ class LocalNames:
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
+# ``!Ref AWS::NoValue``: CloudFormation drops the property (here: the environment variable) it stands for.
+NO_VALUE = object()
+
+
 class Resolver:
     def __init__(self, template: dict[str, Any], names: LocalNames) -> None:
         self.template = template
@@ -78,7 +82,9 @@ class Resolver:
             "Fn::Equals": lambda v: self.resolve(v[0]) == self.resolve(v[1]),
         }
 
-    def pseudo(self, name: str) -> str:
+    def pseudo(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         return {
             "AWS::StackName": self.names.stack_name,
             "AWS::Region": self.names.region,

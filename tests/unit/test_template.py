@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.template import functions, load_template
+from local.template import NO_VALUE, LocalNames, Resolver, functions, load_template
 from momentsync.settings import ConnectSettings, ProcessorSettings, WebhookSettings
 
 SETTINGS = {
@@ -88,3 +88,22 @@ def test_access_log_never_records_the_request_path(template):
     log_format = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
     assert "$context.path" not in log_format
     assert "$context.routeKey" in log_format
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, None), ("0.6", 0.6)], ids=["default-off", "set"])
+def test_app_wide_fiken_pace_reaches_the_processor_only_when_its_parameter_is_set(
+    template, monkeypatch, given, expected
+):
+    [spec] = [f for f in functions(template) if f.logical_id == "ProcessorFunction"]
+    parameters = {"FikenAppMinRequestIntervalSeconds": given} if given else {}
+    value = Resolver(template, LocalNames(parameters=parameters)).resolve(
+        spec.environment["FIKEN_APP_MIN_REQUEST_INTERVAL_SECONDS"]
+    )
+    if given is None:
+        assert value is NO_VALUE  # CloudFormation leaves the variable out: the setting stays None
+    else:
+        monkeypatch.setenv("FIKEN_APP_MIN_REQUEST_INTERVAL_SECONDS", value)
+        for name, setting in ProcessorSettings.model_fields.items():
+            if setting.is_required():
+                monkeypatch.setenv(name.upper(), "x")
+        assert ProcessorSettings().fiken_app_min_request_interval_seconds == expected
