@@ -56,6 +56,8 @@ DEFAULT_CURRENCIES = [
     ("GBP", "Britisk pund"),
 ]
 # SAF-T standard codes (what Moment's VAT codes are, moment.md §4.8).
+# The seeded rates carry one dated VatTypePercentage each, valid from long before any test's dates.
+SEEDED_RATES_VALID_FROM = "2000-01-01"
 DEFAULT_VAT_TYPES = [
     VatSeed("0", "Ingen mva-behandling", "0", None, False),
     VatSeed("3", "Utgående mva, høy sats", "25", 2700),
@@ -132,7 +134,7 @@ class Domain:
         account = (
             self.find(company, "Account", "AccountNumber", outgoing_account) if outgoing_account else None
         )
-        return company.insert(
+        vat_type = company.insert(
             "VatType",
             {
                 "VatCode": code,
@@ -145,6 +147,47 @@ class Domain:
             },
             self.clock(),
         )
+        company.insert(
+            "VatTypePercentage",
+            {
+                "VatTypeID": vat_type["ID"],
+                "VatPercent": Decimal(str(percent)),
+                "ValidFrom": SEEDED_RATES_VALID_FROM,
+                "ValidTo": None,
+            },
+            self.clock(),
+        )
+        return vat_type
+
+    def set_vat_rate(self, company: Company, code: str, percent: Decimal | str, valid_from: str) -> None:
+        """A new rate from ``valid_from`` (a published VAT change): the current one ends the day before."""
+        vat_type = self.find(company, "VatType", "VatCode", code)
+        assert vat_type is not None, f"no VAT code {code}"
+        day_before = (date.fromisoformat(valid_from) - timedelta(days=1)).isoformat()
+        for rate in self._rates(company, vat_type["ID"]):
+            if rate.get("ValidTo") is None or str(rate["ValidTo"]) >= valid_from:
+                rate["ValidTo"] = day_before
+        company.insert(
+            "VatTypePercentage",
+            {"VatTypeID": vat_type["ID"], "VatPercent": Decimal(str(percent)), "ValidFrom": valid_from},
+            self.clock(),
+        )
+        vat_type["VatPercent"] = self.vat_percent(company, vat_type, self.today().isoformat())
+
+    def _rates(self, company: Company, vat_type_id: int) -> list[dict[str, Any]]:
+        return [r for r in company.rows("VatTypePercentage") if r.get("VatTypeID") == vat_type_id]
+
+    def _dated_percent(self, company: Company, vat_type_id: int | None, on: Any) -> Decimal | None:
+        vat_type = company.get("VatType", vat_type_id) if vat_type_id else None
+        return self.vat_percent(company, vat_type, str(on)[:10]) if vat_type else None
+
+    def vat_percent(self, company: Company, vat_type: dict[str, Any], on: str) -> Decimal:
+        """The rate valid on ``on`` (VatTypePercentages by ValidFrom/ValidTo); VatPercent if none is dated."""
+        for rate in self._rates(company, vat_type["ID"]):
+            starts, ends = str(rate.get("ValidFrom") or "")[:10], str(rate.get("ValidTo") or "")[:10]
+            if (not starts or starts <= on) and (not ends or on <= ends):
+                return Decimal(str(rate["VatPercent"]))
+        return Decimal(str(vat_type.get("VatPercent") or 0))
 
     def seed_defaults(self, company: Company) -> None:
         company.insert(
@@ -575,7 +618,9 @@ class Domain:
         for draft in drafts:
             vat_type = company.get("VatType", draft.get("VatTypeID"))
             percent = (
-                vat_type["VatPercent"] if vat_type and vat_type.get("OutgoingAccountID") else Decimal("0")
+                self.vat_percent(company, vat_type, str(draft["FinancialDate"])[:10])
+                if vat_type and vat_type.get("OutgoingAccountID")
+                else Decimal("0")
             )
             amount = draft["Amount"]
             if percent and self.behaviour.draft_line_amounts_include_vat:
@@ -701,7 +746,7 @@ class Domain:
                     "AmountCurrency": spec.net,
                     "RestAmount": spec.net,
                     "VatTypeID": spec.vat_type_id,
-                    "VatPercent": (company.get("VatType", spec.vat_type_id) or {}).get("VatPercent"),
+                    "VatPercent": self._dated_percent(company, spec.vat_type_id, base["FinancialDate"]),
                     "DimensionsID": spec.dimensions_id,
                     "Description": spec.description or description,
                 },
@@ -719,9 +764,10 @@ class Domain:
                         "RestAmount": spec.vat,
                         "TaxBasisAmount": spec.net,
                         "VatTypeID": spec.vat_type_id,
-                        "VatPercent": vat_type["VatPercent"],
+                        "VatPercent": self._dated_percent(company, spec.vat_type_id, base["FinancialDate"]),
                         "DimensionsID": spec.dimensions_id,
-                        "Description": f"MVA {vat_type['VatCode']} ({vat_type['VatPercent']} %)",
+                        "Description": f"MVA {vat_type['VatCode']} "
+                        f"({self._dated_percent(company, spec.vat_type_id, base['FinancialDate'])} %)",
                     },
                     now,
                 )

@@ -208,6 +208,11 @@ class SpareBank1Emulator(HostedEmulator):
                 self.domain.seed_vat_type(self.company(company_key), code, name, percent, outgoing_account)
             )
 
+    def set_vat_rate(self, company_key: str, code: str, percent: str | Decimal, valid_from: str) -> None:
+        """A VAT code's new rate from ``valid_from`` on (a dated VatTypePercentage)."""
+        with self.lock:
+            self.domain.set_vat_rate(self.company(company_key), code, percent, valid_from)
+
     def seed_currency(self, company_key: str, code: str, name: str) -> dict:
         with self.lock:
             return dict(self.domain.seed_currency(self.company(company_key), code, name))

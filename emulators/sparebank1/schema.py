@@ -105,7 +105,8 @@ _add(
             "VatCode": _s(255),
             "Name": _s(255),
             "Alias": _s(255),
-            # VatPercent is listed by sparebank1.md §6.3 (the generated table moves it to VatTypePercentages).
+            # The rate of today; the rates by date are the VatTypePercentages (unimicro-biz-swagger.json:
+            # VatTypePercentage {VatTypeID, VatPercent, ValidFrom, ValidTo}). Postings use the dated rate.
             "VatPercent": _D,
             "OutputVat": _B,
             "OutgoingAccountID": _I,
@@ -114,8 +115,19 @@ _add(
             "Visible": _B,
             "Locked": _B,
         },
-        relations={"OutgoingAccount": Rel("Account", fk="OutgoingAccountID")},
+        relations={
+            "OutgoingAccount": Rel("Account", fk="OutgoingAccountID"),
+            "VatTypePercentages": Rel("VatTypePercentage", back_fk="VatTypeID", many=True),
+        },
         fks={"IncomingAccountID": "Account"},
+    )
+)
+_add(
+    EntityType(
+        "VatTypePercentage",
+        None,  # no route of its own in the description: read through VatType's expand
+        {"VatTypeID": _I, "VatPercent": _D, "ValidFrom": _DATE, "ValidTo": _DATE},
+        fks={"VatTypeID": "VatType"},
     )
 )
 _add(

@@ -601,6 +601,39 @@ def test_journal_entry_keeps_its_external_key_and_is_found_by_it(api: httpx.Clie
     assert none == []
 
 
+def test_vat_rates_are_dated_vat_type_percentages_and_postings_use_the_rate_of_their_date(
+    sb1: SpareBank1Emulator, api: httpx.Client, company_key: str
+) -> None:
+    [vat3] = api.get("/vattypes", params={"filter": "VatCode eq '3'", "expand": "VatTypePercentages"}).json()
+    [seeded] = vat3["VatTypePercentages"]
+    assert (seeded["VatTypeID"], seeded["VatPercent"], seeded["ValidTo"]) == (vat3["ID"], 25, None)
+    sb1.set_vat_rate(company_key, "3", "30", valid_from="2025-06-01")
+    [vat3] = api.get("/vattypes", params={"filter": "VatCode eq '3'", "expand": "VatTypePercentages"}).json()
+    rates = sorted(
+        (r["ValidFrom"][:10], r["ValidTo"] and r["ValidTo"][:10], r["VatPercent"])
+        for r in vat3["VatTypePercentages"]
+    )
+    assert rates == [("2000-01-01", "2025-05-31", 25), ("2025-06-01", None, 30)]
+    assert vat3["VatPercent"] == 30  # today's rate
+
+    receivable = id_of(api, "accounts", f"AccountNumber eq {new_customer(api, 100102)['CustomerNumber']}")
+    sales = id_of(api, "accounts", "AccountNumber eq 3000")
+
+    def vat_booked(day: str) -> float:
+        lines = [
+            {"FinancialDate": day, "AccountID": receivable, "Amount": 1250.0},
+            {"FinancialDate": day, "AccountID": sales, "Amount": -1250.0, "VatTypeID": vat3["ID"]},
+        ]
+        answer = api.post(
+            "/journalentries", params={"action": "book-journal-entries"}, json=[{"DraftLines": lines}]
+        )
+        assert answer.status_code == 200, answer.text
+        return next(line["Amount"] for line in answer.json()["Lines"] if line.get("TaxBasisAmount"))
+
+    assert vat_booked("2025-03-01") == -250.0  # 1250 gross at 25 %: the rate of March
+    assert vat_booked("2025-07-01") == pytest.approx(-288.46)  # 1250 gross at 30 %
+
+
 def test_book_journal_entries_create_invoices_keeps_number_and_kid(api: httpx.Client) -> None:
     customer = new_customer(api, 100110)
     receivable = id_of(api, "accounts", "AccountNumber eq 100110")

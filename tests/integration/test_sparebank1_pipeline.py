@@ -428,6 +428,29 @@ def test_a_booking_answer_without_the_voucher_id_still_books_exactly_once(make_s
     assert pipeline.link("invoice", invoice.id).remote_id == str(entry["ID"])
 
 
+def test_vat_is_checked_against_the_rate_valid_on_the_invoice_date(make_sb1_pipeline):
+    # VatTypePercentages: 25 % until 2025-05-31, 30 % after. VatType.VatPercent is one rate (today's):
+    # checked against it, one of the two invoices would be judged by the wrong rate.
+    pipeline = make_sb1_pipeline()
+    pipeline.sb1.set_vat_rate(pipeline.company_key, "3", "30", valid_from="2025-06-01")
+    customer = pipeline.driver.create_customer(name="Fjordlys AS", customer_number="100127")
+    before, after = (
+        pipeline.driver.finalize_invoice(
+            customer=customer.id,
+            lines=[make_line("3000", 1, Decimal(1000), description="Timer")],  # Moment: 25 %
+            invoice_date=day,
+        )
+        for day in (date(2025, 3, 3), date(2025, 7, 1))
+    )
+    pipeline.settle()
+    assert pipeline.last("invoice", before.id).outcome is Outcome.SYNCED
+    entry = only(pipeline.records("journalentries"))
+    vat = only([line for line in voucher_lines(pipeline, entry["ID"]) if line.get("TaxBasisAmount")])
+    assert Decimal(str(vat["Amount"])) * 100 == -before.lines[0].vat_amount_ore
+    late = pipeline.last("invoice", after.id)
+    assert late.outcome is Outcome.FAILED and "(30 %)" in late.reason
+
+
 @pytest.mark.parametrize("lock", ["AccountingLockedDate", "VatLockedDate"])
 def test_an_invoice_dated_into_a_locked_period_fails_naming_the_date_and_the_fix(make_sb1_pipeline, lock):
     pipeline = make_sb1_pipeline()

@@ -481,7 +481,9 @@ class SpareBank1Connector:
         ids = self._ids()
         if "vat_types" not in ids:
             rows = self.client.list_all(
-                "vattypes", select="ID,VatCode,VatPercent,OutgoingAccountID,OutputVat"
+                "vattypes",
+                select="ID,VatCode,VatPercent,OutgoingAccountID,OutputVat,VatTypePercentages",
+                expand="VatTypePercentages",  # the rate valid on the invoice date, not only today's
             )
             types = [VatType.model_validate(row) for row in rows]
             ids["vat_types"] = {str(t.VatCode): t for t in types if t.VatCode is not None}

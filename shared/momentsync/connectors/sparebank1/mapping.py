@@ -364,7 +364,8 @@ def _plain(value: Decimal) -> str:
 
 def check_vat(invoice: MomentInvoice, line: SalesLine, vat_type: VatType | None) -> None:
     """The platform splits VAT itself: a line goes only when that split gives Moment's VAT to the øre."""
-    percent = vat_type.VatPercent if vat_type and vat_type.OutgoingAccountID else Decimal(0)
+    dated = vat_type.percent_on(invoice.invoice_date) if vat_type else None
+    percent = dated if vat_type and vat_type.OutgoingAccountID else Decimal(0)
     expected = int((Decimal(line.net) * (percent or 0) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if expected != line.vat:
         code = line.vat_code or "(none)"

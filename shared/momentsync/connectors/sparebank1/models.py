@@ -74,6 +74,12 @@ class CurrencyCode(UniModel):
     Code: str | None = None
 
 
+class VatTypePercentage(UniModel):
+    VatPercent: Decimal | None = None
+    ValidFrom: dt.date | None = None
+    ValidTo: dt.date | None = None
+
+
 class VatType(UniModel):
     ID: int
     VatCode: str | None = None
@@ -82,6 +88,19 @@ class VatType(UniModel):
     OutputVat: bool | None = None
     OutgoingAccountID: int | None = None
     Visible: bool | None = None
+    # The rates by date (unimicro-biz-swagger.json VatTypePercentage): VatPercent is only today's.
+    VatTypePercentages: list[VatTypePercentage] | None = None
+
+    def percent_on(self, day: dt.date | None) -> Decimal | None:
+        """The rate valid on ``day``, else VatPercent (a platform or answer without dated rates)."""
+        for rate in self.VatTypePercentages or []:
+            if day is None or rate.VatPercent is None:
+                continue
+            if (rate.ValidFrom is None or rate.ValidFrom <= day) and (
+                rate.ValidTo is None or day <= rate.ValidTo
+            ):
+                return rate.VatPercent
+        return self.VatPercent
 
 
 class Account(UniModel):
