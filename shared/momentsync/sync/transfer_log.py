@@ -65,6 +65,7 @@ class DynamoTransferLog:
         since: datetime | None = None,
         entity_type: str | None = None,
         outcome: str | None = None,
+        event_id: str | None = None,
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[TransferLogEntry]:
@@ -77,6 +78,8 @@ class DynamoTransferLog:
             filters.append(Attr("entity_type").eq(entity_type))
         if outcome:
             filters.append(Attr("outcome").eq(outcome))
+        if event_id:
+            filters.append(Attr("event_id").eq(event_id))
         if filters:
             expression = filters[0]
             for extra in filters[1:]:
