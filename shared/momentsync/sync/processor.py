@@ -1,6 +1,7 @@
 """Processing one queued event: the single place where error types become actions.
 
-- success / unchanged / waiting / deleted -> recorded, acknowledged;
+- success / unchanged / waiting / deleted / not_found -> recorded, acknowledged (a burst of
+  not_found for one tenant is reported to the operator);
 - ``TransientError`` -> recorded as retrying, re-raised so SQS delivers it again; on the last
   allowed delivery it is dead-lettered by us instead, with the reason attached;
 - ``PermanentError`` -> recorded, the tenant notified, dead-lettered at once with the reason, acked;
@@ -27,6 +28,7 @@ from momentsync.envelope import QueueEnvelope
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError, WaitingError
 from momentsync.observability import logger, metrics
 from momentsync.sync.failures import UnexpectedRetryPolicy, safe_message
+from momentsync.sync.not_found import NotFoundBurstWatch
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from momentsync.tenants import Tenant, TenantConflict, TenantStatus
 
@@ -86,6 +88,7 @@ class EventProcessor:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     unexpected_retry: UnexpectedRetryPolicy = field(default_factory=UnexpectedRetryPolicy)
     sleep: Callable[[float], None] = time.sleep
+    not_found_watch: NotFoundBurstWatch | None = None
 
     def process(self, envelope: QueueEnvelope, *, receive_count: int = 1) -> Outcome:
         started = time.monotonic()
@@ -179,6 +182,8 @@ class EventProcessor:
             break
 
         self._log(envelope, result.outcome, started, receive_count, result=result)
+        if result.outcome is Outcome.NOT_FOUND and self.not_found_watch is not None:
+            self.not_found_watch.observe(envelope)
         return result.outcome
 
     # ------------------------------------------------------------------ outcomes

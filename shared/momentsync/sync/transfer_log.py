@@ -20,7 +20,8 @@ class Outcome(StrEnum):
     SYNCED = "synced"
     UNCHANGED = "unchanged"
     WAITING = "waiting"
-    DELETED = "deleted"
+    DELETED = "deleted"  # a record we had linked that Moment no longer has
+    NOT_FOUND = "not_found"  # Moment answered 404 for a record we never linked (unknown id)
     SKIPPED = "skipped"  # Moment says not to transfer it (draft, "Do not transfer")
     FLAGGED = "flagged"  # applied, but something needs a human look (e.g. totals differ)
     FAILED = "failed"  # permanent: dead-lettered with the reason
