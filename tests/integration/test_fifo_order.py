@@ -32,3 +32,43 @@ def test_a_tenants_order_holds_with_a_failing_message_in_the_middle(pipeline):
     assert all(
         i > poison_done for i, e in enumerate(entries) if e.entity_id in {customers[2].id, customers[3].id}
     )
+
+
+def test_a_poison_event_holds_its_tenant_only_for_its_bounded_retries_then_is_dead_lettered_with_the_reason(
+    pipeline, monkeypatch
+):
+    """A record raising what nobody classified (here a simulated bug: ``decimal.Rounded``, as a 40-digit
+    id once did) is tried 3 times within one delivery, dead-lettered with its reason, and the tenant's
+    later events follow at once, in order. Before: 6 deliveries (100 minutes deployed), then the DLQ
+    without a reason, with the later events dead-lettered behind it unprocessed."""
+    import decimal
+
+    processor = pipeline.stack.function_module("ProcessorFunction").event_processor
+    real = dict(processor.use_cases)
+    with pipeline.stack.processing_paused(purge=False):
+        customers = [pipeline.driver.create_customer(name=f"Kunde {name} AS") for name in "abcd"]
+        poison = customers[1]
+
+        def customer_use_case(envelope, tenant):
+            if envelope.entity_id == poison.id:
+                raise decimal.Rounded([decimal.Rounded])
+            return real["customer"](envelope, tenant)
+
+        monkeypatch.setattr(processor, "use_cases", {**real, "customer": customer_use_case})
+    pipeline.settle(60)
+
+    entries = [e for e in pipeline.log() if e.entity_type == "customer"]
+    assert [e.entity_id for e in entries if e.outcome is Outcome.SYNCED] == [
+        customers[i].id for i in (0, 2, 3)
+    ]
+    poison_entries = [e for e in entries if e.entity_id == poison.id]
+    assert [e.outcome for e in poison_entries] == [Outcome.RETRYING, Outcome.RETRYING, Outcome.FAILED]
+    assert {e.receive_count for e in poison_entries} == {1}  # one delivery: SQS never had to redeliver it
+    assert poison_entries[-1].reason.startswith("unexpected failure, gave up after 3 attempts: Rounded")
+    # The tenant's next event started within the bounded retries (0.2 s + 1.0 s of backoff), not a visibility.
+    held = next(e for e in entries if e.entity_id == customers[2].id).logged_at - poison_entries[0].logged_at
+    assert held.total_seconds() < 5
+    [letter] = pipeline.dead_letters()
+    attributes = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
+    assert attributes["error_class"] == "Rounded"
+    assert "gave up after 3 attempts" in attributes["reason"]
