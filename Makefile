@@ -37,7 +37,7 @@ test: install
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 run: install
-	$(PY) -m local.run
+	$(PY) -m local.run $(RUN_ARGS)
 
 demo: install
 	$(PY) -m local.run --demo
