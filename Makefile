@@ -57,4 +57,4 @@ checkov:
 	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json .local-stack
