@@ -316,3 +316,42 @@ def test_the_safe_message_masks_what_could_be_a_credential(message):
     for secret in ("hunter2", "eyJhbGciOiJIUzI1NiJ9", "abc123", "a3f9c2e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2"):
         assert secret not in text
     assert text.startswith("RuntimeError: ") and "***" in text
+
+
+def sqs_record(body: str, receive_count: int):
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    return SQSRecord(
+        {
+            "messageId": "m-1",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": str(receive_count), "MessageGroupId": "acme"},
+        }
+    )
+
+
+class BrokenTenants(Tenants):
+    def get(self, tenant_id):
+        raise ConnectionError("tenants table unreachable")
+
+
+@pytest.mark.parametrize(("receive_count", "dead_lettered"), [(1, False), (4, False), (5, True)])
+def test_a_failure_outside_the_use_case_is_retried_by_sqs_then_dead_lettered_with_its_reason(
+    receive_count, dead_lettered
+):
+    from momentsync.sync.records import handle_record
+
+    processor, log, _, dlq, *_ = build(lambda e, t: SyncResult(Outcome.SYNCED), tenants=BrokenTenants())
+    record = sqs_record(envelope().to_message_body(), receive_count)
+
+    if not dead_lettered:
+        with pytest.raises(ConnectionError):
+            handle_record(record, processor=processor, dead_letters=dlq)
+        assert dlq.calls == []
+    else:
+        assert handle_record(record, processor=processor, dead_letters=dlq) is Outcome.FAILED
+        [(_, sent)] = dlq.calls
+        assert sent["reason"] == "gave up after 5 deliveries: ConnectionError: tenants table unreachable"
+        assert sent["error_class"] == "ConnectionError" and sent["event_id"] == "evt-1"
+    [((entry,), _)] = log.calls  # every delivery's failure is in the transfer log
+    assert entry.outcome is Outcome.RETRYING and entry.reason == "ConnectionError: tenants table unreachable"
