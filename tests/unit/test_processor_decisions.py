@@ -355,3 +355,19 @@ def test_a_failure_outside_the_use_case_is_retried_by_sqs_then_dead_lettered_wit
         assert sent["error_class"] == "ConnectionError" and sent["event_id"] == "evt-1"
     [((entry,), _)] = log.calls  # every delivery's failure is in the transfer log
     assert entry.outcome is Outcome.RETRYING and entry.reason == "ConnectionError: tenants table unreachable"
+
+
+def test_a_reason_quoting_characters_sqs_refuses_is_still_dead_lettered():
+    from momentsync.sync.dead_letters import SqsDeadLetters
+
+    sent = {}
+
+    class Client:
+        def send_message(self, **kwargs):
+            sent.update(kwargs)
+            return {"MessageId": "x"}
+
+    SqsDeadLetters(Client(), "url").send(
+        body="{}", tenant_id="acme", reason="Fiken refused name 'A\uffffS\x00'", error_class="PermanentError"
+    )
+    assert sent["MessageAttributes"]["reason"]["StringValue"] == "Fiken refused name 'A\ufffdS\ufffd'"

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
+
+from momentsync.queue import SQS_REFUSED_CHARACTER
 
 MAX_DEPTH = 16
 MAX_STRING_CHARS = 10_000
@@ -27,9 +28,7 @@ MAX_INT = 2**63 - 1
 MAX_FLOAT_MAGNITUDE = 1e15
 MIN_FLOAT_MAGNITUDE = 1e-15
 
-# The characters SQS accepts in a message (XML 1.0 Char): #x9 | #xA | #xD | #x20-#xD7FF |
-# #xE000-#xFFFD | #x10000-#x10FFFF. Anything else is refused by SendMessage.
-_SQS_REFUSED = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SQS_REFUSED = SQS_REFUSED_CHARACTER
 
 
 class BodyRejected(ValueError):
