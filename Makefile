@@ -16,7 +16,7 @@ help:
 	@echo "make lint   - ruff + cfn-lint template.yaml"
 	@echo "make bench  - benchmarks (figures printed and written to bench/results.json)"
 	@echo "make chaos  - the long seeded fault-injection run"
-	@echo "make fuzz   - 10,000 generated webhook requests (no 5xx, nothing invalid queued)"
+	@echo "make fuzz   - 10,000 generated webhook requests (no 5xx, nothing invalid queued) + 60 generated sequences through the whole pipeline"
 	@echo "make checkov - checkov on template.yaml (own virtualenv)"
 
 install: $(STAMP)
@@ -37,7 +37,7 @@ test: install
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 run: install
-	$(PY) -m local.run
+	$(PY) -m local.run $(RUN_ARGS)
 
 demo: install
 	$(PY) -m local.run --demo
@@ -49,7 +49,7 @@ chaos: install
 	$(PY) -m chaos.run $(CHAOS_ARGS)
 
 fuzz: install
-	MOMENTSYNC_FUZZ_EXAMPLES=10000 $(PY) -m pytest tests/security $(PYTEST_ARGS)
+	MOMENTSYNC_FUZZ_EXAMPLES=10000 MOMENTSYNC_PIPELINE_FUZZ_EXAMPLES=60 $(PY) -m pytest -s tests/security tests/integration/test_pipeline_fuzz.py $(PYTEST_ARGS)
 
 # checkov pulls in many packages: kept in its own virtualenv, out of make test.
 checkov:
@@ -57,4 +57,4 @@ checkov:
 	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json .local-stack

@@ -90,8 +90,35 @@ def atomic_sqs() -> None:
         setattr(SQSBackend, name, atomic)
 
 
+def fifo_group_order() -> None:
+    """Keeps a FIFO message group closed while any of its messages is in flight (once per process).
+
+    moto decides per message, in queue order, and forgets a timed-out in-flight message only when
+    its scan reaches it: a group's first message whose visibility ran out was then skipped (its
+    later messages still counted as in flight), and a later message that ran out after it was
+    delivered first. SQS returns a group's messages only when none of it is in flight, oldest first
+    (aws.md §2: in-flight messages block their group). So every timed-out message is released before
+    the scan, and the scan then sees exactly the groups that still have messages in flight.
+    """
+    original = SQSBackend.receive_message
+    if getattr(original, "_momentsync_group_order", False):
+        return
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            timed_out = {message for message in queue.pending_messages if message.visible}
+            queue.pending_messages.difference_update(timed_out)
+        return original(self, queue_name, *args, **kwargs)
+
+    functools.update_wrapper(receive_message, original)
+    receive_message._momentsync_group_order = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
 def start_embedded_aws(region: str) -> EmbeddedAws:
     """Starts moto on a free loopback port and points every boto3 client in this process at it."""
+    fifo_group_order()
     atomic_sqs()
     # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,7 +1,9 @@
 """A local stand-in for Lambda's SQS FIFO event source mapping.
 
 What it reproduces: batches of up to ``batch_size`` records in queue order; at most one batch per
-message group in flight (moto's FIFO receive hides a group whose messages are in flight, but its
+message group in flight, and while a failed record of a group waits for redelivery no later record
+of that group is delivered (``local.aws.fifo_group_order``; moto's FIFO receive hides a group whose
+messages are in flight, but its
 ReceiveMessage is not atomic across threads: two concurrent receives can both see a group as free
 and each take messages of it, which SQS FIFO never does, so the pollers receive one at a time);
 ``concurrency`` pollers like ScalingConfig.MaximumConcurrency; partial batch responses (records

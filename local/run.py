@@ -27,6 +27,8 @@ import sys
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,6 +37,7 @@ from emulators.moment.emulator import MomentEmulator
 from emulators.moment.fixtures import make_line
 from emulators.moment.webhook_driver import MomentWebhookDriver
 from emulators.sparebank1 import SpareBank1Emulator
+from local import persistence
 from local.stack import STATE_FILE, LocalStack, LocalStackConfig
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.credentials import SecretsManagerCredentialsStore
@@ -54,14 +57,17 @@ SB1_MOMENT_KEY = "local-demo-sb1-moment-key"
 
 
 class Demo:
-    def __init__(self, *, port: int, verbose: bool) -> None:
-        self.fiken = FikenEmulator()
-        self.moment = MomentEmulator()
-        self.sb1 = SpareBank1Emulator()
+    def __init__(self, *, port: int, verbose: bool, restore: persistence.Snapshot | None = None) -> None:
+        # A restored stack's records (the SpareBank 1 tenant's bank URL, tokens' audiences) name the
+        # emulators' earlier ports: they are reused.
+        ports = restore.demo.get("ports", {}) if restore else {}
+        self.fiken = FikenEmulator(port=ports.get("fiken", 0))
+        self.moment = MomentEmulator(port=ports.get("moment", 0))
+        self.sb1 = SpareBank1Emulator(port=ports.get("sparebank1", 0))
         self.fiken.start()
         self.moment.start()
         self.sb1.start()
-        self.sb1_company_key = ""
+        self.sb1_company_key = restore.demo.get("sb1_company_key", "") if restore else ""
         parameters = {
             "MomentApiBaseUrl": os.environ.get("MOMENTSYNC_MOMENT_API_BASE_URL", self.moment.api_base_url),
             "FikenApiBaseUrl": os.environ.get("MOMENTSYNC_FIKEN_API_BASE_URL", self.fiken.api_base_url),
@@ -70,13 +76,25 @@ class Demo:
         self.stack = LocalStack(
             LocalStackConfig(
                 http_port=port,
-                state_file=STATE_FILE,
+                state_file=Path(os.environ.get("MOMENTSYNC_LOCAL_STATE", STATE_FILE)),
                 parameters=parameters,
                 log_level=None if verbose else "WARNING",
             )
-        ).start()
+        ).start(restore=restore)
         self.aws = self.stack.aws
         assert self.aws
+        if restore is not None:
+            persistence.restore_emulators(restore, self.emulators)
+
+    @property
+    def emulators(self) -> dict:
+        return {"fiken": self.fiken, "moment": self.moment, "sparebank1": self.sb1}
+
+    def ports(self) -> dict[str, int]:
+        return {name: urlsplit(emulator.base_url).port or 0 for name, emulator in self.emulators.items()}
+
+    def save(self, demo: dict) -> None:
+        persistence.save(persistence.take(self.stack, self.emulators, {**demo, "ports": self.ports()}))
 
     def table(self, variable: str):
         return self.aws.resource("dynamodb").Table(self.stack.environment[variable])
@@ -298,9 +316,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="run the demo, check it, and exit")
     parser.add_argument("--port", type=int, default=3000, help="local HTTP API port (0: any free port)")
     parser.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
+    parser.add_argument(
+        "--fresh", action="store_true", help=f"forget the saved state ({STATE_NOTE}) and start empty"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
+    snapshot = None
+    if not args.demo and not args.fresh:
+        try:
+            snapshot = persistence.load()
+        except persistence.SnapshotUnusable as exc:
+            print(f"{exc}: starting fresh (it is replaced on exit)")
+    if snapshot is not None:
+        return serve_restored(snapshot, port=args.port, verbose=args.verbose)
     demo = Demo(port=0 if args.demo else args.port, verbose=args.verbose)
     try:
         demo.register_fiken_app()
@@ -335,11 +364,67 @@ def main(argv: list[str] | None = None) -> int:
         print(f'    -d \'{{"event":"UPDATE","customer":{{"id":{records["customer"].id}}}}}\' {webhook_url}')
         print("  python -m emulators.moment.webhook_driver --url <the webhook URL above> customer-create")
         print("  .venv/bin/momentsync --local tenants show demo")
-        print("serving; Ctrl-C stops")
-        stopped = threading.Event()
-        signal.signal(signal.SIGINT, lambda *_: stopped.set())
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        stopped.wait()
+        saved = {"webhook_url": webhook_url, "sb1_webhook_url": sb1_webhook_url, "connected": connected}
+        saved["sb1_company_key"] = demo.sb1_company_key
+        serve(demo, saved)
+        return 0
+    finally:
+        demo.stop()
+
+
+STATE_NOTE = ".local-stack/state.pickle"
+AUTOSAVE_SECONDS = float(os.environ.get("MOMENTSYNC_LOCAL_AUTOSAVE_SECONDS", "30"))
+
+
+def serve(demo: Demo, saved: dict) -> None:
+    """Serves until Ctrl-C, saving the state every 30 s (a kill -9 loses at most that) and on exit."""
+    print(
+        f"serving; Ctrl-C stops and keeps the state in {persistence.SNAPSHOT_FILE} "
+        "(`make run RUN_ARGS=--fresh` forgets it)"
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    while not stopped.wait(AUTOSAVE_SECONDS):
+        try:
+            demo.save(saved)
+        except Exception as exc:  # noqa: BLE001 - a busy moment (a dict changing mid-copy): next time
+            logging.getLogger("momentsync.local").debug("autosave skipped: %s", type(exc).__name__)
+    print("stopping: no more webhooks; letting the batches in flight finish ...")
+    demo.stack.quiesce()
+    try:
+        demo.save(saved)
+    except Exception as exc:  # noqa: BLE001 - say so; the last autosave (if any) is still on disk
+        print(f"could not save the state ({type(exc).__name__}: {exc}); the last autosave is kept")
+        return
+    depth = demo.stack.queue_depth("EventQueue")
+    print(
+        f"state saved to {persistence.SNAPSHOT_FILE}: {depth} queued event(s), tenants, secrets, "
+        "sync state, transfer log, parked events, dead letters and the emulators' records; "
+        "`make run` resumes them"
+    )
+
+
+def serve_restored(snapshot: persistence.Snapshot, *, port: int, verbose: bool) -> int:
+    """A restart of `make run`: the saved stack, emulators and demo tenants, processing what was queued."""
+    try:
+        demo = Demo(port=port, verbose=verbose, restore=snapshot)
+    except persistence.SnapshotUnusable as exc:
+        print(f"{exc}: run `make run RUN_ARGS=--fresh` to start empty")
+        return 2
+    try:
+        saved = snapshot.demo
+        print(f"restored the state saved at {snapshot.saved_at} ({persistence.SNAPSHOT_FILE})")
+        print(f"local HTTP API:       {demo.stack.webhook_base_url}")
+        print(f"embedded AWS (moto):  {demo.aws.endpoint_url}")
+        print(f"Fiken emulator:       {demo.fiken.api_base_url}")
+        print(f"Moment emulator:      {demo.moment.api_base_url}")
+        demo.stack.wait_until_idle(timeout=60)
+        demo.report()
+        print("\nThe demo tenant's webhook URL is unchanged (it holds the tenant's secret; keep it private):")
+        print(f"  webhook URL: {saved['webhook_url']}")
+        print("  .venv/bin/momentsync --local status")
+        serve(demo, saved)
         return 0
     finally:
         demo.stop()

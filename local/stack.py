@@ -21,7 +21,8 @@ from local.aws import EmbeddedAws, create_resources, start_embedded_aws
 from local.event_source import FifoEventSourceMapping
 from local.http_api import LocalHttpApi, Route
 from local.lambda_runtime import LocalLambdaContext, load_handler, module_name
-from local.template import NO_VALUE, ROOT, FunctionSpec, LocalNames, functions, load_template
+from local.persistence import Snapshot, restore_aws
+from local.template import NO_VALUE, ROOT, FunctionSpec, LocalNames, Resolver, functions, load_template
 
 STATE_FILE = ROOT / ".local-stack.json"
 
@@ -55,12 +56,22 @@ class LocalStack:
         self.environment: dict[str, str] = {}
         self.handlers: dict[str, Any] = {}
         self._specs: dict[str, FunctionSpec] = {}
+        self._webhook_base_url = ""
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> LocalStack:
+    def start(self, restore: Snapshot | None = None) -> LocalStack:
+        """Starts everything; with ``restore``, moto's state is the snapshot's instead of fresh resources."""
         self.aws = start_embedded_aws(self.config.region)
-        resolver = create_resources(self.aws, self.names, visibility_timeout=self.config.visibility_timeout)
         template = load_template()
+        if restore is None:
+            resolver = create_resources(
+                self.aws, self.names, visibility_timeout=self.config.visibility_timeout
+            )
+        else:
+            restore_aws(restore)
+            self.names.physical.update(restore.physical)
+            self.names.attributes.update(restore.attributes)
+            resolver = Resolver(template, self.names)  # current parameters (emulator URLs), saved names
         self._specs = {spec.logical_id: spec for spec in functions(template)}
         for spec in self._specs.values():
             resolved = {key: resolver.resolve(value) for key, value in spec.environment.items()}
@@ -85,6 +96,7 @@ class LocalStack:
         ]
         self.http_api = LocalHttpApi(routes, port=self.config.http_port)
         self.http_api.start()
+        self._webhook_base_url = self.http_api.base_url
 
         sqs = self.aws.client("sqs")
         for logical_id, spec in self._specs.items():
@@ -106,11 +118,16 @@ class LocalStack:
             self.config.state_file.write_text(json.dumps(self.describe(), indent=2))
         return self
 
-    def stop(self) -> None:
-        for poller in self.pollers:
-            poller.stop()
+    def quiesce(self) -> None:
+        """Stops taking webhooks, then lets the batches in flight finish (a drain before a snapshot)."""
         if self.http_api:
             self.http_api.stop()
+            self.http_api = None
+        for poller in self.pollers:
+            poller.stop()
+
+    def stop(self) -> None:
+        self.quiesce()
         if self.aws:
             self.aws.stop()
         if self.config.state_file and self.config.state_file.exists():
@@ -206,8 +223,8 @@ class LocalStack:
     # ------------------------------------------------------------------ inspection
     @property
     def webhook_base_url(self) -> str:
-        assert self.http_api
-        return self.http_api.base_url
+        assert self._webhook_base_url, "the stack has not been started"
+        return self._webhook_base_url
 
     def function_module(self, logical_id: str):
         """The imported handler module of a function (tests patch its adapters)."""

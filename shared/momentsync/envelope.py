@@ -24,7 +24,8 @@ class QueueEnvelope(BaseModel):
     event_id: str = Field(min_length=1, max_length=128)
     tenant_id: str = Field(min_length=1, max_length=64)
     entity_type: EntityType
-    entity_id: int
+    # At most 64 bits: a larger id is no Moment record and breaks DynamoDB numbers (38 digits).
+    entity_id: int = Field(ge=0, le=2**63 - 1)
     moment_event: str = Field(max_length=64)
     received_at: datetime
     payload: dict[str, Any]

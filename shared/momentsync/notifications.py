@@ -160,6 +160,19 @@ class OperatorAlerts(Protocol):
         self, *, message_id: str, body: str, tenant_id: str, reason: str, error_class: str, receive_count: int
     ) -> None: ...
 
+    def not_found_burst(
+        self, *, tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]
+    ) -> None: ...
+
+
+def _not_found_text(tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]) -> str:
+    return (
+        f"Tenant {tenant_id}: Moment answered 404 for {count} records never linked within "
+        f"{window_minutes} minutes (e.g. {', '.join(sample_ids)}). Check the tenant's Moment company code "
+        f"and API key (`momentsync tenants show {tenant_id}`); if the ids are made up, rotate the webhook "
+        f"URL (`momentsync tenants rotate-secret {tenant_id}`)."
+    )
+
 
 class LogOperatorAlerts:
     def dead_lettered(
@@ -173,6 +186,14 @@ class LogOperatorAlerts:
                 "reason": reason,
                 "error_class": error_class,
             },
+        )
+
+    def not_found_burst(
+        self, *, tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]
+    ) -> None:
+        logger.warning(
+            "not_found burst",
+            extra={"tenant_id": tenant_id, "count": count, "window_minutes": window_minutes},
         )
 
 
@@ -216,6 +237,26 @@ class SnsOperatorAlerts:
                 },
             )
         except Exception as exc:  # noqa: BLE001 - the DLQ depth alarm still fires; never fail the event
+            logger.error(
+                "operator alert not published",
+                extra={"tenant_id": tenant_id, "error_type": type(exc).__name__},
+            )
+
+    def not_found_burst(
+        self, *, tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]
+    ) -> None:
+        stage = f" [{self._stage}]" if self._stage else ""
+        try:
+            self._sns.publish(
+                TopicArn=self._topic_arn,
+                Subject=f"momentsync{stage}: {count} unknown Moment ids, {tenant_id}"[:100],
+                Message=_not_found_text(tenant_id, count, window_minutes, sample_ids),
+                MessageAttributes={
+                    "kind": {"DataType": "String", "StringValue": "not_found_burst"},
+                    "tenant_id": {"DataType": "String", "StringValue": tenant_id},
+                },
+            )
+        except Exception as exc:  # noqa: BLE001 - an alert must never fail the event
             logger.error(
                 "operator alert not published",
                 extra={"tenant_id": tenant_id, "error_type": type(exc).__name__},

@@ -22,7 +22,7 @@ from momentsync.sync.dead_letters import SqsDeadLetters
 from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.processor import EventProcessor, SyncResult
 from momentsync.sync.sync_state import DynamoSyncState, StaleWrite, SyncLink
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
+from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
 from momentsync.sync.wiring import record_failure
 from momentsync.tenants import DynamoTenantRepository, utcnow
 
@@ -275,3 +275,43 @@ def test_replay_after_newer_events_does_not_regress(paused_stack, make_tenant, a
     stored = sync_state.get(tenant_id, "customer", 42)
     assert stored is not None and stored.details["version"] == 2
     assert stored.source_modified_at == t1 + timedelta(hours=1)
+
+
+def test_a_letter_moved_by_sqs_redrive_shows_the_reason_from_the_transfer_log(paused_stack, make_tenant):
+    """SQS's own redrive (after maxReceiveCount) sets no attributes: the reason is joined from the log."""
+    tenant_id = make_tenant().tenant.tenant_id
+    env = envelope(tenant_id, entity_id=4242)
+    sqs, url = paused_stack.aws.client("sqs"), paused_stack.physical("EventQueue")
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=env.to_message_body(),
+        MessageGroupId=tenant_id,
+        MessageDeduplicationId=env.event_id,
+    )
+    transfer_log = DynamoTransferLog(table(paused_stack, "TransferLogTable"), timedelta(days=1))
+    transfer_log.record(
+        TransferLogEntry(
+            tenant_id=tenant_id,
+            event_id=env.event_id,
+            entity_type="customer",
+            entity_id=4242,
+            outcome=Outcome.RETRYING,
+            logged_at=datetime.now(UTC),
+            reason="TimeoutError: the processor ran out of time",
+        )
+    )
+    for _ in range(20):  # deliveries that never delete it, as a crashing processor would, until SQS redrives
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
+        if not got:
+            break
+    queue = DeadLetterQueue(
+        sqs, paused_stack.physical("DeadLetterQueue"), transfer_log=transfer_log, peek_visibility_seconds=5
+    )
+    [letter] = queue.peek(DeadLetterFilter(tenant_id=tenant_id)).dead_letters
+
+    assert letter.error_class == "MaxReceiveCountExceeded"
+    assert "moved by SQS" in letter.reason
+    assert "last logged: retrying: TimeoutError: the processor ran out of time" in letter.reason
+    assert queue.peek(DeadLetterFilter(tenant_id=tenant_id, reason="ran out of time")).dead_letters

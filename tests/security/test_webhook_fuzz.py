@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from local.http_api import Route, build_event
 from local.lambda_runtime import LocalLambdaContext
 from momentsync.envelope import QueueEnvelope
+from momentsync.ingest.body_limits import parse_json_body
 from momentsync.moment.webhooks import WebhookPayloadError, parse_webhook
 
 EXAMPLES = int(os.environ.get("MOMENTSYNC_FUZZ_EXAMPLES", "300"))
@@ -26,25 +27,58 @@ json_values = st.recursive(
     max_leaves=12,
 )
 entity = st.sampled_from(["customer", "project", "invoice", "offer", "claim", "other", "Customer"])
+# Ids as hostile senders write them: huge (40 digits, 2**70), negative, zero, floats, the 64-bit edges.
+hostile_ids = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**63 - 2, max_value=2**63 + 2),
+    st.integers(min_value=10**38, max_value=10**45),
+    st.just(2**70),
+    st.integers(max_value=0),
+    st.floats(),
+    st.text(max_size=5),
+)
+# Unicode edge cases: control characters, U+FFFE/U+FFFF (refused by SQS), lone surrogates (json.dumps
+# escapes them as \ud800), astral characters, combining marks, bidi overrides.
+edge_text = st.text(
+    alphabet=st.one_of(
+        st.characters(codec=None, categories=None),
+        st.sampled_from(["\x00", "\x1f", "\ufffe", "\uffff", "\ud800", "\udfff", "\U0001f37a", "\u202e"]),
+    ),
+    max_size=12,
+)
+events = st.one_of(
+    st.text(max_size=30),
+    edge_text,
+    st.integers(),
+    st.floats(),  # Infinity and NaN included: json.dumps writes them as a careless sender would
+    st.booleans(),
+    st.none(),
+    st.text(min_size=60, max_size=70),
+)
 plausible = st.fixed_dictionaries(
-    {"event": st.one_of(st.text(max_size=30), st.integers(), st.none())},
-    optional={"x": json_values},
+    {"event": events},
+    optional={"x": json_values, "note": edge_text},
 ).flatmap(
     lambda base: st.dictionaries(
         entity,
         st.one_of(
             st.fixed_dictionaries(
-                {"id": st.one_of(st.integers(), st.text(max_size=5), st.floats(allow_nan=False))}
+                {"id": hostile_ids},
+                optional={"name": edge_text, "customer": st.fixed_dictionaries({"id": hostile_ids})},
             ),
             json_values,
         ),
         max_size=2,
     ).map(lambda extra: {**base, **extra})
 )
+deeply_nested = st.integers(min_value=10, max_value=200_000).map(
+    lambda depth: b'{"event":"UPDATE","customer":{"id":1},"x":' + b"[" * depth + b"]" * depth + b"}"
+)
 bodies = st.one_of(
     plausible.map(lambda b: json.dumps(b).encode()),
     json_values.map(lambda b: json.dumps(b).encode()),
     st.binary(max_size=300),
+    deeply_nested,
     st.integers(min_value=0, max_value=300 * 1024).map(
         lambda n: b'{"event":"x","customer":{"id":1},"p":"' + b"a" * n + b'"}'
     ),
@@ -65,8 +99,9 @@ segments = st.text(alphabet=string.ascii_letters + string.digits + "-_.~%", min_
 
 
 def valid_per_schema(body: bytes) -> bool:
+    """Parses as JSON within the limits that keep a body processable, and is a synced webhook."""
     try:
-        return not parse_webhook(json.loads(body)).ignored
+        return not parse_webhook(parse_json_body(body)).ignored
     except (ValueError, WebhookPayloadError, UnicodeDecodeError):
         return False
 

@@ -243,3 +243,131 @@ def test_entity_without_a_sync_is_dead_lettered_with_the_reason():
     processor, _, _, dlq, *_ = build(lambda e, t: None)
     assert processor.process(envelope("invoice")) is Outcome.FAILED
     assert "invoice" in dlq.calls[0][1]["reason"]
+
+
+def test_an_unclassified_failure_is_logged_retried_briefly_then_dead_lettered_with_its_reason():
+    import decimal
+
+    attempts = []
+
+    def poison(_envelope, _tenant):
+        attempts.append(1)
+        raise decimal.Rounded([decimal.Rounded])
+
+    processor, log, parked, dlq, _, failures = build(poison)
+    pauses: list[float] = []
+    processor.sleep = pauses.append
+
+    assert processor.process(envelope(), receive_count=1) is Outcome.FAILED
+    assert len(attempts) == 3 and pauses == [0.2, 1.0]  # bounded, short backoff, within one delivery
+    outcomes = [call[0][0].outcome for call in log.calls]
+    assert outcomes == [Outcome.RETRYING, Outcome.RETRYING, Outcome.FAILED]
+    assert (
+        log.calls[0][0][0].reason.startswith("Rounded: ") and "(attempt 1 of 3)" in log.calls[0][0][0].reason
+    )
+    [(_, sent)] = dlq.calls
+    assert sent["error_class"] == "Rounded"
+    assert sent["reason"].startswith("unexpected failure, gave up after 3 attempts: Rounded")
+    assert failures.calls and parked.calls == []
+
+
+def test_an_unclassified_failure_that_clears_on_a_retry_is_applied():
+    calls = []
+
+    def flaky(_envelope, _tenant):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("customerName")
+        return SyncResult(Outcome.SYNCED, remote_id="9")
+
+    processor, log, _, dlq, *_ = build(flaky)
+    processor.sleep = lambda _s: None
+    assert processor.process(envelope()) is Outcome.SYNCED
+    assert [c[0][0].outcome for c in log.calls] == [Outcome.RETRYING, Outcome.SYNCED]
+    assert dlq.calls == []
+
+
+def test_a_failure_is_still_dead_lettered_when_the_transfer_log_itself_fails():
+    processor, log, _, dlq, *_ = build(raising(ValueError("boom")))
+    processor.sleep = lambda _s: None
+
+    def broken_log(_entry):
+        raise RuntimeError("transfer log table unavailable")
+
+    processor.transfer_log = type("Broken", (), {"record": staticmethod(broken_log)})()
+    assert processor.process(envelope()) is Outcome.FAILED
+    [(_, sent)] = dlq.calls
+    assert "ValueError: boom" in sent["reason"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "GET https://user:hunter2@api.example/x failed",
+        "401 for Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXNpZ24",
+        "refresh failed at https://fiken.example/token?refresh_token=abc123&x=1",
+        "key a3f9c2e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2 leaked",
+    ],
+)
+def test_the_safe_message_masks_what_could_be_a_credential(message):
+    from momentsync.sync.failures import safe_message
+
+    text = safe_message(RuntimeError(message))
+    for secret in ("hunter2", "eyJhbGciOiJIUzI1NiJ9", "abc123", "a3f9c2e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2"):
+        assert secret not in text
+    assert text.startswith("RuntimeError: ") and "***" in text
+
+
+def sqs_record(body: str, receive_count: int):
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    return SQSRecord(
+        {
+            "messageId": "m-1",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": str(receive_count), "MessageGroupId": "acme"},
+        }
+    )
+
+
+class BrokenTenants(Tenants):
+    def get(self, tenant_id):
+        raise ConnectionError("tenants table unreachable")
+
+
+@pytest.mark.parametrize(("receive_count", "dead_lettered"), [(1, False), (4, False), (5, True)])
+def test_a_failure_outside_the_use_case_is_retried_by_sqs_then_dead_lettered_with_its_reason(
+    receive_count, dead_lettered
+):
+    from momentsync.sync.records import handle_record
+
+    processor, log, _, dlq, *_ = build(lambda e, t: SyncResult(Outcome.SYNCED), tenants=BrokenTenants())
+    record = sqs_record(envelope().to_message_body(), receive_count)
+
+    if not dead_lettered:
+        with pytest.raises(ConnectionError):
+            handle_record(record, processor=processor, dead_letters=dlq)
+        assert dlq.calls == []
+    else:
+        assert handle_record(record, processor=processor, dead_letters=dlq) is Outcome.FAILED
+        [(_, sent)] = dlq.calls
+        assert sent["reason"] == "gave up after 5 deliveries: ConnectionError: tenants table unreachable"
+        assert sent["error_class"] == "ConnectionError" and sent["event_id"] == "evt-1"
+    [((entry,), _)] = log.calls  # every delivery's failure is in the transfer log
+    assert entry.outcome is Outcome.RETRYING and entry.reason == "ConnectionError: tenants table unreachable"
+
+
+def test_a_reason_quoting_characters_sqs_refuses_is_still_dead_lettered():
+    from momentsync.sync.dead_letters import SqsDeadLetters
+
+    sent = {}
+
+    class Client:
+        def send_message(self, **kwargs):
+            sent.update(kwargs)
+            return {"MessageId": "x"}
+
+    SqsDeadLetters(Client(), "url").send(
+        body="{}", tenant_id="acme", reason="Fiken refused name 'A\uffffS\x00'", error_class="PermanentError"
+    )
+    assert sent["MessageAttributes"]["reason"]["StringValue"] == "Fiken refused name 'A\ufffdS\ufffd'"

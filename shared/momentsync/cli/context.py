@@ -89,7 +89,9 @@ class Context:
         return DynamoAuditLog(self.target.table(self.target.audit_table))
 
     def dead_letter_queue(self) -> DeadLetterQueue:
-        return DeadLetterQueue(self.target.client("sqs"), self.target.dead_letter_queue_url)
+        return DeadLetterQueue(
+            self.target.client("sqs"), self.target.dead_letter_queue_url, transfer_log=self.transfer_log()
+        )
 
     def event_queue(self) -> SqsEventQueue:
         return SqsEventQueue(self.target.client("sqs"), self.target.event_queue_url)

@@ -26,6 +26,7 @@ _OUTCOME_STYLE = {
     "retrying": "yellow",
     "parked": "yellow",
     "waiting": "cyan",
+    "not_found": "magenta",
 }
 
 

@@ -99,6 +99,13 @@ def _print_overview(reports: list[TenantReport]) -> None:
             error,
         )
     console.print(table)
+    # Moment's 404s, kept apart: deleted (we had linked it) vs not found (an id we never linked).
+    for entity in report.entities:
+        deleted, not_found = entity.by_outcome.get("deleted", 0), entity.by_outcome.get("not_found", 0)
+        if deleted or not_found:
+            console.print(
+                f"  {entity.entity_type}: {deleted} deleted in Moment, {not_found} not found in Moment"
+            )
 
 
 def _print_tenant(report: TenantReport) -> None:
@@ -140,6 +147,13 @@ def _print_tenant(report: TenantReport) -> None:
             error,
         )
     console.print(table)
+    # Moment's 404s, kept apart: deleted (we had linked it) vs not found (an id we never linked).
+    for entity in report.entities:
+        deleted, not_found = entity.by_outcome.get("deleted", 0), entity.by_outcome.get("not_found", 0)
+        if deleted or not_found:
+            console.print(
+                f"  {entity.entity_type}: {deleted} deleted in Moment, {not_found} not found in Moment"
+            )
 
 
 def _print_backlog(backlog: Backlog) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -60,13 +62,26 @@ def local_target(state_file: Path | None = None) -> StackTarget:
     state_file = state_file or local_state_file()
     if not state_file.exists():
         raise StackNotFound(f"no local stack: {state_file} not found (start one with `make run`)")
-    state = json.loads(state_file.read_text())
-    env = state["environment"]
+    try:
+        state = json.loads(state_file.read_text())
+        env = state["environment"]
+        endpoint_url = state["aws_endpoint_url"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StackNotFound(
+            f"{state_file} is not a readable local stack state ({type(exc).__name__}): "
+            "start the stack with `make run` (it rewrites the file) or delete the file"
+        ) from None
+    if not _listening(endpoint_url):
+        # The file outlives the stack (a killed `make run`): say so instead of a connection traceback.
+        raise StackNotFound(
+            f"the local stack of {state_file} is not running (nothing answers at {endpoint_url}): "
+            "start it with `make run`"
+        )
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     return StackTarget(
         region=state["region"],
-        endpoint_url=state["aws_endpoint_url"],
+        endpoint_url=endpoint_url,
         webhook_base_url=state["webhook_base_url"],
         tenants_table=env["TENANTS_TABLE"],
         sync_state_table=env["SYNC_STATE_TABLE"],
@@ -80,6 +95,15 @@ def local_target(state_file: Path | None = None) -> StackTarget:
         operator_topic_arn=env.get("OPERATOR_TOPIC_ARN", ""),
         moment_api_base_url=env.get("MOMENT_API_BASE_URL", DEFAULT_MOMENT_API_BASE_URL),
     )
+
+
+def _listening(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def deployed_target(stack_name: str, region: str) -> StackTarget:

@@ -1,20 +1,20 @@
 """Accepting one Moment webhook: the whole decision, as a plain function over ports.
 
 Order of checks: size (cheap, before any read) -> tenant and secret (the same 404 for both, so
-tenant ids cannot be enumerated) -> disabled (410) -> media type (415) -> JSON and schema (400) ->
-ignored types (202 ignored) -> enqueue (202 queued, or 503 when the queue refused: never a 2xx for
-an event we did not queue, so the sender may retry).
+tenant ids cannot be enumerated) -> disabled (410) -> media type (415) -> JSON, the limits that keep
+a body processable, and the schema (400) -> ignored types (202 ignored) -> enqueue (202 queued, or
+503 when the queue refused: never a 2xx for an event we did not queue, so the sender may retry).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from momentsync.envelope import QueueEnvelope
+from momentsync.ingest.body_limits import BodyRejected, parse_json_body
 from momentsync.moment.webhooks import WebhookPayloadError, parse_webhook
 from momentsync.queue import EventQueue
 from momentsync.tenants import TENANT_ID_PATTERN, TenantRepository
@@ -84,10 +84,14 @@ def accept_webhook(
             "unsupported_media_type",
         )
     try:
-        body = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = parse_json_body(request.body)
+    except BodyRejected as exc:
+        if exc.field_path is None:
+            return WebhookOutcome(400, {"error": "malformed_json", "message": exc.message}, "bad_json")
         return WebhookOutcome(
-            400, {"error": "malformed_json", "message": f"Body is not JSON: {exc}"}, "bad_json"
+            400,
+            {"error": "invalid_payload", "message": exc.message, "field": exc.field_path},
+            "invalid_payload",
         )
     try:
         webhook = parse_webhook(body)

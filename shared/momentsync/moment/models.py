@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from momentsync.errors import PermanentError
 
@@ -756,23 +756,29 @@ class WebhookEvent(StrEnum):
     DELETE = "DELETE"  # GUESS
 
 
+# Moment's ids are positive 64-bit integers (Java longs); anything larger can never be a record and
+# would not fit DynamoDB's 38-digit numbers in sync state and the transfer log.
+MOMENT_ID_MAX = 2**63 - 1
+
+
 class WebhookEnvelope(MomentModel):
-    event: str = Field(min_length=1, max_length=200, alias="event")
+    # A short name such as CREATE_NEW: a number, a float or a long text is not an event name.
+    event: StrictStr = Field(min_length=1, max_length=64, alias="event")
 
 
 class WebhookRef(MomentModel):
-    id: StrictInt = Field(gt=0)
+    id: StrictInt = Field(gt=0, le=MOMENT_ID_MAX)
 
 
 class WebhookNestedCustomer(MomentModel):
     """A customer mentioned inside another entity's webhook: informative only, so all optional."""
 
-    id: int | None = None
+    id: StrictInt | None = Field(default=None, gt=0, le=MOMENT_ID_MAX)
     customer_number: str | None = Field(default=None, alias="customerNumber")
 
 
 class WebhookNestedProject(MomentModel):
-    id: int | None = None
+    id: StrictInt | None = Field(default=None, gt=0, le=MOMENT_ID_MAX)
     project_number: str | None = Field(default=None, alias="projectNumber")
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from momentsync.envelope import QueueEnvelope
+from momentsync.sync.transfer_log import TransferLogEntry
 
 # What SQS's own redrive (after maxReceiveCount) leaves: no reason attributes, only the body.
 SQS_REDRIVE_REASON = "moved by SQS after maxReceiveCount deliveries (the processor crashed or timed out)"
@@ -158,6 +159,33 @@ def parse_dead_letter(message: dict[str, Any], now: datetime) -> DeadLetter:
     )
 
 
+class TransferLogReader(Protocol):
+    def query(self, tenant_id: str, **kwargs: Any) -> list[TransferLogEntry]: ...
+
+
+def with_logged_reason(letter: DeadLetter, transfer_log: TransferLogReader | None) -> DeadLetter:
+    """A letter SQS's redrive moved carries no reason: take the event's last one from the transfer log."""
+    if transfer_log is None or letter.error_class != SQS_REDRIVE_CLASS or not letter.event_id:
+        return letter
+    envelope = letter.envelope
+    try:
+        entries = transfer_log.query(
+            letter.tenant_id,
+            event_id=letter.event_id,
+            since=envelope.received_at if envelope else None,
+            newest_first=True,
+            limit=5,
+        )
+    except Exception:  # noqa: BLE001 - the letter is still worth showing without the logged reason
+        return letter
+    logged = next((entry for entry in entries if entry.reason), None)
+    if logged is None:
+        return letter
+    return letter.model_copy(
+        update={"reason": f"{SQS_REDRIVE_REASON}; last logged: {logged.outcome.value}: {logged.reason}"}
+    )
+
+
 class DeadLetterQueue:
     """The DLQ, for operators: peek (non-consuming), show one, and the receive/delete replay needs."""
 
@@ -168,11 +196,14 @@ class DeadLetterQueue:
         *,
         peek_visibility_seconds: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        transfer_log: TransferLogReader | None = None,
     ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
         self._peek_visibility = peek_visibility_seconds
         self._clock = clock
+        # Joins the reason of what SQS's own redrive moved (it sets no attributes) from the log.
+        self._transfer_log = transfer_log
 
     def depth(self) -> QueueDepth:
         return queue_depth(self._sqs, self.queue_url)
@@ -202,7 +233,12 @@ class DeadLetterQueue:
         # A message redelivered within one peek (its visibility ran out) is listed once.
         unique = {r.dead_letter.message_id: r.dead_letter for r in received}
         matching = sorted(
-            (letter for letter in unique.values() if where.matches(letter)), key=lambda d: d.dead_lettered_at
+            (
+                letter
+                for letter in (with_logged_reason(u, self._transfer_log) for u in unique.values())
+                if where.matches(letter)
+            ),
+            key=lambda d: d.dead_lettered_at,
         )
         hidden = 0 if stopped_early else max(0, before - len(unique))
         return PeekResult(

@@ -51,6 +51,8 @@ def ensure_customer(session: TenantSession, customer_id: int) -> RemoteRecord:
     if link and link.remote_id and link.last_outcome != Outcome.DELETED:
         return RemoteRecord(link.remote_id, link.remote_number)
     result = sync_customer(session, customer_id)
+    if result.outcome is Outcome.NOT_FOUND:
+        raise PermanentError(f"customer {customer_id} does not exist in Moment")
     if result.outcome is Outcome.DELETED or result.remote_id is None:
         raise PermanentError(f"customer {customer_id} no longer exists in Moment")
     return RemoteRecord(result.remote_id, result.details.get("remote_number"))
@@ -77,7 +79,18 @@ def store_synced(
 
 
 def record_deleted(session: TenantSession, link: SyncLink) -> SyncResult:
-    """Moment answered 404: the record was deleted. Recorded; nothing is deleted in the books."""
+    """Moment answered 404. Recorded; nothing is deleted in the books.
+
+    ``deleted`` only for a record we had linked (it existed and is gone); an id we never linked is
+    ``not_found``: Moment does not know it, which may be a typo, a record deleted before we saw it, or
+    made-up traffic, and a burst of those is reported to the operator.
+    """
+    if link.remote_id is None and link.last_outcome in (None, Outcome.NOT_FOUND.value):
+        session.state.save(link.model_copy(update={"last_outcome": Outcome.NOT_FOUND.value}))
+        return SyncResult(
+            Outcome.NOT_FOUND,
+            reason=f"Moment has no {link.entity_type} {link.moment_id} and we never linked one",
+        )
     session.state.save(
         link.model_copy(update={"last_outcome": Outcome.DELETED.value, "last_success_at": utcnow()})
     )

@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from momentsync.queue import sqs_safe_text
+
 
 class SqsDeadLetters:
     def __init__(self, client: Any, queue_url: str) -> None:
@@ -27,8 +29,9 @@ class SqsDeadLetters:
         event_id: str | None = None,
         receive_count: int = 1,
     ) -> str:
+        # A reason may quote Moment's data; SQS refuses some characters in attributes as in bodies.
         attributes = {
-            "reason": reason[:1000],
+            "reason": sqs_safe_text(reason[:1000]),
             "error_class": error_class,
             "dead_lettered_at": datetime.now(UTC).isoformat(),
             "receive_count": str(receive_count),

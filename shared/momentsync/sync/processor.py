@@ -1,12 +1,15 @@
 """Processing one queued event: the single place where error types become actions.
 
-- success / unchanged / waiting / deleted -> recorded, acknowledged;
+- success / unchanged / waiting / deleted / not_found -> recorded, acknowledged (a burst of
+  not_found for one tenant is reported to the operator);
 - ``TransientError`` -> recorded as retrying, re-raised so SQS delivers it again; on the last
   allowed delivery it is dead-lettered by us instead, with the reason attached;
 - ``PermanentError`` -> recorded, the tenant notified, dead-lettered at once with the reason, acked;
 - ``TenantLevelError`` -> the tenant flagged (needs_reauth / problem), notified once, the event
   parked (not failed) until the tenant is active again;
-- a tenant that is paused or needs re-auth -> the event is parked without any remote call.
+- a tenant that is paused or needs re-auth -> the event is parked without any remote call;
+- anything else (unclassified) -> recorded with its type and a safe message, tried again up to
+  ``unexpected_retry.attempts`` times with a short backoff, then dead-lettered with that reason.
 
 Nothing accepted is lost: every path ends in the target, in the parked table, or in the DLQ.
 """
@@ -24,6 +27,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from momentsync.envelope import QueueEnvelope
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError, WaitingError
 from momentsync.observability import logger, metrics
+from momentsync.sync.failures import UnexpectedRetryPolicy, safe_message
+from momentsync.sync.not_found import NotFoundBurstWatch
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from momentsync.tenants import Tenant, TenantConflict, TenantStatus
 
@@ -81,6 +86,9 @@ class EventProcessor:
     record_failure: FailureRecorder
     max_receive_count: int = 5
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    unexpected_retry: UnexpectedRetryPolicy = field(default_factory=UnexpectedRetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    not_found_watch: NotFoundBurstWatch | None = None
 
     def process(self, envelope: QueueEnvelope, *, receive_count: int = 1) -> Outcome:
         started = time.monotonic()
@@ -113,36 +121,69 @@ class EventProcessor:
                 "PermanentError",
                 f"no sync for entity type {envelope.entity_type}",
             )
-        try:
-            result = use_case(envelope, tenant)
-        except WaitingError as exc:
-            result = SyncResult(Outcome.WAITING, reason=exc.reason)
-        except TransientError as exc:
-            if receive_count >= self.max_receive_count:
+        policy = self.unexpected_retry
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                result = use_case(envelope, tenant)
+            except WaitingError as exc:
+                result = SyncResult(Outcome.WAITING, reason=exc.reason)
+            except TransientError as exc:
+                if receive_count >= self.max_receive_count:
+                    return self._dead_letter(
+                        envelope,
+                        started,
+                        receive_count,
+                        type(exc).__name__,
+                        f"gave up after {receive_count} attempts: {exc.reason}",
+                    )
+                self._log(envelope, Outcome.RETRYING, started, receive_count, reason=exc.reason)
+                raise
+            except TenantLevelError as exc:
+                self._flag_tenant(tenant, exc)
+                return self._park(envelope, started, receive_count, exc.reason)
+            except PermanentError as exc:
+                self.notifier.notify(
+                    tenant,
+                    kind="permanent_failure",
+                    subject=f"{envelope.entity_type} {envelope.entity_id} was not transferred",
+                    message=f"{exc.reason}. Fix it in Moment (or the accounting system); the next change "
+                    "in Moment transfers it, or an operator can replay it.",
+                    dedupe_key=f"{envelope.entity_type}#{envelope.entity_id}#{exc.reason}",
+                )
+                return self._dead_letter(envelope, started, receive_count, type(exc).__name__, exc.reason)
+            except Exception as exc:  # noqa: BLE001 - unclassified: recorded, retried briefly, dead-lettered
+                reason = safe_message(exc)
+                logger.warning(
+                    "unclassified failure",
+                    extra={
+                        "tenant_id": envelope.tenant_id,
+                        "event_id": envelope.event_id,
+                        "error_type": type(exc).__name__,
+                        "attempt": attempt,
+                    },
+                )
+                if attempt < policy.attempts:
+                    self.log_safely(
+                        envelope,
+                        Outcome.RETRYING,
+                        started,
+                        receive_count,
+                        reason=f"{reason} (attempt {attempt} of {policy.attempts})",
+                    )
+                    self.sleep(policy.pause_before(attempt + 1))
+                    continue
                 return self._dead_letter(
                     envelope,
                     started,
                     receive_count,
                     type(exc).__name__,
-                    f"gave up after {receive_count} attempts: {exc.reason}",
+                    f"unexpected failure, gave up after {policy.attempts} attempts: {reason}",
                 )
-            self._log(envelope, Outcome.RETRYING, started, receive_count, reason=exc.reason)
-            raise
-        except TenantLevelError as exc:
-            self._flag_tenant(tenant, exc)
-            return self._park(envelope, started, receive_count, exc.reason)
-        except PermanentError as exc:
-            self.notifier.notify(
-                tenant,
-                kind="permanent_failure",
-                subject=f"{envelope.entity_type} {envelope.entity_id} was not transferred",
-                message=f"{exc.reason}. Fix it in Moment (or the accounting system); the next change "
-                "in Moment transfers it, or an operator can replay it.",
-                dedupe_key=f"{envelope.entity_type}#{envelope.entity_id}#{exc.reason}",
-            )
-            return self._dead_letter(envelope, started, receive_count, type(exc).__name__, exc.reason)
+            break
 
         self._log(envelope, result.outcome, started, receive_count, result=result)
+        if result.outcome is Outcome.NOT_FOUND and self.not_found_watch is not None:
+            self.not_found_watch.observe(envelope)
         return result.outcome
 
     # ------------------------------------------------------------------ outcomes
@@ -174,10 +215,22 @@ class EventProcessor:
         )
         try:
             self.record_failure(envelope, Outcome.FAILED, reason)
-        except Exception:  # noqa: BLE001 - the DLQ copy is what matters; state is best effort here
-            logger.exception("could not record failure on sync state")
-        self._log(envelope, Outcome.FAILED, started, receive_count, reason=reason)
+        except Exception as exc:  # noqa: BLE001 - the DLQ copy is what matters; state is best effort here
+            logger.warning("could not record failure on sync state", extra={"error_type": type(exc).__name__})
+        self.log_safely(envelope, Outcome.FAILED, started, receive_count, reason=reason)
         return Outcome.FAILED
+
+    def log_safely(
+        self, envelope: QueueEnvelope, outcome: Outcome, started: float, receive_count: int, *, reason: str
+    ) -> None:
+        """A transfer-log entry on a failure path: the failure may be the log's own store."""
+        try:
+            self._log(envelope, outcome, started, receive_count, reason=reason)
+        except Exception as exc:  # noqa: BLE001 - the outcome (DLQ, retry) must not depend on the log
+            logger.warning(
+                "could not write the transfer log",
+                extra={"event_id": envelope.event_id, "error_type": type(exc).__name__},
+            )
 
     def _flag_tenant(self, tenant: Tenant, error: TenantLevelError) -> None:
         """Marks the tenant so its next events park at once, and tells its people once per incident.

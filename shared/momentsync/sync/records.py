@@ -6,10 +6,14 @@ instead of being retried until maxReceiveCount.
 
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from momentsync.envelope import QueueEnvelope
+from momentsync.errors import TransientError
+from momentsync.sync.failures import safe_message
 from momentsync.sync.processor import DeadLetters, EventProcessor
 from momentsync.sync.transfer_log import Outcome
 
@@ -29,4 +33,25 @@ def handle_record(record: SQSRecord, *, processor: EventProcessor, dead_letters:
             receive_count=receive_count,
         )
         return Outcome.FAILED
-    return processor.process(envelope, receive_count=receive_count)
+    try:
+        return processor.process(envelope, receive_count=receive_count)
+    except TransientError:
+        raise  # recorded by the processor; SQS delivers it again
+    except Exception as exc:
+        # Outside the use case (a store the processor itself needs, the DLQ send): retried by SQS,
+        # and on the last allowed delivery dead-lettered here with the reason, never silently redriven.
+        reason = safe_message(exc)
+        started = time.monotonic()
+        processor.log_safely(envelope, Outcome.RETRYING, started, receive_count, reason=reason)
+        if receive_count < processor.max_receive_count:
+            raise
+        dead_letters.send(
+            body=record.body,
+            tenant_id=envelope.tenant_id,
+            reason=f"gave up after {receive_count} deliveries: {reason}",
+            error_class=type(exc).__name__,
+            entity_type=envelope.entity_type,
+            event_id=envelope.event_id,
+            receive_count=receive_count,
+        )
+        return Outcome.FAILED

@@ -20,7 +20,8 @@ class Outcome(StrEnum):
     SYNCED = "synced"
     UNCHANGED = "unchanged"
     WAITING = "waiting"
-    DELETED = "deleted"
+    DELETED = "deleted"  # a record we had linked that Moment no longer has
+    NOT_FOUND = "not_found"  # Moment answered 404 for a record we never linked (unknown id)
     SKIPPED = "skipped"  # Moment says not to transfer it (draft, "Do not transfer")
     FLAGGED = "flagged"  # applied, but something needs a human look (e.g. totals differ)
     FAILED = "failed"  # permanent: dead-lettered with the reason
@@ -65,6 +66,7 @@ class DynamoTransferLog:
         since: datetime | None = None,
         entity_type: str | None = None,
         outcome: str | None = None,
+        event_id: str | None = None,
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[TransferLogEntry]:
@@ -77,6 +79,8 @@ class DynamoTransferLog:
             filters.append(Attr("entity_type").eq(entity_type))
         if outcome:
             filters.append(Attr("outcome").eq(outcome))
+        if event_id:
+            filters.append(Attr("event_id").eq(event_id))
         if filters:
             expression = filters[0]
             for extra in filters[1:]:

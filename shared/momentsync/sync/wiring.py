@@ -22,6 +22,7 @@ from momentsync.settings import ProcessorSettings
 from momentsync.sync.customers import sync_customer
 from momentsync.sync.dead_letters import SqsDeadLetters
 from momentsync.sync.invoices import sync_invoice
+from momentsync.sync.not_found import NotFoundBurstWatch
 from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.processor import DeadLetters, EventProcessor, Notifier, SyncResult, UseCase
 from momentsync.sync.projects import sync_project
@@ -90,16 +91,18 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
         tenants=tenants,
         sync_state=sync_state,
     )
+    transfer_log = DynamoTransferLog(
+        dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)
+    )
     processor = EventProcessor(
         tenants=tenants,
         use_cases=use_cases(sessions),
-        transfer_log=DynamoTransferLog(
-            dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)
-        ),
+        transfer_log=transfer_log,
         parked=DynamoParkedEvents(dynamodb.Table(settings.parked_events_table)),
         dead_letters=dead_letters,
         notifier=tenant_notifier(settings, dynamodb),
         record_failure=partial(record_failure, sync_state),
         max_receive_count=settings.max_receive_count,
+        not_found_watch=NotFoundBurstWatch(transfer_log, alerts),
     )
     return processor, dead_letters

@@ -93,9 +93,11 @@ class FikenTokenProvider:
             cached = self._cached
             if cached and self._usable(cached):
                 return cached.access_token.get_secret_value()
-            # The store's own short cache is fine here: a stale read only costs a lease round trip.
-            stored = self._stored_tokens(fresh=False)
-            if self._usable(stored):
+            # The store's own short cache is fine for tokens it holds: a stale read only costs a lease
+            # round trip. A cached "no tokens" is not trusted: a connect may have stored them a moment
+            # ago, so only the fresh read inside _refresh may conclude that re-auth is needed.
+            stored = self._cached_tokens()
+            if stored is not None and self._usable(stored):
                 self._cached = stored
                 return stored.access_token.get_secret_value()
             return self._refresh(rejected_token=None)
@@ -177,12 +179,11 @@ class FikenTokenProvider:
         )
 
     # ------------------------------------------------------------------ reading
-    def _stored_tokens(self, *, fresh: bool) -> OAuthTokens:
+    def _cached_tokens(self) -> OAuthTokens | None:
         try:
-            credentials = self._credentials.get(self.tenant_id, fresh=fresh)
+            return self._credentials.get(self.tenant_id).fiken
         except CredentialsNotFound:
-            self._needs_reauth("no Fiken connection is stored for this tenant")
-        return self._tokens_of(credentials)
+            return None
 
     def _credentials_fresh(self) -> TenantCredentials:
         try:
