@@ -15,6 +15,7 @@ from typing import Any
 from momentsync.connectors.fiken import mapping
 from momentsync.connectors.fiken.client import FikenClient, FikenNotFound, FikenValidationError
 from momentsync.connectors.fiken.models import (
+    Attachment,
     BankAccountRequest,
     BankAccountType,
     ContactResult,
@@ -249,6 +250,19 @@ class FikenConnector:
             self.client.upload_sale_attachment(int(remote.remote_id), filename, pdf)
         # Issued credit notes take no attachments in Fiken API v2 (only drafts do); Fiken renders its own.
 
+    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
+        """Whether the document already carries a PDF: ours (an upload whose answer was lost) or one
+        attached before we adopted it (Moment's own Fiken integration). Fiken has no idempotency keys,
+        so this is what keeps a retried upload from making a second copy."""
+        kind = remote.details.get("kind", KIND_INVOICE)
+        if kind == KIND_INVOICE:
+            attachments = self.client.list_invoice_attachments(int(remote.remote_id))
+        elif kind == KIND_SALE:
+            attachments = self.client.list_sale_attachments(int(remote.remote_id))
+        else:
+            return False  # credit notes take no attachments (see attach_invoice_pdf)
+        return any(_is_pdf(a) for a in attachments)
+
     def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> bool:
         # Only issued invoices take a new due date (PATCH newDueDate); sales and credit notes cannot.
         if remote.details.get("kind", KIND_INVOICE) != KIND_INVOICE:
@@ -347,6 +361,13 @@ def _sale_totals(sale: SaleResult) -> InvoiceTotals:
         return InvoiceTotals(net, vat, net + vat)
     net, vat = sale.net_amount or 0, sale.vat_amount or 0
     return InvoiceTotals(net, vat, net + vat)
+
+
+def _is_pdf(attachment: Attachment) -> bool:
+    # Fiken's attachment object has no filename field: the file name ends the download URL, and the
+    # identifier may carry it. Any PDF counts: one PDF per document, whoever attached it.
+    names = [attachment.identifier or "", (attachment.download_url or "").rsplit("/", 1)[-1]]
+    return any(name.lower().endswith(".pdf") for name in names)
 
 
 def _about_counter(message: str | None) -> bool:

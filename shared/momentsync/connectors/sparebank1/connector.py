@@ -296,6 +296,9 @@ class SpareBank1Connector:
             amounts_include_vat=self.amounts_include_vat,
         )
 
+    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
+        return False  # no PDFs are sent (below), so there is nothing to look for
+
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
         # Moment's own SB1 integration sends no attachments; the files service is a v2 item (README).
         return None
