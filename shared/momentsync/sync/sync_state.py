@@ -46,6 +46,9 @@ class SyncLink(BaseModel):
         return record_key(self.entity_type, self.moment_id)
 
 
+META_PREFIX = "meta#"
+
+
 def record_key(entity_type: str, moment_id: int) -> str:
     return f"{entity_type}#{moment_id}"
 
@@ -100,7 +103,12 @@ class DynamoSyncState:
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
         while True:
             page = self._table.query(**kwargs)
-            links.extend(SyncLink.model_validate(_plain(item)) for item in page.get("Items", []))
+            links.extend(
+                SyncLink.model_validate(_plain(item))
+                for item in page.get("Items", [])
+                # ``meta#`` items (the reconciliation sweep's record) share the tenant's partition.
+                if not item["record_key"].startswith(META_PREFIX)
+            )
             if "LastEvaluatedKey" not in page:
                 return links
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

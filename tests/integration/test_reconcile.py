@@ -1,0 +1,202 @@
+"""The scheduled sweep (issue 15): records whose webhook never reached us, or whose sync state was lost,
+reach the books through the tenant's FIFO group with origin ``reconcile``; the watermark advances only
+after the enqueue succeeded; paused tenants are skipped; Moment is paced.
+
+Moment emulator -> sweep -> SQS FIFO (moto) -> processor -> Fiken emulator.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from emulators.moment.fixtures import make_line
+from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.queue import SqsEventQueue
+from momentsync.reconcile.run import ReconcileRun
+from momentsync.reconcile.sweep import PacedTransport, SweepStore, TenantSweep, needs_sync
+from momentsync.sync.sync_state import DynamoSyncState, SyncLink
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import DynamoTenantRepository, TenantStatus, utcnow
+
+ISSUED = date(2025, 3, 3)
+
+
+def reconciler(pipeline, *, queue: Any = None, max_enqueued: int = 200) -> ReconcileRun:
+    env = pipeline.stack.environment
+    aws = pipeline.stack.aws
+    table = aws.resource("dynamodb").Table(env["SYNC_STATE_TABLE"])
+    sweep = TenantSweep(
+        sync_state=DynamoSyncState(table),
+        sweeps=SweepStore(table),
+        queue=queue or SqsEventQueue(aws.client("sqs"), env["EVENT_QUEUE_URL"]),
+        max_enqueued=max_enqueued,
+    )
+    return ReconcileRun(
+        tenants=DynamoTenantRepository(aws.resource("dynamodb").Table(env["TENANTS_TABLE"])),
+        sweep=sweep,
+        credentials=SecretsManagerCredentialsStore(
+            aws.client("secretsmanager"), env["CREDENTIALS_SECRET_PREFIX"]
+        ),
+        moment_base_url=env["MOMENT_API_BASE_URL"],
+    )
+
+
+def sweep(pipeline, **kwargs: Any):
+    return reconciler(pipeline, **kwargs).sweep_tenant(pipeline.tenant())
+
+
+def lost_records(pipeline):
+    """A customer and an invoice made in Moment whose webhooks never reached us."""
+    customer = pipeline.moment.create_customer(
+        pipeline.company, name="Tapt Webhook AS", customer_number="100777"
+    )
+    invoice = pipeline.moment.create_invoice(
+        pipeline.company,
+        customer=customer.id,
+        lines=[make_line("3000", 2, Decimal("1000"), description="Rådgivning")],
+        invoice_date=ISSUED,
+    )
+    return customer, invoice
+
+
+def test_records_whose_webhooks_were_lost_reach_the_books_through_the_sweep(pipeline):
+    customer, invoice = lost_records(pipeline)
+
+    record = sweep(pipeline)
+    pipeline.settle()
+
+    assert (record.outcome, record.missing, record.enqueued) == ("complete", 2, 2)
+    assert record.watermark == record.started_at
+    assert 3 <= record.moment_requests <= 4  # one list page per data type (+ a retry at most)
+    contact = [c for c in pipeline.contacts() if c["memberNumberString"] == customer.customer_number]
+    assert len(contact) == 1
+    [fiken_invoice] = pipeline.invoices()
+    assert fiken_invoice["gross"] == invoice.total_incl_vat_ore
+    entries = [e for e in pipeline.log() if (e.entity_type, e.entity_id) == ("invoice", invoice.id)]
+    assert [(e.outcome, e.origin) for e in entries] == [(Outcome.SYNCED, "reconcile")]
+
+
+def test_a_second_sweep_with_nothing_lost_enqueues_nothing(pipeline):
+    lost_records(pipeline)
+    sweep(pipeline)
+    pipeline.settle()
+
+    again = sweep(pipeline)
+
+    assert again.outcome == "complete"
+    assert again.listed >= 2  # inside the overlap window: listed again, found synced
+    assert again.enqueued == 0
+
+
+def test_state_wiped_the_sweep_lists_everything_and_adopts_without_a_second_document(pipeline):
+    from tests.integration.test_exactly_once_without_state import wipe_sync_state
+
+    customer = pipeline.driver.create_customer(name="Før Tap AS", customer_number="100778")
+    pipeline.driver.finalize_invoice(
+        customer=customer.id,
+        lines=[make_line("3000", 1, Decimal("500"), description="Timer")],
+        invoice_date=ISSUED,
+    )
+    pipeline.settle()
+    sweep(pipeline)
+    wipe_sync_state(pipeline)  # the sweep's watermark goes with it
+
+    record = sweep(pipeline)
+    pipeline.settle()
+
+    assert record.missing == 2 and record.enqueued == 2
+    assert len(pipeline.contacts()) == 1 and len(pipeline.invoices()) == 1
+
+
+class FailingQueue:
+    def send(self, envelope, *, deduplication_id=None):
+        raise RuntimeError("SQS unavailable")
+
+
+def test_the_watermark_stays_when_the_enqueue_fails(pipeline):
+    lost_records(pipeline)
+    first = sweep(pipeline, queue=FailingQueue())
+
+    assert first.outcome == "failed" and "SQS unavailable" in (first.reason or "")
+    assert first.watermark is None
+    # The next sweep starts from the same place and repairs what the failed one could not.
+    second = sweep(pipeline)
+    pipeline.settle()
+    assert (second.outcome, second.enqueued) == ("complete", 2)
+    assert len(pipeline.invoices()) == 1
+
+
+def test_a_sweep_enqueues_at_most_its_cap_and_keeps_the_watermark_for_the_rest(pipeline):
+    lost_records(pipeline)
+    first = sweep(pipeline, max_enqueued=1)
+    assert (first.outcome, first.enqueued, first.watermark) == ("truncated", 1, None)
+    pipeline.settle()
+    second = sweep(pipeline)
+    pipeline.settle()
+    assert second.outcome == "complete"
+    assert len(pipeline.invoices()) == 1
+
+
+@pytest.mark.parametrize("status", [TenantStatus.PAUSED, TenantStatus.NEEDS_REAUTH])
+def test_paused_and_needs_reauth_tenants_are_skipped_without_a_moment_call(pipeline, status):
+    lost_records(pipeline)
+    pipeline.update_tenant(status=status)
+
+    record = sweep(pipeline)
+
+    assert (record.outcome, record.enqueued, record.moment_requests) == ("skipped", 0, 0)
+    assert status.value in (record.reason or "")
+
+
+# ---------------------------------------------------------------------- rules without the stack
+def test_needs_sync_compares_moments_version_with_the_applied_one():
+    now = utcnow()
+    link = SyncLink(tenant_id="t", entity_type="customer", moment_id=1, remote_id="9", source_modified_at=now)
+    assert needs_sync(None, now) == "missing"
+    assert needs_sync(link, now) is None
+    assert needs_sync(link, now - timedelta(seconds=1)) is None
+    assert needs_sync(link, now + timedelta(seconds=1)) == "stale"
+    invoice = SyncLink(tenant_id="t", entity_type="invoice", moment_id=2, remote_id="9", updated_at=now)
+    assert needs_sync(invoice, now + timedelta(minutes=1)) == "stale"
+    assert needs_sync(invoice, None) == "stale"
+
+
+def test_paced_transport_keeps_the_interval_between_request_starts():
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        clock[0] += seconds
+
+    transport = PacedTransport(
+        httpx.MockTransport(lambda request: httpx.Response(200)), 0.2, clock=lambda: clock[0], sleep=sleep
+    )
+    with httpx.Client(transport=transport) as client:
+        for _ in range(3):
+            client.get("https://moment.example/x")
+            clock[0] += 0.05
+    assert slept == [0.15, 0.15]
+    assert transport.requests == 3  # 5 per second at most: a sixth of Moment's 30 per key
+
+
+def test_the_template_schedules_the_sweep_with_a_parameter_defaulting_to_an_hour():
+    from local.template import load_template
+
+    template = load_template()
+    assert template["Parameters"]["ReconcileIntervalMinutes"]["Default"] == 60
+    function = template["Resources"]["ReconcileFunction"]["Properties"]
+    assert function["Events"]["Sweep"]["Type"] == "Schedule"
+    actions = {statement["Sid"]: statement["Action"] for statement in function["Policies"][0]["Statement"]}
+    # Least privilege: read tenants, compare state and keep the watermark, enqueue, read Moment keys.
+    assert actions == {
+        "ListTenants": "dynamodb:Scan",
+        "CompareSyncStateAndKeepWatermark": ["dynamodb:GetItem", "dynamodb:PutItem"],
+        "EnqueueRepairs": "sqs:SendMessage",
+        "ReadMomentApiKeys": "secretsmanager:GetSecretValue",
+    }
