@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures are imported by name
 """The scheduled sweep (issue 15): records whose webhook never reached us, or whose sync state was lost,
 reach the books through the tenant's FIFO group with origin ``reconcile``; the watermark advances only
 after the enqueue succeeded; paused tenants are skipped; Moment is paced.
@@ -22,6 +23,7 @@ from momentsync.reconcile.sweep import PacedTransport, SweepStore, TenantSweep, 
 from momentsync.sync.sync_state import DynamoSyncState, SyncLink
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import DynamoTenantRepository, TenantStatus, utcnow
+from tests.integration.test_operations_cli import cli  # noqa: F401 - fixture
 
 ISSUED = date(2025, 3, 3)
 
@@ -200,3 +202,17 @@ def test_the_template_schedules_the_sweep_with_a_parameter_defaulting_to_an_hour
         "EnqueueRepairs": "sqs:SendMessage",
         "ReadMomentApiKeys": "secretsmanager:GetSecretValue",
     }
+
+
+# ---------------------------------------------------------------------- momentsync status
+def test_status_shows_the_last_sweep_what_it_found_and_what_it_enqueued(make_pipeline, cli):
+    pipeline = make_pipeline()
+    lost_records(pipeline)
+    sweep(pipeline)
+
+    data = cli.json("status", pipeline.tenant_id)["tenant"]["last_sweep"]
+    assert (data["outcome"], data["missing"], data["stale"], data["enqueued"]) == ("complete", 2, 0, 2)
+    text = cli("status", pipeline.tenant_id).stdout
+    assert "last sweep:" in text and "complete: missing 2, older 0, enqueued 2" in text
+    overview = {t["tenant_id"]: t for t in cli.json("status")["tenants"]}
+    assert overview[pipeline.tenant_id]["last_sweep"]["enqueued"] == 2
