@@ -60,6 +60,51 @@ class FikenConnector:
     def remote_calls(self) -> int:
         return self.client.requests_sent
 
+    # ------------------------------------------------------------------ backfill
+    def natural_keys(self, entity_type: str) -> dict[str, str]:
+        """Every record of one kind in Fiken, natural key -> Fiken id, read once (paged): a backfill
+        matches thousands of Moment records in memory instead of searching Fiken once per record."""
+        index: dict[str, str] = {}
+        if entity_type == "customer":
+            # memberNumberString is write-only in Fiken (never returned): a list can only be matched by
+            # organisation number; ``search_natural_key`` asks Fiken for the rest, one record at a time.
+            for contact in self.client.find_contacts():
+                if contact.customer is not False and contact.organization_number:
+                    index.setdefault(f"org:{contact.organization_number}", str(contact.contact_id))
+        elif entity_type == "project":
+            index = {f"number:{p.number}": str(p.project_id) for p in self.client.find_projects() if p.number}
+        elif self.tenant.mapping.invoice_mode is InvoiceMode.SALE:
+            index = {
+                f"number:{s.sale_number}": str(s.sale_id)
+                for s in self.client.find_sales()
+                if s.sale_number and not s.deleted
+            }
+        else:
+            index = {
+                f"number:{i.order_reference}": str(i.invoice_id)
+                for i in self.client.find_invoices()
+                if i.order_reference
+            }
+            for note in self.client.find_credit_notes():
+                if note.order_reference:
+                    index.setdefault(f"number:{note.order_reference}", str(note.credit_note_id))
+        return index
+
+    def search_natural_key(self, entity_type: str, record: Any) -> str | None:
+        """For a record ``natural_keys`` could not match: Fiken searched by a key it does not return."""
+        if entity_type != "customer":
+            return None  # projects and documents are matched completely from their lists
+        found = self.client.find_contacts(member_number_string=mapping.member_number(record))
+        return str(found[0].contact_id) if found else None
+
+    def natural_keys_of(self, entity_type: str, record: Any) -> list[str]:
+        """The keys ``natural_keys`` indexes, for one Moment record, in the order they are tried."""
+        if entity_type == "customer":
+            return [f"org:{record.organization_number}"] if record.organization_number else []
+        if entity_type == "project":
+            return [f"number:{record.project_number}"] if record.project_number else []
+        return [f"number:{mapping.order_reference(record)}"]
+
     # ------------------------------------------------------------------ customers
     def customer_content(self, customer: Customer) -> dict[str, Any]:
         return mapping.contact_from_customer(customer).to_body()
