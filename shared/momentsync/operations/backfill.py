@@ -6,7 +6,8 @@ their natural keys (organisation number, project number, invoice number), instea
 record. Fiken never returns a contact's ``memberNumberString`` (write-only), so a customer not
 matched by organisation number costs one search by it.
 
-Executing the plan queues the records that are not linked yet in the tenant's FIFO group (origin ``backfill``), customers first, then projects, then invoices: the processor adopts or
+Executing the plan queues the records that are not linked yet in the tenant's FIFO group (origin
+``backfill``), customers first, then projects, then invoices: the processor adopts or
 creates each exactly as for a webhook (its own natural-key search included), paced per tenant like
 everything else. Running it again is safe and resumes: what was linked meanwhile is left alone.
 """
