@@ -83,6 +83,7 @@ def plan_backfill(
 ) -> BackfillPlan:
     """Create vs adopt for every Moment record of ``entities``; invoices dated before ``since`` stay out."""
     plan = BackfillPlan(tenant.tenant_id)
+    since = since or tenant.transfer.cutover_date  # the tenant's cutover unless the operator says
     reads_before = target_requests()
     listings = {
         "customer": moment.list_customers,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -23,6 +24,7 @@ from momentsync.tenants import (
     Tenant,
     TenantConflict,
     TenantStatus,
+    TransferSettings,
 )
 
 _ATTEMPTS = 3
@@ -48,6 +50,14 @@ class SettingsChange(BaseModel):
     bank_account_number: str | None = None
     clear_bank_account_number: bool = False
     vat_registered: Literal["yes", "no", "ask"] | None = None
+    # What is transferred (TransferSettings): None leaves a choice as it is.
+    data_types: list[str] | None = None
+    cutover_date: date | None = None
+    clear_cutover_date: bool = False
+    customer_states: list[str] | None = None
+    clear_customer_states: bool = False
+    project_states: list[str] | None = None
+    clear_project_states: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -79,11 +89,20 @@ class SettingsChange(BaseModel):
         )
         emails += [e for e in self.add_emails if e not in emails]
         emails = [e for e in emails if e not in self.remove_emails]
+        transfer = tenant.transfer.model_dump(mode="json")
+        if self.data_types is not None:
+            transfer["data_types"] = self.data_types
+        for name in ("cutover_date", "customer_states", "project_states"):
+            if getattr(self, f"clear_{name}"):
+                transfer[name] = None
+            elif getattr(self, name) is not None:
+                transfer[name] = getattr(self, name)
         try:
             return Tenant.model_validate(
                 {
                     **tenant.model_dump(),
                     "mapping": MappingSettings.model_validate(mapping),
+                    "transfer": TransferSettings.model_validate(transfer),
                     "notification_emails": emails,
                 }
             )
@@ -100,7 +119,11 @@ def _readable(error: ValidationError) -> str:
 
 
 def settings_view(tenant: Tenant) -> dict[str, Any]:
-    return {"notification_emails": list(tenant.notification_emails), **tenant.mapping.model_dump(mode="json")}
+    return {
+        "notification_emails": list(tenant.notification_emails),
+        **tenant.mapping.model_dump(mode="json"),
+        **tenant.transfer.model_dump(mode="json"),
+    }
 
 
 @dataclass

@@ -10,6 +10,7 @@ import contextlib
 
 from momentsync.errors import PermanentError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.connector import RemoteRecord
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession
@@ -20,13 +21,19 @@ from momentsync.tenants import utcnow
 ENTITY = "customer"
 
 
-def sync_customer(session: TenantSession, customer_id: int) -> SyncResult:
+def sync_customer(session: TenantSession, customer_id: int, *, direct: bool = False) -> SyncResult:
+    """``direct``: an event about this customer (the tenant's transfer choices apply), not one it is
+    brought along by."""
+    if direct and (reason := not_transferred(session.tenant, ENTITY)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
     link = session.link(ENTITY, customer_id)
     try:
         customer = session.moment.get_customer(customer_id)
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, customer_id))
+    if direct and (reason := filtered_out(session.tenant, ENTITY, customer)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     content = session.connector.customer_content(customer)
     digest = content_hash(content)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.connector import InvoiceParties, RemoteRecord
 from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
@@ -30,7 +31,9 @@ ENTITY = "invoice"
 PENDING_PDF = "pdf"
 
 
-def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
+def sync_invoice(session: TenantSession, invoice_id: int, *, direct: bool = False) -> SyncResult:
+    if direct and (reason := not_transferred(session.tenant, ENTITY)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
     link = session.link(ENTITY, invoice_id)
     try:
@@ -39,6 +42,9 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
         return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
     if not invoice.transferable:
         return SyncResult(Outcome.SKIPPED, reason=invoice.not_transferable_reason)
+    # The cutover holds for every invoice, also an original a credit note would bring along.
+    if not (link and link.remote_id) and (reason := filtered_out(session.tenant, ENTITY, invoice)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     def calls() -> int:
         return session.connector.remote_calls - calls_before
@@ -88,6 +94,10 @@ def resolve_parties(session: TenantSession, invoice) -> InvoiceParties:
         if not (original and original.remote_id):
             result = sync_invoice(session, invoice.credited_invoice_id)
             original = session.link(ENTITY, invoice.credited_invoice_id)
+            if result.outcome is Outcome.SKIPPED:
+                raise PermanentError(
+                    f"credited invoice {invoice.credited_invoice_id} is not transferred: {result.reason}"
+                )
             if not (original and original.remote_id):
                 # Never credit nothing: wait until the original is in the books.
                 raise TransientError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from momentsync.errors import PermanentError, WaitingError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.connector import RemoteRecord
 from momentsync.sync.customers import ensure_customer, record_deleted, store_synced
 from momentsync.sync.processor import SyncResult
@@ -14,13 +15,17 @@ from momentsync.sync.transfer_log import Outcome
 ENTITY = "project"
 
 
-def sync_project(session: TenantSession, project_id: int) -> SyncResult:
+def sync_project(session: TenantSession, project_id: int, *, direct: bool = False) -> SyncResult:
+    if direct and (reason := not_transferred(session.tenant, ENTITY)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
     link = session.link(ENTITY, project_id)
     try:
         project = session.moment.get_project(project_id)
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, project_id))
+    if direct and (reason := filtered_out(session.tenant, ENTITY, project)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     if project.start_date is None:
         # Fiken requires a start date; Moment's own integration waits for one too.
