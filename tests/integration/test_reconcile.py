@@ -216,3 +216,24 @@ def test_status_shows_the_last_sweep_what_it_found_and_what_it_enqueued(make_pip
     assert "last sweep:" in text and "complete: missing 2, older 0, enqueued 2" in text
     overview = {t["tenant_id"]: t for t in cli.json("status")["tenants"]}
     assert overview[pipeline.tenant_id]["last_sweep"]["enqueued"] == 2
+
+
+def test_drafts_waiting_projects_and_types_not_transferred_are_not_enqueued_every_sweep(pipeline):
+    from momentsync.tenants import TransferSettings
+
+    customer = pipeline.moment.create_customer(pipeline.company, name="Utkast AS", customer_number="100779")
+    pipeline.moment.create_project(
+        pipeline.company, name="Uten start", project_number="55", customer=customer.id
+    )
+    pipeline.moment.create_invoice(
+        pipeline.company,
+        customer=customer.id,
+        lines=[make_line("3000", 1, Decimal("100"), description="Utkast")],
+        invoice_state="draft",
+    )
+    pipeline.update_tenant(transfer=TransferSettings(data_types=["project", "invoice"]))
+
+    record = sweep(pipeline)
+
+    assert (record.listed, record.ignored, record.enqueued) == (2, 2, 0)
+    assert record.moment_requests == 2  # customers are not transferred: not even listed

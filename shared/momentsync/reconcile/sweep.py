@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
 from momentsync.queue import EventQueue
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.sync_state import META_PREFIX, DynamoSyncState, SyncLink, _plain
 from momentsync.tenants import Tenant
 
@@ -54,6 +55,7 @@ class SweepRecord(BaseModel):
     listed: int = 0
     missing: int = 0  # listed, no sync state at all
     stale: int = 0  # listed, state older than Moment's record
+    ignored: int = 0  # listed, but never transferred (drafts, waiting projects, the tenant's filters)
     enqueued: int = 0
     moment_requests: int = 0
     # The daily deep check of the target side (reserved; see docs/reconciliation.md).
@@ -150,16 +152,20 @@ class TenantSweep:
             return self._finish(record, requests)
         since = record.watermark - self.overlap if record.watermark else None
         try:
-            for entity_type, moment_id, last_modified in self._changes(moment, since):
+            for entity_type, found in self._changes(tenant, moment, since):
                 record.listed += 1
-                why = needs_sync(self.sync_state.get(tenant.tenant_id, entity_type, moment_id), last_modified)
+                if _never_transferred(tenant, entity_type, found):
+                    record.ignored += 1
+                    continue
+                link = self.sync_state.get(tenant.tenant_id, entity_type, found.id)
+                why = needs_sync(link, found.last_modified)
                 if why is None:
                     continue
                 if record.enqueued >= self.max_enqueued:
                     record.outcome = "truncated"
                     record.reason = f"more than {self.max_enqueued} records to repair; the rest next sweep"
                     return self._finish(record, requests)
-                self._enqueue(tenant, entity_type, moment_id)
+                self._enqueue(tenant, entity_type, found.id)
                 record.enqueued += 1
                 setattr(record, why, getattr(record, why) + 1)
         except Exception as exc:  # noqa: BLE001 - recorded; the watermark stays, the next sweep repeats
@@ -183,16 +189,18 @@ class TenantSweep:
         return self._finish(record, lambda: 0)
 
     def _changes(
-        self, moment: MomentClient, since: datetime | None
-    ) -> Iterator[tuple[str, int, datetime | None]]:
+        self, tenant: Tenant, moment: MomentClient, since: datetime | None
+    ) -> Iterator[tuple[str, Any]]:
         listings = {
             "customer": moment.list_customers,
             "project": moment.list_projects,
             "invoice": moment.list_invoices,
         }
         for entity_type in self.entity_types:
+            if not_transferred(tenant, entity_type):
+                continue  # not even listed: the tenant does not transfer this type
             for found in listings[entity_type](modified_since=since):
-                yield entity_type, found.id, found.last_modified
+                yield entity_type, found
 
     def _enqueue(self, tenant: Tenant, entity_type: str, moment_id: int) -> None:
         event_id = self.new_event_id()
@@ -220,6 +228,16 @@ class TenantSweep:
             },
         )
         return record
+
+
+def _never_transferred(tenant: Tenant, entity_type: str, found: Any) -> bool:
+    """Records the processor would answer without a link (a draft, a project still without a start
+    date, one the tenant's filters leave out): enqueueing them would repeat every sweep for nothing."""
+    if entity_type == "invoice" and not found.transferable:
+        return True
+    if entity_type == "project" and found.start_date is None:
+        return True
+    return filtered_out(tenant, entity_type, found) is not None
 
 
 def _aware(moment: datetime) -> datetime:
