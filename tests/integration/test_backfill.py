@@ -111,3 +111,17 @@ def test_bad_arguments_get_a_line_with_a_hint(pipeline, cli):
         "--since takes a date" in cli("backfill", pipeline.tenant_id, "--since", "yesterday", code=2).output
     )
     assert "not found" in cli("backfill", "no-such-tenant", code=3).output
+
+
+def test_a_queue_failure_midway_ends_with_a_line_saying_to_run_it_again(pipeline, cli, monkeypatch):
+    from momentsync.queue import SqsEventQueue
+
+    books_with_records_made_elsewhere(pipeline)
+
+    def unavailable(self, envelope, *, deduplication_id=None):
+        raise RuntimeError("SQS unavailable")
+
+    monkeypatch.setattr(SqsEventQueue, "send", unavailable)
+    result = cli("backfill", pipeline.tenant_id, code=1)
+    assert "run the same command" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -157,4 +157,10 @@ def _execute(context: Context, tenant: Tenant, plan) -> dict[str, int]:
         disable=context.as_json,
     ) as progress:
         task = progress.add_task("backfill", total=len(plan.to_queue))
-        return run.execute(tenant, plan, on_sent=lambda _record: progress.advance(task))
+        try:
+            return run.execute(tenant, plan, on_sent=lambda _record: progress.advance(task))
+        except Exception as exc:  # noqa: BLE001 - a line with the remedy, never a traceback
+            fail(
+                f"queueing stopped after {int(progress.tasks[0].completed)} record(s): "
+                f"{type(exc).__name__}; run the same command again: it queues only what is not linked yet"
+            )
