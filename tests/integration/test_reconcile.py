@@ -237,3 +237,26 @@ def test_drafts_waiting_projects_and_types_not_transferred_are_not_enqueued_ever
 
     assert (record.listed, record.ignored, record.enqueued) == (2, 2, 0)
     assert record.moment_requests == 2  # customers are not transferred: not even listed
+
+
+def test_a_change_the_books_do_not_carry_is_not_enqueued_again_by_every_sweep(pipeline):
+    """Found by the chaos run: an "unchanged" answer kept the older Moment version in sync state, so the
+    sweep saw the record as older every time and never converged."""
+    customer = pipeline.driver.create_customer(name="Uendret AS", customer_number="100780")
+    invoice = pipeline.driver.finalize_invoice(
+        customer=customer.id, lines=lines_of_one(), invoice_date=ISSUED
+    )
+    pipeline.settle()
+    # Touched in Moment without a change we map (same values): a newer lastModifiedDate only.
+    pipeline.driver.update_customer(customer.id, name=customer.name)
+    pipeline.driver.update_invoice(invoice.id, due_date=invoice.due_date)
+    pipeline.settle()
+    assert pipeline.last("customer", customer.id).outcome is Outcome.UNCHANGED
+
+    record = sweep(pipeline)
+
+    assert (record.listed, record.stale, record.enqueued) == (2, 0, 0)
+
+
+def lines_of_one() -> list:
+    return [make_line("3000", 1, Decimal("250"), description="Time")]

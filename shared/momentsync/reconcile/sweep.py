@@ -27,7 +27,7 @@ from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
 from momentsync.queue import EventQueue
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.sync_state import META_PREFIX, DynamoSyncState, SyncLink, _plain
+from momentsync.sync.sync_state import META_PREFIX, DynamoSyncState, SyncLink, _plain, as_utc
 from momentsync.tenants import Tenant
 
 logger = logging.getLogger("momentsync.reconcile")
@@ -118,7 +118,7 @@ def needs_sync(link: SyncLink | None, last_modified: datetime | None) -> str | N
         return "stale"  # Moment did not say: enqueueing costs one "unchanged" at worst
     # Customers and projects store the Moment version they applied; invoices, when we last wrote them.
     applied = link.source_modified_at or link.updated_at
-    if applied is None or _aware(last_modified) > _aware(applied):
+    if applied is None or as_utc(last_modified) > as_utc(applied):
         return "stale"
     return None
 
@@ -238,7 +238,3 @@ def _never_transferred(tenant: Tenant, entity_type: str, found: Any) -> bool:
     if entity_type == "project" and found.start_date is None:
         return True
     return filtered_out(tenant, entity_type, found) is not None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -23,7 +23,7 @@ from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
 from momentsync.sync.session import TenantSession
-from momentsync.sync.sync_state import StaleWrite, SyncLink, content_hash
+from momentsync.sync.sync_state import StaleWrite, SyncLink, as_utc, content_hash
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import utcnow
 
@@ -153,6 +153,12 @@ def after_transfer(
     if changed_due_date and not applied:
         reason = "due date changed in Moment, but this document's due date cannot be changed in the books"
         return SyncResult(Outcome.FLAGGED, remote_id=link.remote_id, remote_calls=calls(), reason=reason)
+    if (
+        not changed_due_date
+        and invoice.last_modified
+        and (link.updated_at is None or as_utc(invoice.last_modified) > as_utc(link.updated_at))
+    ):
+        _save(session, link, {})  # the version seen, for the sweep (see customers.remember_version)
     outcome = Outcome.SYNCED if changed_due_date else Outcome.UNCHANGED
     return SyncResult(
         outcome,

@@ -6,7 +6,7 @@ from momentsync.errors import PermanentError, WaitingError
 from momentsync.moment.client import MomentRecordNotFound
 from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.connector import RemoteRecord
-from momentsync.sync.customers import ensure_customer, record_deleted, store_synced
+from momentsync.sync.customers import ensure_customer, record_deleted, remember_version, store_synced
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession
 from momentsync.sync.sync_state import content_hash
@@ -40,6 +40,7 @@ def sync_project(session: TenantSession, project_id: int, *, direct: bool = Fals
     content = session.connector.project_content(project, customer)
     digest = content_hash(content)
     if link and link.remote_id and link.content_hash == digest:
+        remember_version(session, link, project.last_modified)
         return SyncResult(
             Outcome.UNCHANGED,
             remote_id=link.remote_id,

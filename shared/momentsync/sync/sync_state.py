@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -112,6 +112,11 @@ class DynamoSyncState:
             if "LastEvaluatedKey" not in page:
                 return links
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Moment's timestamps may come without an offset: read as UTC, so they compare with ours."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def content_hash(content: dict[str, Any]) -> str:
