@@ -66,6 +66,7 @@ class ChaosConfig:
     token_expiries: int = 3  # Fiken ends every access token early, spread over the run
     burst_every: int = 500  # events between scripted 429 bursts (5 in a row on one tenant)
     wiped_tenants: int = 1  # sync state wiped mid-run, as after a restore
+    lost_last_changes: int = 1  # tenants whose last change (a new customer) never sends its webhook
     convergence_rounds: int = 6  # sweeps (each followed by a drain) at most, until one repairs nothing
     rates: FaultRates = field(default_factory=FaultRates)
     drain_timeout: float = 900.0
@@ -175,6 +176,7 @@ class ChaosRun:
         storm = time.monotonic()
         try:
             self._drive()
+            self._lose_last_changes()
             self.report.phases["ingest"] = round(time.monotonic() - storm, 1)
             self.say("every event sent; waiting for the queue to drain")
             if not world.idle(config.drain_timeout):
@@ -240,6 +242,12 @@ class ChaosRun:
             thread.join()
         for exc in errors:
             self.report.problems.append(f"sender failed: {type(exc).__name__}: {exc}")
+
+    def _lose_last_changes(self) -> None:
+        """A change no later event covers: without the sweep it would never reach the books."""
+        for tenant in self.tenants[: self.config.lost_last_changes]:
+            self.world.moment.create_customer(tenant.company, name=f"Tapt webhook {tenant.tenant_id} AS")
+            self.report.lost_before_ingest += 1
 
     def _step(self, tenant: ConnectedTenant) -> None:
         script, tenant_id = self.scripts[tenant.tenant_id], tenant.tenant_id

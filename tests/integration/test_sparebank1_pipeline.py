@@ -326,3 +326,25 @@ def test_verify_reports_an_activated_company_and_names_the_remedy_otherwise(
         access.verify(bad.tenant())
     assert raised.value.problem is TenantProblem.API_ACCESS_MISSING
     assert "Markedsplass" in raised.value.remedy
+
+
+# ---------------------------------------------------------------------- sync state lost (issue 15)
+def test_sync_state_wiped_and_the_same_three_webhooks_again_still_give_one_voucher(pipeline):
+    from tests.integration.test_exactly_once_without_state import (
+        send_the_same_three_again,
+        three_records,
+        wipe_sync_state,
+    )
+
+    customer, project, invoice = three_records(pipeline)
+    pipeline.settle()
+    assert wipe_sync_state(pipeline) >= 3
+
+    send_the_same_three_again(pipeline, customer, project, invoice)
+
+    only(pipeline.records("customers"))
+    only(pipeline.records("projects"))
+    entry = only(pipeline.records("journalentries"))
+    result = pipeline.last("invoice", invoice.id)
+    assert (result.outcome, result.details.get("adopted")) == (Outcome.SYNCED, True)
+    assert result.remote_id == str(entry["ID"])
