@@ -20,6 +20,7 @@ from momentsync.cli import (
     backfill_commands,
     dlq_commands,
     log_commands,
+    probe_commands,
     resync_commands,
     status_commands,
     tenant_commands,
@@ -315,6 +316,7 @@ resync_commands.register(app)
 backfill_commands.register(app)
 audit_commands.register(app)
 tenant_commands.register(tenants_app)
+probe_commands.register(tenants_app)
 
 
 def main() -> None:

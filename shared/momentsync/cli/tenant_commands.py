@@ -24,7 +24,7 @@ from momentsync.cli.context import (
 )
 from momentsync.operations.status import connection_state
 from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin, TenantChangeRefused, settings_view
-from momentsync.tenants import InvoiceMode, Tenant, TenantConflict, TenantNotFound
+from momentsync.tenants import ForeignCurrency, InvoiceMode, Tenant, TenantConflict, TenantNotFound
 
 
 def register(tenants_app: typer.Typer) -> None:
@@ -167,6 +167,10 @@ def tenants_settings(
     ] = None,
     clear_bank_account: Annotated[bool, typer.Option(help="Forget the bank account number.")] = False,
     vat_registered: Annotated[str | None, typer.Option(help="yes, no, or ask (the target system).")] = None,
+    foreign_currency: Annotated[
+        ForeignCurrency | None,
+        typer.Option(help="Where the target books NOK at its own rate: target_rate (book, flag) or refuse."),
+    ] = None,
     moment_api_key_stdin: Annotated[
         bool, typer.Option(help="Set the Moment API key, read from standard input (never an argument).")
     ] = False,
@@ -202,6 +206,7 @@ def tenants_settings(
         bank_account_number=bank_account,
         clear_bank_account_number=clear_bank_account,
         vat_registered=vat_registered,  # type: ignore[arg-type]
+        foreign_currency=foreign_currency,
         data_types=_words(data_types, singular=True),
         cutover_date=_day(cutover),
         clear_cutover_date=clear_cutover,

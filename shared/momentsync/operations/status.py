@@ -43,6 +43,7 @@ class EntityStatus:
     waiting: int = 0
     failed: int = 0
     other: int = 0  # deleted, skipped, retrying
+    skipped: int = 0  # of ``other``: Moment said not to transfer (draft, "Do not transfer")
     last_success_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
@@ -139,6 +140,7 @@ def entity_status(entity_type: str, links: Iterable[SyncLink]) -> EntityStatus:
             status.failed += 1
         else:
             status.other += 1
+            status.skipped += outcome == Outcome.SKIPPED.value
         if link.last_success_at and (
             status.last_success_at is None or link.last_success_at > status.last_success_at
         ):

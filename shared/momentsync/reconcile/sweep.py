@@ -233,8 +233,12 @@ class TenantSweep:
 def _never_transferred(tenant: Tenant, entity_type: str, found: Any) -> bool:
     """Records the processor would answer without a link (a draft, a project still without a start
     date, one the tenant's filters leave out): enqueueing them would repeat every sweep for nothing."""
-    if entity_type == "invoice" and not found.transferable:
-        return True
+    if entity_type == "invoice":
+        try:
+            if not found.transferable:
+                return True
+        except Exception:  # noqa: BLE001 - a field Moment did not send: let the processor say so
+            return False
     if entity_type == "project" and found.start_date is None:
         return True
     return filtered_out(tenant, entity_type, found) is not None
