@@ -34,10 +34,24 @@ class RecordCheck:
     duplicates: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    pdf_copies: list[str] = field(default_factory=list)  # a document without exactly one PDF
+    pdfs_checked: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.duplicates or self.wrong or self.unexpected)
+        return not (self.missing or self.duplicates or self.wrong or self.unexpected or self.pdf_copies)
+
+
+def check_pdfs(fiken: FikenEmulator, slug: str, check: RecordCheck) -> None:
+    """Exactly one PDF per invoice and sale (credit notes take none in Fiken): a lost upload answer or
+    a re-adopted document must never get a second copy."""
+    copies = Counter((a["owner"], a["ownerId"]) for a in fiken.attachments(slug))
+    documents = [("invoice", i["invoiceId"]) for i in fiken.invoices(slug)]
+    documents += [("sale", s["saleId"]) for s in fiken.sales(slug)]
+    for owner, owner_id in documents:
+        check.pdfs_checked += 1
+        if copies[(owner, owner_id)] != 1:
+            check.pdf_copies.append(f"{slug} {owner} {owner_id}: {copies[(owner, owner_id)]} PDFs")
 
 
 def check_records(

@@ -32,6 +32,8 @@ class FaultRates:
     moment_429: float = 0.02
     moment_5xx: float = 0.02
     processor_crash: float = 0.03  # per successful Fiken write
+    lost_webhook: float = 0.05  # per notice: never reaches us (only the sweep can repair it)
+    attachment_lost_response: float = 0.05  # per PDF upload: applied, answer lost
     timeout_seconds: float = 1.0
     slow_seconds: float = 0.4
 
@@ -63,6 +65,20 @@ def install_one_of_each(
     fiken.script("slow", times=1, path=fiken_path, seconds=rates.slow_seconds)
     moment.script("status", times=1, path=moment_path, status=429)
     moment.script("status", times=1, path=moment_path, status=503)
+
+
+ATTACHMENT_UPLOAD = r"/(invoices|sales)/[0-9]+/attachments$"
+
+
+def install_attachment_faults(fiken: FaultPlan, fiken_path: str, rate: float) -> None:
+    """PDF uploads Fiken applied whose answer is lost: once at the start, then at ``rate``."""
+    path = f"{fiken_path}[^/]*{ATTACHMENT_UPLOAD}"
+    fiken.script("drop_after_apply", times=1, method="POST", path=path)
+    fiken.sometimes("drop_after_apply", rate, method="POST", path=path)
+
+
+def attachment_answers_lost(plan: FaultPlan) -> int:
+    return sum(rule.fired for rule in plan.rules() if ATTACHMENT_UPLOAD in rule.path)
 
 
 def fired_by_rule(plan: FaultPlan) -> Counter[str]:

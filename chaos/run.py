@@ -30,11 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaos.check import EventCheck, RecordCheck, check_events, check_records, leaked, secrets_to_look_for
+from chaos.check import (
+    EventCheck,
+    RecordCheck,
+    check_events,
+    check_pdfs,
+    check_records,
+    leaked,
+    secrets_to_look_for,
+)
 from chaos.nemesis import (
     CrashAfterFikenSuccess,
     FaultRates,
+    attachment_answers_lost,
     fired_by_rule,
+    install_attachment_faults,
     install_http_faults,
     install_one_of_each,
 )
@@ -55,6 +65,9 @@ class ChaosConfig:
     poison_tenants: int = 4  # half fixed by a VAT-code override, half fixed in Moment
     token_expiries: int = 3  # Fiken ends every access token early, spread over the run
     burst_every: int = 500  # events between scripted 429 bursts (5 in a row on one tenant)
+    wiped_tenants: int = 1  # sync state wiped mid-run, as after a restore
+    lost_last_changes: int = 1  # tenants whose last change (a new customer) never sends its webhook
+    convergence_rounds: int = 6  # sweeps (each followed by a drain) at most, until one repairs nothing
     rates: FaultRates = field(default_factory=FaultRates)
     drain_timeout: float = 900.0
 
@@ -78,6 +91,8 @@ class ChaosReport:
     secrets_scanned: int = 0
     leaked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # the run itself went wrong
+    lost_before_ingest: int = 0  # notices never sent (webhooks lost on the way)
+    convergence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -110,6 +125,8 @@ class ChaosRun:
         self.scripts: dict[str, TenantScript] = {}
         self._revoked_done: set[str] = set()
         self._reconnected: set[str] = set()
+        self._losses = random.Random(config.seed + 3)
+        self._wiped: dict[str, int] = {}
 
     # ------------------------------------------------------------------ the run
     def run(self) -> ChaosReport:
@@ -130,6 +147,8 @@ class ChaosRun:
             self.tenants, min(len(self.tenants), config.revoked_tenants + config.poison_tenants)
         )
         self.revoked = {t.tenant_id for t in chosen[: config.revoked_tenants]}
+        healthy = [t.tenant_id for t in self.tenants if t not in chosen]
+        self.to_wipe = set(healthy[: config.wiped_tenants])
         poisoned = chosen[config.revoked_tenants :]
         self.poison = {
             t.tenant_id: ("unknown_vat_code" if i % 2 == 0 else "no_vat_code") for i, t in enumerate(poisoned)
@@ -147,6 +166,7 @@ class ChaosRun:
         install_one_of_each(
             world.fiken.fault_plan, world.moment.fault_plan, fiken_path, moment_path, config.rates
         )
+        install_attachment_faults(world.fiken.fault_plan, fiken_path, config.rates.attachment_lost_response)
         install_http_faults(
             world.fiken.fault_plan, world.moment.fault_plan, config.rates, fiken_path, moment_path
         )
@@ -156,6 +176,7 @@ class ChaosRun:
         storm = time.monotonic()
         try:
             self._drive()
+            self._lose_last_changes()
             self.report.phases["ingest"] = round(time.monotonic() - storm, 1)
             self.say("every event sent; waiting for the queue to drain")
             if not world.idle(config.drain_timeout):
@@ -169,15 +190,27 @@ class ChaosRun:
                 "processor_crash_after_fiken_write": dict(crashes.fired),
                 "token_expiries": self._next_expiry - 1,
                 "revoked_consents": len(self.revoked),
+                "attachment_answers_lost": attachment_answers_lost(world.fiken.fault_plan),
+                "webhooks_lost_before_ingest": self.report.lost_before_ingest,
+                "sync_state_wiped": dict(self._wiped),
             }
             world.fiken.fault_plan.clear()
             world.moment.fault_plan.clear()
+        for tenant_id in self.to_wipe:
+            if not self._wiped.get(tenant_id):  # its state was still empty mid-run: lose it now
+                self._wiped[tenant_id] = self.world.wipe_sync_state(tenant_id)
+        self.report.faults["sync_state_wiped"] = dict(self._wiped)
         self.report.phases["storm"] = round(time.monotonic() - storm, 1)
 
         operator = time.monotonic()
         self.say("the storm is over; the operator fixes, replays and checks")
         self._operate()
         self.report.phases["operator"] = round(time.monotonic() - operator, 1)
+
+        converging = time.monotonic()
+        self.say("the sweep runs until it repairs nothing")
+        self._converge()
+        self.report.phases["converge"] = round(time.monotonic() - converging, 1)
 
         checking = time.monotonic()
         self._check()
@@ -210,9 +243,18 @@ class ChaosRun:
         for exc in errors:
             self.report.problems.append(f"sender failed: {type(exc).__name__}: {exc}")
 
+    def _lose_last_changes(self) -> None:
+        """A change no later event covers: without the sweep it would never reach the books."""
+        for tenant in self.tenants[: self.config.lost_last_changes]:
+            self.world.moment.create_customer(tenant.company, name=f"Tapt webhook {tenant.tenant_id} AS")
+            self.report.lost_before_ingest += 1
+
     def _step(self, tenant: ConnectedTenant) -> None:
         script, tenant_id = self.scripts[tenant.tenant_id], tenant.tenant_id
         events = self.config.events_per_tenant
+        if tenant_id in self.to_wipe and script.sent >= events // 2 and not self._wiped.get(tenant_id):
+            # Counted once the tenant had state to lose (the queue may still be behind its webhooks).
+            self._wiped[tenant_id] = self.world.wipe_sync_state(tenant_id)
         # Thresholds, not exact steps: one step may send two notices.
         if tenant_id in self.revoked and script.sent >= events // 4 and tenant_id not in self._revoked_done:
             self._revoked_done.add(tenant_id)
@@ -231,8 +273,14 @@ class ChaosRun:
             return
         self._send(tenant, script.step())
 
-    def _send(self, tenant: ConnectedTenant, notices: list[Notice]) -> None:
+    def _send(self, tenant: ConnectedTenant, notices: list[Notice], *, may_lose: bool = True) -> None:
         for notice in notices:
+            with self._lock:
+                lost = may_lose and self._losses.random() < self.config.rates.lost_webhook
+                if lost:
+                    self.report.lost_before_ingest += 1
+            if lost:
+                continue  # never reaches us: only the sweep can bring the change to the books
             try:
                 event_id = self.world.post(tenant, notice.payload)
             except Exception as exc:  # noqa: BLE001 - a refused webhook is a finding, not a crash
@@ -309,7 +357,11 @@ class ChaosRun:
                 )
             elif tenant_id in self.poison_invoices:
                 tenant = next(t for t in self.tenants if t.tenant_id == tenant_id)
-                self._send(tenant, self.scripts[tenant_id].fix_invoice_lines(self.poison_invoices[tenant_id]))
+                self._send(
+                    tenant,
+                    self.scripts[tenant_id].fix_invoice_lines(self.poison_invoices[tenant_id]),
+                    may_lose=False,  # the operator's fix is counted on in the verdict
+                )
         if not world.idle(self.config.drain_timeout):
             self.report.problems.append("the queue did not drain after the fixes")
         # A FIFO peek shows each tenant's first dead letters only; the depth counts them all.
@@ -348,11 +400,44 @@ class ChaosRun:
                     f"{letter['entity_id']}: {letter['reason']}"
                 )
 
+    def _converge(self) -> None:
+        """The scheduled sweep, run back to back: each round sweeps every tenant, then waits for the
+        queue to drain; converged when a round finds nothing missing or older."""
+        reconciler = self.world.reconciler()
+        rounds: list[dict[str, int]] = []
+        started = time.monotonic()
+        for _round in range(self.config.convergence_rounds):
+            found = Counter[str]()
+            for tenant in self.tenants:
+                record = reconciler.sweep_tenant(self.world.tenant(tenant.tenant_id))
+                if record.outcome not in ("complete", "truncated"):
+                    self.report.problems.append(
+                        f"sweep of {tenant.tenant_id}: {record.outcome} {record.reason}"
+                    )
+                found.update(
+                    missing=record.missing, stale=record.stale, enqueued=record.enqueued,
+                    moment_requests=record.moment_requests, listed=record.listed,
+                )  # fmt: skip
+            if not self.world.idle(self.config.drain_timeout):
+                self.report.problems.append("the queue did not drain after a sweep")
+            rounds.append(dict(found))
+            if found["enqueued"] == 0:
+                break
+        else:
+            self.report.problems.append(f"the sweep did not converge in {len(rounds)} rounds")
+        self.report.convergence = {
+            "rounds": len(rounds),
+            "repaired": sum(r.get("enqueued", 0) for r in rounds),
+            "seconds": round(time.monotonic() - started, 1),
+            "per_round": rounds,
+        }
+
     # ------------------------------------------------------------------ the verdict
     def _check(self) -> None:
         world = self.world
         for tenant in self.tenants:
             check_records(world.fiken, world.moment, tenant.slug, tenant.company, self.report.records)
+            check_pdfs(world.fiken, tenant.slug, self.report.records)
         logs = {t.tenant_id: world.transfer_log(t.tenant_id) for t in self.tenants}
         check_events(self.accepted, logs, self.replays, self.report.events)
 
@@ -483,7 +568,22 @@ def render(report: ChaosReport) -> str:
             f"{report.dead_letters.get('replayed', 0)} ({report.dead_letters.get('replay_rounds', 0)})",
         ),
         ("transfer-log outcomes", ", ".join(f"{k} {v}" for k, v in sorted(events.outcomes.items()))),
+        (
+            "lost before ingest / state wiped (links)",
+            f"{report.lost_before_ingest} / "
+            + (", ".join(f"{k} {v}" for k, v in report.faults.get("sync_state_wiped", {}).items()) or "0"),
+        ),
+        ("attachment answers lost", str(report.faults.get("attachment_answers_lost", 0))),
+        (
+            "sweep: rounds / repaired / time to converge",
+            f"{report.convergence.get('rounds', 0)} / {report.convergence.get('repaired', 0)} / "
+            f"{report.convergence.get('seconds', 0)} s",
+        ),
         ("records checked", ", ".join(f"{k} {v}" for k, v in sorted(records.checked.items()))),
+        (
+            "documents with one PDF / not one",
+            f"{records.pdfs_checked - len(records.pdf_copies)} / {len(records.pdf_copies)}",
+        ),
         ("duplicates in Fiken", str(len(records.duplicates))),
         ("missing in Fiken", str(len(records.missing))),
         ("wrong values in Fiken", str(len(records.wrong))),
@@ -510,6 +610,7 @@ def render(report: ChaosReport) -> str:
         ("missing", records.missing),
         ("wrong", records.wrong),
         ("unexpected", records.unexpected),
+        ("pdf", records.pdf_copies),
         ("lost", events.lost),
         ("refused", report.rejected_webhooks),
         ("leaked", report.leaked),
@@ -553,7 +654,11 @@ def to_json(report: ChaosReport) -> dict[str, Any]:
             "missing": len(report.records.missing),
             "wrong": len(report.records.wrong),
             "unexpected": len(report.records.unexpected),
+            "documents_with_one_pdf": report.records.pdfs_checked - len(report.records.pdf_copies),
+            "documents_without_exactly_one_pdf": len(report.records.pdf_copies),
         },
+        "lost_before_ingest": report.lost_before_ingest,
+        "convergence": report.convergence,
         "still_parked": report.still_parked,
         "still_dead": report.still_dead,
         "log_scan": {

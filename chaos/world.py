@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from boto3.dynamodb.conditions import Key
 
 from emulators.common import RequestLog
 from emulators.fiken import FikenEmulator
@@ -28,6 +29,11 @@ from emulators.moment.emulator import MomentEmulator
 from emulators.moment.webhook_driver import WEBHOOK_HEADERS
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
+from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.queue import SqsEventQueue
+from momentsync.reconcile.run import ReconcileRun
+from momentsync.reconcile.sweep import SweepStore, TenantSweep
+from momentsync.sync.sync_state import DynamoSyncState
 from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
 from momentsync.tenants import DynamoTenantRepository, Tenant
 
@@ -127,6 +133,39 @@ class ChaosWorld:
         return DynamoTransferLog(self.table("TRANSFER_LOG_TABLE"), timedelta(days=1)).query(
             tenant_id, limit=1_000_000, newest_first=False
         )
+
+    def reconciler(self) -> ReconcileRun:
+        """The scheduled sweep (ReconcileFunction), wired to this stack."""
+        env, aws = self.stack.environment, self.stack.aws
+        table = self.table("SYNC_STATE_TABLE")
+        return ReconcileRun(
+            tenants=self.tenant_repo,
+            sweep=TenantSweep(
+                sync_state=DynamoSyncState(table),
+                sweeps=SweepStore(table),
+                queue=SqsEventQueue(aws.client("sqs"), env["EVENT_QUEUE_URL"]),  # type: ignore[union-attr]
+            ),
+            credentials=SecretsManagerCredentialsStore(
+                aws.client("secretsmanager"),  # type: ignore[union-attr]
+                env["CREDENTIALS_SECRET_PREFIX"],
+            ),
+            moment_base_url=env["MOMENT_API_BASE_URL"],
+        )
+
+    def wipe_sync_state(self, tenant_id: str) -> int:
+        """What a restore to an empty table leaves a tenant: no links, no sweep watermark."""
+        table = self.table("SYNC_STATE_TABLE")
+        keys, kwargs = [], {"KeyConditionExpression": Key("tenant_id").eq(tenant_id)}
+        while True:
+            page = table.query(**kwargs)
+            keys += [{"tenant_id": i["tenant_id"], "record_key": i["record_key"]} for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        with table.batch_writer() as batch:
+            for key in keys:
+                batch.delete_item(Key=key)
+        return len(keys)
 
     def idle(self, timeout: float) -> bool:
         return self.stack.wait_until_idle(timeout, settle=0.5)

@@ -31,7 +31,7 @@ class QueueEnvelope(BaseModel):
     payload: dict[str, Any]
     # Set when an operator replays or resyncs: the event id this one re-sends, and why.
     replay_of: str | None = None
-    origin: Literal["webhook", "replay", "resync", "resume"] = "webhook"
+    origin: Literal["webhook", "replay", "resync", "resume", "reconcile", "backfill"] = "webhook"
 
     def to_message_body(self) -> str:
         return self.model_dump_json()

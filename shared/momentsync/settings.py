@@ -73,6 +73,24 @@ class ConnectSettings(_Settings):
     company_choice_ttl_seconds: int = Field(default=1800, gt=0)
 
 
+class ReconcileSettings(_Settings):
+    """The scheduled sweep: Moment's lists per tenant, compared with sync state, into the queue."""
+
+    event_queue_url: str = Field(min_length=1)
+    sync_state_table: str = Field(min_length=1)
+    credentials_secret_prefix: str = Field(min_length=1)
+    moment_api_base_url: str = "https://app.moment.team/api/1.0"
+    # Listed from the watermark less this: a change stamped by a clock behind ours is still seen.
+    reconcile_overlap_minutes: int = Field(default=15, ge=0)
+    # Per tenant per sweep, so webhook events behind them in the tenant's FIFO group are not starved.
+    reconcile_max_events_per_tenant: int = Field(default=200, gt=0)
+
+
+@lru_cache(maxsize=1)
+def reconcile_settings() -> ReconcileSettings:
+    return ReconcileSettings()  # type: ignore[call-arg]
+
+
 @lru_cache(maxsize=1)
 def webhook_settings() -> WebhookSettings:
     return WebhookSettings()  # type: ignore[call-arg]

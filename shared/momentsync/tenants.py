@@ -8,7 +8,7 @@ operators (or an operator and the processor) never overwrite each other's change
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -69,6 +69,45 @@ class MappingSettings(BaseModel):
         return value
 
 
+DATA_TYPES = ("customer", "project", "invoice")
+
+
+class TransferSettings(BaseModel):
+    """Per-tenant choices of what is transferred (as Moment's own integrations offer): validated when an
+    operator sets them (`tenants settings`), shown on the self-service page, applied by the processor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Which record types a webhook (or a backfill) transfers; one not chosen ends ``skipped``. A
+    # customer or project an invoice needs is still transferred with it (the invoice cannot do without).
+    data_types: list[str] = Field(default_factory=lambda: list(DATA_TYPES))
+    # Invoices and credit notes dated before this day are never transferred.
+    cutover_date: date | None = None
+    # Only customers / projects in these Moment states are transferred on their own events; None: all.
+    customer_states: list[str] | None = None
+    project_states: list[str] | None = None
+
+    @field_validator("data_types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in DATA_TYPES]
+        if unknown:
+            raise ValueError(f"unknown data type(s) {unknown}: choose from {', '.join(DATA_TYPES)}")
+        return [t for t in DATA_TYPES if t in value]  # canonical order, once each
+
+    @field_validator("customer_states", "project_states")
+    @classmethod
+    def _states(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = sorted({v.strip() for v in value if v.strip()})
+        if not cleaned:
+            raise ValueError("give at least one state, or clear the filter")
+        if any(not re.fullmatch(r"[A-Za-z_]{1,40}", v) for v in cleaned):
+            raise ValueError("a state is a word such as active or inProgress")
+        return cleaned
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
@@ -85,6 +124,7 @@ class Tenant(BaseModel):
     problems: dict[str, str] = Field(default_factory=dict)
     notification_emails: list[str] = Field(default_factory=list)
     mapping: MappingSettings = Field(default_factory=MappingSettings)
+    transfer: TransferSettings = Field(default_factory=TransferSettings)
     webhook_secret_hash: str = Field(min_length=64, max_length=64, repr=False)
     created_at: datetime
     updated_at: datetime

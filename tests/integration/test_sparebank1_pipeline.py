@@ -630,6 +630,8 @@ def test_every_request_of_a_full_run_fits_the_published_description(make_sb1_pip
     # The run did exercise the writes that matter.
     assert ("post", "/journalentries?action=book-journal-entries") in seen
     assert ("post", "/customers") in seen and ("put", "/customers/{id}") in seen
+
+
 # ---------------------------------------------------------------------- the invoice corpus
 def test_every_corpus_invoice_is_booked_in_sparebank1_to_the_ore(make_sb1_pipeline):
     """Rates, rounding and every credit shape, exact to the øre per rate, refused or skipped with reasons."""
@@ -701,3 +703,25 @@ def test_an_adopted_voucher_with_the_right_total_but_another_vat_split_is_flagge
     assert "VAT code 31: Moment net 108696 / VAT 16304 øre, target net 0 / VAT 0 øre" in entry.reason
     assert "VAT code 3: Moment net 0 / VAT 0 øre, target net 100000 / VAT 25000 øre" in entry.reason
     assert "incl. VAT" not in entry.reason
+
+
+# ---------------------------------------------------------------------- sync state lost (issue 15)
+def test_sync_state_wiped_and_the_same_three_webhooks_again_still_give_one_voucher(pipeline):
+    from tests.integration.test_exactly_once_without_state import (
+        send_the_same_three_again,
+        three_records,
+        wipe_sync_state,
+    )
+
+    customer, project, invoice = three_records(pipeline)
+    pipeline.settle()
+    assert wipe_sync_state(pipeline) >= 3
+
+    send_the_same_three_again(pipeline, customer, project, invoice)
+
+    only(pipeline.records("customers"))
+    only(pipeline.records("projects"))
+    entry = only(pipeline.records("journalentries"))
+    result = pipeline.last("invoice", invoice.id)
+    assert (result.outcome, result.details.get("adopted")) == (Outcome.SYNCED, True)
+    assert result.remote_id == str(entry["ID"])

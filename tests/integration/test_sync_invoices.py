@@ -160,17 +160,20 @@ def test_fiken_calls_per_invoice_are_measured_first_and_later_with_and_without_p
     normalised = {label: [re.sub(r"/\d+", "/{id}", c) for c in calls] for label, calls in measured.items()}
     assert normalised["first invoice of the tenant"] == [
         "GET /",  # company facts: VAT registered? (cached per process)
+        "GET /invoices",  # the natural key: our state alone cannot prove the invoice is not there
         "GET /bankAccounts",  # the account code invoices are issued on (cached per process)
         "POST /invoices",
         "GET /invoices/{id}",  # read back once: invoice number and totals
-        "POST /invoices/{id}/attachments",
+        "POST /invoices/{id}/attachments",  # made by this call: no need to look for a PDF first
     ]
     assert normalised["later invoice"] == [
+        "GET /invoices",
         "POST /invoices",
         "GET /invoices/{id}",
         "POST /invoices/{id}/attachments",
     ]
     assert normalised["full credit note"] == [
+        "GET /creditNotes",  # the natural key (the customer's credit notes)
         "GET /invoices/{id}",  # the original's lines: does the credit mirror them (full) or not?
         "GET /creditNotes",  # the credit notes already on it: never credit more than is left
         "POST /creditNotes/full",
@@ -507,6 +510,7 @@ def test_sale_mode_books_a_sale_with_moments_number_kid_and_pdf(make_pipeline):
     print(f"Fiken calls, first sale of the tenant: {len(calls)}: {calls}")
     assert calls == [
         "GET /",  # company facts: VAT registered?
+        "GET /sales",  # the natural key (saleNumber) before any create
         "POST /sales",
         "POST /sales/{id}/attachments",
         "GET /sales/{id}",  # totals read back

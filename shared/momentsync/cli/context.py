@@ -18,6 +18,7 @@ from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.operations.audit import DynamoAuditLog, operator_identity
 from momentsync.operations.dead_letters import DeadLetterQueue
 from momentsync.queue import SqsEventQueue
+from momentsync.reconcile.sweep import SweepStore
 from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.sync_state import DynamoSyncState
 from momentsync.sync.transfer_log import DynamoTransferLog
@@ -98,6 +99,10 @@ class Context:
 
     def sync_state(self) -> DynamoSyncState:
         return DynamoSyncState(self.target.table(self.target.sync_state_table))
+
+    def sweeps(self) -> SweepStore:
+        """The reconciliation sweep's record per tenant (kept in the sync-state table)."""
+        return SweepStore(self.target.table(self.target.sync_state_table))
 
     def parked(self) -> DynamoParkedEvents:
         return DynamoParkedEvents(self.target.table(self.target.parked_events_table))

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from momentsync.cli import (
     audit_commands,
+    backfill_commands,
     dlq_commands,
     log_commands,
     probe_commands,
@@ -312,6 +313,7 @@ status_commands.register(app)
 log_commands.register(app)
 dlq_commands.register(app)
 resync_commands.register(app)
+backfill_commands.register(app)
 audit_commands.register(app)
 tenant_commands.register(tenants_app)
 probe_commands.register(tenants_app)

@@ -47,8 +47,8 @@ def status(
         tenants = [tenant]
     else:
         tenants = repository.list()
-    sync_state, parked = context.sync_state(), context.parked()
-    reports = [tenant_report(t, sync_state=sync_state, parked=parked) for t in tenants]
+    sync_state, parked, sweeps = context.sync_state(), context.parked(), context.sweeps()
+    reports = [tenant_report(t, sync_state=sync_state, parked=parked, sweeps=sweeps) for t in tenants]
 
     if context.as_json:
         data: dict = {"backlog": backlog.as_dict()}
@@ -81,6 +81,7 @@ def _print_overview(reports: list[TenantReport]) -> None:
         "parked",
         "last success",
         "last error",
+        "last sweep",
     ):
         table.add_column(
             column, justify="right" if column in {"synced", "waiting", "failed", "parked"} else "left"
@@ -97,6 +98,7 @@ def _print_overview(reports: list[TenantReport]) -> None:
             str(report.parked),
             when(report.last_success_at),
             error,
+            _sweep(report.last_sweep),
         )
     console.print(table)
     # Moment's 404s, kept apart: deleted (we had linked it) vs not found (an id we never linked).
@@ -106,6 +108,15 @@ def _print_overview(reports: list[TenantReport]) -> None:
             console.print(
                 f"  {entity.entity_type}: {deleted} deleted in Moment, {not_found} not found in Moment"
             )
+
+
+def _sweep(sweep: dict | None) -> str:
+    """When, how it ended, what it found missing or older and enqueued (repaired), drift flagged."""
+    if sweep is None:
+        return "never"
+    found = f"missing {sweep['missing']}, older {sweep['stale']}, enqueued {sweep['enqueued']}"
+    drift = f", drift {len(sweep['drift'])}" if sweep.get("drift") else ""
+    return f"{when(sweep['finished_at'])} {sweep['outcome']}: {found}{drift}"
 
 
 def _print_tenant(report: TenantReport) -> None:
@@ -120,6 +131,11 @@ def _print_tenant(report: TenantReport) -> None:
         f"  parked events: {report.parked}"
         + ("  (resume: momentsync tenants resume)" if report.parked else "")
     )
+    console.print(f"  last sweep: {_sweep(report.last_sweep)}")
+    if report.last_sweep and report.last_sweep.get("reason"):
+        console.print(f"    {report.last_sweep['reason']}")
+    for drift in (report.last_sweep or {}).get("drift") or []:
+        console.print(f"    drift: {drift}")
     table = Table()
     for column in (
         "entity",

@@ -6,7 +6,7 @@ import json
 import os
 import socket
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +45,20 @@ class StackTarget:
     notifications_table: str = ""
     operator_topic_arn: str = ""
     moment_api_base_url: str = DEFAULT_MOMENT_API_BASE_URL
+    stack_name: str = ""
+    # The local stack's function environment (one for every function); deployed: read on demand.
+    local_environment: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def processor_environment(self) -> dict[str, str]:
+        """The processor function's environment: what `momentsync backfill` needs to reach the
+        tenant's accounting system exactly as the processor does (API hosts, app secret, leases)."""
+        if self.is_local:
+            return dict(self.local_environment)
+        function = self.client("cloudformation").describe_stack_resource(
+            StackName=self.stack_name, LogicalResourceId="ProcessorFunction"
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        configuration = self.client("lambda").get_function_configuration(FunctionName=function)
+        return configuration.get("Environment", {}).get("Variables", {})
 
     @property
     def is_local(self) -> bool:
@@ -94,6 +108,7 @@ def local_target(state_file: Path | None = None) -> StackTarget:
         notifications_table=env.get("NOTIFICATIONS_TABLE", ""),
         operator_topic_arn=env.get("OPERATOR_TOPIC_ARN", ""),
         moment_api_base_url=env.get("MOMENT_API_BASE_URL", DEFAULT_MOMENT_API_BASE_URL),
+        local_environment=dict(env),
     )
 
 
@@ -128,6 +143,7 @@ def deployed_target(stack_name: str, region: str) -> StackTarget:
         notifications_table=outputs.get("NotificationsTableName", ""),
         operator_topic_arn=outputs.get("AlarmTopicArn", ""),
         moment_api_base_url=parameters.get("MomentApiBaseUrl", DEFAULT_MOMENT_API_BASE_URL),
+        stack_name=stack_name,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -173,6 +174,21 @@ def tenants_settings(
     moment_api_key_stdin: Annotated[
         bool, typer.Option(help="Set the Moment API key, read from standard input (never an argument).")
     ] = False,
+    data_types: Annotated[
+        str | None, typer.Option(help="What is transferred: comma-separated customer, project, invoice.")
+    ] = None,
+    cutover: Annotated[
+        str | None, typer.Option(help="Invoices dated before this day (ISO) are never transferred.")
+    ] = None,
+    clear_cutover: Annotated[bool, typer.Option(help="Transfer invoices of any date.")] = False,
+    customer_states: Annotated[
+        str | None, typer.Option(help="Only customers in these Moment states, comma-separated (e.g. active).")
+    ] = None,
+    clear_customer_states: Annotated[bool, typer.Option(help="Customers in any state.")] = False,
+    project_states: Annotated[
+        str | None, typer.Option(help="Only projects in these Moment states, comma-separated.")
+    ] = None,
+    clear_project_states: Annotated[bool, typer.Option(help="Projects in any state.")] = False,
 ) -> None:
     """Show the tenant's settings, or change them (validated; every change is audited)."""
     context = context_of(ctx)
@@ -191,6 +207,13 @@ def tenants_settings(
         clear_bank_account_number=clear_bank_account,
         vat_registered=vat_registered,  # type: ignore[arg-type]
         foreign_currency=foreign_currency,
+        data_types=_words(data_types, singular=True),
+        cutover_date=_day(cutover),
+        clear_cutover_date=clear_cutover,
+        customer_states=_words(customer_states),
+        clear_customer_states=clear_customer_states,
+        project_states=_words(project_states),
+        clear_project_states=clear_project_states,
     )
     if change.is_empty and not moment_api_key_stdin:
         tenant = context.tenants().get(tenant_id)
@@ -209,3 +232,19 @@ def tenants_settings(
         result["changed"] = changed
         result["settings"] = settings_view(tenant)
     _show(context, result, f"settings of {tenant_id} changed")
+
+
+def _words(value: str | None, *, singular: bool = False) -> list[str] | None:
+    if value is None:
+        return None
+    words = [w.strip() for w in value.split(",") if w.strip()]
+    return [w[:-1] if singular and w.endswith("s") else w for w in words]
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--cutover takes a date such as 2026-01-01, not {value!r}", EXIT_USAGE)

@@ -32,6 +32,10 @@ class ParkedCounter(Protocol):
     def count(self, tenant_id: str) -> int: ...
 
 
+class SweepRecords(Protocol):
+    def get(self, tenant_id: str) -> Any: ...
+
+
 @dataclass
 class EntityStatus:
     entity_type: str
@@ -57,6 +61,8 @@ class TenantReport:
     problems: dict[str, str]
     parked: int
     entities: list[EntityStatus]
+    # The last reconciliation sweep (momentsync.reconcile.sweep.SweepRecord as a dict), None if never.
+    last_sweep: dict[str, Any] | None = None
 
     @property
     def synced(self) -> int:
@@ -147,7 +153,9 @@ def entity_status(entity_type: str, links: Iterable[SyncLink]) -> EntityStatus:
     return status
 
 
-def tenant_report(tenant: Tenant, *, sync_state: SyncLinks, parked: ParkedCounter) -> TenantReport:
+def tenant_report(
+    tenant: Tenant, *, sync_state: SyncLinks, parked: ParkedCounter, sweeps: SweepRecords | None = None
+) -> TenantReport:
     links = sync_state.list(tenant.tenant_id)
     by_type: dict[str, list[SyncLink]] = {entity_type: [] for entity_type in ENTITY_TYPES}
     for link in links:
@@ -161,6 +169,25 @@ def tenant_report(tenant: Tenant, *, sync_state: SyncLinks, parked: ParkedCounte
         problems=dict(tenant.problems),
         parked=parked.count(tenant.tenant_id),
         entities=[entity_status(entity_type, items) for entity_type, items in by_type.items()],
+        last_sweep=_sweep_summary(sweeps.get(tenant.tenant_id)) if sweeps else None,
+    )
+
+
+def _sweep_summary(record: Any) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return record.model_dump(
+        include={
+            "finished_at",
+            "outcome",
+            "reason",
+            "listed",
+            "missing",
+            "stale",
+            "enqueued",
+            "watermark",
+            "drift",
+        }
     )
 
 

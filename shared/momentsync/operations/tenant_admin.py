@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -25,6 +26,7 @@ from momentsync.tenants import (
     Tenant,
     TenantConflict,
     TenantStatus,
+    TransferSettings,
 )
 
 _ATTEMPTS = 3
@@ -51,6 +53,14 @@ class SettingsChange(BaseModel):
     clear_bank_account_number: bool = False
     vat_registered: Literal["yes", "no", "ask"] | None = None
     foreign_currency: ForeignCurrency | None = None
+    # What is transferred (TransferSettings): None leaves a choice as it is.
+    data_types: list[str] | None = None
+    cutover_date: date | None = None
+    clear_cutover_date: bool = False
+    customer_states: list[str] | None = None
+    clear_customer_states: bool = False
+    project_states: list[str] | None = None
+    clear_project_states: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -84,11 +94,20 @@ class SettingsChange(BaseModel):
         )
         emails += [e for e in self.add_emails if e not in emails]
         emails = [e for e in emails if e not in self.remove_emails]
+        transfer = tenant.transfer.model_dump(mode="json")
+        if self.data_types is not None:
+            transfer["data_types"] = self.data_types
+        for name in ("cutover_date", "customer_states", "project_states"):
+            if getattr(self, f"clear_{name}"):
+                transfer[name] = None
+            elif getattr(self, name) is not None:
+                transfer[name] = getattr(self, name)
         try:
             return Tenant.model_validate(
                 {
                     **tenant.model_dump(),
                     "mapping": MappingSettings.model_validate(mapping),
+                    "transfer": TransferSettings.model_validate(transfer),
                     "notification_emails": emails,
                 }
             )
@@ -113,7 +132,11 @@ KID_NOTE_INVOICE_MODE = (
 
 
 def settings_view(tenant: Tenant) -> dict[str, Any]:
-    view = {"notification_emails": list(tenant.notification_emails), **tenant.mapping.model_dump(mode="json")}
+    view = {
+        "notification_emails": list(tenant.notification_emails),
+        **tenant.mapping.model_dump(mode="json"),
+        **tenant.transfer.model_dump(mode="json"),
+    }
     if tenant.target is TargetSystem.FIKEN and tenant.mapping.invoice_mode is InvoiceMode.INVOICE:
         view["note"] = KID_NOTE_INVOICE_MODE
     return view

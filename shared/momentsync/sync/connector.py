@@ -45,6 +45,10 @@ class AccountingConnector(Protocol):
 
     def create_invoice(self, invoice: Any, parties: InvoiceParties) -> RemoteRecord: ...
 
+    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
+        """Whether the document already carries a PDF (checked before an upload is sent again)."""
+        ...
+
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None: ...
 
     def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> bool:

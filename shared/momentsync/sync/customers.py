@@ -7,30 +7,39 @@ deliveries are harmless by construction. An unchanged mapping costs no remote ca
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 from momentsync.errors import PermanentError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.connector import RemoteRecord
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession
-from momentsync.sync.sync_state import StaleWrite, SyncLink, content_hash
+from momentsync.sync.sync_state import StaleWrite, SyncLink, as_utc, content_hash
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import utcnow
 
 ENTITY = "customer"
 
 
-def sync_customer(session: TenantSession, customer_id: int) -> SyncResult:
+def sync_customer(session: TenantSession, customer_id: int, *, direct: bool = False) -> SyncResult:
+    """``direct``: an event about this customer (the tenant's transfer choices apply), not one it is
+    brought along by."""
+    if direct and (reason := not_transferred(session.tenant, ENTITY)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
     link = session.link(ENTITY, customer_id)
     try:
         customer = session.moment.get_customer(customer_id)
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, customer_id))
+    if direct and (reason := filtered_out(session.tenant, ENTITY, customer)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     content = session.connector.customer_content(customer)
     digest = content_hash(content)
     if link and link.remote_id and link.content_hash == digest:
+        remember_version(session, link, customer.last_modified)
         return SyncResult(Outcome.UNCHANGED, remote_id=link.remote_id)
 
     remote = session.connector.upsert_customer(customer, link)
@@ -76,6 +85,17 @@ def store_synced(
     # A newer Moment state stored meanwhile (a replay racing a fresh event) is kept.
     with contextlib.suppress(StaleWrite):
         session.state.save(updated)
+
+
+def remember_version(session: TenantSession, link: SyncLink, modified_at: datetime | None) -> None:
+    """An unchanged answer still records which Moment version it saw: a change to fields we do not map
+    would otherwise look unapplied to the reconciliation sweep for ever. No write for a duplicate."""
+    if modified_at is None or (
+        link.source_modified_at is not None and as_utc(modified_at) <= as_utc(link.source_modified_at)
+    ):
+        return
+    with contextlib.suppress(StaleWrite):
+        session.state.save(link.model_copy(update={"source_modified_at": modified_at}))
 
 
 def record_deleted(session: TenantSession, link: SyncLink) -> SyncResult:

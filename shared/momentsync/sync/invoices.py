@@ -1,24 +1,29 @@
 """Invoices and credit notes: exactly one target document per Moment invoice, correct to the øre.
 
-The target has no idempotency keys (Fiken: none). Exactly once comes from three rules:
+The target has no idempotency keys (Fiken: none). Exactly once comes from four rules:
 1. Before the create call, the *intent* is recorded on the sync state (a conditional write).
-2. Whenever an intent exists without a confirmed remote id (a lost response, a crash between the
-   target's 201 and our state write, a redelivery, a replay a week later), the target is searched
-   by the document's natural key before anything is created.
+2. Whenever no remote id is stored, the target is searched by the document's natural key before
+   anything is created. An intent without an id means a lost response, a crash between the target's
+   201 and our state write, a redelivery or a replay; no state at all may mean state that was lost
+   (a table restored or wiped, a tenant removed and added again) or a document made by Moment's own
+   integration before the tenant moved to us. Our state cannot prove absence, so we always look.
 3. Once the remote id is stored, the invoice is never created again: later events only patch the
    due date, retry what is pending (the PDF), or flag a change that needs a credit note in Moment.
+4. A PDF is sent again only after the document's attachments show none: an upload whose answer was
+   lost, or a document adopted with its PDF, never gets a second copy.
 """
 
 from __future__ import annotations
 
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.connector import InvoiceParties, RemoteRecord, totals_differences
 from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
 from momentsync.sync.session import TenantSession
-from momentsync.sync.sync_state import StaleWrite, SyncLink, content_hash
+from momentsync.sync.sync_state import StaleWrite, SyncLink, as_utc, content_hash
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import utcnow
 
@@ -26,7 +31,9 @@ ENTITY = "invoice"
 PENDING_PDF = "pdf"
 
 
-def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
+def sync_invoice(session: TenantSession, invoice_id: int, *, direct: bool = False) -> SyncResult:
+    if direct and (reason := not_transferred(session.tenant, ENTITY)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
     link = session.link(ENTITY, invoice_id)
     try:
@@ -34,8 +41,10 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
     reason = invoice.not_transferable_reason  # raises MomentFieldMissing when it cannot tell
-    if reason is None and invoice.lines and all(
-        li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines
+    if (
+        reason is None
+        and invoice.lines
+        and all(li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines)
     ):
         # Nothing to book in any target; a human decides whether that invoice was meant.
         reason = f"invoice {invoice.invoice_number} has only zero lines: nothing to book"
@@ -53,6 +62,9 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
                 )
             )
         return SyncResult(Outcome.SKIPPED, reason=reason)
+    # The cutover holds for every invoice, also an original a credit note would bring along.
+    if not (link and link.remote_id) and (reason := filtered_out(session.tenant, ENTITY, invoice)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     def calls() -> int:
         return session.connector.remote_calls - calls_before
@@ -66,7 +78,7 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
         return after_transfer(session, invoice, link, digest, due_date, calls)
 
     link = link or session.new_link(ENTITY, invoice_id)
-    remote = session.connector.find_invoice(invoice, parties) if link.intent else None
+    remote = session.connector.find_invoice(invoice, parties)
     adopted = remote is not None
     if remote is None:
         link = record_intent(session, link, invoice)
@@ -87,7 +99,7 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
             }
         )
     )
-    return finish(session, invoice, link, remote, calls, adopted=adopted)
+    return finish(session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted)
 
 
 def resolve_parties(session: TenantSession, invoice) -> InvoiceParties:
@@ -102,6 +114,10 @@ def resolve_parties(session: TenantSession, invoice) -> InvoiceParties:
         if not (original and original.remote_id):
             result = sync_invoice(session, invoice.credited_invoice_id)
             original = session.link(ENTITY, invoice.credited_invoice_id)
+            if result.outcome is Outcome.SKIPPED:
+                raise PermanentError(
+                    f"credited invoice {invoice.credited_invoice_id} is not transferred: {result.reason}"
+                )
             if not (original and original.remote_id):
                 # Never credit nothing: wait until the original is in the books.
                 raise TransientError(
@@ -153,10 +169,16 @@ def after_transfer(
         applied = session.connector.update_invoice_due_date(remote, due_date)
         link = _save(session, link, {"details": {**link.details, "due_date": str(due_date)}})
     if link.pending:
-        return finish(session, invoice, link, remote, calls, adopted=False)
+        return finish(session, invoice, link, remote, calls, adopted=False, created_now=False)
     if changed_due_date and not applied:
         reason = "due date changed in Moment, but this document's due date cannot be changed in the books"
         return SyncResult(Outcome.FLAGGED, remote_id=link.remote_id, remote_calls=calls(), reason=reason)
+    if (
+        not changed_due_date
+        and invoice.last_modified
+        and (link.updated_at is None or as_utc(invoice.last_modified) > as_utc(link.updated_at))
+    ):
+        _save(session, link, {})  # the version seen, for the sweep (see customers.remember_version)
     outcome = Outcome.SYNCED if changed_due_date else Outcome.UNCHANGED
     return SyncResult(
         outcome,
@@ -167,11 +189,22 @@ def after_transfer(
 
 
 def finish(
-    session: TenantSession, invoice, link: SyncLink, remote: RemoteRecord, calls, *, adopted: bool
+    session: TenantSession,
+    invoice,
+    link: SyncLink,
+    remote: RemoteRecord,
+    calls,
+    *,
+    adopted: bool,
+    created_now: bool,
 ) -> SyncResult:
-    """What remains after the document exists: its PDF (retried on its own) and the totals check."""
+    """What remains after the document exists: its PDF (retried on its own) and the totals check.
+
+    A document this very call created cannot carry a PDF yet, so the common path costs no extra call;
+    any other (a retry after an upload whose answer was lost, an adopted one) is looked at first."""
     if PENDING_PDF in link.pending:
-        attach_pdf(session, invoice, remote)
+        if created_now or not session.connector.has_invoice_pdf(remote):
+            attach_pdf(session, invoice, remote)
         link = _save(session, link, {"pending": [p for p in link.pending if p != PENDING_PDF]})
 
     totals = session.connector.invoice_totals(remote)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from momentsync.errors import PermanentError, WaitingError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.connector import RemoteRecord
-from momentsync.sync.customers import ensure_customer, record_deleted, store_synced
+from momentsync.sync.customers import ensure_customer, record_deleted, remember_version, store_synced
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession
 from momentsync.sync.sync_state import content_hash
@@ -14,13 +15,17 @@ from momentsync.sync.transfer_log import Outcome
 ENTITY = "project"
 
 
-def sync_project(session: TenantSession, project_id: int) -> SyncResult:
+def sync_project(session: TenantSession, project_id: int, *, direct: bool = False) -> SyncResult:
+    if direct and (reason := not_transferred(session.tenant, ENTITY)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
     link = session.link(ENTITY, project_id)
     try:
         project = session.moment.get_project(project_id)
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, project_id))
+    if direct and (reason := filtered_out(session.tenant, ENTITY, project)):
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     if project.start_date is None:
         # Fiken requires a start date; Moment's own integration waits for one too.
@@ -35,6 +40,7 @@ def sync_project(session: TenantSession, project_id: int) -> SyncResult:
     content = session.connector.project_content(project, customer)
     digest = content_hash(content)
     if link and link.remote_id and link.content_hash == digest:
+        remember_version(session, link, project.last_modified)
         return SyncResult(
             Outcome.UNCHANGED,
             remote_id=link.remote_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +44,9 @@ class SyncLink(BaseModel):
     @property
     def record_key(self) -> str:
         return record_key(self.entity_type, self.moment_id)
+
+
+META_PREFIX = "meta#"
 
 
 def record_key(entity_type: str, moment_id: int) -> str:
@@ -100,10 +103,20 @@ class DynamoSyncState:
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
         while True:
             page = self._table.query(**kwargs)
-            links.extend(SyncLink.model_validate(_plain(item)) for item in page.get("Items", []))
+            links.extend(
+                SyncLink.model_validate(_plain(item))
+                for item in page.get("Items", [])
+                # ``meta#`` items (the reconciliation sweep's record) share the tenant's partition.
+                if not item["record_key"].startswith(META_PREFIX)
+            )
             if "LastEvaluatedKey" not in page:
                 return links
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Moment's timestamps may come without an offset: read as UTC, so they compare with ours."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def content_hash(content: dict[str, Any]) -> str:

@@ -26,7 +26,6 @@ from momentsync.sync.not_found import NotFoundBurstWatch
 from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.processor import DeadLetters, EventProcessor, Notifier, SyncResult, UseCase
 from momentsync.sync.projects import sync_project
-from momentsync.sync.session import TenantSession
 from momentsync.sync.sessions import TenantSessions
 from momentsync.sync.sync_state import DynamoSyncState, SyncLink
 from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
@@ -56,8 +55,9 @@ def record_failure(
 def use_cases(sessions: TenantSessions) -> dict[str, UseCase]:
     """Entity type -> use case, each opening the tenant's session first."""
 
-    def run(sync: Callable[[TenantSession, int], SyncResult]) -> UseCase:
-        return lambda envelope, tenant: sync(sessions.open(tenant), envelope.entity_id)
+    def run(sync: Callable[..., SyncResult]) -> UseCase:
+        # direct: the event is about this record, so the tenant's transfer choices apply.
+        return lambda envelope, tenant: sync(sessions.open(tenant), envelope.entity_id, direct=True)
 
     return {"customer": run(sync_customer), "project": run(sync_project), "invoice": run(sync_invoice)}
 

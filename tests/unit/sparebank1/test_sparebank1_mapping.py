@@ -259,6 +259,8 @@ def test_moments_invoice_description_reaches_the_voucher_text():
     )
     assert mapping.invoice_text(invoice(description=None), "Fjordlys AS", None) == "Faktura 20002 Fjordlys AS"
     assert len(mapping.invoice_text(invoice(description="x" * 500), None, None)) == 200
+
+
 def test_totals_per_vat_code_from_sales_and_vat_legs():
     lines = [
         JournalEntryLine(AccountID=150, SubAccountID=500, Amount=Decimal("1375.00")),

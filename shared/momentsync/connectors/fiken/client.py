@@ -36,6 +36,7 @@ from momentsync.connectors.fiken.auth import TokenProvider
 from momentsync.connectors.fiken.models import (
     Account,
     AccountFilter,
+    Attachment,
     BankAccountFilter,
     BankAccountRequest,
     BankAccountResult,
@@ -377,6 +378,10 @@ class FikenClient:
         with contextlib.suppress(FikenConflict):
             self._request("POST", INVOICE_COUNTER, body=Counter(value=value))
 
+    def list_invoice_attachments(self, invoice_id: int) -> list[Attachment]:
+        """The files attached to an invoice (not paged: an invoice has a handful)."""
+        return self._get_list(INVOICE_ATTACHMENTS, Attachment, invoiceId=invoice_id)
+
     def upload_invoice_attachment(self, invoice_id: int, filename: str, content: bytes) -> str:
         """Attaches a file to the invoice; returns the attachment's id from ``Location``."""
         return self._upload(INVOICE_ATTACHMENTS, filename, content, invoiceId=invoice_id)
@@ -407,6 +412,9 @@ class FikenClient:
 
     def get_sale(self, sale_id: int) -> SaleResult:
         return self._get(SALE, SaleResult, saleId=sale_id)
+
+    def list_sale_attachments(self, sale_id: int) -> list[Attachment]:
+        return self._get_list(SALE_ATTACHMENTS, Attachment, saleId=sale_id)
 
     def upload_sale_attachment(
         self,
@@ -477,6 +485,13 @@ class FikenClient:
     def _get(self, template: str, model: type[ModelT], **path_params: Any) -> ModelT:
         response = self._request("GET", template, **path_params)
         return self._parse(response, model, "GET", template)
+
+    def _get_list(self, template: str, model: type[ModelT], **path_params: Any) -> list[ModelT]:
+        response = self._request("GET", template, **path_params)
+        items = self._json(response, "GET", template)
+        if not isinstance(items, list):
+            raise self._unexpected("GET", template, response, "a list endpoint answered without a JSON array")
+        return [self._validate(item, model, "GET", template, response) for item in items]
 
     def _create(self, template: str, body: FikenRequest) -> int:
         response = self._request("POST", template, body=body)

@@ -16,6 +16,7 @@ from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.fiken import mapping
 from momentsync.connectors.fiken.client import FikenClient, FikenConflict, FikenNotFound, FikenValidationError
 from momentsync.connectors.fiken.models import (
+    Attachment,
     BankAccountRequest,
     BankAccountType,
     ContactResult,
@@ -59,6 +60,51 @@ class FikenConnector:
     @property
     def remote_calls(self) -> int:
         return self.client.requests_sent
+
+    # ------------------------------------------------------------------ backfill
+    def natural_keys(self, entity_type: str) -> dict[str, str]:
+        """Every record of one kind in Fiken, natural key -> Fiken id, read once (paged): a backfill
+        matches thousands of Moment records in memory instead of searching Fiken once per record."""
+        index: dict[str, str] = {}
+        if entity_type == "customer":
+            # memberNumberString is write-only in Fiken (never returned): a list can only be matched by
+            # organisation number; ``search_natural_key`` asks Fiken for the rest, one record at a time.
+            for contact in self.client.find_contacts():
+                if contact.customer is not False and contact.organization_number:
+                    index.setdefault(f"org:{contact.organization_number}", str(contact.contact_id))
+        elif entity_type == "project":
+            index = {f"number:{p.number}": str(p.project_id) for p in self.client.find_projects() if p.number}
+        elif self.tenant.mapping.invoice_mode is InvoiceMode.SALE:
+            index = {
+                f"number:{s.sale_number}": str(s.sale_id)
+                for s in self.client.find_sales()
+                if s.sale_number and not s.deleted
+            }
+        else:
+            index = {
+                f"number:{i.order_reference}": str(i.invoice_id)
+                for i in self.client.find_invoices()
+                if i.order_reference
+            }
+            for note in self.client.find_credit_notes():
+                if note.order_reference:
+                    index.setdefault(f"number:{note.order_reference}", str(note.credit_note_id))
+        return index
+
+    def search_natural_key(self, entity_type: str, record: Any) -> str | None:
+        """For a record ``natural_keys`` could not match: Fiken searched by a key it does not return."""
+        if entity_type != "customer":
+            return None  # projects and documents are matched completely from their lists
+        found = self.client.find_contacts(member_number_string=mapping.member_number(record))
+        return str(found[0].contact_id) if found else None
+
+    def natural_keys_of(self, entity_type: str, record: Any) -> list[str]:
+        """The keys ``natural_keys`` indexes, for one Moment record, in the order they are tried."""
+        if entity_type == "customer":
+            return [f"org:{record.organization_number}"] if record.organization_number else []
+        if entity_type == "project":
+            return [f"number:{record.project_number}"] if record.project_number else []
+        return [f"number:{mapping.order_reference(record)}"]
 
     # ------------------------------------------------------------------ customers
     def customer_content(self, customer: Customer) -> dict[str, Any]:
@@ -310,6 +356,19 @@ class FikenConnector:
             self.client.upload_sale_attachment(int(remote.remote_id), filename, pdf)
         # Issued credit notes take no attachments in Fiken API v2 (only drafts do); Fiken renders its own.
 
+    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
+        """Whether the document already carries a PDF: ours (an upload whose answer was lost) or one
+        attached before we adopted it (Moment's own Fiken integration). Fiken has no idempotency keys,
+        so this is what keeps a retried upload from making a second copy."""
+        kind = remote.details.get("kind", KIND_INVOICE)
+        if kind == KIND_INVOICE:
+            attachments = self.client.list_invoice_attachments(int(remote.remote_id))
+        elif kind == KIND_SALE:
+            attachments = self.client.list_sale_attachments(int(remote.remote_id))
+        else:
+            return False  # credit notes take no attachments (see attach_invoice_pdf)
+        return any(_is_pdf(a) for a in attachments)
+
     def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> bool:
         # Only issued invoices take a new due date (PATCH newDueDate); sales and credit notes cannot.
         if remote.details.get("kind", KIND_INVOICE) != KIND_INVOICE:
@@ -464,6 +523,13 @@ def _sale_totals(sale: SaleResult) -> InvoiceTotals:
     split = {key: value for key, value in split.items() if value != (0, 0)}
     nok = (sale.net_amount or 0) + (sale.vat_amount or 0)
     return InvoiceTotals(net, vat, net + vat, _labelled(split), _foreign_nok(sale, nok))
+
+
+def _is_pdf(attachment: Attachment) -> bool:
+    # Fiken's attachment object has no filename field: the file name ends the download URL, and the
+    # identifier may carry it. Any PDF counts: one PDF per document, whoever attached it.
+    names = [attachment.identifier or "", (attachment.download_url or "").rsplit("/", 1)[-1]]
+    return any(name.lower().endswith(".pdf") for name in names)
 
 
 def _about_counter(message: str | None) -> bool:

@@ -323,6 +323,7 @@ class SpareBank1Connector:
                     "in SpareBank 1 Regnskap (company settings, lock dates) or re-date the invoice in "
                     "Moment, then replay the event"
                 )
+
     def _refuse_over_credit(self, invoice: MomentInvoice, parties: InvoiceParties) -> None:
         """Before booking a credit note: what is left on the credited voucher, from the customer's
         sub-ledger (the original's receivable and the receivables of earlier credit notes on it)."""
@@ -382,6 +383,9 @@ class SpareBank1Connector:
             else None,
             amounts_include_vat=self.amounts_include_vat,
         )
+
+    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
+        return False  # no PDFs are sent (below), so there is nothing to look for
 
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
         # Moment's own SB1 integration sends no attachments; the files service is a v2 item (README).

@@ -1,0 +1,17 @@
+"""Reconcile Lambda: on a schedule, a sweep per tenant. Logic: momentsync.reconcile"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from momentsync.observability import logger, metrics
+from momentsync.reconcile.run import build_reconcile_run
+from momentsync.settings import reconcile_settings
+
+reconcile_run = build_reconcile_run(reconcile_settings())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return reconcile_run.run(lambda: context.get_remaining_time_in_millis() / 1000)

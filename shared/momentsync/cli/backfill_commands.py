@@ -1,0 +1,166 @@
+"""`momentsync backfill TENANT [--entities ...] [--since DATE] [--dry-run]`: import a tenant's existing
+records, adopting what its accounting system already holds (see momentsync.operations.backfill)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import boto3
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from momentsync.cli.context import (
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    Context,
+    console,
+    context_of,
+    errors,
+    fail,
+    print_json,
+)
+from momentsync.envelope import ENTITY_TYPES
+from momentsync.errors import SyncError
+from momentsync.operations.backfill import (
+    ADOPT,
+    BEFORE_CUTOVER,
+    CREATE,
+    LINKED,
+    NOT_TRANSFERABLE,
+    Backfill,
+    plan_backfill,
+)
+from momentsync.settings import ProcessorSettings
+from momentsync.sync.session import TenantSession
+from momentsync.sync.sessions import TenantSessions
+from momentsync.tenants import Tenant
+
+COLUMNS = (LINKED, ADOPT, CREATE, NOT_TRANSFERABLE, BEFORE_CUTOVER)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backfill")(backfill)
+
+
+def open_session(context: Context, tenant: Tenant) -> TenantSession:
+    """The tenant's Moment and accounting clients, built from the processor's own settings."""
+    env = context.target.processor_environment()
+    settings = ProcessorSettings(**{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
+    target = context.target
+    sessions = TenantSessions(
+        settings,
+        secretsmanager=target.client("secretsmanager"),
+        dynamodb=boto3.resource("dynamodb", region_name=target.region, endpoint_url=target.endpoint_url),
+        tenants=context.tenants(),
+        sync_state=context.sync_state(),
+    )
+    return sessions.open(tenant)
+
+
+def _entities(value: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip().rstrip("s") for part in value.split(",") if part.strip())
+    unknown = [e for e in chosen if e not in ENTITY_TYPES]
+    if unknown or not chosen:
+        fail(f"--entities takes a comma-separated choice of {', '.join(ENTITY_TYPES)}", EXIT_USAGE)
+    return chosen
+
+
+def backfill(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument(help="Tenant id.")],
+    entities: Annotated[
+        str, typer.Option(help="Comma-separated: customer, project, invoice.")
+    ] = "customer,project,invoice",
+    since: Annotated[
+        str | None, typer.Option(help="Invoices dated from this day (ISO); earlier ones are not transferred.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show create vs adopt; queue nothing.")] = False,
+) -> None:
+    """Import existing Moment records: adopt what the books hold already, create the rest."""
+    context = context_of(ctx)
+    chosen = _entities(entities)
+    try:
+        cutover = date.fromisoformat(since) if since else None
+    except ValueError:
+        fail(f"--since takes a date (2026-01-01), not {since!r}", EXIT_USAGE)
+    tenant = context.tenants().get(tenant_id)
+    if tenant is None:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    try:
+        session = open_session(context, tenant)
+        target = session.connector
+        if not hasattr(target, "natural_keys"):
+            fail(
+                f"backfill reads the target's lists, which this release does for Fiken only "
+                f"(tenant {tenant_id} transfers to {tenant.target.value}); use `momentsync resync --since`",
+                EXIT_USAGE,
+            )
+        if not context.as_json:
+            errors.print("reading the books' lists and Moment's records ...")
+        plan = plan_backfill(
+            tenant,
+            moment=session.moment,
+            target=target,  # type: ignore[arg-type]
+            links=context.sync_state(),
+            entities=chosen,
+            since=cutover,
+            target_requests=lambda: target.remote_calls,
+        )
+    except SyncError as exc:
+        fail(f"{exc.reason}")
+
+    counts = plan.counts()
+    if context.as_json:
+        print_json(
+            {
+                "tenant_id": tenant_id,
+                "dry_run": dry_run,
+                "counts": counts,
+                "target_reads": plan.target_reads,
+                "records": [r.__dict__ for r in plan.records] if dry_run else None,
+            }
+            | ({} if dry_run else {"queued": _execute(context, tenant, plan)})
+        )
+        return
+    table = Table(title=f"backfill {tenant_id}" + (" (dry run)" if dry_run else ""))
+    table.add_column("entity")
+    for column in COLUMNS:
+        table.add_column(column, justify="right")
+    for entity, by_action in counts.items():
+        if entity in chosen:
+            table.add_row(entity, *(str(by_action.get(column, 0)) for column in COLUMNS))
+    console.print(table)
+    console.print(f"requests to the books for the plan: {plan.target_reads}")
+    if dry_run:
+        for record in plan.to_queue[:50]:
+            console.print(
+                f"  {record.action:6} {record.entity_type} #{record.moment_id} ({record.number})"
+                + (f" -> {record.remote_id}" if record.remote_id else "")
+            )
+        return
+    queued = _execute(context, tenant, plan)
+    console.print(f"queued {sum(queued.values())} record(s): {queued}")
+    if not tenant.processing_enabled:
+        errors.print(f"[yellow]tenant is {tenant.status.value}: the events park until it is resumed[/yellow]")
+
+
+def _execute(context: Context, tenant: Tenant, plan) -> dict[str, int]:
+    run = Backfill(queue=context.event_queue(), audit=context.audit(), actor=context.actor())
+    with Progress(
+        TextColumn("queueing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=errors,
+        transient=True,
+        disable=context.as_json,
+    ) as progress:
+        task = progress.add_task("backfill", total=len(plan.to_queue))
+        try:
+            return run.execute(tenant, plan, on_sent=lambda _record: progress.advance(task))
+        except Exception as exc:  # noqa: BLE001 - a line with the remedy, never a traceback
+            fail(
+                f"queueing stopped after {int(progress.tasks[0].completed)} record(s): "
+                f"{type(exc).__name__}; run the same command again: it queues only what is not linked yet"
+            )

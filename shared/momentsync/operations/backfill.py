@@ -1,0 +1,164 @@
+"""`momentsync backfill`: bring a tenant's existing Moment records into the books, adopting what the
+target already holds (a tenant moving from Moment's own Fiken integration, a tenant added again).
+
+The plan reads each of the target's lists once (paged) and matches Moment's records in memory by
+their natural keys (organisation number, project number, invoice number), instead of one search per
+record. Fiken never returns a contact's ``memberNumberString`` (write-only), so a customer not
+matched by organisation number costs one search by it.
+
+Executing the plan queues the records that are not linked yet in the tenant's FIFO group (origin
+``backfill``), customers first, then projects, then invoices: the processor adopts or
+creates each exactly as for a webhook (its own natural-key search included), paced per tenant like
+everything else. Running it again is safe and resumes: what was linked meanwhile is left alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.operations.replay import AuditLog
+from momentsync.queue import EventQueue
+from momentsync.tenants import Tenant
+
+BACKFILL_EVENT = "BACKFILL"
+LINKED, ADOPT, CREATE = "linked", "adopt", "create"
+NOT_TRANSFERABLE, BEFORE_CUTOVER = "not transferable", "before cutover"
+
+
+class NaturalKeyIndex(Protocol):
+    """What a connector offers a backfill (Fiken: ``FikenConnector``)."""
+
+    def natural_keys(self, entity_type: str) -> dict[str, str]: ...
+
+    def natural_keys_of(self, entity_type: str, record: Any) -> list[str]: ...
+
+    def search_natural_key(self, entity_type: str, record: Any) -> str | None: ...
+
+
+class LinkLookup(Protocol):
+    def get(self, tenant_id: str, entity_type: str, moment_id: int) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PlannedRecord:
+    entity_type: str
+    moment_id: int
+    number: str | None
+    action: str
+    remote_id: str | None = None
+
+
+@dataclass
+class BackfillPlan:
+    tenant_id: str
+    records: list[PlannedRecord] = field(default_factory=list)
+    target_reads: int = 0  # requests to the target that built the plan
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        table: dict[str, Counter[str]] = {entity: Counter() for entity in ENTITY_TYPES}
+        for record in self.records:
+            table.setdefault(record.entity_type, Counter())[record.action] += 1
+        return {entity: dict(counter) for entity, counter in table.items()}
+
+    @property
+    def to_queue(self) -> list[PlannedRecord]:
+        return [r for r in self.records if r.action in (ADOPT, CREATE)]
+
+
+def plan_backfill(
+    tenant: Tenant,
+    *,
+    moment: Any,
+    target: NaturalKeyIndex,
+    links: LinkLookup,
+    entities: Iterable[str] = ENTITY_TYPES,
+    since: date | None = None,
+    target_requests: Callable[[], int] = lambda: 0,
+) -> BackfillPlan:
+    """Create vs adopt for every Moment record of ``entities``; invoices dated before ``since`` stay out."""
+    plan = BackfillPlan(tenant.tenant_id)
+    since = since or tenant.transfer.cutover_date  # the tenant's cutover unless the operator says
+    reads_before = target_requests()
+    listings = {
+        "customer": moment.list_customers,
+        "project": moment.list_projects,
+        "invoice": moment.list_invoices,
+    }
+    for entity_type in ENTITY_TYPES:
+        if entity_type not in entities:
+            continue
+        index = target.natural_keys(entity_type)
+        for record in listings[entity_type]():
+            number = _number(entity_type, record)
+            if entity_type == "invoice":
+                if since and record.invoice_date and record.invoice_date < since:
+                    plan.records.append(PlannedRecord(entity_type, record.id, number, BEFORE_CUTOVER))
+                    continue
+                if not record.transferable:
+                    plan.records.append(PlannedRecord(entity_type, record.id, number, NOT_TRANSFERABLE))
+                    continue
+            link = links.get(tenant.tenant_id, entity_type, record.id)
+            if link is not None and link.remote_id:
+                plan.records.append(PlannedRecord(entity_type, record.id, number, LINKED, link.remote_id))
+                continue
+            found = next((index[k] for k in target.natural_keys_of(entity_type, record) if k in index), None)
+            if found is None:
+                found = target.search_natural_key(entity_type, record)
+            action = ADOPT if found else CREATE
+            plan.records.append(PlannedRecord(entity_type, record.id, number, action, found))
+    plan.target_reads = target_requests() - reads_before
+    return plan
+
+
+@dataclass
+class Backfill:
+    queue: EventQueue
+    audit: AuditLog
+    actor: str
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    new_event_id: Callable[[], str] = lambda: f"backfill-{uuid.uuid4().hex}"
+
+    def execute(
+        self, tenant: Tenant, plan: BackfillPlan, on_sent: Callable[[PlannedRecord], None] | None = None
+    ) -> dict[str, int]:
+        sent: Counter[str] = Counter()
+        for record in plan.to_queue:  # customers, projects, invoices: parties before documents
+            event_id = self.new_event_id()
+            self.queue.send(
+                QueueEnvelope(
+                    event_id=event_id,
+                    tenant_id=tenant.tenant_id,
+                    entity_type=record.entity_type,  # type: ignore[arg-type]
+                    entity_id=record.moment_id,
+                    moment_event=BACKFILL_EVENT,
+                    received_at=self.clock(),
+                    payload={},
+                    origin="backfill",
+                ),
+                deduplication_id=event_id,
+            )
+            sent[record.action] += 1
+            if on_sent:
+                on_sent(record)
+        self.audit.record(
+            actor=self.actor,
+            action="tenant.backfill",
+            tenant_id=tenant.tenant_id,
+            details={"counts": plan.counts(), "queued": dict(sent), "target_reads": plan.target_reads},
+        )
+        return dict(sent)
+
+
+def _number(entity_type: str, record: Any) -> str | None:
+    value = {
+        "customer": getattr(record, "customer_number", None),
+        "project": getattr(record, "project_number", None),
+        "invoice": getattr(record, "invoice_number", None),
+    }[entity_type]
+    return str(value) if value is not None else None

@@ -1,0 +1,91 @@
+"""One scheduled run: a sweep for every tenant, within the function's time budget, and its wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import httpx
+
+from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.moment.client import MomentClient
+from momentsync.queue import SqsEventQueue
+from momentsync.reconcile.sweep import (
+    MOMENT_MIN_REQUEST_INTERVAL_SECONDS,
+    PacedTransport,
+    SweepRecord,
+    SweepStore,
+    TenantSweep,
+)
+from momentsync.settings import ReconcileSettings
+from momentsync.sync.sync_state import DynamoSyncState
+from momentsync.tenants import DynamoTenantRepository, Tenant, TenantRepository
+
+
+@dataclass
+class ReconcileRun:
+    tenants: TenantRepository
+    sweep: TenantSweep
+    credentials: SecretsManagerCredentialsStore
+    moment_base_url: str
+    # Moment's transport, overridable by the tests and the local stack.
+    transport: Callable[[], httpx.BaseTransport] = httpx.HTTPTransport
+    results: list[SweepRecord] = field(default_factory=list)
+
+    def run(
+        self, time_left: Callable[[], float] = lambda: float("inf"), *, budget_per_tenant: float = 60
+    ) -> dict:
+        """Sweeps tenants one after another while at least ``budget_per_tenant`` seconds are left;
+        a tenant not reached keeps its watermark and is swept next run."""
+        self.results = []
+        not_reached = 0
+        for tenant in self.tenants.list():
+            if time_left() < budget_per_tenant:
+                not_reached += 1
+                continue
+            self.results.append(self.sweep_tenant(tenant))
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        return {
+            "tenants": counts,
+            "not_reached": not_reached,
+            "enqueued": sum(r.enqueued for r in self.results),
+            "moment_requests": sum(r.moment_requests for r in self.results),
+        }
+
+    def sweep_tenant(self, tenant: Tenant) -> SweepRecord:
+        paced = PacedTransport(self.transport(), MOMENT_MIN_REQUEST_INTERVAL_SECONDS)
+        try:
+            api_key = self.credentials.get(tenant.tenant_id).moment_api_key
+        except CredentialsNotFound:
+            api_key = None
+        if api_key is None or not api_key.get_secret_value():
+            return self.sweep.record_skip(tenant, "no Moment API key stored")
+        with MomentClient(
+            tenant.moment_company_code, api_key, base_url=self.moment_base_url, transport=paced
+        ) as moment:
+            return self.sweep.run(tenant, moment, requests=lambda: paced.requests)
+
+
+def build_reconcile_run(settings: ReconcileSettings) -> ReconcileRun:
+    dynamodb = boto3.resource("dynamodb")
+    sync_table: Any = dynamodb.Table(settings.sync_state_table)
+    sweep = TenantSweep(
+        sync_state=DynamoSyncState(sync_table),
+        sweeps=SweepStore(sync_table),
+        queue=SqsEventQueue(boto3.client("sqs"), settings.event_queue_url),
+        overlap=timedelta(minutes=settings.reconcile_overlap_minutes),
+        max_enqueued=settings.reconcile_max_events_per_tenant,
+    )
+    return ReconcileRun(
+        tenants=DynamoTenantRepository(dynamodb.Table(settings.tenants_table)),
+        sweep=sweep,
+        credentials=SecretsManagerCredentialsStore(
+            boto3.client("secretsmanager"), settings.credentials_secret_prefix
+        ),
+        moment_base_url=settings.moment_api_base_url,
+    )
