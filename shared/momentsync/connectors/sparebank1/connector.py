@@ -262,11 +262,9 @@ class SpareBank1Connector:
         return RemoteRecord(str(entry_id), voucher, {"kind": self._kind(invoice), "voucher": voucher})
 
     def create_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord:
+        # The use case has already looked the voucher up by its natural key (find_invoice) before any
+        # create, with or without sync state, so no second lookup here.
         entry = self._voucher(invoice, parties)
-        # Booked already (the sync state was lost, or an earlier attempt's answer): adopt it.
-        found = self._find_by_external_key(invoice)
-        if found is not None:
-            return found
         self._check_period_open(invoice)
         self._refuse_over_credit(invoice, parties)
         try:
