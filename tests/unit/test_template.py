@@ -107,3 +107,10 @@ def test_app_wide_fiken_pace_reaches_the_processor_only_when_its_parameter_is_se
             if setting.is_required():
                 monkeypatch.setenv(name.upper(), "x")
         assert ProcessorSettings().fiken_app_min_request_interval_seconds == expected
+
+
+def test_prod_refuses_sparebank1_banks_given_as_urls(template):
+    assert template["Parameters"]["SpareBank1CustomBankUrls"]["Default"] == "refused"
+    rule = template["Rules"]["ProdRefusesCustomBankUrls"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "SpareBank1CustomBankUrls"}, "refused"]}

@@ -285,7 +285,13 @@ def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
         fail(f"tenant {tenant_id} does not transfer to SpareBank 1 Regnskap", EXIT_USAGE)
     secrets = context.target.client("secretsmanager")
     try:
-        access = verify_tenant(secrets, sparebank1_secret_id(context), tenant)  # type: ignore[arg-type]
+        access = verify_tenant(  # type: ignore[arg-type]
+            # A bank given as a URL is for the local stack only, as in its processor (hosts.py).
+            secrets,
+            sparebank1_secret_id(context),
+            tenant,
+            custom_bank_urls=bool(context.target_options["local"]),
+        )
     except TenantLevelError as exc:
         fail(f"{exc.reason}. {exc.remedy or ''}".strip())
     except SyncError as exc:
