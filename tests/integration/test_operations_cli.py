@@ -260,3 +260,33 @@ def test_resync_since_lists_changed_records_from_moment(paused_stack, make_tenan
     sqs.delete_message(QueueUrl=paused_stack.physical("EventQueue"), ReceiptHandle=message["ReceiptHandle"])
     [audited] = [r for r in cli.json("audit", "--tenant", tenant_id) if r["action"] == "tenant.resync"]
     assert audited["details"]["selection"].startswith("modified since")
+
+
+def test_connect_url_needs_an_organisation_number_or_a_confirmed_company_and_lives_at_most_72_hours(
+    paused_stack, make_tenant, cli
+):
+    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id  # no organisation number
+
+    refused = cli("tenants", "connect-url", tenant_id, code=2)
+    assert "--organization-number" in refused.output and "--allow-company" in refused.output
+    cli("tenants", "connect-url", tenant_id, "--organization-number", "12345", code=2)
+    cli(
+        "tenants",
+        "connect-url",
+        tenant_id,
+        "--organization-number",
+        "912345670",
+        "--valid-hours",
+        "73",
+        code=2,
+    )
+
+    link = cli.json("tenants", "connect-url", tenant_id, "--organization-number", "912 345 670")
+    tenants = DynamoTenantRepository(table(paused_stack, "TenantsTable"))
+    assert tenants.get(tenant_id).organization_number == "912345670"
+    hours = (datetime.fromisoformat(link["expires_at"]) - datetime.now(UTC)).total_seconds() / 3600
+    assert 23.9 < hours <= 24  # the default is a day, not three
+
+    other = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    confirmed = cli.json("tenants", "connect-url", other, "--allow-company", "holding-as")
+    assert confirmed["url"].startswith(paused_stack.webhook_base_url)

@@ -95,6 +95,9 @@ def tenants_add(
     fiken_company: Annotated[
         str | None, typer.Option(help="Fiken company slug (or pick at connect).")
     ] = None,
+    organization_number: Annotated[
+        str | None, typer.Option(help="Organisation number (9 digits): connect links only link its company.")
+    ] = None,
     sparebank1_bank: Annotated[str | None, typer.Option(help="SpareBank 1 bank id.")] = None,
     sparebank1_company_key: Annotated[
         str | None, typer.Option(help="SpareBank 1 Regnskap company key.")
@@ -123,6 +126,7 @@ def tenants_add(
             moment_company_code=moment_company,
             moment_api_key=api_key or None,
             fiken_company_slug=fiken_company,
+            organization_number=organization_number.replace(" ", "") if organization_number else None,
             sparebank1_bank=sparebank1_bank,
             sparebank1_company_key=sparebank1_company_key,
             notification_emails=email or [],
@@ -196,22 +200,54 @@ def fiken_auth_resources(context: Context) -> dict[str, str]:
 def tenants_connect_url(
     ctx: typer.Context,
     tenant_id: str,
-    valid_hours: Annotated[int, typer.Option(min=1, max=24 * 14, help="Hours the link stays valid.")] = 72,
+    valid_hours: Annotated[
+        int, typer.Option(min=1, max=72, help="Hours the link stays valid (it works once).")
+    ] = 24,
+    organization_number: Annotated[
+        str | None,
+        typer.Option(help="The tenant's organisation number (9 digits), stored on the tenant first."),
+    ] = None,
+    allow_company: Annotated[
+        str | None,
+        typer.Option(
+            help="Fiken company slug you confirm may be linked although its organisation number "
+            "is not the tenant's (this link only)."
+        ),
+    ] = None,
 ) -> None:
     """Print a one-time link that connects the tenant to Fiken (send it to the customer)."""
     context: Context = ctx.obj
-    tenant = context.tenants().get(tenant_id)
+    tenants = context.tenants()
+    tenant = tenants.get(tenant_id)
     if tenant is None:
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
     if tenant.target is not TargetSystem.FIKEN:  # type: ignore[union-attr]
         fail(f"tenant {tenant_id} does not transfer to Fiken", EXIT_USAGE)
+    if organization_number is not None:
+        try:
+            tenant.organization_number = organization_number.replace(" ", "")  # type: ignore[union-attr]
+            tenant = tenants.save(tenant)  # type: ignore[arg-type]
+        except ValueError:
+            fail("the organisation number must be 9 digits (e.g. 912345670)", EXIT_USAGE)
+        except TenantConflict as exc:
+            fail(str(exc), EXIT_CONFLICT)
+        record_action(context, "tenant.organization_number", tenant_id, {"set": True})
+    if not tenant.organization_number and not allow_company:  # type: ignore[union-attr]
+        fail(
+            f"tenant {tenant_id} has no organisation number, so no Fiken company could be linked: pass "
+            "--organization-number NNNNNNNNN (the company's), or --allow-company SLUG to confirm one company",
+            EXIT_USAGE,
+        )
     resources = fiken_auth_resources(context)
     link = create_connect_link(
         DynamoOneTimeTokens(context.target.table(resources["AUTH_TABLE"])),
         base_url=context.target.webhook_base_url,
         tenant_id=tenant_id,
         ttl=timedelta(hours=valid_hours),
+        allow_company=allow_company,
     )
+    if allow_company:
+        record_action(context, "tenant.connect_exception", tenant_id, {"allow_company": allow_company})
     if context.as_json:
         console.print_json(
             json.dumps({"tenant_id": tenant_id, "url": link.url, "expires_at": link.expires_at.isoformat()})
@@ -219,8 +255,10 @@ def tenants_connect_url(
         return
     console.print(link.url, soft_wrap=True)
     errors.print(
-        f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC. Whoever opens it approves momentsync "
-        "in Fiken for this tenant: send it only to someone with access to the Fiken company."
+        f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC. Only a Fiken company with organisation "
+        f"number {tenant.organization_number or '-'}"  # type: ignore[union-attr]
+        f"{f' or the company {allow_company}' if allow_company else ''} can be linked through it: send "
+        "it only to someone with access to that Fiken company."
     )
 
 
