@@ -156,7 +156,10 @@ def _first(form: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event=False pinned: POWERTOOLS_LOGGER_LOG_EVENT=true would log raw paths (webhook secrets, link tokens).
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
