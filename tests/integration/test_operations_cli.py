@@ -290,3 +290,29 @@ def test_connect_url_needs_an_organisation_number_or_a_confirmed_company_and_liv
     other = make_tenant(fiken_company_slug=None).tenant.tenant_id
     confirmed = cli.json("tenants", "connect-url", other, "--allow-company", "holding-as")
     assert confirmed["url"].startswith(paused_stack.webhook_base_url)
+
+
+def test_migrate_secrets_copies_stage_named_secrets_to_the_stack_named_ones_without_overwriting(
+    paused_stack, make_tenant, cli
+):
+    secrets = paused_stack.aws.client("secretsmanager")
+    new_prefix = paused_stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    assert "momentsync-local" in new_prefix  # named after the stack, not the stage
+    old_prefix = f"momentsync/old-{uuid.uuid4().hex[:6]}/tenants"
+    moved = make_tenant().tenant.tenant_id
+    live = make_tenant().tenant.tenant_id
+    for tenant_id, key in ((moved, "old-key-moved"), (live, "old-key-live")):
+        secrets.create_secret(
+            Name=f"{old_prefix}/{tenant_id}", SecretString=json.dumps({"moment_api_key": key})
+        )
+    live_value = secrets.get_secret_value(SecretId=f"{new_prefix}/{live}")["SecretString"]
+    secrets.delete_secret(SecretId=f"{new_prefix}/{moved}", ForceDeleteWithoutRecovery=True)
+
+    rows = {r["tenant_id"]: r for r in cli.json("tenants", "migrate-secrets", "--from-prefix", old_prefix)}
+
+    assert rows[moved]["result"] == "copied" and rows[live]["result"] == "already_there"
+    assert json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{moved}")["SecretString"]) == {
+        "moment_api_key": "old-key-moved"
+    }
+    assert secrets.get_secret_value(SecretId=f"{new_prefix}/{live}")["SecretString"] == live_value
+    cli("tenants", "migrate-secrets", "--from-prefix", new_prefix, code=2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from local.template import NO_VALUE, LocalNames, Resolver, functions, load_template
@@ -114,3 +116,15 @@ def test_prod_refuses_sparebank1_banks_given_as_urls(template):
     rule = template["Rules"]["ProdRefusesCustomBankUrls"]
     assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
     assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "SpareBank1CustomBankUrls"}, "refused"]}
+
+
+def test_tenant_secrets_are_named_per_stack_not_per_stage(template):
+    """Two stacks with one stage in one account and region must never share tenants' credentials (#20)."""
+    prefix = "momentsync/${AWS::StackName}/tenants"
+    for spec in functions(template):
+        if "CREDENTIALS_SECRET_PREFIX" in spec.environment:
+            assert spec.environment["CREDENTIALS_SECRET_PREFIX"] == {"Fn::Sub": prefix}
+    text = json.dumps(template)
+    assert "${Stage}/tenants" not in text
+    assert text.count(f":secret:{prefix}/*") == 2  # the processor's and the connect function's grants
+    assert template["Outputs"]["CredentialsSecretPrefix"]["Value"] == {"Fn::Sub": prefix}

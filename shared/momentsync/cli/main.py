@@ -40,9 +40,11 @@ from momentsync.connect.flow import disconnect_tenant
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.connectors.sparebank1.access import verify_tenant
+from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.errors import SyncError, TenantLevelError
 from momentsync.leases import DynamoLeaseLock
 from momentsync.onboarding import add_tenant, rotate_webhook_secret
+from momentsync.operations.secret_migration import migrate_tenant_secrets
 from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantNotFound
 
 app = typer.Typer(
@@ -310,6 +312,38 @@ def sparebank1_secret_id(context: Context) -> str:
     described = target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     return outputs["SpareBank1AppSecretArn"]
+
+
+@tenants_app.command("migrate-secrets")
+def tenants_migrate_secrets(
+    ctx: typer.Context,
+    from_prefix: Annotated[
+        str, typer.Option(help="The old, stage-named prefix, e.g. momentsync/prod/tenants.")
+    ],
+    delete_old: Annotated[bool, typer.Option(help="Delete each old secret once copied.")] = False,
+) -> None:
+    """Copy every tenant's credentials from the old stage-named secrets to this stack's (docs/security.md)."""
+    context: Context = ctx.obj
+    secretsmanager = context.target.client("secretsmanager")
+    try:
+        results = migrate_tenant_secrets(
+            tenants=context.tenants(),
+            old=SecretsManagerCredentialsStore(secretsmanager, from_prefix),
+            new=context.credentials(),
+            delete_old=delete_old,
+        )
+    except ValueError as exc:
+        fail(f"{exc}: give the old prefix, e.g. --from-prefix momentsync/prod/tenants", EXIT_USAGE)
+    for result in results:
+        record_action(context, "tenant.secret_migration", result.tenant_id, {"result": result.result.value})
+    rows = [
+        {"tenant_id": r.tenant_id, "result": r.result.value, "old_deleted": r.old_deleted} for r in results
+    ]
+    if context.as_json:
+        console.print_json(json.dumps(rows))
+        return
+    for row in rows:
+        console.print(f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else ''}")
 
 
 @tenants_app.command("verify")
