@@ -128,3 +128,18 @@ def test_tenant_secrets_are_named_per_stack_not_per_stage(template):
     assert "${Stage}/tenants" not in text
     assert text.count(f":secret:{prefix}/*") == 2  # the processor's and the connect function's grants
     assert template["Outputs"]["CredentialsSecretPrefix"]["Value"] == {"Fn::Sub": prefix}
+
+
+def test_the_api_throttle_is_a_parameter_an_operator_can_raise_during_a_flood(template):
+    settings = template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings == {
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurst"},
+        "ThrottlingRateLimit": {"Ref": "ApiThrottleRate"},
+    }
+    assert (
+        template["Parameters"]["ApiThrottleRate"]["Default"],
+        template["Parameters"]["ApiThrottleBurst"]["Default"],
+    ) == (
+        100,
+        200,
+    )
