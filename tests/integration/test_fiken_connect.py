@@ -761,3 +761,20 @@ def test_a_malformed_form_is_a_400_not_a_5xx(world, body):
         connection.close()
         assert response.status == 400, (path, response.status)
         assert "cannot be read" in text
+
+
+def test_a_choice_left_waiting_is_revoked_when_a_later_connect_links_directly(world, make_tenant, company):
+    first, second = company(), company()
+    world.fiken.set_consent(companies=[first, second])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    assert "Choose the Fiken company" in world.connect(tenant_id).page.text
+    waiting = (
+        world.credentials().get(tenant_id, fresh=True).fiken_pending.tokens.access_token.get_secret_value()
+    )
+
+    world.fiken.set_consent(companies=[first])
+    assert "Connected to Fiken" in world.connect(tenant_id).page.text
+
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert stored.fiken_pending is None and world.api_status(waiting) == 401
+    assert world.api_status(stored.fiken.access_token.get_secret_value()) == 200

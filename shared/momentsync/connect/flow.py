@@ -407,18 +407,16 @@ class FikenConnectFlow:
                 tokens = pending.tokens
             assert tokens is not None
             replaced = credentials.fiken
+            # A choice still waiting from an earlier connect can never be completed now: end its grant.
+            stale = credentials.fiken_pending if pending_choice is None else None
             self.credentials.put(
-                tenant_id,
-                credentials.model_copy(
-                    update={
-                        "fiken": tokens,
-                        "fiken_pending": None if pending_choice is not None else credentials.fiken_pending,
-                    }
-                ),
+                tenant_id, credentials.model_copy(update={"fiken": tokens, "fiken_pending": None})
             )
         logger.info("fiken tokens stored", extra={"tenant_id": tenant_id})
         if replaced is not None and replaced.refresh_token != tokens.refresh_token:
             self._revoke_quietly(tenant_id, replaced, "replaced by a new connection")
+        if stale is not None:
+            self._revoke_quietly(tenant_id, stale.tokens, "an older connect was still waiting")
 
     def _revoke_quietly(self, tenant_id: str, tokens: OAuthTokens, why: str) -> None:
         """Ends a grant we will not use. Best effort: a failure is logged for the operator, never raised."""
