@@ -778,3 +778,24 @@ def test_a_choice_left_waiting_is_revoked_when_a_later_connect_links_directly(wo
     stored = world.credentials().get(tenant_id, fresh=True)
     assert stored.fiken_pending is None and world.api_status(waiting) == 401
     assert world.api_status(stored.fiken.access_token.get_secret_value()) == 200
+
+
+def test_disconnect_also_revokes_a_connect_still_waiting_for_its_company_choice(world, make_tenant, company):
+    tenant_id, _slug = connected_tenant(world, make_tenant, company)
+    world.fiken.set_consent(companies=[company(), company()])
+    assert "Choose the Fiken company" in world.connect(tenant_id).page.text
+    waiting = (
+        world.credentials().get(tenant_id, fresh=True).fiken_pending.tokens.access_token.get_secret_value()
+    )
+
+    disconnect_tenant(
+        tenant_id=tenant_id,
+        tenants=world.tenants,
+        credentials=world.credentials(),
+        oauth=world.oauth(),
+        leases=DynamoLeaseLock(world.auth_table),
+    )
+
+    after = world.credentials().get(tenant_id, fresh=True)
+    assert (after.fiken, after.fiken_pending) == (None, None)
+    assert world.api_status(waiting) == 401

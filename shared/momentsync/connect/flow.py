@@ -503,9 +503,16 @@ def disconnect_tenant(
         except CredentialsNotFound:
             stored = None
         tokens = stored.fiken if stored else None
+        pending = stored.fiken_pending if stored else None
         if tokens is not None:
             revoked = _revoke(oauth, tokens, clock)
-            credentials.put(tenant_id, stored.model_copy(update={"fiken": None}))  # type: ignore[union-attr]
+        if pending is not None:
+            _revoke(oauth, pending.tokens, clock)  # a connect waiting for its company choice
+        if tokens is not None or pending is not None:
+            credentials.put(
+                tenant_id,
+                stored.model_copy(update={"fiken": None, "fiken_pending": None}),  # type: ignore[union-attr]
+            )
     for _ in range(5):
         tenant = tenants.require(tenant_id)
         tenant.status = TenantStatus.DISABLED
