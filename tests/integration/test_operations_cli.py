@@ -316,3 +316,24 @@ def test_migrate_secrets_copies_stage_named_secrets_to_the_stack_named_ones_with
     }
     assert secrets.get_secret_value(SecretId=f"{new_prefix}/{live}")["SecretString"] == live_value
     cli("tenants", "migrate-secrets", "--from-prefix", new_prefix, code=2)
+
+
+def test_tenants_add_refuses_an_unknown_sparebank1_bank_before_storing_anything(paused_stack, cli):
+    refused = cli(
+        "tenants",
+        "add",
+        "sb1-unknown",
+        "--name",
+        "X AS",
+        "--moment-company",
+        "x",
+        "--target",
+        "sparebank1",
+        "--sparebank1-bank",
+        "nobank",
+        "--moment-api-key-stdin",
+        stdin="k\n",
+        code=2,
+    )
+    assert "unknown SpareBank 1 bank" in refused.output
+    assert DynamoTenantRepository(table(paused_stack, "TenantsTable")).get("sb1-unknown") is None

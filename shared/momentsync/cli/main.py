@@ -40,6 +40,7 @@ from momentsync.connect.flow import disconnect_tenant
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.connectors.sparebank1.access import verify_tenant
+from momentsync.connectors.sparebank1.hosts import resolve_bank
 from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.errors import SyncError, TenantLevelError
 from momentsync.leases import DynamoLeaseLock
@@ -111,6 +112,11 @@ def tenants_add(
 ) -> None:
     """Add a tenant and print its webhook URL (shown once: paste it into Moment)."""
     context: Context = ctx.obj
+    if sparebank1_bank:
+        try:  # refused now rather than as a dead letter per event (a URL: local stacks only)
+            resolve_bank(sparebank1_bank, custom_urls=bool(context.target_options["local"]))
+        except SyncError as exc:
+            fail(exc.reason, EXIT_USAGE)
     if moment_api_key_stdin:
         api_key = sys.stdin.readline().strip()
     else:
