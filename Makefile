@@ -4,10 +4,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.in shared/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 export PYTHONPATH := shared:.
 
-.PHONY: help install lint test run demo bench chaos fuzz checkov clean
+.PHONY: help install lint test run demo bench chaos fuzz checkov audit lock clean
 
 help:
 	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
@@ -18,6 +18,8 @@ help:
 	@echo "make chaos  - the long seeded fault-injection run"
 	@echo "make fuzz   - 10,000 generated webhook requests (no 5xx, nothing invalid queued) + 60 generated sequences through the whole pipeline"
 	@echo "make checkov - checkov on template.yaml (own virtualenv)"
+	@echo "make audit  - known advisories in the layer's lock (AUDIT_ARGS='--osv-db all.zip' offline)"
+	@echo "make lock   - shared/requirements.in -> shared/requirements.txt, every pin with its hashes"
 
 install: $(STAMP)
 
@@ -56,5 +58,16 @@ checkov:
 	@test -x .venv-checkov/bin/checkov || ($(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
 	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
+# Exit 3 (and says so) when the advisory database cannot be read: never a silent pass.
+audit: install
+	$(PY) -m audit $(AUDIT_ARGS)
+
+# pip-tools in its own virtualenv; hashes of every file of each pin, so the arm64 wheels verify too.
+lock:
+	@test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools==7.6.2)
+	cd shared && ../.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links \
+		--output-file requirements.txt requirements.in
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json .local-stack
+	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json .local-stack

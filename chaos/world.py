@@ -27,6 +27,7 @@ from emulators.common import RequestLog
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from emulators.moment.webhook_driver import WEBHOOK_HEADERS
+from local.connect_browser import open_connect_link
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
 from momentsync.credentials import SecretsManagerCredentialsStore
@@ -102,7 +103,7 @@ class ChaosWorld:
         self.fiken.authorize_decision = "approve"
         self.fiken.set_consent(companies=None)
         with httpx.Client(follow_redirects=True, timeout=30) as browser:
-            page = browser.get(link)
+            page = open_connect_link(browser, link)
         if page.status_code != 200 or "Connected to Fiken" not in page.text:
             raise RuntimeError(f"reconnecting {tenant_id} failed: HTTP {page.status_code}")
         return page.text

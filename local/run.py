@@ -38,6 +38,7 @@ from emulators.moment.fixtures import make_line
 from emulators.moment.webhook_driver import MomentWebhookDriver
 from emulators.sparebank1 import SpareBank1Emulator
 from local import persistence
+from local.connect_browser import open_connect_link
 from local.stack import STATE_FILE, LocalStack, LocalStackConfig
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.credentials import SecretsManagerCredentialsStore
@@ -118,7 +119,7 @@ class Demo:
         )
 
     def create_tenant(self) -> str:
-        self.fiken.add_company(DEMO_FIKEN_COMPANY, "Demo AS")
+        company = self.fiken.add_company(DEMO_FIKEN_COMPANY, "Demo AS")
         self.fiken.set_consent(companies=[DEMO_FIKEN_COMPANY])
         self.moment.add_api_key(DEMO_MOMENT_COMPANY, DEMO_MOMENT_KEY)
         _tenant, url = add_tenant(
@@ -129,6 +130,7 @@ class Demo:
             webhook_base_url=self.stack.webhook_base_url,
             tenant_id=DEMO_TENANT,
             name="Demo AS",
+            organization_number=company.organization_number,  # the link links only this company
             target=TargetSystem.FIKEN,
             moment_company_code=DEMO_MOMENT_COMPANY,
             moment_api_key=DEMO_MOMENT_KEY,
@@ -218,9 +220,9 @@ class Demo:
         ).url
 
     def connect(self) -> bool:
-        """Walks the OAuth flow as the tenant's browser would: link -> Fiken consent -> callback."""
+        """The OAuth flow as the tenant's browser walks it: link, continue, Fiken consent, callback."""
         with httpx.Client(follow_redirects=True, timeout=30) as browser:
-            page = browser.get(self.connect_link())
+            page = open_connect_link(browser, self.connect_link())
         return page.status_code == 200 and "Connected to Fiken" in page.text
 
     # ------------------------------------------------------------------ the demo records

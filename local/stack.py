@@ -48,7 +48,8 @@ class LocalStack:
         self.names = LocalNames(
             stack_name=self.config.stack_name,
             region=self.config.region,
-            parameters=dict(self.config.parameters),
+            # The local stack talks to emulators on loopback: their bank is a URL, not a key of the table.
+            parameters={"SpareBank1CustomBankUrls": "allowed", **self.config.parameters},
         )
         self.aws: EmbeddedAws | None = None
         self.http_api: LocalHttpApi | None = None

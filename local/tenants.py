@@ -56,7 +56,7 @@ class TenantFactory:
         mapping: MappingSettings | None = None,
         **company_knobs: Any,
     ) -> ConnectedTenant:
-        self.fiken.add_company(slug, name, **company_knobs)
+        record = self.fiken.add_company(slug, name, **company_knobs)
         grant = self.fiken.issue_tokens([slug], client_id=self.client_id)
         moment_key = f"moment-{uuid.uuid4().hex}"
         self.moment.add_api_key(company, moment_key)
@@ -70,6 +70,7 @@ class TenantFactory:
             moment_company_code=company,
             moment_api_key=moment_key,
             fiken_company_slug=slug,
+            organization_number=record.organization_number,
         )
         if mapping is not None:
             tenant.mapping = mapping

@@ -10,12 +10,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from momentsync.connect.flow import ConnectRefused
+from momentsync.connect.flow import ConnectProblem, ConnectRefused
 from momentsync.connect.pages import (
     CHOOSE_COMPANY_PATH,
     PAGE_HEADERS,
     authorization_error_page,
     declined_page,
+    landing_page,
+    landing_page_headers,
     refused_page,
     result_page,
     unavailable_page,
@@ -34,12 +36,19 @@ app = APIGatewayHttpResolver()
 
 
 @app.get("/connect/fiken/<tenant_id>")
+def connect_landing(tenant_id: str) -> Response:
+    """Names the tenant and asks to continue; a GET never spends the link (mail scanners open links)."""
+    landing = flow.landing(tenant_id, app.current_event.get_query_string_value("token"))
+    headers = landing_page_headers(flow.oauth.authorize_origin)
+    return Response(status_code=200, headers=headers, body=landing_page(landing))
+
+
+@app.post("/connect/fiken/<tenant_id>/continue")
 def start_connect(tenant_id: str) -> Response:
-    token = app.current_event.get_query_string_value("token")
-    redirect = flow.start(tenant_id, token, redirect_uri=redirect_uri())
+    redirect = flow.start(tenant_id, _first(_form(), "token"), redirect_uri=redirect_uri())
     metrics.add_metric(name="ConnectStarted", unit=MetricUnit.Count, value=1)
     return Response(
-        status_code=302,
+        status_code=303,
         headers={"Location": redirect.url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         cookies=[_binding_cookie(redirect.browser_binding, redirect.max_age_seconds)],
         body="",
@@ -51,9 +60,10 @@ def oauth_callback() -> Response:
     query = app.current_event.query_string_parameters or {}
     if query.get("error"):
         metrics.add_metric(name="ConnectDeclined", unit=MetricUnit.Count, value=1)
+        # Spent only by the browser that started (the cookie); the page names no one either way.
+        flow.decline(state=query.get("state"), browser_binding=_cookie(BINDING_COOKIE))
         if query["error"] == "access_denied":
-            return _page(200, declined_page(flow.decline(state=query.get("state"))))
-        flow.decline(state=query.get("state"))  # spend the state all the same
+            return _page(200, declined_page())
         logger.warning("fiken authorization ended with an error", extra={"error": query["error"][:40]})
         return _page(400, authorization_error_page())
     result = flow.complete(
@@ -67,7 +77,7 @@ def oauth_callback() -> Response:
 
 @app.post(CHOOSE_COMPANY_PATH)
 def choose_company() -> Response:
-    form = parse_qs(app.current_event.decoded_body or "", max_num_fields=10)
+    form = _form()
     result = flow.choose(choice_token=_first(form, "choice"), slug=_first(form, "company"))
     metrics.add_metric(name="ConnectConnected", unit=MetricUnit.Count, value=1)
     return _page(200, result_page(result))
@@ -127,6 +137,16 @@ def _cookie(name: str) -> str | None:
     return None
 
 
+def _form() -> dict[str, list[str]]:
+    """Our forms have two fields: anything unparseable or larger is a client error (400), not a 5xx."""
+    try:
+        return parse_qs(
+            app.current_event.decoded_body or "", max_num_fields=10, strict_parsing=False, errors="strict"
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise ConnectRefused(ConnectProblem.MALFORMED_FORM) from None
+
+
 def _page(status_code: int, html: str) -> Response:
     return Response(status_code=status_code, headers=dict(PAGE_HEADERS), body=html)
 
@@ -136,7 +156,10 @@ def _first(form: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event=False pinned: POWERTOOLS_LOGGER_LOG_EVENT=true would log raw paths (webhook secrets, link tokens).
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

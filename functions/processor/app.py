@@ -34,7 +34,8 @@ def record_handler(record: SQSRecord) -> str:
     return handle_record(record, processor=event_processor, dead_letters=dead_letters).value
 
 
-@logger.inject_lambda_context(clear_state=True)
+# log_event=False pinned: POWERTOOLS_LOGGER_LOG_EVENT=true would log message bodies.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -76,7 +76,10 @@ def _count(outcome: str, status_code: int) -> None:
             metric.add_dimension(name="Reason", value=outcome)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event=False pinned: POWERTOOLS_LOGGER_LOG_EVENT=true would log raw paths (webhook secrets, link tokens).
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -24,11 +24,22 @@ class OAuthTokens(BaseModel):
     expires_at: datetime
 
 
+class PendingFikenGrant(BaseModel):
+    """Tokens of a connect that waits for the user's company choice: never used to sync."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tokens: OAuthTokens
+    # SHA-256 of the choice token that may turn these into the tenant's tokens.
+    choice_digest: str
+
+
 class TenantCredentials(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     moment_api_key: SecretStr | None = None
     fiken: OAuthTokens | None = None
+    fiken_pending: PendingFikenGrant | None = None
 
     def to_secret_string(self) -> str:
         def reveal(value: Any) -> Any:

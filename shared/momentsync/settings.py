@@ -7,6 +7,7 @@ exactly the variables its model declares; ``tests/unit/test_template.py`` keeps 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,9 @@ class ProcessorSettings(_Settings):
     fiken_app_min_request_interval_seconds: float | None = Field(default=None, ge=0.0)
     # SpareBank 1 Regnskap: the ONE secret holding the app's client id and certificate key.
     sparebank1_app_secret_id: str = Field(min_length=1)
+    # "allowed" lets a tenant's bank be a base URL instead of a key of the bank table: local and test
+    # stacks only (template rule: never with Stage=prod; docs/security.md).
+    sparebank1_custom_bank_urls: Literal["refused", "allowed"] = "refused"
     transfer_log_retention_days: int = Field(default=90, gt=0)
     # The queue's maxReceiveCount: on the last delivery a transient failure is dead-lettered by us,
     # with its reason, rather than by SQS without one.

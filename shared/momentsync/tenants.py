@@ -116,6 +116,8 @@ class Tenant(BaseModel):
     target: TargetSystem
     moment_company_code: str = Field(min_length=1, max_length=100)
     fiken_company_slug: str | None = None
+    # The company's Norwegian organisation number: a connect link links only a Fiken company with it.
+    organization_number: str | None = Field(default=None, pattern=r"^\d{9}$")
     sparebank1_bank: str | None = None
     sparebank1_company_key: str | None = None
     status: TenantStatus = TenantStatus.ACTIVE

@@ -1,7 +1,9 @@
 """Webhook URL secrets: Moment's webhooks are unsigned, so the configured URL carries the credential.
 
-Only a hash is stored. The secret is 256 random bits, so a fast keyed hash is enough (no password
-KDF needed); binding the hash to the tenant id stops one tenant's hash from verifying another's URL.
+Only a hash is stored. The secret is 256 random bits, so a fast hash is enough (no password KDF
+needed); binding the hash to the tenant id stops one tenant's hash from verifying another's URL. The
+HMAC key below is a public constant (domain separation, not a pepper): the secret's entropy is what
+protects a leaked tenants table.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Connecting tenants to Fiken through the local stack, against the in-process Fiken emulator.
 
 The browser is played with http.client (one request at a time, redirects followed by hand), so each
-hop of the OAuth dance can be looked at: connect link -> our 302 -> Fiken's authorize -> Fiken's 302
--> our callback. Token refreshes run the real provider against the emulator's token endpoint.
+hop of the OAuth dance can be looked at: connect link (a landing page) -> its POST -> our 303 ->
+Fiken's authorize -> Fiken's 302 -> our callback. Token refreshes run the real provider against
+the emulator's token endpoint.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ pytestmark = pytest.mark.integration
 # emulator registers the same app, so the shared secret never changes under other tests.
 CLIENT_ID = "momentsync-test-app"
 CLIENT_SECRET = "test-app-secret-not-a-real-one"
+# The organisation every test tenant and (by default) its Fiken companies belong to.
+ORG = "912345670"
 
 
 # ---------------------------------------------------------------- the world
@@ -90,6 +93,14 @@ class Browser:
 def browse(method: str, url: str, form: dict[str, str] | None = None) -> Page:
     """A request from a fresh browser (no cookies)."""
     return Browser().go(method, url, form)
+
+
+def press_continue(browser: Browser, link: str, landing: Page) -> Page:
+    """The landing page's one button: POST its form (the link token) to the form's action."""
+    action = unescape(re.search(r'<form method=post action="([^"]+)"', landing.text).group(1))
+    token = unescape(re.search(r'name=token value="([^"]+)"', landing.text).group(1))
+    parts = urlsplit(link)
+    return browser.go("POST", f"{parts.scheme}://{parts.netloc}{action}", {"token": token})
 
 
 @dataclass
@@ -146,16 +157,31 @@ class World:
             tenants=self.tenants,
         )
 
+    def link(self, tenant_id: str, ttl: timedelta = timedelta(hours=1), **options) -> str:
+        return create_connect_link(
+            self.one_time_tokens,
+            base_url=self.stack.webhook_base_url,
+            tenant_id=tenant_id,
+            ttl=ttl,
+            **options,
+        ).url
+
     def connect(
-        self, tenant_id: str, *, ttl: timedelta = timedelta(hours=1), browser: Browser | None = None
+        self,
+        tenant_id: str,
+        *,
+        ttl: timedelta = timedelta(hours=1),
+        browser: Browser | None = None,
+        **link_options,
     ) -> Journey:
         browser = browser or Browser()
-        link = create_connect_link(
-            self.one_time_tokens, base_url=self.stack.webhook_base_url, tenant_id=tenant_id, ttl=ttl
-        )
-        journey = Journey(link=link.url, browser=browser)
-        first = browser.go("GET", link.url)
-        if first.status != 302:
+        journey = Journey(link=self.link(tenant_id, ttl, **link_options), browser=browser)
+        landing = browser.go("GET", journey.link)
+        if landing.status != 200:
+            journey.page = landing
+            return journey
+        first = press_continue(browser, journey.link, landing)
+        if first.status != 303:
             journey.page = first
             return journey
         journey.authorize = first.location
@@ -216,9 +242,9 @@ def world(stack, fiken, connect_function) -> World:
 def company(fiken):
     """A fresh company slug with API access (each test gets its own)."""
 
-    def make(*, has_api_access: bool = True, name: str | None = None) -> str:
+    def make(*, has_api_access: bool = True, name: str | None = None, org: str = ORG) -> str:
         slug = f"co-{uuid.uuid4().hex[:8]}"
-        fiken.add_company(slug, name, has_api_access=has_api_access)
+        fiken.add_company(slug, name, has_api_access=has_api_access, organization_number=org)
         return slug
 
     return make
@@ -227,7 +253,7 @@ def company(fiken):
 def connected_tenant(world: World, make_tenant, company) -> tuple[str, str]:
     slug = company()
     world.fiken.set_consent(companies=[slug])
-    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
     journey = world.connect(tenant_id)
     assert journey.page.status == 200 and "Connected to Fiken" in journey.page.text
     return tenant_id, slug
@@ -239,7 +265,7 @@ def test_connect_link_to_authorize_to_callback_links_the_only_company_with_api_a
 ):
     usable, without_api = company(name="Acme Regnskap AS"), company(has_api_access=False)
     world.fiken.set_consent(companies=[usable, without_api])
-    handle = make_tenant(fiken_company_slug=None)
+    handle = make_tenant(fiken_company_slug=None, organization_number=ORG)
     tenant_id = handle.tenant.tenant_id
 
     journey = world.connect(tenant_id)
@@ -271,7 +297,7 @@ def test_connect_link_to_authorize_to_callback_links_the_only_company_with_api_a
 def test_several_companies_offer_a_choice_that_links_the_chosen_one_once(world, make_tenant, company):
     first, second = company(name="Første AS"), company(name="Andre <b>AS</b>")
     world.fiken.set_consent(companies=[first, second])
-    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
 
     page = world.connect(tenant_id).page
 
@@ -319,15 +345,10 @@ def test_a_callback_arriving_in_another_browser_is_refused_before_the_code_is_us
 ):
     slug = company()
     world.fiken.set_consent(companies=[slug])
-    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
     victim, attacker = Browser(), Browser()
-    link = create_connect_link(
-        world.one_time_tokens,
-        base_url=world.stack.webhook_base_url,
-        tenant_id=tenant_id,
-        ttl=timedelta(hours=1),
-    )
-    authorize = attacker.go("GET", link.url).location
+    link = world.link(tenant_id)
+    authorize = press_continue(attacker, link, attacker.go("GET", link)).location
     assert attacker.cookies  # the state is bound to the browser that opened the link
     code_calls = world.fiken.token_calls["authorization_code"]
 
@@ -342,7 +363,7 @@ def test_a_callback_arriving_in_another_browser_is_refused_before_the_code_is_us
 
 
 def test_an_expired_state_is_refused(world, make_tenant):
-    tenant_id = make_tenant().tenant.tenant_id
+    tenant_id = make_tenant(organization_number=ORG).tenant.tenant_id
     state, _ = world.one_time_tokens.issue(
         OneTimeTokenKind.OAUTH_STATE, tenant_id, timedelta(seconds=-5), {"redirect_uri": "http://x/cb"}
     )
@@ -353,46 +374,84 @@ def test_an_expired_state_is_refused(world, make_tenant):
 
 
 def test_a_connect_link_works_once_and_not_after_expiry(world, make_tenant, company):
-    tenant_id = make_tenant().tenant.tenant_id
-    link = create_connect_link(
-        world.one_time_tokens,
-        base_url=world.stack.webhook_base_url,
-        tenant_id=tenant_id,
-        ttl=timedelta(hours=1),
-    )
-    assert browse("GET", link.url).status == 302
+    tenant_id = make_tenant(organization_number=ORG).tenant.tenant_id
+    link = world.link(tenant_id)
+    landing = browse("GET", link)
+    assert browse("GET", link).status == 200  # looking is free: only the POST spends
+    assert press_continue(Browser(), link, landing).status == 303
 
-    reused = browse("GET", link.url)
+    reused = browse("GET", link)
     assert reused.status == 400 and "already been used" in reused.text
+    assert press_continue(Browser(), link, landing).status == 400
 
     expired = world.connect(tenant_id, ttl=timedelta(seconds=-1)).page
     assert expired.status == 400 and "has expired" in expired.text
 
-    other_tenant = make_tenant().tenant.tenant_id
-    foreign = create_connect_link(
-        world.one_time_tokens,
-        base_url=world.stack.webhook_base_url,
-        tenant_id=other_tenant,
-        ttl=timedelta(hours=1),
-    )
-    misused = browse("GET", foreign.url.replace(f"/{other_tenant}?", f"/{tenant_id}?"))
+    other_tenant = make_tenant(organization_number=ORG).tenant.tenant_id
+    foreign = world.link(other_tenant)
+    misused = browse("GET", foreign.replace(f"/{other_tenant}?", f"/{tenant_id}?"))
     assert misused.status == 400
+    token = parse_qs(urlsplit(foreign).query)["token"][0]
+    posted = browse(
+        "POST", f"{world.stack.webhook_base_url}/connect/fiken/{tenant_id}/continue", {"token": token}
+    )
+    assert posted.status == 400
+    assert browse("GET", foreign).status == 200  # the misuse did not spend the other tenant's link
 
 
-def test_declining_in_fiken_shows_a_clear_page_and_changes_nothing(world, make_tenant):
-    handle = make_tenant(status=TenantStatus.NEEDS_REAUTH)
+def test_the_landing_page_names_the_tenant_and_its_organisation_and_spends_nothing(world, make_tenant):
+    handle = make_tenant(name="Fjordlys Rådgivning AS", organization_number=ORG)
+    link = world.link(handle.tenant.tenant_id)
+    calls = len(world.fiken.request_log.entries())
+
+    pages = [browse("GET", link) for _ in range(3)]  # a mail scanner, a preview, the person
+
+    assert {p.status for p in pages} == {200}
+    page = pages[-1]
+    assert "Fjordlys Rådgivning AS" in page.text and ORG in page.text and "Continue to Fiken" in page.text
+    assert f'action="/connect/fiken/{handle.tenant.tenant_id}/continue"' in page.text
+    # The button's POST answers with a redirect to Fiken: the page's CSP lets the form go there.
+    assert f"form-action 'self' {world.fiken.base_url}" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store" and "location" not in page.headers
+    assert len(world.fiken.request_log.entries()) == calls  # nothing went to Fiken
+    assert press_continue(Browser(), link, page).status == 303  # the scanned link was never spent
+
+
+def test_declining_in_fiken_shows_a_clear_page_that_names_no_one_and_changes_nothing(world, make_tenant):
+    handle = make_tenant(status=TenantStatus.NEEDS_REAUTH, organization_number=ORG)
     world.fiken.authorize_decision = "deny"
 
     journey = world.connect(handle.tenant.tenant_id)
 
     assert "error=access_denied" in journey.callback
     assert journey.page.status == 200
-    assert "You declined" in journey.page.text and handle.tenant.name in journey.page.text
+    assert "You declined" in journey.page.text and handle.tenant.name not in journey.page.text
     assert "denied access to your application" not in journey.page.text  # Fiken's words are not echoed
     assert world.tenants.get(handle.tenant.tenant_id).status is TenantStatus.NEEDS_REAUTH
     assert (
         browse("GET", journey.callback.replace("error=access_denied", "code=x")).status == 400
     )  # state spent
+
+
+def test_a_decline_from_another_browser_does_not_spend_the_state(world, make_tenant, company):
+    slug = company()
+    world.fiken.set_consent(companies=[slug])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    person = Browser()
+    link = world.link(tenant_id)
+    authorize = press_continue(person, link, person.go("GET", link)).location
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+
+    crafted = browse(
+        "GET", f"{world.stack.webhook_base_url}/oauth/fiken/callback?error=access_denied&state={state}"
+    )
+    assert crafted.status == 200 and "You declined" in crafted.text
+    assert world.tenants.get(tenant_id).name not in crafted.text
+
+    # The person's own approval still completes: the crafted decline spent nothing.
+    page = person.go("GET", person.go("GET", authorize).location)
+    assert page.status == 200 and "Connected to Fiken" in page.text
+    assert world.tenants.get(tenant_id).fiken_company_slug == slug
 
 
 # ---------------------------------------------------------------- the token lifecycle
@@ -554,7 +613,7 @@ def test_no_token_code_state_or_client_secret_is_ever_logged(world, make_tenant,
     try:
         slug = company()
         world.fiken.set_consent(companies=[slug])
-        tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+        tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
         journey = world.connect(tenant_id)
         first = world.credentials().get(tenant_id, fresh=True).fiken
         replayed = browse("GET", journey.callback)  # reused state: an error path
@@ -583,3 +642,160 @@ def test_no_token_code_state_or_client_secret_is_ever_logged(world, make_tenant,
     assert len(secrets) == 10
     for secret in secrets:
         assert secret not in logged
+
+
+# ---------------------------------------------------------------- binding to the tenant's company (#20)
+def live_grants(world: World) -> list:
+    return [g for g in world.fiken.oauth.grants.values() if not g.revoked]
+
+
+def test_a_company_of_another_organisation_is_never_linked_and_its_grant_is_revoked(
+    world, make_tenant, company
+):
+    foreign = company(name="Annen Eier AS", org="998877665")
+    world.fiken.set_consent(companies=[foreign])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    live_before = len(live_grants(world))
+
+    page = world.connect(tenant_id).page
+
+    assert page.status == 200 and "None of these Fiken companies can be linked" in page.text
+    assert ORG in page.text and "Annen Eier AS" in page.text
+    assert world.tenants.get(tenant_id).fiken_company_slug is None
+    assert world.credentials().get(tenant_id, fresh=True).fiken is None  # nothing stored
+    assert len(live_grants(world)) == live_before  # the new grant was revoked at once
+
+
+def test_the_operator_can_confirm_one_company_of_another_organisation_for_one_link(
+    world, make_tenant, company
+):
+    foreign = company(name="Holding AS", org="998877665")
+    world.fiken.set_consent(companies=[foreign])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+
+    page = world.connect(tenant_id, allow_company=foreign).page
+
+    assert page.status == 200 and "Connected to Fiken" in page.text
+    assert world.tenants.get(tenant_id).fiken_company_slug == foreign
+
+
+def test_a_choice_offers_only_the_tenants_organisation_and_stores_tokens_only_once_chosen(
+    world, make_tenant, company
+):
+    first, second, foreign = company(name="Første AS"), company(name="Andre AS"), company(org="998877665")
+    world.fiken.set_consent(companies=[first, second, foreign])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+
+    page = world.connect(tenant_id).page
+
+    assert sorted(re.findall(r'name=company value="([^"]+)"', page.text)) == sorted([first, second])
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert stored.fiken is None and stored.fiken_pending is not None  # waiting, never used to sync
+    waiting = stored.fiken_pending.tokens.access_token.get_secret_value()
+    assert world.api_status(waiting) == 200
+    choice = unescape(re.search(r'name=choice value="([^"]+)"', page.text).group(1))
+    url = f"{world.stack.webhook_base_url}/connect/fiken/company"
+    assert browse("POST", url, {"choice": choice, "company": foreign}).status == 400  # not offered
+    # That spent the choice and revoked its waiting grant: nothing is linked or stored.
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert (stored.fiken, stored.fiken_pending) == (None, None)
+    assert world.api_status(waiting) == 401
+
+
+def test_a_reconnect_by_another_fiken_user_keeps_the_working_tokens_until_a_company_is_linked(
+    world, make_tenant, company
+):
+    tenant_id, slug = connected_tenant(world, make_tenant, company)
+    working = world.credentials().get(tenant_id, fresh=True).fiken.access_token.get_secret_value()
+    # Another Fiken user, who sees other companies of the same organisation, opens a new link.
+    other, third = company(name="Ny AS"), company(name="Tredje AS")
+    world.fiken.set_consent(companies=[other, third], user={"name": "Mallory", "email": "m@example.invalid"})
+
+    page = world.connect(tenant_id).page
+
+    assert "Choose the Fiken company" in page.text
+    assert world.credentials().get(tenant_id, fresh=True).fiken.access_token.get_secret_value() == working
+    assert world.api_status(working) == 200 and world.tenants.get(tenant_id).fiken_company_slug == slug
+    # Chosen: the new tokens become the tenant's, and the grant they replace is ended at Fiken.
+    choice = unescape(re.search(r'name=choice value="([^"]+)"', page.text).group(1))
+    chosen = browse(
+        "POST", f"{world.stack.webhook_base_url}/connect/fiken/company", {"choice": choice, "company": other}
+    )
+    assert chosen.status == 200 and "Connected to Fiken" in chosen.text
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert (
+        stored.fiken_pending is None and world.api_status(stored.fiken.access_token.get_secret_value()) == 200
+    )
+    assert world.api_status(working) == 401  # the replaced grant was revoked
+
+
+def test_reconnecting_to_the_same_company_revokes_the_grant_it_replaces(world, make_tenant, company):
+    tenant_id, slug = connected_tenant(world, make_tenant, company)
+    old = world.credentials().get(tenant_id, fresh=True).fiken
+
+    page = world.connect(tenant_id).page
+
+    assert "Connected to Fiken" in page.text
+    new = world.credentials().get(tenant_id, fresh=True).fiken
+    assert world.api_status(new.access_token.get_secret_value()) == 200
+    assert world.api_status(old.access_token.get_secret_value()) == 401
+    with pytest.raises(InvalidGrant):
+        world.oauth().refresh(old.refresh_token.get_secret_value())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "&".join(f"f{i}=x" for i in range(50)),  # the issue's 50 fields (was an unhandled ValueError: 503)
+        "choice=%ff%fe&company=x",  # not UTF-8
+    ],
+    ids=["fifty-fields", "not-utf8"],
+)
+def test_a_malformed_form_is_a_400_not_a_5xx(world, body):
+    for path in ("/connect/fiken/company", "/connect/fiken/some-tenant/continue"):
+        parts = urlsplit(world.stack.webhook_base_url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        connection.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        text = response.read().decode()
+        connection.close()
+        assert response.status == 400, (path, response.status)
+        assert "cannot be read" in text
+
+
+def test_a_choice_left_waiting_is_revoked_when_a_later_connect_links_directly(world, make_tenant, company):
+    first, second = company(), company()
+    world.fiken.set_consent(companies=[first, second])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    assert "Choose the Fiken company" in world.connect(tenant_id).page.text
+    waiting = (
+        world.credentials().get(tenant_id, fresh=True).fiken_pending.tokens.access_token.get_secret_value()
+    )
+
+    world.fiken.set_consent(companies=[first])
+    assert "Connected to Fiken" in world.connect(tenant_id).page.text
+
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert stored.fiken_pending is None and world.api_status(waiting) == 401
+    assert world.api_status(stored.fiken.access_token.get_secret_value()) == 200
+
+
+def test_disconnect_also_revokes_a_connect_still_waiting_for_its_company_choice(world, make_tenant, company):
+    tenant_id, _slug = connected_tenant(world, make_tenant, company)
+    world.fiken.set_consent(companies=[company(), company()])
+    assert "Choose the Fiken company" in world.connect(tenant_id).page.text
+    waiting = (
+        world.credentials().get(tenant_id, fresh=True).fiken_pending.tokens.access_token.get_secret_value()
+    )
+
+    disconnect_tenant(
+        tenant_id=tenant_id,
+        tenants=world.tenants,
+        credentials=world.credentials(),
+        oauth=world.oauth(),
+        leases=DynamoLeaseLock(world.auth_table),
+    )
+
+    after = world.credentials().get(tenant_id, fresh=True)
+    assert (after.fiken, after.fiken_pending) == (None, None)
+    assert world.api_status(waiting) == 401

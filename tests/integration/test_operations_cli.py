@@ -260,3 +260,80 @@ def test_resync_since_lists_changed_records_from_moment(paused_stack, make_tenan
     sqs.delete_message(QueueUrl=paused_stack.physical("EventQueue"), ReceiptHandle=message["ReceiptHandle"])
     [audited] = [r for r in cli.json("audit", "--tenant", tenant_id) if r["action"] == "tenant.resync"]
     assert audited["details"]["selection"].startswith("modified since")
+
+
+def test_connect_url_needs_an_organisation_number_or_a_confirmed_company_and_lives_at_most_72_hours(
+    paused_stack, make_tenant, cli
+):
+    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id  # no organisation number
+
+    refused = cli("tenants", "connect-url", tenant_id, code=2)
+    assert "--organization-number" in refused.output and "--allow-company" in refused.output
+    cli("tenants", "connect-url", tenant_id, "--organization-number", "12345", code=2)
+    cli(
+        "tenants",
+        "connect-url",
+        tenant_id,
+        "--organization-number",
+        "912345670",
+        "--valid-hours",
+        "73",
+        code=2,
+    )
+
+    link = cli.json("tenants", "connect-url", tenant_id, "--organization-number", "912 345 670")
+    tenants = DynamoTenantRepository(table(paused_stack, "TenantsTable"))
+    assert tenants.get(tenant_id).organization_number == "912345670"
+    hours = (datetime.fromisoformat(link["expires_at"]) - datetime.now(UTC)).total_seconds() / 3600
+    assert 23.9 < hours <= 24  # the default is a day, not three
+
+    other = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    confirmed = cli.json("tenants", "connect-url", other, "--allow-company", "holding-as")
+    assert confirmed["url"].startswith(paused_stack.webhook_base_url)
+
+
+def test_migrate_secrets_copies_stage_named_secrets_to_the_stack_named_ones_without_overwriting(
+    paused_stack, make_tenant, cli
+):
+    secrets = paused_stack.aws.client("secretsmanager")
+    new_prefix = paused_stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    assert "momentsync-local" in new_prefix  # named after the stack, not the stage
+    old_prefix = f"momentsync/old-{uuid.uuid4().hex[:6]}/tenants"
+    moved = make_tenant().tenant.tenant_id
+    live = make_tenant().tenant.tenant_id
+    for tenant_id, key in ((moved, "old-key-moved"), (live, "old-key-live")):
+        secrets.create_secret(
+            Name=f"{old_prefix}/{tenant_id}", SecretString=json.dumps({"moment_api_key": key})
+        )
+    live_value = secrets.get_secret_value(SecretId=f"{new_prefix}/{live}")["SecretString"]
+    secrets.delete_secret(SecretId=f"{new_prefix}/{moved}", ForceDeleteWithoutRecovery=True)
+
+    rows = {r["tenant_id"]: r for r in cli.json("tenants", "migrate-secrets", "--from-prefix", old_prefix)}
+
+    assert rows[moved]["result"] == "copied" and rows[live]["result"] == "already_there"
+    assert json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{moved}")["SecretString"]) == {
+        "moment_api_key": "old-key-moved"
+    }
+    assert secrets.get_secret_value(SecretId=f"{new_prefix}/{live}")["SecretString"] == live_value
+    cli("tenants", "migrate-secrets", "--from-prefix", new_prefix, code=2)
+
+
+def test_tenants_add_refuses_an_unknown_sparebank1_bank_before_storing_anything(paused_stack, cli):
+    refused = cli(
+        "tenants",
+        "add",
+        "sb1-unknown",
+        "--name",
+        "X AS",
+        "--moment-company",
+        "x",
+        "--target",
+        "sparebank1",
+        "--sparebank1-bank",
+        "nobank",
+        "--moment-api-key-stdin",
+        stdin="k\n",
+        code=2,
+    )
+    assert "unknown SpareBank 1 bank" in refused.output
+    assert DynamoTenantRepository(table(paused_stack, "TenantsTable")).get("sb1-unknown") is None

@@ -373,7 +373,8 @@ def test_verify_reports_an_activated_company_and_names_the_remedy_otherwise(
 ):
     secrets = stack.aws.client("secretsmanager")
     access = SpareBank1Access(
-        AppTokens(SpareBank1AppSecret(secrets, stack.environment["SPAREBANK1_APP_SECRET_ID"]))
+        AppTokens(SpareBank1AppSecret(secrets, stack.environment["SPAREBANK1_APP_SECRET_ID"])),
+        custom_bank_urls=True,  # the emulator is a bank given as a URL (local stacks only)
     )
     good = make_sb1_pipeline()
     result = access.verify(good.tenant())

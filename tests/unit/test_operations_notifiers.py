@@ -111,6 +111,7 @@ def test_ses_is_used_only_when_a_sender_is_configured(monkeypatch):
         "credentials_secret_prefix": "c",
         "fiken_app_secret_id": "f",
         "auth_table": "a",
+        "sparebank1_app_secret_id": "b",
         "notifications_table": "n",
     }
 

@@ -21,7 +21,14 @@ def test_alarms_cover_dead_letters_lag_errors_5xx_and_throttles(resources):
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
     assert ("AWS/SQS", "ApproximateAgeOfOldestMessage") in metrics
     assert ("AWS/Lambda", "Errors") in metrics
-    assert ("AWS/ApiGateway", "5xx") in metrics
+    # Not the API's 5xx (anyone can provoke those): our own failure metrics and function errors (#20).
+    assert ("AWS/ApiGateway", "5xx") not in metrics
+    own = {
+        (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+        for m in alarms["WebhookServerErrorsAlarm"]["Metrics"]
+        if "MetricStat" in m
+    }
+    assert own == {("MomentSync", "WebhookFailed"), ("MomentSync", "ConnectFailed"), ("AWS/Lambda", "Errors")}
     assert any(
         m["MetricStat"]["Metric"]["MetricName"] == "Throttles"
         for p in alarms.values()
@@ -38,7 +45,11 @@ def test_alarms_cover_dead_letters_lag_errors_5xx_and_throttles(resources):
 def test_alarm_topic_uses_a_key_cloudwatch_may_use(resources):
     assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperatorAlertsKey"}
     statements = resources["OperatorAlertsKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
+    [cloudwatch] = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    # Confused deputy (#20): only this account's alarms of this stack may use the key.
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source = cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":alarm:${AWS::StackName}-*") and "${AWS::AccountId}" in source
 
 
 def test_dashboard_is_valid_json_with_stack_wide_metrics_only(resources):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from local.template import NO_VALUE, LocalNames, Resolver, functions, load_template
@@ -108,3 +110,40 @@ def test_app_wide_fiken_pace_reaches_the_processor_only_when_its_parameter_is_se
             if setting.is_required():
                 monkeypatch.setenv(name.upper(), "x")
         assert ProcessorSettings().fiken_app_min_request_interval_seconds == expected
+
+
+def test_prod_refuses_sparebank1_banks_given_as_urls(template):
+    assert template["Parameters"]["SpareBank1CustomBankUrls"]["Default"] == "refused"
+    rule = template["Rules"]["ProdRefusesCustomBankUrls"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "SpareBank1CustomBankUrls"}, "refused"]}
+
+
+def test_tenant_secrets_are_named_per_stack_not_per_stage(template):
+    """Two stacks with one stage in one account and region must never share tenants' credentials (#20)."""
+    prefix = "momentsync/${AWS::StackName}/tenants"
+    readers = 0
+    for spec in functions(template):
+        if "CREDENTIALS_SECRET_PREFIX" in spec.environment:
+            assert spec.environment["CREDENTIALS_SECRET_PREFIX"] == {"Fn::Sub": prefix}
+            readers += 1
+    text = json.dumps(template)
+    assert "${Stage}/tenants" not in text
+    assert readers >= 2  # at least the processor and the connect function
+    assert text.count(f":secret:{prefix}/*") == readers  # one grant per function that reads them
+    assert template["Outputs"]["CredentialsSecretPrefix"]["Value"] == {"Fn::Sub": prefix}
+
+
+def test_the_api_throttle_is_a_parameter_an_operator_can_raise_during_a_flood(template):
+    settings = template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings == {
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurst"},
+        "ThrottlingRateLimit": {"Ref": "ApiThrottleRate"},
+    }
+    assert (
+        template["Parameters"]["ApiThrottleRate"]["Default"],
+        template["Parameters"]["ApiThrottleBurst"]["Default"],
+    ) == (
+        100,
+        200,
+    )

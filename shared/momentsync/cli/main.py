@@ -41,9 +41,12 @@ from momentsync.connect.flow import disconnect_tenant
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.connectors.sparebank1.access import verify_tenant
+from momentsync.connectors.sparebank1.hosts import resolve_bank
+from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.errors import SyncError, TenantLevelError
 from momentsync.leases import DynamoLeaseLock
 from momentsync.onboarding import add_tenant, rotate_webhook_secret
+from momentsync.operations.secret_migration import migrate_tenant_secrets
 from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantNotFound
 
 app = typer.Typer(
@@ -96,6 +99,9 @@ def tenants_add(
     fiken_company: Annotated[
         str | None, typer.Option(help="Fiken company slug (or pick at connect).")
     ] = None,
+    organization_number: Annotated[
+        str | None, typer.Option(help="Organisation number (9 digits): connect links only link its company.")
+    ] = None,
     sparebank1_bank: Annotated[str | None, typer.Option(help="SpareBank 1 bank id.")] = None,
     sparebank1_company_key: Annotated[
         str | None, typer.Option(help="SpareBank 1 Regnskap company key.")
@@ -107,6 +113,11 @@ def tenants_add(
 ) -> None:
     """Add a tenant and print its webhook URL (shown once: paste it into Moment)."""
     context: Context = ctx.obj
+    if sparebank1_bank:
+        try:  # refused now rather than as a dead letter per event (a URL: local stacks only)
+            resolve_bank(sparebank1_bank, custom_urls=bool(context.target_options["local"]))
+        except SyncError as exc:
+            fail(exc.reason, EXIT_USAGE)
     if moment_api_key_stdin:
         api_key = sys.stdin.readline().strip()
     else:
@@ -124,6 +135,7 @@ def tenants_add(
             moment_company_code=moment_company,
             moment_api_key=api_key or None,
             fiken_company_slug=fiken_company,
+            organization_number=organization_number.replace(" ", "") if organization_number else None,
             sparebank1_bank=sparebank1_bank,
             sparebank1_company_key=sparebank1_company_key,
             notification_emails=email or [],
@@ -197,22 +209,54 @@ def fiken_auth_resources(context: Context) -> dict[str, str]:
 def tenants_connect_url(
     ctx: typer.Context,
     tenant_id: str,
-    valid_hours: Annotated[int, typer.Option(min=1, max=24 * 14, help="Hours the link stays valid.")] = 72,
+    valid_hours: Annotated[
+        int, typer.Option(min=1, max=72, help="Hours the link stays valid (it works once).")
+    ] = 24,
+    organization_number: Annotated[
+        str | None,
+        typer.Option(help="The tenant's organisation number (9 digits), stored on the tenant first."),
+    ] = None,
+    allow_company: Annotated[
+        str | None,
+        typer.Option(
+            help="Fiken company slug you confirm may be linked although its organisation number "
+            "is not the tenant's (this link only)."
+        ),
+    ] = None,
 ) -> None:
     """Print a one-time link that connects the tenant to Fiken (send it to the customer)."""
     context: Context = ctx.obj
-    tenant = context.tenants().get(tenant_id)
+    tenants = context.tenants()
+    tenant = tenants.get(tenant_id)
     if tenant is None:
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
     if tenant.target is not TargetSystem.FIKEN:  # type: ignore[union-attr]
         fail(f"tenant {tenant_id} does not transfer to Fiken", EXIT_USAGE)
+    if organization_number is not None:
+        try:
+            tenant.organization_number = organization_number.replace(" ", "")  # type: ignore[union-attr]
+            tenant = tenants.save(tenant)  # type: ignore[arg-type]
+        except ValueError:
+            fail("the organisation number must be 9 digits (e.g. 912345670)", EXIT_USAGE)
+        except TenantConflict as exc:
+            fail(str(exc), EXIT_CONFLICT)
+        record_action(context, "tenant.organization_number", tenant_id, {"set": True})
+    if not tenant.organization_number and not allow_company:  # type: ignore[union-attr]
+        fail(
+            f"tenant {tenant_id} has no organisation number, so no Fiken company could be linked: pass "
+            "--organization-number NNNNNNNNN (the company's), or --allow-company SLUG to confirm one company",
+            EXIT_USAGE,
+        )
     resources = fiken_auth_resources(context)
     link = create_connect_link(
         DynamoOneTimeTokens(context.target.table(resources["AUTH_TABLE"])),
         base_url=context.target.webhook_base_url,
         tenant_id=tenant_id,
         ttl=timedelta(hours=valid_hours),
+        allow_company=allow_company,
     )
+    if allow_company:
+        record_action(context, "tenant.connect_exception", tenant_id, {"allow_company": allow_company})
     if context.as_json:
         console.print_json(
             json.dumps({"tenant_id": tenant_id, "url": link.url, "expires_at": link.expires_at.isoformat()})
@@ -220,8 +264,10 @@ def tenants_connect_url(
         return
     console.print(link.url, soft_wrap=True)
     errors.print(
-        f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC. Whoever opens it approves momentsync "
-        "in Fiken for this tenant: send it only to someone with access to the Fiken company."
+        f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC. Only a Fiken company with organisation "
+        f"number {tenant.organization_number or '-'}"  # type: ignore[union-attr]
+        f"{f' or the company {allow_company}' if allow_company else ''} can be linked through it: send "
+        "it only to someone with access to that Fiken company."
     )
 
 
@@ -275,6 +321,38 @@ def sparebank1_secret_id(context: Context) -> str:
     return outputs["SpareBank1AppSecretArn"]
 
 
+@tenants_app.command("migrate-secrets")
+def tenants_migrate_secrets(
+    ctx: typer.Context,
+    from_prefix: Annotated[
+        str, typer.Option(help="The old, stage-named prefix, e.g. momentsync/prod/tenants.")
+    ],
+    delete_old: Annotated[bool, typer.Option(help="Delete each old secret once copied.")] = False,
+) -> None:
+    """Copy every tenant's credentials from the old stage-named secrets to this stack's (docs/security.md)."""
+    context: Context = ctx.obj
+    secretsmanager = context.target.client("secretsmanager")
+    try:
+        results = migrate_tenant_secrets(
+            tenants=context.tenants(),
+            old=SecretsManagerCredentialsStore(secretsmanager, from_prefix),
+            new=context.credentials(),
+            delete_old=delete_old,
+        )
+    except ValueError as exc:
+        fail(f"{exc}: give the old prefix, e.g. --from-prefix momentsync/prod/tenants", EXIT_USAGE)
+    for result in results:
+        record_action(context, "tenant.secret_migration", result.tenant_id, {"result": result.result.value})
+    rows = [
+        {"tenant_id": r.tenant_id, "result": r.result.value, "old_deleted": r.old_deleted} for r in results
+    ]
+    if context.as_json:
+        console.print_json(json.dumps(rows))
+        return
+    for row in rows:
+        console.print(f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else ''}")
+
+
 @tenants_app.command("verify")
 def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
     """Check that momentsync reaches the tenant's SpareBank 1 company (app token, activation, company key)."""
@@ -286,7 +364,13 @@ def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
         fail(f"tenant {tenant_id} does not transfer to SpareBank 1 Regnskap", EXIT_USAGE)
     secrets = context.target.client("secretsmanager")
     try:
-        access = verify_tenant(secrets, sparebank1_secret_id(context), tenant)  # type: ignore[arg-type]
+        access = verify_tenant(  # type: ignore[arg-type]
+            # A bank given as a URL is for the local stack only, as in its processor (hosts.py).
+            secrets,
+            sparebank1_secret_id(context),
+            tenant,
+            custom_bank_urls=bool(context.target_options["local"]),
+        )
     except TenantLevelError as exc:
         fail(f"{exc.reason}. {exc.remedy or ''}".strip())
     except SyncError as exc:

@@ -1,13 +1,17 @@
 """Connecting a tenant to Fiken (OAuth2 authorization code) and disconnecting it.
 
 1. An operator creates a one-time connect link (``links.create_connect_link``) and sends it.
-2. ``start``: the link is consumed; a single-use ``state`` bound to the tenant and to the browser
-   (a cookie) is stored hashed, and the browser is sent to Fiken's consent page.
-3. ``complete``: the state is consumed (and its browser checked), the code exchanged, the tokens
-   written into the tenant's secret (merged: the Moment API key stays), and the tenant linked to its
-   Fiken company: the one it already had, else the only one with API access, else the user chooses
-   (``choose``).
-4. Linking makes the tenant active and re-enqueues its parked events in arrival order.
+2. ``landing`` (GET): the link is only looked at, never spent (mail scanners open links); the page
+   names the tenant and its organisation number and asks to continue.
+3. ``start`` (the page's POST): the link is consumed; a single-use ``state`` bound to the tenant and
+   to the browser (a cookie) is stored hashed, and the browser is sent to Fiken's consent page.
+4. ``complete``: the state is consumed (and its browser checked), the code exchanged, and a company
+   picked among those with API access whose organisation number is the tenant's (or the one company
+   the operator confirmed on the link): the one it already had, else the only one, else the user
+   chooses (``choose``; the new tokens wait in the secret's ``fiken_pending``, unused). None fits: the
+   new grant is revoked and nothing changes.
+5. Linking stores the tokens (merged: the Moment API key stays), revokes the grant they replace, makes
+   the tenant active and re-enqueues its parked events in arrival order.
 
 Token writes take the same per-tenant lease as the processor's refresh, so a refresh in flight
 cannot overwrite freshly connected tokens with ones from the revoked grant.
@@ -36,6 +40,7 @@ from momentsync.connectors.fiken.tokens import token_lease_name
 from momentsync.credentials import (
     CredentialsNotFound,
     OAuthTokens,
+    PendingFikenGrant,
     SecretsManagerCredentialsStore,
     TenantCredentials,
 )
@@ -72,6 +77,7 @@ class ConnectProblem(StrEnum):
     NOT_A_FIKEN_TENANT = "not_a_fiken_tenant"
     AUTHORIZATION_FAILED = "authorization_failed"
     OTHER_BROWSER = "other_browser"
+    MALFORMED_FORM = "malformed_form"
 
 
 _REJECTED_TOKEN_PROBLEMS = {
@@ -169,7 +175,27 @@ class NoCompanyWithApiAccess:
     companies: list[FikenCompany]
 
 
-ConnectResult = Connected | CompanyChoice | NoCompanyWithApiAccess
+@dataclass(frozen=True)
+class NoMatchingCompany:
+    """Companies with API access, none of them the tenant's organisation: nothing linked, grant revoked."""
+
+    tenant_id: str
+    tenant_name: str
+    organization_number: str | None
+    companies: list[FikenCompany]
+
+
+@dataclass(frozen=True)
+class ConnectLanding:
+    """The link's first page: whose books, and a button that spends the link (POST)."""
+
+    tenant_id: str
+    tenant_name: str
+    organization_number: str | None
+    link_token: str = field(repr=False)
+
+
+ConnectResult = Connected | CompanyChoice | NoCompanyWithApiAccess | NoMatchingCompany
 
 
 @dataclass
@@ -186,8 +212,21 @@ class FikenConnectFlow:
     choice_ttl: timedelta = timedelta(minutes=30)
     clock: Callable[[], datetime] = utcnow
 
+    def landing(self, tenant_id: str, link_token: str | None) -> ConnectLanding:
+        """What the link's GET shows; the link stays unspent (a scanner's or preview's GET burns nothing)."""
+        if not re.match(TENANT_ID_PATTERN, tenant_id):
+            raise ConnectRefused(ConnectProblem.LINK_UNKNOWN)
+        try:
+            grant = self.one_time_tokens.peek(OneTimeTokenKind.CONNECT_LINK, link_token)
+        except OneTimeTokenRejected as exc:
+            raise ConnectRefused(_REJECTED_TOKEN_PROBLEMS[(exc.kind, exc.problem)]) from None
+        if grant.tenant_id != tenant_id:
+            raise ConnectRefused(ConnectProblem.LINK_UNKNOWN)
+        tenant = self._fiken_tenant(tenant_id)
+        return ConnectLanding(tenant.tenant_id, tenant.name, tenant.organization_number, link_token or "")
+
     def start(self, tenant_id: str, link_token: str | None, *, redirect_uri: str) -> AuthorizeRedirect:
-        """Consumes the connect link; returns Fiken's authorize URL with a fresh state.
+        """Consumes the connect link (the landing page's POST); returns Fiken's authorize URL with a state.
 
         The state is bound to the tenant and to this browser (``browser_binding``, set as a cookie):
         a callback arriving in another browser is refused, so nobody can have their own connect
@@ -196,16 +235,20 @@ class FikenConnectFlow:
         if not re.match(TENANT_ID_PATTERN, tenant_id):
             raise ConnectRefused(ConnectProblem.LINK_UNKNOWN)
         self.oauth.ensure_configured()
+        self.landing(tenant_id, link_token)  # a link used on another tenant's path stays unspent
         grant = self._consume(OneTimeTokenKind.CONNECT_LINK, link_token)
         if grant.tenant_id != tenant_id:
             raise ConnectRefused(ConnectProblem.LINK_UNKNOWN)
-        self._fiken_tenant(tenant_id)
         binding = secrets.token_urlsafe(32)
         state, _expires = self.one_time_tokens.issue(
             OneTimeTokenKind.OAUTH_STATE,
             tenant_id,
             self.state_ttl,
-            {"redirect_uri": redirect_uri, "browser": _digest(binding)},
+            {
+                "redirect_uri": redirect_uri,
+                "browser": _digest(binding),
+                **({"allow_company": grant.data["allow_company"]} if grant.data.get("allow_company") else {}),
+            },
         )
         logger.info("connect link used; sent to Fiken", extra={"tenant_id": tenant_id})
         return AuthorizeRedirect(
@@ -236,28 +279,39 @@ class FikenConnectFlow:
             )
             raise ConnectRefused(ConnectProblem.AUTHORIZATION_FAILED) from None
         tokens = token_grant.to_tokens(self.clock())
-        self._store_tokens(tenant.tenant_id, tokens)
-        logger.info("fiken tokens stored", extra={"tenant_id": tenant.tenant_id})
-        companies = self.companies.list(tokens.access_token.get_secret_value())
-        return self._link_or_offer(tenant, companies)
-
-    def decline(self, *, state: str | None) -> str | None:
-        """The user said no in Fiken: spend the state; returns the tenant's name when it was valid."""
         try:
-            grant = self.one_time_tokens.consume(OneTimeTokenKind.OAUTH_STATE, state)
+            companies = self.companies.list(tokens.access_token.get_secret_value())
+        except Exception:
+            self._revoke_quietly(tenant.tenant_id, tokens, "company list failed")
+            raise
+        return self._link_or_offer(tenant, companies, tokens, grant.data.get("allow_company"))
+
+    def decline(self, *, state: str | None, browser_binding: str | None) -> None:
+        """The user said no in Fiken. Only the browser that started may spend the state; the answer
+        is the same page whatever the state was, and names no tenant (a crafted link learns nothing)."""
+        try:
+            grant = self.one_time_tokens.peek(OneTimeTokenKind.OAUTH_STATE, state)
         except OneTimeTokenRejected:
-            return None
-        tenant = self.tenants.get(grant.tenant_id)
+            return
+        expected = str(grant.data.get("browser") or "")
+        if not browser_binding or not hmac.compare_digest(expected, _digest(browser_binding)):
+            logger.warning("connect decline from another browser", extra={"tenant_id": grant.tenant_id})
+            return
+        try:
+            self.one_time_tokens.consume(OneTimeTokenKind.OAUTH_STATE, state)
+        except OneTimeTokenRejected:
+            return
         logger.info("fiken consent declined", extra={"tenant_id": grant.tenant_id})
-        return tenant.name if tenant else None
 
     def choose(self, *, choice_token: str | None, slug: str | None) -> Connected:
         grant = self._consume(OneTimeTokenKind.COMPANY_CHOICE, choice_token)
         offered = [FikenCompany.model_validate(company) for company in grant.data.get("companies", [])]
         company = next((c for c in offered if c.slug == slug), None)
         if company is None:
+            # The choice is spent: its waiting grant can never be used, so end it at Fiken.
+            self._drop_pending(grant.tenant_id, choice_token or "")
             raise ConnectRefused(ConnectProblem.COMPANY_NOT_OFFERED)
-        return self._link(grant.tenant_id, company)
+        return self._link(grant.tenant_id, company, pending_choice=choice_token or "")
 
     # ------------------------------------------------------------------ steps
     def _consume(self, kind: OneTimeTokenKind, token: str | None) -> Any:
@@ -274,40 +328,117 @@ class FikenConnectFlow:
             raise ConnectRefused(ConnectProblem.NOT_A_FIKEN_TENANT)
         return tenant
 
-    def _store_tokens(self, tenant_id: str, tokens: OAuthTokens) -> None:
-        with self.leases.hold(token_lease_name(tenant_id)):
-            try:
-                credentials = self.credentials.get(tenant_id, fresh=True)
-            except CredentialsNotFound:
-                credentials = TenantCredentials()
-            self.credentials.put(tenant_id, credentials.model_copy(update={"fiken": tokens}))
-
-    def _link_or_offer(self, tenant: Tenant, companies: list[FikenCompany]) -> ConnectResult:
+    def _link_or_offer(
+        self,
+        tenant: Tenant,
+        companies: list[FikenCompany],
+        tokens: OAuthTokens,
+        allow_company: str | None,
+    ) -> ConnectResult:
         usable = [c for c in companies if c.has_api_access]
-        previous = tenant.fiken_company_slug
-        current = next((c for c in usable if c.slug == previous), None)
-        if current is not None:
-            return self._link(tenant.tenant_id, current)
         if not usable:
+            self._revoke_quietly(tenant.tenant_id, tokens, "no company with API access")
             return NoCompanyWithApiAccess(tenant.tenant_id, tenant.name, companies)
+        # Whoever opens the link picks among the companies THEY can see: only the tenant's own
+        # organisation (or the one company the operator confirmed) may receive its invoices.
+        eligible = [c for c in usable if _belongs_to(c, tenant, allow_company)]
+        if not eligible:
+            self._revoke_quietly(tenant.tenant_id, tokens, "no company of the tenant's organisation")
+            logger.warning(
+                "connect offered no company of the tenant's organisation",
+                extra={"tenant_id": tenant.tenant_id, "offered": len(usable)},
+            )
+            return NoMatchingCompany(tenant.tenant_id, tenant.name, tenant.organization_number, usable)
+        previous = tenant.fiken_company_slug
+        current = next((c for c in eligible if c.slug == previous), None)
+        if current is not None:
+            return self._link(tenant.tenant_id, current, tokens=tokens)
         # A reconnect never moves a tenant to another company unasked: its books are there.
-        if len(usable) == 1 and previous is None:
-            return self._link(tenant.tenant_id, usable[0])
+        if len(eligible) == 1 and previous is None:
+            return self._link(tenant.tenant_id, eligible[0], tokens=tokens)
         token, _expires = self.one_time_tokens.issue(
             OneTimeTokenKind.COMPANY_CHOICE,
             tenant.tenant_id,
             self.choice_ttl,
-            {"companies": [c.model_dump(mode="json") for c in usable]},
+            {"companies": [c.model_dump(mode="json") for c in eligible]},
         )
+        self._park_pending(tenant.tenant_id, PendingFikenGrant(tokens=tokens, choice_digest=_digest(token)))
         return CompanyChoice(
             tenant_id=tenant.tenant_id,
             tenant_name=tenant.name,
-            companies=usable,
+            companies=eligible,
             choice_token=token,
             previous_company_missing=previous,
         )
 
-    def _link(self, tenant_id: str, company: FikenCompany) -> Connected:
+    def _park_pending(self, tenant_id: str, pending: PendingFikenGrant) -> None:
+        """The new tokens wait beside the tenant's working ones (which keep syncing) until a choice."""
+        with self.leases.hold(token_lease_name(tenant_id)):
+            credentials = self._credentials(tenant_id)
+            replaced = credentials.fiken_pending
+            self.credentials.put(tenant_id, credentials.model_copy(update={"fiken_pending": pending}))
+        if replaced is not None:
+            self._revoke_quietly(tenant_id, replaced.tokens, "an older connect was still waiting")
+
+    def _drop_pending(self, tenant_id: str, choice_token: str) -> None:
+        with self.leases.hold(token_lease_name(tenant_id)):
+            credentials = self._credentials(tenant_id)
+            pending = credentials.fiken_pending
+            if pending is None or not hmac.compare_digest(pending.choice_digest, _digest(choice_token)):
+                return
+            self.credentials.put(tenant_id, credentials.model_copy(update={"fiken_pending": None}))
+        self._revoke_quietly(tenant_id, pending.tokens, "the company choice was refused")
+
+    def _credentials(self, tenant_id: str) -> TenantCredentials:
+        try:
+            return self.credentials.get(tenant_id, fresh=True)
+        except CredentialsNotFound:
+            return TenantCredentials()
+
+    def _store_tokens(self, tenant_id: str, tokens: OAuthTokens | None, pending_choice: str | None) -> None:
+        """The tenant's tokens become the new ones; the grant they replace is revoked at Fiken."""
+        with self.leases.hold(token_lease_name(tenant_id)):
+            credentials = self._credentials(tenant_id)
+            if pending_choice is not None:
+                pending = credentials.fiken_pending
+                if pending is None or not hmac.compare_digest(pending.choice_digest, _digest(pending_choice)):
+                    # A newer connect replaced (and revoked) the grant this choice was made for.
+                    raise ConnectRefused(ConnectProblem.CHOICE_UNKNOWN)
+                tokens = pending.tokens
+            assert tokens is not None
+            replaced = credentials.fiken
+            # A choice still waiting from an earlier connect can never be completed now: end its grant.
+            stale = credentials.fiken_pending if pending_choice is None else None
+            self.credentials.put(
+                tenant_id, credentials.model_copy(update={"fiken": tokens, "fiken_pending": None})
+            )
+        logger.info("fiken tokens stored", extra={"tenant_id": tenant_id})
+        if replaced is not None and replaced.refresh_token != tokens.refresh_token:
+            self._revoke_quietly(tenant_id, replaced, "replaced by a new connection")
+        if stale is not None:
+            self._revoke_quietly(tenant_id, stale.tokens, "an older connect was still waiting")
+
+    def _revoke_quietly(self, tenant_id: str, tokens: OAuthTokens, why: str) -> None:
+        """Ends a grant we will not use. Best effort: a failure is logged for the operator, never raised."""
+        try:
+            revoked = _revoke(self.oauth, tokens, self.clock)
+        except Exception as exc:  # noqa: BLE001 - the person's result stands; the operator is told
+            logger.error(
+                "could not revoke a fiken grant",
+                extra={"tenant_id": tenant_id, "why": why, "error_type": type(exc).__name__},
+            )
+            return
+        logger.info("fiken grant revoked", extra={"tenant_id": tenant_id, "why": why, "revoked": revoked})
+
+    def _link(
+        self,
+        tenant_id: str,
+        company: FikenCompany,
+        *,
+        tokens: OAuthTokens | None = None,
+        pending_choice: str | None = None,
+    ) -> Connected:
+        self._store_tokens(tenant_id, tokens, pending_choice)
         for _ in range(5):
             tenant = self.tenants.get(tenant_id)
             if tenant is None:
@@ -340,6 +471,13 @@ class FikenConnectFlow:
         return Connected(tenant_id, stored.name, company, resumed, failed)
 
 
+def _belongs_to(company: FikenCompany, tenant: Tenant, allow_company: str | None) -> bool:
+    if allow_company and company.slug == allow_company:
+        return True
+    theirs = re.sub(r"\D", "", company.organization_number or "")
+    return bool(tenant.organization_number) and theirs == tenant.organization_number
+
+
 # ---------------------------------------------------------------- disconnect
 @dataclass(frozen=True)
 class Disconnected:
@@ -365,9 +503,16 @@ def disconnect_tenant(
         except CredentialsNotFound:
             stored = None
         tokens = stored.fiken if stored else None
+        pending = stored.fiken_pending if stored else None
         if tokens is not None:
             revoked = _revoke(oauth, tokens, clock)
-            credentials.put(tenant_id, stored.model_copy(update={"fiken": None}))  # type: ignore[union-attr]
+        if pending is not None:
+            _revoke(oauth, pending.tokens, clock)  # a connect waiting for its company choice
+        if tokens is not None or pending is not None:
+            credentials.put(
+                tenant_id,
+                stored.model_copy(update={"fiken": None, "fiken_pending": None}),  # type: ignore[union-attr]
+            )
     for _ in range(5):
         tenant = tenants.require(tenant_id)
         tenant.status = TenantStatus.DISABLED

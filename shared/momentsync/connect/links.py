@@ -21,6 +21,9 @@ from typing import Any, Literal
 from boto3.dynamodb.conditions import Attr
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+# A link is a bearer credential for choosing the tenant's books: short by default, never long.
+DEFAULT_LINK_TTL = timedelta(hours=24)
+MAX_LINK_TTL = timedelta(hours=72)
 
 
 class OneTimeTokenKind(StrEnum):
@@ -87,6 +90,17 @@ class DynamoOneTimeTokens:
             raise OneTimeTokenRejected(kind, "unknown") from None
         return OneTimeGrant(tenant_id=item["tenant_id"], data=_plain(item.get("data") or {}))
 
+    def peek(self, kind: OneTimeTokenKind, token: str | None) -> OneTimeGrant:
+        """The token's grant WITHOUT spending it (a link's landing page: mail scanners GET links)."""
+        if not token or not _TOKEN_SHAPE.match(token):
+            raise OneTimeTokenRejected(kind, "unknown")
+        item = self._table.get_item(Key={"pk": _key(kind, token)}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise OneTimeTokenRejected(kind, "unknown")
+        if int(item["expires_at"]) < int(self._clock()):
+            raise OneTimeTokenRejected(kind, "expired")
+        return OneTimeGrant(tenant_id=item["tenant_id"], data=_plain(item.get("data") or {}))
+
 
 @dataclass(frozen=True)
 class ConnectLink:
@@ -96,10 +110,22 @@ class ConnectLink:
 
 
 def create_connect_link(
-    tokens: DynamoOneTimeTokens, *, base_url: str, tenant_id: str, ttl: timedelta
+    tokens: DynamoOneTimeTokens,
+    *,
+    base_url: str,
+    tenant_id: str,
+    ttl: timedelta = DEFAULT_LINK_TTL,
+    allow_company: str | None = None,
 ) -> ConnectLink:
-    """A link the tenant's Fiken user opens once to approve momentsync (shown once, stored hashed)."""
-    token, expires_at = tokens.issue(OneTimeTokenKind.CONNECT_LINK, tenant_id, ttl)
+    """A link the tenant's Fiken user opens once to approve momentsync (shown once, stored hashed).
+
+    ``allow_company``: the operator confirmed that this Fiken company slug may be linked although its
+    organisation number is not the tenant's (the exception travels with this one link only).
+    """
+    if ttl > MAX_LINK_TTL:
+        raise ValueError(f"a connect link lives at most {int(MAX_LINK_TTL.total_seconds() // 3600)} hours")
+    data = {"allow_company": allow_company} if allow_company else None
+    token, expires_at = tokens.issue(OneTimeTokenKind.CONNECT_LINK, tenant_id, ttl, data)
     return ConnectLink(
         tenant_id=tenant_id,
         expires_at=expires_at,

@@ -11,13 +11,16 @@ from html import escape
 from momentsync.connect.flow import (
     CompanyChoice,
     Connected,
+    ConnectLanding,
     ConnectProblem,
     ConnectResult,
     FikenCompany,
     NoCompanyWithApiAccess,
+    NoMatchingCompany,
 )
 
 CHOOSE_COMPANY_PATH = "/connect/fiken/company"
+CONTINUE_PATH = "/connect/fiken/{tenant_id}/continue"
 
 # No-store: the pages follow URLs holding one-time tokens; no-referrer: never pass those URLs on.
 PAGE_HEADERS = {
@@ -79,6 +82,10 @@ _REFUSALS: dict[ConnectProblem, tuple[str, str]] = {
         f"opened in (or cookies are blocked for this site). {_ASK_FOR_A_NEW_LINK} Open it in the "
         "browser you use for Fiken and stay in it until the end.",
     ),
+    ConnectProblem.MALFORMED_FORM: (
+        "This request cannot be read",
+        f"The form sent here was not one of ours. {_ASK_FOR_A_NEW_LINK}",
+    ),
     ConnectProblem.AUTHORIZATION_FAILED: (
         "Fiken refused the connection",
         "Fiken did not accept momentsync's request. This is a problem on our side; your momentsync "
@@ -106,11 +113,40 @@ def refused_page(problem: ConnectProblem) -> str:
     return render_page(title, message)
 
 
-def declined_page(tenant_name: str | None) -> str:
-    whom = f" for {tenant_name}" if tenant_name else ""
+def landing_page_headers(authorize_origin: str) -> dict[str, str]:
+    """The landing form's POST answers with a redirect to Fiken: form-action must allow Fiken's origin."""
+    headers = dict(PAGE_HEADERS)
+    headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+        "form-action 'self'", f"form-action 'self' {authorize_origin}"
+    )
+    return headers
+
+
+def landing_page(landing: ConnectLanding) -> str:
+    """The link's GET: says whose books are being connected; only the button (a POST) spends the link."""
+    org = f" (organisation number {landing.organization_number})" if landing.organization_number else ""
+    form = (
+        f'<form method=post action="{escape(CONTINUE_PATH.format(tenant_id=landing.tenant_id))}">'
+        f'<input type=hidden name=token value="{escape(landing.link_token)}">'
+        "<button type=submit>Continue to Fiken</button></form>"
+        "<p><small>The link works once. If you do not know this company, or did not expect this "
+        "link, close this page: nothing happens.</small></p>"
+    )
+    return render_page(
+        "Connect momentsync to Fiken",
+        f"This link connects {landing.tenant_name}{org} to its Fiken company, so that invoices, "
+        "customers and projects from Moment are transferred there.",
+        "Continue only if you manage that company in Fiken: Fiken will ask you to approve momentsync, "
+        "and only the Fiken company with this organisation number can be linked.",
+        body_html=form,
+    )
+
+
+def declined_page() -> str:
+    # No tenant name: whoever crafts a callback URL must not learn whose state it holds.
     return render_page(
         "You declined the connection",
-        f"You declined to give momentsync access to Fiken{whom}, so nothing was connected and no "
+        "You declined to give momentsync access to Fiken, so nothing was connected and no "
         "invoices or customers will be transferred.",
         f"If that was a mistake: {_ASK_FOR_A_NEW_LINK}",
     )
@@ -136,7 +172,26 @@ def result_page(result: ConnectResult) -> str:
         return connected_page(result)
     if isinstance(result, CompanyChoice):
         return choose_company_page(result)
+    if isinstance(result, NoMatchingCompany):
+        return no_matching_company_page(result)
     return no_company_page(result)
+
+
+def no_matching_company_page(result: NoMatchingCompany) -> str:
+    wanted = (
+        f"organisation number {result.organization_number}"
+        if result.organization_number
+        else "an organisation number confirmed by your momentsync contact"
+    )
+    names = ", ".join(_company_label(c) for c in result.companies)
+    return render_page(
+        "None of these Fiken companies can be linked",
+        f"{result.tenant_name} can only be linked to the Fiken company with {wanted}. You gave "
+        f"momentsync access to: {names}. Nothing was connected, and momentsync's access was withdrawn.",
+        "Give momentsync access to the right company in Fiken (Rediger konto → Sikkerhet → Apper du "
+        f"har gitt tilgang til), or ask your momentsync contact to check the organisation number. "
+        f"Then: {_ASK_FOR_A_NEW_LINK}",
+    )
 
 
 def connected_page(result: Connected) -> str:

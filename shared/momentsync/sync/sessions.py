@@ -60,7 +60,12 @@ class TenantSessions:
             )
         )
         # SpareBank 1: one app token (per identity host) and one endpoint map for every tenant.
-        self.sparebank1 = SpareBank1Access.from_secret(secretsmanager, settings.sparebank1_app_secret_id)
+        self.sparebank1 = SpareBank1Access.from_secret(
+            secretsmanager,
+            settings.sparebank1_app_secret_id,
+            # Defence in depth: a prod stage refuses bank URLs even if the parameter slipped through.
+            custom_bank_urls=settings.sparebank1_custom_bank_urls == "allowed" and settings.stage != "prod",
+        )
         self._moment: dict[str, tuple[str, MomentClient]] = {}
         self._fiken: dict[tuple[str, str], FikenClient] = {}
         self._lock = threading.Lock()

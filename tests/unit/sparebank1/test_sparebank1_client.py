@@ -15,7 +15,7 @@ import respx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from momentsync.connectors.sparebank1.auth import ASSERTION_TYPE, AppCredentials, AppTokens
+from momentsync.connectors.sparebank1.auth import ASSERTION_TYPE, AppCredentials, AppTokens, TokenAudience
 from momentsync.connectors.sparebank1.client import (
     SpareBank1AmbiguousWrite,
     SpareBank1Client,
@@ -24,12 +24,13 @@ from momentsync.connectors.sparebank1.client import (
     SpareBank1Unavailable,
     SpareBank1ValidationError,
 )
-from momentsync.connectors.sparebank1.hosts import BANKS, EndpointDiscovery, resolve_bank
+from momentsync.connectors.sparebank1.hosts import origin
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
 
 IDENTITY = "https://login.example.test"
 TOKEN_URL = f"{IDENTITY}/connect/token"
 API = "https://regnskap.example.test"
+AUDIENCE = TokenAudience(IDENTITY, origin(API))
 COMPANY = str(uuid.UUID(int=7))
 
 
@@ -76,7 +77,7 @@ def token_route(mock: respx.MockRouter, *values: str, expires_in: int = 3600) ->
 
 def client(tokens: AppTokens) -> SpareBank1Client:
     return SpareBank1Client(
-        base_url=API, company_key=COMPANY, tokens=tokens.for_identity(IDENTITY), sleep=lambda _s: None
+        base_url=API, company_key=COMPANY, tokens=tokens.for_hosts(IDENTITY, API), sleep=lambda _s: None
     )
 
 
@@ -84,9 +85,9 @@ def client(tokens: AppTokens) -> SpareBank1Client:
 @respx.mock
 def test_assertion_is_rs256_with_the_documented_claims(tokens, key, clock):
     route = token_route(respx.mock, "tok-1", "tok-2")
-    tokens.access_token(IDENTITY)
+    tokens.access_token(AUDIENCE)
     tokens.forget()
-    tokens.access_token(IDENTITY)
+    tokens.access_token(AUDIENCE)
 
     forms = [parse_qs(call.request.content.decode()) for call in route.calls]
     assert forms[0]["grant_type"] == ["client_credentials"] and forms[0]["scope"] == ["AppFramework"]
@@ -109,11 +110,11 @@ def test_assertion_is_rs256_with_the_documented_claims(tokens, key, clock):
 @respx.mock
 def test_token_is_cached_until_expiry_minus_the_margin(tokens, clock):
     route = token_route(respx.mock, "tok-1", "tok-2", expires_in=600)
-    assert tokens.access_token(IDENTITY) == "tok-1"
+    assert tokens.access_token(AUDIENCE) == "tok-1"
     clock.now += 500  # 600 - 60 margin = 540 s of use
-    assert tokens.access_token(IDENTITY) == "tok-1"
+    assert tokens.access_token(AUDIENCE) == "tok-1"
     clock.now += 41
-    assert tokens.access_token(IDENTITY) == "tok-2"
+    assert tokens.access_token(AUDIENCE) == "tok-2"
     assert route.call_count == 2
 
 
@@ -122,7 +123,7 @@ def test_invalid_client_is_a_tenant_level_error_without_secrets(tokens):
     respx.get(f"{IDENTITY}/.well-known/openid-configuration").respond(404)
     respx.post(TOKEN_URL).respond(400, json={"error": "invalid_client", "error_description": "bad signature"})
     with pytest.raises(TenantLevelError) as raised:
-        tokens.access_token(IDENTITY)
+        tokens.access_token(AUDIENCE)
     assert raised.value.problem is TenantProblem.API_ACCESS_MISSING
     assert "invalid_client" in raised.value.reason and "BEGIN" not in raised.value.reason
 
@@ -260,31 +261,3 @@ def test_amounts_travel_as_exact_decimal_numbers(tokens):
     )
     assert route.calls[0].request.content == b'[{"Amount":-9375.10}]'
     assert answer[0]["Amount"] == Decimal("1234.56")
-
-
-# ---------------------------------------------------------------- hosts
-def test_banks_resolve_from_the_table_or_an_https_escape_hatch():
-    assert resolve_bank("smn").base_url == "https://regnskap.smn.no"
-    assert resolve_bank("test").identity_url == "https://test-login.unimicro.no"
-    assert resolve_bank("https://regnskap.newbank.no/").base_url == "https://regnskap.newbank.no"
-    assert resolve_bank("http://127.0.0.1:8083").base_url == "http://127.0.0.1:8083"
-    assert len(BANKS) >= 11
-    for bad in ("http://regnskap.evil.example", "nobank", "", "ftp://x"):
-        with pytest.raises(PermanentError):
-            resolve_bank(bad)
-
-
-@respx.mock
-def test_endpoint_discovery_is_cached_and_falls_back_to_the_bank():
-    route = respx.get("https://regnskap.smn.no/api/endpoints").respond(
-        200, json={"AppFramework": "https://regnskap.smn.no/", "Files": "https://files.smn.no"}
-    )
-    discovery = EndpointDiscovery()
-    found = discovery.endpoints(resolve_bank("smn"))
-    discovery.endpoints(resolve_bank("smn"))
-    assert route.call_count == 1
-    assert (found.app_framework, found.identity, found.files) == (
-        "https://regnskap.smn.no",
-        "https://login.regnskap.sparebank1.no",
-        "https://files.smn.no",
-    )

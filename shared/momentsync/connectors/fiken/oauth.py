@@ -20,7 +20,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -117,6 +117,12 @@ class FikenOAuthClient:
         self._base = oauth_base_url.rstrip("/")
         self._app = app_credentials
         self._http = http or httpx.Client(timeout=timeout_seconds)
+
+    @property
+    def authorize_origin(self) -> str:
+        """Where the browser is sent to approve (a page's CSP ``form-action`` must allow it)."""
+        parts = urlsplit(self._base)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def ensure_configured(self) -> None:
         """Raises AppSecretNotConfigured now, before a caller spends a one-time link on a dead end."""

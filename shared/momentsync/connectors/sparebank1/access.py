@@ -42,16 +42,23 @@ class SpareBank1Access:
         *,
         discovery: EndpointDiscovery | None = None,
         http: httpx.Client | None = None,
+        custom_bank_urls: bool = False,
     ) -> None:
         self.tokens = tokens
+        # A bank given as a URL (not a key of the table): local and test stacks only (hosts.py).
+        self.custom_bank_urls = custom_bank_urls
         self.discovery = discovery or EndpointDiscovery()
         self._http = http
         self._clients: dict[tuple[str, str, str], SpareBank1Client] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_secret(cls, secretsmanager: Any, secret_id: str) -> SpareBank1Access:
-        return cls(AppTokens(SpareBank1AppSecret(secretsmanager, secret_id)))
+    def from_secret(
+        cls, secretsmanager: Any, secret_id: str, *, custom_bank_urls: bool = False
+    ) -> SpareBank1Access:
+        return cls(
+            AppTokens(SpareBank1AppSecret(secretsmanager, secret_id)), custom_bank_urls=custom_bank_urls
+        )
 
     def client_for(self, tenant: Tenant) -> SpareBank1Client:
         company_key = (tenant.sparebank1_company_key or "").strip()
@@ -61,7 +68,7 @@ class SpareBank1Access:
                 "the tenant has no valid SpareBank 1 company key (a GUID)",
                 remedy=COMPANY_KEY_REMEDY,
             )
-        bank = resolve_bank(tenant.sparebank1_bank)
+        bank = resolve_bank(tenant.sparebank1_bank, custom_urls=self.custom_bank_urls)
         key = (tenant.tenant_id, bank.base_url, company_key.lower())
         with self._lock:
             client = self._clients.get(key)
@@ -71,7 +78,8 @@ class SpareBank1Access:
         client = SpareBank1Client(
             base_url=services.app_framework,
             company_key=company_key,
-            tokens=self.tokens.for_identity(services.identity),
+            # The token is keyed by both hosts: minted at this identity, sent only to this API origin.
+            tokens=self.tokens.for_hosts(services.identity, services.app_framework),
             http=self._http,
         )
         with self._lock:
@@ -91,7 +99,9 @@ class SpareBank1Access:
             )
         # The activation gate answers business calls, not the company list: one cheap read proves both.
         client.list("currencycodes", top=1, select="ID,Code")
-        services = self.discovery.endpoints(resolve_bank(tenant.sparebank1_bank))
+        services = self.discovery.endpoints(
+            resolve_bank(tenant.sparebank1_bank, custom_urls=self.custom_bank_urls)
+        )
         return CompanyAccess(
             company_key=match.key,
             company_name=match.Name or match.CompanyName,
@@ -100,6 +110,10 @@ class SpareBank1Access:
         )
 
 
-def verify_tenant(secretsmanager: Any, secret_id: str, tenant: Tenant) -> CompanyAccess:
+def verify_tenant(
+    secretsmanager: Any, secret_id: str, tenant: Tenant, *, custom_bank_urls: bool = False
+) -> CompanyAccess:
     """Onboarding check for one tenant (the CLI's ``tenants verify``); raises a reason with its remedy."""
-    return SpareBank1Access.from_secret(secretsmanager, secret_id).verify(tenant)
+    return SpareBank1Access.from_secret(secretsmanager, secret_id, custom_bank_urls=custom_bank_urls).verify(
+        tenant
+    )

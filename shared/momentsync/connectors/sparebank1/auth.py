@@ -4,9 +4,11 @@ One registered app serves every tenant; a company's consent is its marketplace a
 per-tenant secret. The app's client id and certificate key live in ONE Secrets Manager secret of the
 stack (``SPAREBANK1_APP_SECRET_ID``), JSON ``{"client_id", "private_key_pem", "certificate_pem"?}``.
 
-Tokens are cached per identity host until ``expires_in`` minus a margin; there is no refresh token, a
-new assertion mints a new token. A 401 from the API mints once more (``mint_again``); the client turns
-a second 401 into a tenant-level error. No token, assertion or key ever reaches a log or an error.
+Tokens are cached per (identity host, API origin) pair until ``expires_in`` minus a margin: a token is
+only ever sent to the one API origin it was minted for, so a token minted for one bank never reaches
+another bank's host (docs/security.md). There is no refresh token: a new assertion mints a new token.
+A 401 from the API mints once more (``mint_again``); the client turns a second 401
+into a tenant-level error. No token, assertion or key ever reaches a log or an error.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from momentsync.connectors.sparebank1.hosts import origin
 from momentsync.errors import TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
 
@@ -144,7 +147,11 @@ class _Token:
 
 
 class AppTokens:
-    """The app's access tokens, one per identity host, shared by every tenant in the process."""
+    """The app's access tokens, one per (identity host, API origin), shared by every tenant in the process.
+
+    The key is the exact pair of hosts a token may travel to: minted at ``identity_url``, sent only to
+    ``api_url``'s origin. Callers pass hosts already checked against the allowlist (``hosts``).
+    """
 
     def __init__(
         self,
@@ -158,35 +165,39 @@ class AppTokens:
         self._http = http or httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
         self._margin = margin_seconds
         self._clock = clock
-        self._tokens: dict[str, _Token] = {}
+        self._tokens: dict[TokenAudience, _Token] = {}
         self._token_endpoints: dict[str, str] = {}
         self._lock = threading.Lock()
         self.minted = 0
 
-    def for_identity(self, identity_url: str) -> TokenSource:
-        return _BoundTokens(self, identity_url.rstrip("/"))
+    def for_hosts(self, identity_url: str, api_url: str) -> TokenSource:
+        return _BoundTokens(self, TokenAudience(identity_url.rstrip("/"), origin(api_url)))
 
-    def access_token(self, identity_url: str) -> str:
+    def access_token(self, audience: TokenAudience) -> str:
         with self._lock:
-            token = self._tokens.get(identity_url)
+            token = self._tokens.get(audience)
             if token is not None and token.refresh_at > self._clock():
                 return token.value
-            return self._mint(identity_url)
+            return self._mint(audience)
 
-    def mint_again(self, identity_url: str, rejected: str) -> str:
+    def mint_again(self, audience: TokenAudience, rejected: str) -> str:
         """After a 401: a new token, unless another request already replaced the rejected one."""
         with self._lock:
-            token = self._tokens.get(identity_url)
+            token = self._tokens.get(audience)
             if token is not None and token.value != rejected and token.refresh_at > self._clock():
                 return token.value
-            return self._mint(identity_url)
+            return self._mint(audience)
 
     def forget(self) -> None:
         with self._lock:
             self._tokens.clear()
 
     def token_endpoint(self, identity_url: str) -> str:
-        """From the identity server's OpenID configuration (the assertion's aud must match it exactly)."""
+        """From the identity server's OpenID configuration (the assertion's aud must match it exactly).
+
+        Only an endpoint on the identity host's own origin is taken: the signed assertion is a credential
+        for a minute, and a discovery answer must not be able to send it elsewhere.
+        """
         known = self._token_endpoints.get(identity_url)
         if known:
             return known
@@ -194,15 +205,22 @@ class AppTokens:
         try:
             response = self._http.get(f"{identity_url}/.well-known/openid-configuration")
             if response.status_code == 200:
-                endpoint = str(response.json().get("token_endpoint") or endpoint)
+                named = str(response.json().get("token_endpoint") or endpoint)
+                if origin(named) == origin(identity_url):
+                    endpoint = named
+                else:
+                    logger.warning(
+                        "sparebank1 token endpoint on another origin ignored",
+                        extra={"identity": origin(identity_url), "named": origin(named)},
+                    )
         except (httpx.HTTPError, ValueError, AttributeError):
             pass  # IdentityServer's conventional path is the documented fallback
         self._token_endpoints[identity_url] = endpoint
         return endpoint
 
-    def _mint(self, identity_url: str) -> str:
+    def _mint(self, audience: TokenAudience) -> str:
         credentials = self._credentials()
-        endpoint = self.token_endpoint(identity_url)
+        endpoint = self.token_endpoint(audience.identity_url)
         form = {
             "grant_type": "client_credentials",
             "scope": SCOPE,
@@ -226,9 +244,19 @@ class AppTokens:
             raise TenantLevelError(TenantProblem.API_ACCESS_MISSING, reason, remedy=CERTIFICATE_REMEDY)
         lifetime = float(body.get("expires_in") or 300)
         token = _Token(str(body["access_token"]), self._clock() + max(lifetime - self._margin, lifetime / 2))
-        self._tokens[identity_url] = token
-        logger.info("sparebank1 app token minted", extra={"expires_in": int(lifetime)})
+        self._tokens[audience] = token
+        logger.info(
+            "sparebank1 app token minted", extra={"expires_in": int(lifetime), "api": audience.api_origin}
+        )
         return token.value
+
+
+@dataclass(frozen=True)
+class TokenAudience:
+    """Where a token comes from and the one API origin it may be sent to."""
+
+    identity_url: str
+    api_origin: str
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
@@ -242,10 +270,14 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _BoundTokens:
     tokens: AppTokens
-    identity_url: str
+    audience: TokenAudience
+
+    @property
+    def api_origin(self) -> str:
+        return self.audience.api_origin
 
     def access_token(self) -> str:
-        return self.tokens.access_token(self.identity_url)
+        return self.tokens.access_token(self.audience)
 
     def mint_again(self, rejected: str) -> str:
-        return self.tokens.mint_again(self.identity_url, rejected)
+        return self.tokens.mint_again(self.audience, rejected)

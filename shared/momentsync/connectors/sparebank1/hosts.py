@@ -1,10 +1,17 @@
-"""Which host a tenant's bank uses, and what its ``/api/endpoints`` service map says.
+"""Which hosts a tenant's bank may send us to, and what its ``/api/endpoints`` service map says.
 
-SpareBank 1 Regnskap is one Unimicro platform behind many bank hosts (sparebank1.md §1.1); the table
-comes from third-party code, so it is configuration, not truth: a bank missing here is reached through
-the escape hatch (the tenant's ``sparebank1_bank`` set to its base URL, ``https://`` only, except a
-local emulator on ``http://127.0.0.1``/``localhost``). Satellite hosts (identity, files) are never
-hard-coded: ``GET {base}/api/endpoints`` names them, and the answer is cached per process.
+SpareBank 1 Regnskap is one Unimicro platform behind many bank hosts (sparebank1.md §1.1). Our app token
+is good for EVERY company that activated the app, so a host that receives it can read every tenant's books:
+hosts therefore come only from an allowlist (docs/security.md, "SpareBank 1 hosts"):
+
+* a listed bank: the bank's ``/api/endpoints`` may name AppFramework and Files only on the bank's own
+  host or its subdomains (``files.regnskap.sb1.no``), Identity only on the bank's identity host(s), all
+  over ``https``;
+* a custom base URL (the escape hatch for an unlisted bank or a local emulator) only where the stack
+  allows it (local and test stacks; ``SpareBank1CustomBankUrls`` is forced to ``refused`` in prod), and
+  then every service must sit on the custom URL's own origin.
+
+The table comes from third-party code, so it is configuration, not truth: add a missing bank here.
 """
 
 from __future__ import annotations
@@ -20,6 +27,14 @@ from momentsync.errors import PermanentError, TransientError
 
 SHARED_IDENTITY_URL = "https://login.regnskap.sparebank1.no"
 TEST_BANK = "test"
+HOSTS_REMEDY = "docs/security.md#sparebank-1-hosts"
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL (the port made explicit, so two spellings of one origin are equal)."""
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass(frozen=True)
@@ -27,8 +42,14 @@ class Bank:
     key: str
     name: str
     base_url: str
-    # Used only when /api/endpoints names no Identity service.
+    # Used only when /api/endpoints names no Identity service; also the only identity host allowed.
     identity_url: str = SHARED_IDENTITY_URL
+    # A custom base URL: every service must share its origin (no table vouches for other hosts).
+    custom: bool = False
+
+    @property
+    def base_origin(self) -> str:
+        return origin(self.base_url)
 
 
 # Maintained list (sparebank1.md §1.1, [OBS] Metorial slates, 2026): add a bank here when one is missing.
@@ -52,26 +73,33 @@ BANKS: dict[str, Bank] = {
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def resolve_bank(bank: str | None) -> Bank:
-    """The tenant's ``sparebank1_bank``: a key of ``BANKS`` or (escape hatch) a base URL."""
+def resolve_bank(bank: str | None, *, custom_urls: bool = False) -> Bank:
+    """The tenant's ``sparebank1_bank``: a key of ``BANKS`` or, where ``custom_urls``, a base URL."""
     value = (bank or "").strip()
     if not value:
         raise PermanentError(
             "the tenant has no SpareBank 1 bank configured (set sparebank1_bank to one of "
-            f"{', '.join(sorted(BANKS))}, or to the bank's base URL)"
+            f"{', '.join(sorted(BANKS))})"
         )
     known = BANKS.get(value.lower())
     if known is not None:
         return known
+    if not custom_urls:
+        raise PermanentError(
+            f"unknown SpareBank 1 bank {value[:80]!r}: this stack accepts only the listed banks "
+            f"({', '.join(sorted(BANKS))}); a missing bank is added to the table, never given as a URL "
+            f"in production ({HOSTS_REMEDY})"
+        )
     parts = urlsplit(value)
     # Our bearer token is good for every company that activated the app: it goes to https hosts only.
     secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS)
-    if not (secure and parts.hostname) or parts.query or parts.fragment:
+    if not (secure and parts.hostname) or parts.query or parts.fragment or parts.username or parts.password:
         raise PermanentError(
-            f"unknown SpareBank 1 bank {value!r}: use one of {', '.join(sorted(BANKS))} or an https base URL"
+            f"unknown SpareBank 1 bank {value[:80]!r}: use one of {', '.join(sorted(BANKS))} "
+            "or an https base URL"
         )
     base = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
-    return Bank(key=base, name=base, base_url=base)
+    return Bank(key=base, name=base, base_url=base, identity_url=base, custom=True)
 
 
 @dataclass(frozen=True)
@@ -81,8 +109,55 @@ class ServiceEndpoints:
     files: str | None
 
 
+def _host_within(url: str, host: str) -> bool:
+    """``url`` is https, without user info or an odd port, on ``host`` or one of its subdomains."""
+    parts = urlsplit(url)
+    name = (parts.hostname or "").lower().rstrip(".")
+    return (
+        parts.scheme == "https"
+        and parts.port in (None, 443)
+        and not parts.username
+        and not parts.password
+        and (name == host or name.endswith("." + host))
+    )
+
+
+def check_endpoints(bank: Bank, services: ServiceEndpoints) -> ServiceEndpoints:
+    """Every host the bank's service map names is one the allowlist gives that bank, or a permanent error."""
+    wrong: list[str] = []
+    if bank.custom:
+        named = (
+            ("AppFramework", services.app_framework),
+            ("Identity", services.identity),
+            ("Files", services.files),
+        )
+        for kind, url in named:
+            if url is not None and origin(url) != bank.base_origin:
+                wrong.append(f"{kind} {origin(url)}")
+    else:
+        bank_host = (urlsplit(bank.base_url).hostname or "").lower()
+        identity_host = (urlsplit(bank.identity_url).hostname or "").lower()
+        for kind, url, host in (
+            ("AppFramework", services.app_framework, bank_host),
+            ("Files", services.files, bank_host),
+        ):
+            if url is not None and not _host_within(url, host):
+                wrong.append(f"{kind} {origin(url)}")
+        # Identity exactly: a subdomain of the login host has no business minting our token.
+        if origin(services.identity) != origin(bank.identity_url) or not _host_within(
+            services.identity, identity_host
+        ):
+            wrong.append(f"Identity {origin(services.identity)}")
+    if wrong:
+        raise PermanentError(
+            f"SpareBank 1 bank {bank.key} names hosts outside its allowlist ({'; '.join(wrong)}): "
+            f"nothing was sent there ({HOSTS_REMEDY})"
+        )
+    return services
+
+
 class EndpointDiscovery:
-    """``GET {base}/api/endpoints`` (no auth), cached per base URL for ``ttl`` seconds."""
+    """``GET {base}/api/endpoints`` (no auth), checked against the allowlist, cached per base URL."""
 
     def __init__(self, http: httpx.Client | None = None, *, ttl: float = 3600.0) -> None:
         self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
@@ -95,7 +170,7 @@ class EndpointDiscovery:
             cached = self._cache.get(bank.base_url)
             if cached and cached[0] > time.monotonic():
                 return cached[1]
-        found = self._discover(bank)
+        found = check_endpoints(bank, self._discover(bank))
         with self._lock:
             self._cache[bank.base_url] = (time.monotonic() + self._ttl, found)
         return found
