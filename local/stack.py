@@ -47,7 +47,8 @@ class LocalStack:
         self.names = LocalNames(
             stack_name=self.config.stack_name,
             region=self.config.region,
-            parameters=dict(self.config.parameters),
+            # The template's Stage has no default (a deploy must name it); the local stack is "dev".
+            parameters={"Stage": "dev", **self.config.parameters},
         )
         self.aws: EmbeddedAws | None = None
         self.http_api: LocalHttpApi | None = None

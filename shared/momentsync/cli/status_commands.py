@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from momentsync.cli.context import EXIT_NOT_FOUND, age, console, context_of, fail, print_json, when
-from momentsync.operations.status import (
-    Backlog,
-    CloudWatchQueueAge,
-    TenantReport,
-    queue_backlog,
-    tenant_report,
-)
 
 _CONNECTION_STYLE = {"ok": "green", "paused": "yellow", "disabled": "dim"}
+
+if TYPE_CHECKING:
+    from momentsync.operations.status import (
+        Backlog,
+        TenantReport,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +29,8 @@ def status(
     ] = None,
 ) -> None:
     """How the stack and its tenants are doing: connection, synced / waiting / failed, backlog."""
+    from momentsync.operations.status import CloudWatchQueueAge, queue_backlog, tenant_report
+
     context = context_of(ctx)
     target = context.target
     backlog = queue_backlog(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from momentsync.cli.context import (
     EXIT_CONFLICT,
@@ -21,9 +23,10 @@ from momentsync.cli.context import (
     print_json,
     when,
 )
-from momentsync.operations.status import connection_state
-from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin, TenantChangeRefused, settings_view
-from momentsync.tenants import InvoiceMode, Tenant, TenantConflict, TenantNotFound
+
+if TYPE_CHECKING:
+    from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin
+    from momentsync.tenants import Tenant
 
 
 def register(tenants_app: typer.Typer) -> None:
@@ -35,6 +38,8 @@ def register(tenants_app: typer.Typer) -> None:
 
 
 def _admin(context: Context, *, with_queue: bool = False, with_credentials: bool = False) -> TenantAdmin:
+    from momentsync.operations.tenant_admin import TenantAdmin
+
     return TenantAdmin(
         tenants=context.tenants(),
         audit=context.audit(),
@@ -46,6 +51,8 @@ def _admin(context: Context, *, with_queue: bool = False, with_credentials: bool
 
 
 def _summary(tenant: Tenant) -> dict:
+    from momentsync.operations.status import connection_state
+
     return {
         "tenant_id": tenant.tenant_id,
         "name": tenant.name,
@@ -63,12 +70,16 @@ def _show(context: Context, data: dict, title: str) -> None:
         return
     table = Table(show_header=False, title=title)
     for key, value in data.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+        # Text, not markup: values with [brackets] are shown as they are.
+        table.add_row(key, Text(json.dumps(value) if isinstance(value, dict | list) else str(value)))
     console.print(table)
 
 
 def _run(action):  # type: ignore[no-untyped-def]
     """Runs a tenant change, turning its errors into exit codes."""
+    from momentsync.operations.tenant_admin import TenantChangeRefused
+    from momentsync.tenants import TenantConflict, TenantNotFound
+
     try:
         return action()
     except TenantNotFound as exc:
@@ -81,6 +92,8 @@ def _run(action):  # type: ignore[no-untyped-def]
 
 def tenants_list(ctx: typer.Context) -> None:
     """Every tenant with its status and connection state."""
+    from momentsync.operations.status import connection_state
+
     context = context_of(ctx)
     tenants = context.tenants().list()
     if context.as_json:
@@ -134,12 +147,28 @@ def tenants_disable(
     _show(context, _summary(tenant), f"tenant {tenant_id} disabled")
 
 
+class InvoiceModeChoice(StrEnum):
+    """momentsync.tenants.InvoiceMode's values (a test keeps them equal), without importing pydantic
+    before --help answers."""
+
+    INVOICE = "invoice"
+    SALE = "sale"
+
+
+def _settings_change(**fields: Any) -> SettingsChange:
+    from momentsync.operations.tenant_admin import SettingsChange
+
+    return SettingsChange(**fields)
+
+
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values or []:
         key, sep, mapped = value.partition("=")
         if not sep or not key.strip() or not mapped.strip():
             fail(f"{option} takes CODE=VALUE, not {value!r}", EXIT_USAGE)
+        if key.strip() in pairs and pairs[key.strip()] != mapped.strip():
+            fail(f"{option} names {key.strip()} twice with different values: give it once", EXIT_USAGE)
         pairs[key.strip()] = mapped.strip()
     return pairs
 
@@ -152,7 +181,9 @@ def tenants_settings(
     ] = None,
     add_email: Annotated[list[str] | None, typer.Option(help="Add a notification e-mail.")] = None,
     remove_email: Annotated[list[str] | None, typer.Option(help="Remove a notification e-mail.")] = None,
-    invoice_mode: Annotated[InvoiceMode | None, typer.Option(help="invoice (Fiken numbers) or sale.")] = None,
+    invoice_mode: Annotated[
+        InvoiceModeChoice | None, typer.Option(help="invoice (Fiken numbers) or sale.")
+    ] = None,
     vat_code: Annotated[
         list[str] | None, typer.Option(help="VAT code override CODE=TARGET_VAT_TYPE (repeatable).")
     ] = None,
@@ -171,14 +202,21 @@ def tenants_settings(
     ] = False,
 ) -> None:
     """Show the tenant's settings, or change them (validated; every change is audited)."""
+    from pydantic import ValidationError
+
+    from momentsync.cli.failures import one_line
+    from momentsync.operations.tenant_admin import settings_view
+    from momentsync.tenants import InvoiceMode
+
     context = context_of(ctx)
     if vat_registered is not None and vat_registered not in {"yes", "no", "ask"}:
         fail("--vat-registered takes yes, no or ask", EXIT_USAGE)
-    change = SettingsChange(
+    try:
+        change = _settings_change(
         notification_emails=email,
         add_emails=add_email or [],
         remove_emails=remove_email or [],
-        invoice_mode=invoice_mode,
+        invoice_mode=InvoiceMode(invoice_mode.value) if invoice_mode else None,
         vat_code_overrides=_pairs(vat_code, "--vat-code"),
         unset_vat_codes=unset_vat_code or [],
         account_overrides=_pairs(account, "--account"),
@@ -187,20 +225,25 @@ def tenants_settings(
         clear_bank_account_number=clear_bank_account,
         vat_registered=vat_registered,  # type: ignore[arg-type]
     )
+    except ValidationError as exc:
+        fail(one_line(exc).removeprefix("value: ").removeprefix("Value error, "), EXIT_USAGE)
     if change.is_empty and not moment_api_key_stdin:
         tenant = context.tenants().get(tenant_id)
         if tenant is None:
             fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
         _show(context, settings_view(tenant), f"settings of {tenant_id}")
         return
+    api_key = sys.stdin.readline().strip() if moment_api_key_stdin else None
+    if moment_api_key_stdin and not api_key:
+        fail("the Moment API key on standard input is empty", EXIT_USAGE, "pipe the key in: ... < key.txt")
     admin = _admin(context, with_credentials=moment_api_key_stdin)
     result: dict = {"tenant_id": tenant_id}
-    if moment_api_key_stdin:
-        api_key = sys.stdin.readline().strip()
-        _run(lambda: admin.store_moment_api_key(tenant_id, api_key))
-        result["moment_api_key"] = "stored"
+    # Settings first: a refused change stores nothing at all, not even the key given with it.
     if not change.is_empty:
         tenant, changed = _run(lambda: admin.change_settings(tenant_id, change))
         result["changed"] = changed
         result["settings"] = settings_view(tenant)
+    if api_key:
+        _run(lambda: admin.store_moment_api_key(tenant_id, api_key))
+        result["moment_api_key"] = "stored"
     _show(context, result, f"settings of {tenant_id} changed")
