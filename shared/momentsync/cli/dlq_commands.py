@@ -209,6 +209,7 @@ class _NoAudit:
 def _replay_all(context: Context, *, rate: float | None, dry_run: bool, yes: bool) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from momentsync.cli.failures import first_line
     from momentsync.operations.replay import replay_all_with_move_task
 
     depth = context.dead_letter_queue().depth()
@@ -223,11 +224,18 @@ def _replay_all(context: Context, *, rate: float | None, dry_run: bool, yes: boo
                 "StartMessageMoveTask (bodies unchanged). Add [bold]--execute[/bold] to start it."
             )
         return
+    target = context.target
+    if target.is_local:
+        # moto has no StartMessageMoveTask: it answers with an HTML error page.
+        fail(
+            "--all uses SQS StartMessageMoveTask, which the local stack (moto) does not offer",
+            EXIT_USAGE,
+            "replay message by message instead: `momentsync --local dlq replay --execute` (filters allowed)",
+        )
     if not yes and not typer.confirm(
         f"Move all (about {depth.visible}) dead letters back to the event queue?"
     ):
         raise typer.Exit(EXIT_FAILED)
-    target = context.target
     try:
         task = replay_all_with_move_task(
             target.client("sqs"),
@@ -238,7 +246,7 @@ def _replay_all(context: Context, *, rate: float | None, dry_run: bool, yes: boo
             rate=int(rate) if rate else None,
         )
     except (ClientError, BotoCoreError) as exc:
-        fail(f"SQS refused the move task: {exc}")
+        fail(f"SQS refused the move task: {first_line(str(exc))}")
     if context.as_json:
         print_json({"dry_run": False, **task.__dict__})
     else:

@@ -13,7 +13,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -406,15 +405,7 @@ def main() -> None:
     """The console script: every failure is one line plus a hint and an exit code, never a traceback
     (``MOMENTSYNC_DEBUG=1`` shows it)."""
     try:
-        code = app(standalone_mode=False)
-    except click.exceptions.Abort:
-        errors.print("aborted")
-        sys.exit(EXIT_FAILED)
-    except click.ClickException as exc:  # usage errors: click's own message and exit code 2
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        app()  # usage errors, Exit and Abort are handled (and exit) inside, as click does
     except Exception as exc:
         import os
 
@@ -423,7 +414,6 @@ def main() -> None:
         failure = explain_failure(exc)
         say_error(failure.message, failure.hint)
         sys.exit(failure.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from stdnum.no import kontonr
 
 from momentsync.connectors.fiken.vat import SALES_VAT_TYPES
-
 from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
 from momentsync.operations.replay import AuditLog
 from momentsync.queue import EventQueue

@@ -1,0 +1,151 @@
+"""Packaging: `pip install .` declares what the package imports; the Lambda layer holds only what the
+functions import; `momentsync --help` starts without loading the AWS SDK, pydantic or httpx."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from momentsync.cli.main import TargetChoice
+from momentsync.cli.tenant_commands import InvoiceModeChoice
+from momentsync.tenants import InvoiceMode, TargetSystem
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "shared" / "momentsync"
+OPERATOR_ONLY = {"momentsync.cli", "momentsync.operations"}
+
+
+def imports_of(path: Path) -> set[str]:
+    """Absolute module names a file imports, anywhere in it (lazy imports inside functions too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def module_file(name: str) -> Path | None:
+    relative = Path(*name.split("."))
+    for candidate in (
+        REPO / "shared" / relative / "__init__.py",
+        (REPO / "shared" / relative).with_suffix(".py"),
+    ):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def momentsync_modules_reached_from(entry_points: list[Path]) -> set[str]:
+    reached: set[str] = set()
+    todo = [name for path in entry_points for name in imports_of(path) if name.startswith("momentsync")]
+    while todo:
+        name = todo.pop()
+        path = module_file(name)
+        if path is None or name in reached:
+            continue
+        reached.add(name)
+        todo += [n for n in imports_of(path) if n.startswith("momentsync") and n not in reached]
+    return reached
+
+
+def canonical(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()  # PEP 503
+
+
+def test_pyproject_declares_every_third_party_package_the_package_imports():
+    declared = {
+        canonical(re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0])
+        for requirement in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    distributions = importlib.metadata.packages_distributions()
+    imported = {
+        name.split(".")[0]
+        for path in PACKAGE.rglob("*.py")
+        for name in imports_of(path)
+        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("momentsync")
+    }
+    missing = {
+        root: distributions.get(root)
+        for root in imported
+        if not {canonical(d) for d in distributions.get(root, [])} & declared
+    }
+    assert not missing, f"imported but not in pyproject dependencies: {missing}"
+
+
+def test_no_function_imports_the_operator_cli_or_operations():
+    reached = momentsync_modules_reached_from(sorted((REPO / "functions").glob("*/app.py")))
+    assert "momentsync.sync.wiring" in reached and "momentsync.connect.wiring" in reached  # the walk works
+    assert not {name for name in reached if name.startswith(tuple(OPERATOR_ONLY))}
+
+
+def test_layer_package_leaves_out_cli_and_operations_and_has_all_the_functions_import(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in {"MAKEFLAGS", "MFLAGS"}}
+    subprocess.run(  # noqa: S603 - the layer's own build step, fixed arguments
+        [
+            shutil.which("make") or "make",
+            "--no-print-directory",
+            "-C",
+            str(REPO / "shared"),
+            "layer-package",
+            f"ARTIFACTS_DIR={tmp_path}",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    layer = tmp_path / "python" / "momentsync"
+    assert not (layer / "cli").exists() and not (layer / "operations").exists()
+    assert not list(layer.rglob("__pycache__"))
+    reached = sorted(momentsync_modules_reached_from(sorted((REPO / "functions").glob("*/app.py"))))
+    # Every module a function reaches imports from the layer alone (third-party packages from this venv).
+    probe = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-c",
+            "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]",
+            *reached,
+        ],
+        env={**env, "PYTHONPATH": str(tmp_path / "python")},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+
+
+def test_help_starts_without_the_aws_sdk_pydantic_or_httpx():
+    heavy = ("boto3", "botocore", "pydantic", "httpx", "jwt", "cryptography", "aws_lambda_powertools")
+    script = (
+        "import sys; sys.argv = ['momentsync', '--help']\n"
+        "from momentsync.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}), file=sys.stderr)"
+    )
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(REPO / "shared")},
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    assert "Operate momentsync" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+    # 0.2 s on a quiet machine; generous here, since the test machine is shared and busy.
+    assert elapsed < 3.0, elapsed
+
+
+def test_cli_choices_are_the_models_values():
+    assert [c.value for c in TargetChoice] == [t.value for t in TargetSystem]
+    assert [c.value for c in InvoiceModeChoice] == [m.value for m in InvoiceMode]
