@@ -27,6 +27,13 @@ def status(
     tenant_id: Annotated[
         str | None, typer.Argument(help="One tenant in detail (default: every tenant).")
     ] = None,
+    recount: Annotated[
+        bool,
+        typer.Option(
+            help="Rebuild the counts from every record first (after upgrading to counted status, or to "
+            "repair a count a crash left off by one); reads all of the tenants' records."
+        ),
+    ] = False,
 ) -> None:
     """How the stack and its tenants are doing: connection, synced / waiting / failed, backlog."""
     from momentsync.operations.status import CloudWatchQueueAge, queue_backlog, tenant_report
@@ -48,8 +55,13 @@ def status(
         tenants = [tenant]
     else:
         tenants = repository.list()
-    sync_state, parked = context.sync_state(), context.parked()
-    reports = [tenant_report(t, sync_state=sync_state, parked=parked) for t in tenants]
+    sync_state, parked, credentials = context.sync_state(), context.parked(), context.credentials()
+    if recount:
+        for tenant in tenants:
+            sync_state.recount(tenant.tenant_id)
+    reports = [
+        tenant_report(t, sync_state=sync_state, parked=parked, credentials=credentials) for t in tenants
+    ]
 
     if context.as_json:
         data: dict = {"backlog": backlog.as_dict()}
