@@ -71,6 +71,22 @@ class ConnectSettings(_Settings):
     company_choice_ttl_seconds: int = Field(default=1800, gt=0)
 
 
+class HealthSettings(_Settings):
+    """The scheduled tenant-health check (momentsync.health)."""
+
+    parked_events_table: str = Field(min_length=1)
+    transfer_log_table: str = Field(min_length=1)
+    notifications_table: str = Field(min_length=1)
+    operator_topic_arn: str = ""
+    health_parked_minutes: int = Field(default=60, gt=0)
+    health_quiet_days: int = Field(default=3, gt=0)
+
+
+@lru_cache(maxsize=1)
+def health_settings() -> HealthSettings:
+    return HealthSettings()  # type: ignore[call-arg]
+
+
 @lru_cache(maxsize=1)
 def webhook_settings() -> WebhookSettings:
     return WebhookSettings()  # type: ignore[call-arg]
