@@ -5,13 +5,20 @@ from __future__ import annotations
 import pytest
 
 from local.template import functions, load_template
-from momentsync.settings import ConnectSettings, HealthSettings, ProcessorSettings, WebhookSettings
+from momentsync.settings import (
+    ConnectSettings,
+    HealthSettings,
+    ProcessorSettings,
+    SelfServiceSettings,
+    WebhookSettings,
+)
 
 SETTINGS = {
     "WebhookFunction": WebhookSettings,
     "ProcessorFunction": ProcessorSettings,
     "ConnectFunction": ConnectSettings,
     "HealthFunction": HealthSettings,
+    "SelfServiceFunction": SelfServiceSettings,
 }
 # Read by Powertools itself, not by our settings models.
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}

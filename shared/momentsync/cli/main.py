@@ -296,6 +296,37 @@ def tenants_connect_url(
     )
 
 
+@tenants_app.command("page-url")
+def tenants_page_url(
+    ctx: typer.Context,
+    tenant_id: str,
+    valid_hours: Annotated[int, typer.Option(min=1, max=24 * 14, help="Hours the link stays valid.")] = 72,
+) -> None:
+    """Print a one-time link to the tenant's own page (connection, transfers, "send again")."""
+    from momentsync.connect.links import DynamoOneTimeTokens
+    from momentsync.selfservice.service import create_page_link
+
+    context: Context = ctx.obj
+    if context.tenants().get(tenant_id) is None:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    resources = fiken_auth_resources(context)
+    link = create_page_link(
+        DynamoOneTimeTokens(context.target.table(resources["AUTH_TABLE"])),
+        base_url=context.target.webhook_base_url,
+        tenant_id=tenant_id,
+        ttl=timedelta(hours=valid_hours),
+    )
+    record_action(context, "tenant.page_link", tenant_id, {"valid_hours": valid_hours})
+    if context.as_json:
+        print_json({"tenant_id": tenant_id, "url": link.url, "expires_at": link.expires_at.isoformat()})
+        return
+    print_whole(link.url)
+    errors.print(
+        f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC; the page then keeps the tenant signed in "
+        "for half an hour. Send it only to the tenant's own people."
+    )
+
+
 @tenants_app.command("disconnect")
 def tenants_disconnect(
     ctx: typer.Context,

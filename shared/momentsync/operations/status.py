@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from momentsync.credentials import TenantCredentials
+from momentsync.connection import CredentialsSource, connection_state, stored_credentials
 from momentsync.envelope import ENTITY_TYPES
 from momentsync.operations.dead_letters import QueueDepth, queue_depth
 from momentsync.sync.sync_state import StatusCounts, SyncLink
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import TargetSystem, Tenant, TenantStatus
+from momentsync.tenants import Tenant
 
 SYNCED_OUTCOMES = {Outcome.SYNCED.value, Outcome.UNCHANGED.value, Outcome.FLAGGED.value}
 
@@ -31,8 +31,9 @@ class StatusCountsSource(Protocol):
     def status_counts(self, tenant_id: str) -> StatusCounts: ...
 
 
-class CredentialsSource(Protocol):
-    def get(self, tenant_id: str, *, fresh: bool = False) -> TenantCredentials: ...
+
+
+__all__ = ["connection_state", "tenant_report", "queue_backlog", "CloudWatchQueueAge", "entity_status"]
 
 
 class ParkedCounter(Protocol):
@@ -111,47 +112,6 @@ class Backlog:
             "dead_letter_queue": {**asdict(self.dead_letter_queue), "total": self.dead_letter_queue.total},
             "oldest_message_age_seconds": self.oldest_message_age_seconds,
         }
-
-
-def connection_state(tenant: Tenant, credentials: TenantCredentials | None = None) -> str:
-    """disabled / needs_reauth / <problem> (e.g. module_missing) / not_configured / not_connected /
-    moment_key_missing / paused / ok.
-
-    With ``credentials`` (what the tenant's secret holds; empty when it has none) the answer is the
-    truth about the connection, not only the stored status: a tenant never connected to Fiken, a
-    SpareBank 1 tenant without its bank or company key, and one resumed after `disconnect` are not ok.
-    Without them (``tenants list``) only the stored status is judged.
-    """
-    if tenant.status is TenantStatus.DISABLED:
-        return "disabled"
-    if tenant.status is TenantStatus.NEEDS_REAUTH:
-        return "needs_reauth"
-    if tenant.problems:
-        return sorted(tenant.problems)[0]
-    if tenant.target is TargetSystem.SPAREBANK1 and not (
-        tenant.sparebank1_bank and tenant.sparebank1_company_key
-    ):
-        return "not_configured"
-    if credentials is not None:
-        if tenant.target is TargetSystem.FIKEN and (
-            credentials.fiken is None or credentials.fiken.refresh_token is None
-        ):
-            return "not_connected"
-        if credentials.moment_api_key is None:
-            return "moment_key_missing"
-    if tenant.status is TenantStatus.PAUSED:
-        return "paused"
-    return "ok"
-
-
-def stored_credentials(source: CredentialsSource, tenant_id: str) -> TenantCredentials:
-    """The tenant's credentials, empty when its secret does not exist (never connected, or deleted)."""
-    from momentsync.credentials import CredentialsNotFound
-
-    try:
-        return source.get(tenant_id, fresh=True)
-    except CredentialsNotFound:
-        return TenantCredentials()
 
 
 def entity_status(entity_type: str, links: Iterable[SyncLink]) -> EntityStatus:
