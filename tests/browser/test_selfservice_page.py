@@ -21,6 +21,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from momentsync.connect.links import DynamoOneTimeTokens
 from momentsync.envelope import QueueEnvelope
@@ -49,6 +51,13 @@ def browser():
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+def click_and_load(driver, element_id: str) -> None:
+    """Clicks a button or link and waits for the next page (a busy machine answers slowly)."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, element_id).click()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
 
 
 def table(stack, logical_id: str):
@@ -123,7 +132,7 @@ def test_link_opens_a_session_and_the_page_shows_sends_and_saves(paused_stack, t
     browser.get(link)  # the link itself spends nothing: a mail scanner's GET is harmless
     screenshot(browser, "01-open-link")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Åpne din side"
-    browser.find_element(By.ID, "open").click()
+    click_and_load(browser, "open")
 
     assert browser.current_url == f"{paused_stack.webhook_base_url}/tenant/{a}?lang=nb"  # no token any more
     [cookie] = browser.get_cookies()
@@ -145,7 +154,7 @@ def test_link_opens_a_session_and_the_page_shows_sends_and_saves(paused_stack, t
     assert "B's own failure" not in page and "99" not in page
     screenshot(browser, "02-page-nb")
 
-    browser.find_element(By.ID, "send-again-invoice-7").click()
+    click_and_load(browser, "send-again-invoice-7")
     assert browser.find_element(By.ID, "notice").text == "Sendt på nytt: overføres om litt."
     [resync] = queued(paused_stack)
     assert (resync.tenant_id, resync.entity_type, resync.entity_id, resync.origin) == (
@@ -158,23 +167,23 @@ def test_link_opens_a_session_and_the_page_shows_sends_and_saves(paused_stack, t
     emails = browser.find_element(By.ID, "emails")
     emails.clear()
     emails.send_keys("not an address")
-    browser.find_element(By.ID, "save-emails").click()
+    click_and_load(browser, "save-emails")
     assert "'not an address' is not an e-mail address" in browser.find_element(By.ID, "error").text
     repository = DynamoTenantRepository(table(paused_stack, "TenantsTable"))
     assert repository.require(a).notification_emails == ["regnskap@fjord.no"]
     emails = browser.find_element(By.ID, "emails")
     emails.clear()
     emails.send_keys("regnskap@fjord.no\nsjef@fjord.no")
-    browser.find_element(By.ID, "save-emails").click()
+    click_and_load(browser, "save-emails")
     assert browser.find_element(By.ID, "notice").text == "Lagret."
     assert repository.require(a).notification_emails == ["regnskap@fjord.no", "sjef@fjord.no"]
 
-    browser.find_element(By.ID, "language").click()
+    click_and_load(browser, "language")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Transfers from Moment: Fjordkraft Regnskap AS"
     assert "Fix what the reason says" in browser.find_element(By.ID, "transfers").text
     screenshot(browser, "03-page-en")
 
-    browser.find_element(By.ID, "reconnect").click()
+    click_and_load(browser, "reconnect")
     reconnect = browser.find_element(By.ID, "reconnect-link").get_attribute("href")
     assert re.fullmatch(
         rf"{re.escape(paused_stack.webhook_base_url)}/connect/fiken/{a}\?token=[\w-]+", reconnect
@@ -187,14 +196,14 @@ def test_link_opens_a_session_and_the_page_shows_sends_and_saves(paused_stack, t
     screenshot(browser, "05-other-tenant-refused")
 
     browser.get(f"{paused_stack.webhook_base_url}/tenant/{a}?lang=en")
-    browser.find_element(By.ID, "sign-out").click()
+    click_and_load(browser, "sign-out")
     assert browser.find_element(By.TAG_NAME, "h1").text == "You are signed out."
     browser.get(f"{paused_stack.webhook_base_url}/tenant/{a}")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Lenken virker ikke"
 
     # The link worked once.
     browser.get(link)
-    browser.find_element(By.ID, "open").click()
+    click_and_load(browser, "open")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Lenken virker ikke"
 
     assert audit_actions(paused_stack, a)[:5] == [

@@ -175,7 +175,8 @@ def test_sparebank1_tenant_needs_its_bank_and_a_guid_company_key(paused_stack, c
     ("options", "says"),
     [
         (["--vat-code", "3=BOGUS"], "'BOGUS' is not a Fiken sales vatType"),
-        (["--vat-code", "9903=HIGH"], "VAT code '9903' is not a SAF-T tax code"),
+        (["--vat-code", "9903=BOGUS"], "'BOGUS' is not a Fiken sales vatType"),  # the issue's own case
+        (["--vat-code", "3a=HIGH"], "VAT code '3a' is not a VAT code"),
         (["--account", "3000=abc"], "account 'abc' is not an account number"),
         (["--account", "30=3001"], "account '30' is not an account number"),
         (["--bank-account", "1234.56.78904"], "fails"),  # 11 digits, wrong MOD11 check digit

@@ -32,8 +32,9 @@ from momentsync.tenants import (
 _ATTEMPTS = 3
 # Norwegian standard chart of accounts (NS 4102): four digits; sub-accounts a few more.
 _ACCOUNT_NUMBER = re.compile(r"^\d{4,8}$")
-# SAF-T standard tax codes (what Moment's sales accounts carry) are one or two digits.
-_SAFT_TAX_CODE = re.compile(r"^\d{1,2}$")
+# A VAT code as an account carries it (SAF-T's standard codes are one or two digits, but a chart may
+# carry its own, e.g. 9903) or as SpareBank 1 Regnskap numbers its VAT types.
+_VAT_CODE = re.compile(r"^\d{1,6}$")
 
 
 class TenantChangeRefused(ValueError):
@@ -83,14 +84,14 @@ class SettingsChange(BaseModel):
         """What the target system would refuse later (as a dead letter): caught while the operator is here."""
         found = []
         for code, vat_type in self.vat_code_overrides.items():
-            if not _SAFT_TAX_CODE.match(code):
-                found.append(f"VAT code {code!r} is not a SAF-T tax code (one or two digits, e.g. 3 or 31)")
+            if not _VAT_CODE.match(code):
+                found.append(f"VAT code {code!r} is not a VAT code (digits, e.g. 3 or 31)")
             if target is TargetSystem.FIKEN and vat_type not in SALES_VAT_TYPES:
                 found.append(
                     f"{vat_type!r} is not a Fiken sales vatType (one of {', '.join(sorted(SALES_VAT_TYPES))})"
                 )
-            if target is TargetSystem.SPAREBANK1 and not _SAFT_TAX_CODE.match(vat_type):
-                found.append(f"{vat_type!r} is not a SpareBank 1 Regnskap VAT code (one or two digits)")
+            if target is TargetSystem.SPAREBANK1 and not _VAT_CODE.match(vat_type):
+                found.append(f"{vat_type!r} is not a SpareBank 1 Regnskap VAT code (digits, e.g. 3 or 31)")
         for moment_account, target_account in self.account_overrides.items():
             for number in (moment_account, target_account):
                 if not _ACCOUNT_NUMBER.match(number):
