@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from momentsync.notifications import NotificationThrottle
+from momentsync.notifications import DynamoNotificationThrottle
 from momentsync.observability import logger
 from momentsync.tenants import Tenant, TenantStatus
 
@@ -104,7 +104,7 @@ def check_health(
     *,
     parked: OldestParked,
     transfers: LastTransfer,
-    throttle: NotificationThrottle,
+    throttle: DynamoNotificationThrottle,
     sns: Any | None,
     topic_arn: str,
     stage: str,
@@ -127,8 +127,10 @@ def check_health(
         findings += failing
         failing_checks = {finding.check for finding in failing}
         for check in CHECKS:
-            if check not in failing_checks:
-                throttle.release(tenant.tenant_id, f"health#{check}")  # cleared: the next incident alerts
+            # Cleared: the next incident alerts again. Read first: a delete per tenant and check every
+            # 15 minutes would cost more than the whole check.
+            if check not in failing_checks and throttle.held(tenant.tenant_id, f"health#{check}"):
+                throttle.release(tenant.tenant_id, f"health#{check}")
         for finding in failing:
             if throttle.claim(tenant.tenant_id, f"health#{finding.check}", kind=f"health_{finding.check}"):
                 _publish(sns, topic_arn, stage, finding)

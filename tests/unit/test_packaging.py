@@ -3,8 +3,8 @@ functions import; `momentsync --help` starts without loading the AWS SDK, pydant
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -25,40 +25,16 @@ OPERATOR_ONLY = {"momentsync.cli", "momentsync.operations"}
 IN_THE_LAYER_TOO = {"momentsync.operations", "momentsync.operations.audit"}
 
 
-def imports_of(path: Path) -> set[str]:
-    """Absolute module names a file imports, anywhere in it (lazy imports inside functions too)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found
-
-
-def module_file(name: str) -> Path | None:
-    relative = Path(*name.split("."))
-    for candidate in (
-        REPO / "shared" / relative / "__init__.py",
-        (REPO / "shared" / relative).with_suffix(".py"),
-    ):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def momentsync_modules_reached_from(entry_points: list[Path]) -> set[str]:
-    reached: set[str] = set()
-    todo = [name for path in entry_points for name in imports_of(path) if name.startswith("momentsync")]
-    while todo:
-        name = todo.pop()
-        path = module_file(name)
-        if path is None or name in reached:
-            continue
-        reached.add(name)
-        todo += [n for n in imports_of(path) if n.startswith("momentsync") and n not in reached]
-    return reached
+def import_graph() -> dict[str, list[str]]:
+    """tests/unit/import_graph.py in a fresh interpreter: CPython 3.11's ast.parse is not safe while
+    other threads compile (the local stack's servers import lazily), and this worker may host them."""
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, str(Path(__file__).with_name("import_graph.py")), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
 
 
 def canonical(distribution: str) -> str:
@@ -71,12 +47,7 @@ def test_pyproject_declares_every_third_party_package_the_package_imports():
         for requirement in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     }
     distributions = importlib.metadata.packages_distributions()
-    imported = {
-        name.split(".")[0]
-        for path in PACKAGE.rglob("*.py")
-        for name in imports_of(path)
-        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("momentsync")
-    }
+    imported = set(import_graph()["third_party"])
     missing = {
         root: distributions.get(root)
         for root in imported
@@ -86,7 +57,7 @@ def test_pyproject_declares_every_third_party_package_the_package_imports():
 
 
 def test_no_function_imports_the_operator_cli_or_operations():
-    reached = momentsync_modules_reached_from(sorted((REPO / "functions").glob("*/app.py")))
+    reached = set(import_graph()["reached_from_functions"])
     assert "momentsync.sync.wiring" in reached and "momentsync.connect.wiring" in reached  # the walk works
     assert not {name for name in reached if name.startswith(tuple(OPERATOR_ONLY))} - IN_THE_LAYER_TOO
 
@@ -110,7 +81,7 @@ def test_layer_package_leaves_out_cli_and_operations_and_has_all_the_functions_i
     assert not (layer / "cli").exists()
     assert sorted(p.name for p in (layer / "operations").iterdir()) == ["__init__.py", "audit.py"]
     assert not list(layer.rglob("__pycache__"))
-    reached = sorted(momentsync_modules_reached_from(sorted((REPO / "functions").glob("*/app.py"))))
+    reached = sorted(import_graph()["reached_from_functions"])
     # Every module a function reaches imports from the layer alone (third-party packages from this venv).
     probe = subprocess.run(  # noqa: S603
         [
