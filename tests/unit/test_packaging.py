@@ -7,10 +7,10 @@ import importlib.metadata
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -106,18 +106,20 @@ def test_help_starts_without_the_aws_sdk_pydantic_or_httpx():
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}), file=sys.stderr)"
     )
-    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", script],
         env={**os.environ, "PYTHONPATH": str(REPO / "shared")},
         capture_output=True,
         text=True,
     )
-    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert "Operate momentsync" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "[]"
-    # 0.2 s on a quiet machine; generous here, since the test machine is shared and busy.
-    assert elapsed < 3.0, elapsed
+    # CPU time, not wall time: the test machine is shared and its load swings the wall clock (3.3 s
+    # at load 30). Measured 0.21 s (user + sys) here; more than 1.0 s at the start of issue 16.
+    assert cpu_seconds < 0.8, cpu_seconds
 
 
 def test_cli_choices_are_the_models_values():
