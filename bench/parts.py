@@ -268,7 +268,8 @@ def part2_calls_per_kind(env: BenchEnv, *, latency: float) -> dict[str, Any]:
         "new customer, tenant warm": second_lookup,
         "new customer": "a second lookup by organisation number adopts a contact someone made by hand "
         "in Fiken (only when the customer has one)",
-        "credit note (full)": "reads the original invoice from Fiken to choose a full or a partial credit",
+        "credit note (full)": "reads the original (full or partial?) and its credit notes "
+        "(never more than is left)",
     }
     for label, note in extra.items():
         if kinds[label]["fiken_calls"] > kinds[label]["minimum"]:

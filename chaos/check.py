@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from emulators.fiken import FikenEmulator
@@ -116,7 +117,14 @@ def check_records(
                     check,
                     label,
                     _totals(invoice),
-                    {"net": -found["net"], "vat": -found["vat"], "gross": -found["gross"]},
+                    {
+                        "net": -found["net"],
+                        "vat": -found["vat"],
+                        "gross": -found["gross"],
+                        "rates": _rates(
+                            (li.get("vatInPercent"), -li["net"], -li["vat"]) for li in found["lines"]
+                        ),
+                    },
                 )
             continue
         check.checked["invoice"] += 1
@@ -124,14 +132,27 @@ def check_records(
         found = _one(check, fiken_invoices.pop(number, []), label)
         if found is not None:
             actual = {k: found.get(k) for k in ("net", "vat", "gross", "dueDate")}
+            actual["rates"] = _rates((li.get("vatInPercent"), li["net"], li["vat"]) for li in found["lines"])
             _compare(check, label, {**_totals(invoice), "dueDate": invoice.due_date.isoformat()}, actual)
     check.unexpected += [f"{where} invoice {key}" for key, items in fiken_invoices.items() for _ in items]
     check.unexpected += [f"{where} credit note {n.get('creditNoteNumber')}" for n in notes]
 
 
-def _totals(invoice: Invoice) -> dict[str, int]:
+def _totals(invoice: Invoice) -> dict[str, Any]:
     net, vat = invoice.total_excl_vat_ore, invoice.total_vat_ore
-    return {"net": net, "vat": vat, "gross": net + vat}
+    rates = _rates((li.vat_percent, li.amount_excl_vat_ore, li.vat_amount_ore) for li in invoice.lines)
+    return {"net": net, "vat": vat, "gross": net + vat, "rates": rates}
+
+
+def _rates(lines: Iterable[tuple[Any, int, int]]) -> dict[str, list[int]]:
+    """[net, VAT] per VAT rate (a right gross with a wrong split is wrong), zero rates left out."""
+    rates: dict[str, list[int]] = {}
+    for percent, net, vat in lines:
+        key = format(Decimal(str(percent or 0)).normalize(), "f")
+        rate = rates.setdefault(key, [0, 0])
+        rate[0] += net
+        rate[1] += vat
+    return {key: value for key, value in rates.items() if value != [0, 0]}
 
 
 def _by(items: Iterable[dict[str, Any]], key: Any) -> dict[Any, list[dict[str, Any]]]:

@@ -674,9 +674,10 @@ class FikenApi:
                 "vat": amounts.vat,
                 "vatType": vat_type,
                 "gross": amounts.gross,
-                "netInNok": amounts.net,
-                "vatInNok": amounts.vat,
-                "grossInNok": amounts.gross,
+                "netInNok": money.in_nok(amounts.net, currency, issue_date),
+                "vatInNok": money.in_nok(amounts.vat, currency, issue_date),
+                "grossInNok": money.in_nok(amounts.net, currency, issue_date)
+                + money.in_nok(amounts.vat, currency, issue_date),
                 "vatInPercent": money.plain_number(rate),
                 "quantity": money.plain_number(quantity),
                 "incomeAccount": str(account),
@@ -822,9 +823,7 @@ class FikenApi:
             "issueDate": body["issueDate"],
             "dueDate": body["dueDate"],
             **totals,
-            "netInNok": totals["net"],
-            "vatInNok": totals["vat"],
-            "grossInNok": totals["gross"],
+            **_in_nok(lines, totals, currency),
             "cash": bool(body["cash"]),
             "lines": lines,
             "currency": currency,
@@ -980,9 +979,7 @@ class FikenApi:
             "creditNoteId": note_id,
             "creditNoteNumber": company.credit_note_counter,
             **totals,
-            "netInNok": totals["net"],
-            "vatInNok": totals["vat"],
-            "grossInNok": totals["gross"],
+            **_in_nok(lines, totals, currency),
             "lines": lines,
             "currency": currency,
             "issueDate": body["issueDate"],
@@ -1258,3 +1255,13 @@ def _int(value: Any, name: str) -> int:
 
 
 __all__ = ["API_PREFIX", "ApiError", "BankAccount", "Ctx", "FikenApi", "Route", "paginate"]
+
+
+def _in_nok(lines: list[dict[str, Any]], totals: dict[str, int], currency: str) -> dict[str, int]:
+    """A document's NOK amounts: its own in NOK (with any rounding line), else the sum of its lines'
+    (each converted at Fiken's rate)."""
+    if currency.upper() == "NOK":
+        return {"netInNok": totals["net"], "vatInNok": totals["vat"], "grossInNok": totals["gross"]}
+    net = sum(line.get("netInNok", 0) for line in lines)
+    vat = sum(line.get("vatInNok", 0) for line in lines)
+    return {"netInNok": net, "vatInNok": vat, "grossInNok": net + vat}

@@ -52,13 +52,6 @@ class Exemption:
 
 EXEMPTIONS: tuple[Exemption, ...] = (
     Exemption(
-        "saleRequest.paid",
-        "saleRequest lists `paid` as required but defines no `paid` property: the spec is patched so "
-        "`paid` is optional and, when sent, a boolean.",
-        "Self-contradictory schema: requiring an undefined field rejects every sale, and rejecting the "
-        "field as unexpected rejects every client that follows the required list.",
-    ),
-    Exemption(
         "creditNoteResult.address",
         "creditNoteResult lists `address` as required; the emulator omits it when the customer has none.",
         "contact.address is optional (and address requires `country`), so a credit note to a contact "
@@ -87,7 +80,7 @@ EXEMPTIONS: tuple[Exemption, ...] = (
 )
 
 # The keys above that rewrite the spec before it is loaded.
-_SPEC_PATCHED = frozenset({"saleRequest.paid", "creditNoteResult.address"})
+_SPEC_PATCHED = frozenset({"creditNoteResult.address"})
 
 
 @dataclass(frozen=True)
@@ -132,9 +125,6 @@ def _stringify_keys(node: Any) -> Any:
 
 def _apply_patches(spec: dict[str, Any]) -> dict[str, Any]:
     schemas = spec["components"]["schemas"]
-    sale = schemas["saleRequest"]
-    sale["required"] = [name for name in sale["required"] if name != "paid"]
-    sale["properties"].setdefault("paid", {"type": "boolean"})
     credit_note = schemas["creditNoteResult"]
     credit_note["required"] = [name for name in credit_note["required"] if name != "address"]
     return spec
@@ -353,7 +343,10 @@ def _properties(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any] 
         return merged
     if "oneOf" in schema or "anyOf" in schema:
         return None
-    return dict(schema.get("properties", {}))
+    # A name the schema requires is expected even where it defines no property for it
+    # (saleRequest requires ``paid`` and defines none): sending it follows the spec to the letter.
+    required = {name: {} for name in schema.get("required", []) if name not in schema.get("properties", {})}
+    return {**required, **schema.get("properties", {})}
 
 
 def _unexpected_fields(spec: dict[str, Any], schema: dict[str, Any], value: Any, where: str) -> list[str]:

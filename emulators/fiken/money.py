@@ -104,3 +104,24 @@ def number(value: float | int | str | Decimal) -> Decimal:
 def plain_number(value: Decimal) -> int | float:
     """A decimal back to a JSON number: an int when whole."""
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+# Fiken books a foreign-currency invoice in NOK at its own rate for the issue date (the API takes no
+# rate on invoices or credit notes; the *InNok fields of the results are those NOK amounts). The
+# emulator's rates: fixed, close to Norges Bank's 2025 rates, and deliberately not any client's rate.
+FIKEN_RATES = {
+    "NOK": Decimal(1),
+    "EUR": Decimal("11.5210"),
+    "SEK": Decimal("0.9903"),
+    "DKK": Decimal("1.5443"),
+    "USD": Decimal("10.8120"),
+    "GBP": Decimal("13.6050"),
+}
+
+
+def in_nok(amount: int, currency: str, on: date) -> int:
+    """Minor units of ``currency`` as øre at the emulator's rate (``on`` kept for a dated table)."""
+    rate = FIKEN_RATES.get(currency.upper())
+    if rate is None:
+        raise ValueError(f"no exchange rate for {currency}")
+    return round_half_up(Decimal(amount) * rate)

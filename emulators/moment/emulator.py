@@ -8,7 +8,13 @@ Serves ``{base}/api/1.0/companies/{companyCode}/...`` (so settings take
 - ``GET customers|projects|invoices/{id}`` — one record, 404 with ``message`` when absent/deleted;
 - either form followed by ``/include/{parts}`` (parts joined by ``+`` or ``,``); invoice lines are
   only returned when the parts name them (``invoiceLines``), like Moment's reduced default field set;
-- ``GET invoices/{id}/pdf`` — a small valid PDF naming the invoice number (404 for drafts).
+- ``GET invoices/{id}/pdf`` — a small valid PDF naming the invoice number (404 for drafts);
+- ``GET financialAccounts`` — the sales accounts of ``fixtures.ACCOUNTS`` as Moment lists them
+  (``id``, ``accountNumber``, ``externalTaxCode``, ``vatCategoryCode``, ``currentVatPercentage``).
+
+``serve_raw(company, kind, id, json)`` makes one record answer exactly that JSON (single GET and
+lists): how a sample saved by ``momentsync tenants probe --save`` (masked live data) becomes a
+fixture, so a correction to the models is tested against what Moment really sent.
 
 Order of checks (first failing answers): Basic auth ``apikey:<key>`` (401), rate limit per key
 (429 above ``rate_limit_per_second``, default 30 as documented), company known (404) and granted to
@@ -36,13 +42,14 @@ from urllib.parse import unquote
 
 from emulators.common import EmulatorServer, FaultPlan, Request, RequestLog, Response
 from emulators.common.hosted import HostedEmulator
-from emulators.moment.fixtures import MomentDataset
+from emulators.moment.fixtures import ACCOUNTS, MomentDataset
 from emulators.moment.pdf import invoice_pdf
 from emulators.moment.state import COLLECTIONS, MomentState, Record, UnknownRecord, utc_now
 from momentsync.moment.models import Customer, Invoice, Project
 
 API_PREFIX = "/api/1.0"
 LINES_PART = "invoiceLines"  # must match momentsync.moment.client.INVOICE_INCLUDE's lines part
+FINANCIAL_ACCOUNTS = "financialAccounts"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 2000
 _ROUTE = re.compile(
@@ -108,6 +115,8 @@ class MomentEmulator(HostedEmulator):
         first_id: int = 70_000_000,
     ) -> None:
         self.state = MomentState(clock=clock, first_id=first_id)
+        # (company, kind, id) -> the JSON to answer instead of the model's (see ``serve_raw``).
+        self.raw: dict[tuple[str, str, int], dict[str, Any]] = {}
         self.rate_limiter = RateLimiter(rate_limit_per_second)
         self.server = EmulatorServer(
             self.handle,
@@ -209,6 +218,23 @@ class MomentEmulator(HostedEmulator):
                 "rate_limited": self.rate_limiter.rejected,
             }
 
+    def serve_raw(self, company: str, kind: str, record_id: int, data: dict[str, Any]) -> None:
+        """Answer ``data`` for this record (``kind``: customer / project / invoice)."""
+        self.raw[(company, kind, record_id)] = data
+
+    def load_samples(self, company: str, samples: dict[str, list[dict[str, Any]]]) -> int:
+        """Serve probe samples (``{"customers": [json, ...], ...}``) as records of ``company``."""
+        count = 0
+        for collection, records in samples.items():
+            kind = COLLECTIONS.get(collection)
+            if kind is None:
+                continue
+            for data in records:
+                self.state.put_raw(company, kind, data)
+                self.serve_raw(company, kind, int(data["id"]), data)
+                count += 1
+        return count
+
     # -- HTTP ---------------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
@@ -228,6 +254,10 @@ class MomentEmulator(HostedEmulator):
             raise _ApiError(401, "Unauthorized", "Full authentication is required to access this resource")
         if not self.rate_limiter.allow(key or ""):
             raise _ApiError(429, "Too Many Requests", "Rate limit: 30 requests per second per token")
+        if match is not None and match["collection"] == FINANCIAL_ACCOUNTS and match["id"] is None:
+            if company not in self.state.companies:
+                raise _ApiError(404, f"Company {company} not found")
+            return self._accounts(request)
         if match is None or match["collection"] not in COLLECTIONS:
             raise _ApiError(404, f"No endpoint {request.method} {request.path}")
         if company not in self.state.companies:
@@ -253,7 +283,39 @@ class MomentEmulator(HostedEmulator):
             if not record.finalized:
                 raise _ApiError(404, f"Invoice {record.id} is a draft and has no PDF")
             return Response(200, invoice_pdf(record), {"Content-Type": "application/pdf"})
-        return Response.json(200, moment_json(record, include))
+        return Response.json(200, self._json(company, kind, record, include))
+
+    def _json(self, company: str, kind: str, record: Record, include: set[str]) -> dict[str, Any]:
+        raw = self.raw.get((company, kind, record.id))
+        return raw if raw is not None else moment_json(record, include)
+
+    def _accounts(self, request: Request) -> Response:
+        accounts = [
+            {
+                "id": account.id,
+                "accountNumber": account.number,
+                "name": account.name,
+                "externalTaxCode": account.saf_t_code,
+                "vatCategoryCode": account.saf_t_code,
+                "currentVatPercentage": _jsonable(account.vat_percent),
+                "version": 1,
+            }
+            for account in ACCOUNTS.values()
+        ]
+        page = _int_param(request, "page", 0, minimum=0)
+        size = _int_param(request, "size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
+        return Response.json(
+            200,
+            {
+                "content": accounts[page * size : (page + 1) * size],
+                "page": {
+                    "number": page,
+                    "size": size,
+                    "totalElements": len(accounts),
+                    "totalPages": math.ceil(len(accounts) / size),
+                },
+            },
+        )
 
     def _list(self, request: Request, company: str, kind: str, include: set[str]) -> Response:
         page = _int_param(request, "page", 0, minimum=0)
@@ -272,7 +334,7 @@ class MomentEmulator(HostedEmulator):
         return Response.json(
             200,
             {
-                "content": [moment_json(record, include) for record in chunk],
+                "content": [self._json(company, kind, record, include) for record in chunk],
                 "page": {
                     "number": page,
                     "size": size,

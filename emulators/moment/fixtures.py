@@ -45,8 +45,14 @@ class SalesAccount:
     saf_t_code: str | None
     vat_percent: Decimal
 
+    @property
+    def id(self) -> int:
+        # A stable id per account, as Moment's financialAccounts list carries one.
+        return 9_000_000 + int(self.number)
+
     def ref(self) -> FinancialAccountRef:
         return FinancialAccountRef(
+            id=self.id,
             account_number=self.number,
             external_tax_code=self.saf_t_code,
             name=self.name,

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from emulators.moment.fixtures import (
     MomentDataset,
@@ -174,6 +174,16 @@ class MomentState:
             self._next_id = max(self._next_id, record.id + 1)
             _advance_numbers(target, record)
             return record
+
+    def put_raw(self, company: str, kind: str, data: dict[str, Any]) -> Any:
+        """The record of a raw sample (served as sent by ``MomentEmulator.serve_raw``): read with
+        our models when it fits (the PDF needs its number), else a placeholder holding its place."""
+        try:
+            record = KIND_MODELS[kind].model_validate(data)
+        except ValidationError:
+            placeholder = {"customer": {"id": 0}} if kind == "invoice" else {"name": "(raw sample)"}
+            record = KIND_MODELS[kind].model_validate({"id": int(data["id"]), **placeholder})
+        return self.put(company, record)
 
     def create(self, company: str, kind: str, fields: dict[str, Any]) -> Any:
         with self.lock:

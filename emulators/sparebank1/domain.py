@@ -147,6 +147,11 @@ class Domain:
         )
 
     def seed_defaults(self, company: Company) -> None:
+        company.insert(
+            "CompanySettings",
+            {"CompanyName": company.name, "AccountingLockedDate": None, "VatLockedDate": None},
+            self.clock(),
+        )
         for code, name in DEFAULT_CURRENCIES:
             self.seed_currency(company, code, name)
         for number, name, _ in DEFAULT_ACCOUNTS:
@@ -508,6 +513,36 @@ class Domain:
             booked.append(self._book_one(company, entry, index, create_invoices, generate_kid))
         return booked
 
+    @staticmethod
+    def _locks(company: Company, draft: dict[str, Any], where: str) -> list[Problem]:
+        """The platform refuses postings into a locked period or onto a locked account."""
+        problems = []
+        settings = next(iter(company.rows("CompanySettings")), None) or {}
+        for date_field, lock_field in (
+            ("FinancialDate", "AccountingLockedDate"),
+            ("VatDate", "VatLockedDate"),
+        ):
+            posted, locked = draft.get(date_field), settings.get(lock_field)
+            if posted and locked and str(posted)[:10] <= str(locked)[:10]:
+                problems.append(
+                    Problem(
+                        "JournalEntryLineDraft",
+                        date_field,
+                        f"{where}: {date_field} {str(posted)[:10]} is in a locked period "
+                        f"({lock_field} {locked})",
+                    )
+                )
+        account = company.get("Account", draft.get("AccountID")) or {}
+        if account.get("Locked") or account.get("LockManualPosts"):
+            problems.append(
+                Problem(
+                    "JournalEntryLineDraft",
+                    "AccountID",
+                    f"{where}: account {account.get('AccountNumber')} is locked",
+                )
+            )
+        return problems
+
     def _book_one(
         self, company: Company, entry: dict[str, Any], index: int, create_invoices: bool, generate_kid: bool
     ) -> dict[str, Any]:
@@ -529,6 +564,7 @@ class Domain:
                 problems.append(
                     Problem("JournalEntryLineDraft", "AccountID", f"{where}: AccountID is required")
                 )
+            problems += self._locks(company, draft, where)
             if draft.get("Amount") is None:
                 draft["Amount"] = draft.get("AmountCurrency")
             if not draft.get("Amount"):

@@ -103,6 +103,10 @@ class SpareBank1Emulator(HostedEmulator):
         self.companies: dict[str, Company] = {}
         self._company_ids = 0
         self.rate_limit_per_second = rate_limit_per_second
+        # book-journal-entries answers `{"type": "object"}` in unimicro-biz-swagger.json: a bare object,
+        # here the (first) booked entry. "empty" answers {} (an answer without an ID, which the
+        # connector must survive by looking the voucher up); "list" the array this emulator used to.
+        self.booking_answer = "object"
         self._recent: dict[str, deque[float]] = {}
         self.rate_limited = 0
         self.server = EmulatorServer(
@@ -243,6 +247,7 @@ class SpareBank1Emulator(HostedEmulator):
             self.identity.reset()
             self._recent.clear()
             self.rate_limited = 0
+            self.booking_answer = "object"
         self.fault_plan.clear(seed=self._seed)
         self.request_log.clear()
 
@@ -456,7 +461,10 @@ class SpareBank1Emulator(HostedEmulator):
                     create_invoices=name.endswith("create-invoices"),
                     generate_kid=(_query(request, "generateKID") or "").lower() == "true",
                 )
-                return _json(200, [self.domain.render_entry(company, e) for e in entries])
+                rendered = [self.domain.render_entry(company, e) for e in entries]
+                if self.booking_answer == "list":
+                    return _json(200, rendered)
+                return _json(200, rendered[0] if self.booking_answer == "object" and rendered else {})
             if method == "POST" and name in ("credit-journal-entry", "credit-journalentry"):
                 number = _query(request, "journalEntryNumber")
                 if not number:

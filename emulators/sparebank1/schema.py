@@ -81,6 +81,15 @@ def _add(entity: EntityType) -> None:
     ENTITIES[entity.name] = entity
 
 
+# unimicro-biz-swagger.json CompanySettings: the lock dates a posting's FinancialDate/VatDate is checked
+# against (sparebank1.md §8). One row per company.
+_add(
+    EntityType(
+        "CompanySettings",
+        "companysettings",
+        {"CompanyName": _s(255), "AccountingLockedDate": _DATE, "VatLockedDate": _DATE},
+    )
+)
 _add(
     EntityType(
         "CurrencyCode",

@@ -41,6 +41,8 @@ class ProcessorSettings(_Settings):
     # Refresh this long before Fiken's expiry, so no request starts with a token about to lapse.
     fiken_token_refresh_margin_seconds: int = Field(default=300, ge=0)
     fiken_min_request_interval_seconds: float = Field(default=0.255, ge=0.0)
+    # Off by default: also pace all tenants of the Fiken app together (docs/fiken-rate-limit.md).
+    fiken_app_min_request_interval_seconds: float | None = Field(default=None, ge=0.0)
     # SpareBank 1 Regnskap: the ONE secret holding the app's client id and certificate key.
     sparebank1_app_secret_id: str = Field(min_length=1)
     transfer_log_retention_days: int = Field(default=90, gt=0)

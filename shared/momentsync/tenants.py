@@ -36,6 +36,14 @@ class InvoiceMode(StrEnum):
     SALE = "sale"  # Fiken "annet salg": Moment's own number, KID and PDF are the document
 
 
+class ForeignCurrency(StrEnum):
+    """What to do with a foreign-currency invoice where the target books NOK at its own exchange rate
+    (Fiken invoices and credit notes take no rate): book it and flag the NOK difference, or refuse it."""
+
+    TARGET_RATE = "target_rate"
+    REFUSE = "refuse"
+
+
 class MappingSettings(BaseModel):
     """Per-tenant choices that change how records are mapped; validated when an operator sets them."""
 
@@ -50,6 +58,7 @@ class MappingSettings(BaseModel):
     bank_account_number: str | None = Field(default=None, pattern=r"^\d{11}$")
     # None: ask the target system; False: not VAT-registered, every line becomes OUTSIDE.
     vat_registered: bool | None = None
+    foreign_currency: ForeignCurrency = ForeignCurrency.TARGET_RATE
 
     @field_validator("vat_code_overrides", "account_overrides")
     @classmethod

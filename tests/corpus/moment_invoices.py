@@ -28,6 +28,11 @@ class CorpusInvoice:
     kid: bool = True
     # A credit note: the key of the corpus invoice it credits; no lines = all of them, negated.
     credits: str | None = None
+    # What the pipeline must make of it: "synced" (booked to the øre), or refused/skipped with a reason
+    # containing ``reason`` ("failed" = a permanent error in the DLQ, "skipped" = nothing to book).
+    expect: str = "synced"
+    reason: str | None = None
+    their_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,14 +167,28 @@ CREDITS_AND_CURRENCY = CorpusBatch(
             (line("3200", 10, "120.00", "Consulting hours (abroad)"),),
             currency="EUR",
             currency_rate=Decimal("11.4625"),
+            # Fiken invoices take no rate: booked at Fiken's, flagged with both NOK figures.
+            expect="flagged",
+            reason="in NOK: Moment",
         ),
         CorpusInvoice(
             "eur-with-vat",
             (line("3000", "7.5", "110.50"), line("3050", 1, "45.45", "Travel")),
             currency="EUR",
             currency_rate=Decimal("11.7312"),
+            # Fiken invoices take no rate: booked at Fiken's, flagged with both NOK figures.
+            expect="flagged",
+            reason="in NOK: Moment",
         ),
-        CorpusInvoice("sek", (line("3000", 12, "1100.00"),), currency="SEK", currency_rate=Decimal("0.9874")),
+        CorpusInvoice(
+            "sek",
+            (line("3000", 12, "1100.00"),),
+            currency="SEK",
+            currency_rate=Decimal("0.9874"),
+            # Fiken invoices take no rate: booked at Fiken's, flagged with both NOK figures.
+            expect="flagged",
+            reason="in NOK: Moment",
+        ),
         CorpusInvoice("to-credit-fully", (line("3000", "7.5", 1250), line("3050", 1, "1234.56", "Reise"))),
         CorpusInvoice("full-credit", credits="to-credit-fully"),
         CorpusInvoice(
@@ -231,11 +250,102 @@ SALES = CorpusBatch(
             currency="EUR",
             currency_rate=Decimal("11.7312"),
         ),
+        CorpusInvoice(
+            "sale-eur-credit",
+            (line("3000", "-2.5", "110.50", "Credited hours"),),
+            currency="EUR",
+            currency_rate=Decimal("11.7312"),
+            credits="sale-eur",
+        ),
     ),
     invoice_mode="sale",
 )
 
-BATCHES: tuple[CorpusBatch, ...] = (VAT_RATES, AMOUNTS, CREDITS_AND_CURRENCY, NOT_VAT_REGISTERED, SALES)
+
+def _credit_shapes(prefix: str) -> tuple[CorpusInvoice, ...]:
+    """Every credit and zero shape the issue names, for one target / mode (keys unique per batch)."""
+    return (
+        CorpusInvoice(
+            f"{prefix}to-credit-fully", (line("3000", "7.5", 1250), line("3050", 1, "1234.56", "Reise"))
+        ),
+        CorpusInvoice(f"{prefix}full-credit", credits=f"{prefix}to-credit-fully"),
+        CorpusInvoice(
+            f"{prefix}to-credit-partly",
+            (
+                line("3000", 10, 1250),
+                line("3050", 2, "899.99", "Reise"),
+                line("3030", 3, "189.90", "Servering"),
+            ),
+        ),
+        CorpusInvoice(
+            f"{prefix}partial-credit",
+            (line("3050", -1, "899.99", "Reise kreditert"),),
+            credits=f"{prefix}to-credit-partly",
+        ),
+        CorpusInvoice(
+            f"{prefix}partial-credit-two-rates",
+            (
+                line("3000", "-2.5", 1250, "Timer kreditert"),
+                line("3030", -1, "189.90", "Servering kreditert"),
+            ),
+            credits=f"{prefix}to-credit-partly",
+        ),
+        # Same gross as the original (1250.00 incl. VAT) but credited at 15 % on another account: a full
+        # credit note would book the original's 25 % line (VAT off by 86.96 NOK).
+        CorpusInvoice(f"{prefix}to-credit-other-rate", (line("3000", 1, 1000),)),
+        CorpusInvoice(
+            f"{prefix}credit-other-rate-same-gross",
+            (line("3030", -1, "1086.96", "Servering kreditert"),),
+            credits=f"{prefix}to-credit-other-rate",
+        ),
+        CorpusInvoice(f"{prefix}to-over-credit", (line("3000", 1, 1000),)),
+        CorpusInvoice(
+            f"{prefix}credit-above-original",
+            (line("3000", -1, 1200, "For mye kreditert"),),
+            credits=f"{prefix}to-over-credit",
+            expect="failed",
+            reason="credits 150000 øre, more than is left",
+        ),
+        CorpusInvoice(f"{prefix}to-credit-twice", (line("3000", 4, 1000),)),
+        CorpusInvoice(f"{prefix}credit-half", (line("3000", -2, 1000),), credits=f"{prefix}to-credit-twice"),
+        CorpusInvoice(
+            f"{prefix}credit-more-than-left",
+            (line("3000", -3, 1000),),
+            credits=f"{prefix}to-credit-twice",
+            expect="failed",
+            reason="more than is left on invoice",
+        ),
+        CorpusInvoice(f"{prefix}zero-total", (line("3000", 1, 500), line("3020", -1, 500, "Rabatt"))),
+        CorpusInvoice(
+            f"{prefix}only-zero-lines",
+            (line("3000", 0, 500), line("3050", 1, 0, "Reise")),
+            expect="skipped",
+            reason="only zero lines",
+        ),
+        CorpusInvoice(
+            f"{prefix}their-reference", (line("3000", 1, 750),), their_reference="Prosjekt Nord/ordre 7781"
+        ),
+    )
+
+
+CREDIT_SHAPES = CorpusBatch("credit-shapes", _credit_shapes(""))
+SALE_CREDITS = CorpusBatch("sale-credit-shapes", _credit_shapes("sale-"), invoice_mode="sale")
+
+BATCHES: tuple[CorpusBatch, ...] = (
+    VAT_RATES,
+    AMOUNTS,
+    CREDITS_AND_CURRENCY,
+    NOT_VAT_REGISTERED,
+    SALES,
+    CREDIT_SHAPES,
+    SALE_CREDITS,
+)
+# SpareBank 1 Regnskap: NOK only in this release, one company (the rates, rounding and credit shapes).
+SB1_BATCHES: tuple[CorpusBatch, ...] = (
+    VAT_RATES,
+    AMOUNTS,
+    CorpusBatch("sb1-credit-shapes", _credit_shapes("sb1-")),
+)
 
 
 def issue_date(index: int) -> date:

@@ -932,7 +932,8 @@ def test_contract_checker_flags_write_only_fields_in_responses():
     )
     assert not check.ok
     assert "write-only" in check.violations[0].message
-    assert {e.key for e in EXEMPTIONS} >= {"saleRequest.paid", "readOnly-in-request"}
+    keys = {e.key for e in EXEMPTIONS}
+    assert "readOnly-in-request" in keys and "saleRequest.paid" not in keys  # sent now, not exempted
 
 
 def test_oauth_paths_are_outside_the_contract():
@@ -974,3 +975,47 @@ def test_module_runs_as_a_process():
 def test_seeded_company_defaults(fiken, api):
     other = fiken.add_company("ny-as", vat_registered=False, bank_accounts=[BankAccountSeed(verified=False)])
     assert (other.vat_type, other.bank_accounts[0].verified, other.invoice_counter) == ("no", False, 10000)
+
+
+def test_a_foreign_invoice_is_booked_in_nok_at_fikens_own_rate(api):
+    """invoiceRequest takes no exchange rate: the *InNok amounts are Fiken's conversion, not the EUR cents."""
+    customer = make_customer(api)
+    invoice_id = make_invoice(
+        api, customer, currency="EUR", lines=[line(unitPrice=10000, vatType="HIGH"), line(unitPrice=333)]
+    )
+    booked = api.get(f"/invoices/{invoice_id}").json()
+    assert (booked["net"], booked["vat"], booked["currency"]) == (10333, 2583, "EUR")
+    # EUR at the emulator's 11.5210, per line: 100.00 -> 1152.10 NOK (VAT 288.03),
+    # 3.33 -> 38.36 (VAT 0.83 -> 9.56).
+    assert [(li["netInNok"], li["vatInNok"]) for li in booked["lines"]] == [(115210, 28803), (3836, 956)]
+    assert (booked["netInNok"], booked["vatInNok"], booked["grossInNok"]) == (119046, 29759, 148805)
+    nok = api.get(f"/invoices/{make_invoice(api, customer)}").json()
+    assert (nok["netInNok"], nok["grossInNok"]) == (nok["net"], nok["gross"])
+
+
+def test_a_credited_external_sale_is_a_negative_sale(api):
+    """The spec has no credit note for sales; negative order lines (no minimum in orderLine) book one."""
+    customer = make_customer(api)
+    response = api.post(
+        "/sales",
+        json={
+            "date": "2025-03-02",
+            "kind": "external_invoice",
+            "paid": False,
+            "currency": "NOK",
+            "customerId": customer,
+            "saleNumber": "M-1002",
+            "lines": [
+                {
+                    "description": "Kreditnota for Moment-faktura M-1001: Arbeid",
+                    "vatType": "HIGH",
+                    "netPrice": -80000,
+                    "vat": -20000,
+                    "account": "3000",
+                }
+            ],
+        },
+    )
+    assert response.status_code == 201, response.text
+    sale = api.get(f"/sales/{new_id(response)}").json()
+    assert (sale["netAmount"], sale["vatAmount"], sale["outstandingBalance"]) == (-80000, -20000, -100000)

@@ -544,7 +544,8 @@ def test_book_journal_entry_as_voucher_numbered_from_kid(api: httpx.Client) -> N
     ]
     response = api.post("/journalentries", params={"action": "book-journal-entries"}, json=body)
     assert response.status_code == 200, response.text
-    entry = response.json()[0]
+    entry = response.json()  # a bare object, as unimicro-biz-swagger.json declares it
+    assert isinstance(entry, dict)
     assert entry["JournalEntryNumber"] == "200024-2025"
     amounts = sorted(line["Amount"] for line in entry["Lines"])
     assert amounts == [-1000.0, -250.0, 1250.0]  # VAT split off the gross revenue line

@@ -171,7 +171,8 @@ def test_fiken_calls_per_invoice_are_measured_first_and_later_with_and_without_p
         "POST /invoices/{id}/attachments",
     ]
     assert normalised["full credit note"] == [
-        "GET /invoices/{id}",  # the original's gross: full or partial?
+        "GET /invoices/{id}",  # the original's lines: does the credit mirror them (full) or not?
+        "GET /creditNotes",  # the credit notes already on it: never credit more than is left
         "POST /creditNotes/full",
         "GET /creditNotes/{id}",  # read back once: number and totals
     ]

@@ -8,6 +8,7 @@ import pytest
 
 from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin, TenantChangeRefused
 from momentsync.tenants import (
+    ForeignCurrency,
     InvoiceMode,
     MappingSettings,
     TargetSystem,
@@ -64,10 +65,12 @@ def test_settings_change_merges_and_removes():
         vat_code_overrides={"5": "LOW"},
         invoice_mode=InvoiceMode.SALE,
         vat_registered="no",
+        foreign_currency=ForeignCurrency.REFUSE,
     ).apply(tenant())
     assert changed.notification_emails == ["b@acme.example", "c@acme.example"]
     assert changed.mapping.vat_code_overrides == {"3": "HIGH", "5": "LOW"}
     assert changed.mapping.invoice_mode is InvoiceMode.SALE and changed.mapping.vat_registered is False
+    assert changed.mapping.foreign_currency is ForeignCurrency.REFUSE
 
 
 @pytest.mark.parametrize(
@@ -116,3 +119,17 @@ def test_pause_only_from_active():
     admin = TenantAdmin(tenants=Tenants(tenant(status=TenantStatus.DISABLED)), audit=Audit(), actor="me")  # type: ignore[arg-type]
     with pytest.raises(TenantChangeRefused):
         admin.pause("acme")
+
+
+def test_settings_show_the_kid_limitation_of_fiken_invoice_mode_only():
+    from momentsync.operations.tenant_admin import settings_view
+
+    invoice_mode = settings_view(tenant())
+    assert (
+        "will not match automatically" in invoice_mode["note"]
+        and "--invoice-mode sale" in invoice_mode["note"]
+    )
+    sale = tenant()
+    sale.mapping = MappingSettings(invoice_mode=InvoiceMode.SALE)
+    assert "note" not in settings_view(sale)
+    assert "note" not in settings_view(tenant(target=TargetSystem.SPAREBANK1))

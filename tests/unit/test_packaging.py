@@ -15,8 +15,8 @@ import tomllib
 from pathlib import Path
 
 from momentsync.cli.main import TargetChoice
-from momentsync.cli.tenant_commands import InvoiceModeChoice
-from momentsync.tenants import InvoiceMode, TargetSystem
+from momentsync.cli.tenant_commands import ForeignCurrencyChoice, InvoiceModeChoice
+from momentsync.tenants import ForeignCurrency, InvoiceMode, TargetSystem
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "shared" / "momentsync"
@@ -125,3 +125,4 @@ def test_help_starts_without_the_aws_sdk_pydantic_or_httpx():
 def test_cli_choices_are_the_models_values():
     assert [c.value for c in TargetChoice] == [t.value for t in TargetSystem]
     assert [c.value for c in InvoiceModeChoice] == [m.value for m in InvoiceMode]
+    assert [c.value for c in ForeignCurrencyChoice] == [f.value for f in ForeignCurrency]

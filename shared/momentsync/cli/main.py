@@ -21,6 +21,7 @@ from momentsync.cli import (
     audit_commands,
     dlq_commands,
     log_commands,
+    probe_commands,
     resync_commands,
     status_commands,
     tenant_commands,
@@ -430,6 +431,7 @@ dlq_commands.register(app)
 resync_commands.register(app)
 audit_commands.register(app)
 tenant_commands.register(tenants_app)
+probe_commands.register(tenants_app)
 
 
 def main() -> None:

@@ -155,6 +155,13 @@ class InvoiceModeChoice(StrEnum):
     SALE = "sale"
 
 
+class ForeignCurrencyChoice(StrEnum):
+    """momentsync.tenants.ForeignCurrency's values (a test keeps them equal)."""
+
+    TARGET_RATE = "target_rate"
+    REFUSE = "refuse"
+
+
 def _settings_change(**fields: Any) -> SettingsChange:
     from momentsync.operations.tenant_admin import SettingsChange
 
@@ -197,6 +204,10 @@ def tenants_settings(
     ] = None,
     clear_bank_account: Annotated[bool, typer.Option(help="Forget the bank account number.")] = False,
     vat_registered: Annotated[str | None, typer.Option(help="yes, no, or ask (the target system).")] = None,
+    foreign_currency: Annotated[
+        ForeignCurrencyChoice | None,
+        typer.Option(help="Where the target books NOK at its own rate: target_rate (book, flag) or refuse."),
+    ] = None,
     moment_api_key_stdin: Annotated[
         bool, typer.Option(help="Set the Moment API key, read from standard input (never an argument).")
     ] = False,
@@ -206,7 +217,7 @@ def tenants_settings(
 
     from momentsync.cli.failures import one_line
     from momentsync.operations.tenant_admin import settings_view
-    from momentsync.tenants import InvoiceMode
+    from momentsync.tenants import ForeignCurrency, InvoiceMode
 
     context = context_of(ctx)
     if vat_registered is not None and vat_registered not in {"yes", "no", "ask"}:
@@ -224,6 +235,7 @@ def tenants_settings(
         bank_account_number=bank_account,
         clear_bank_account_number=clear_bank_account,
         vat_registered=vat_registered,  # type: ignore[arg-type]
+        foreign_currency=ForeignCurrency(foreign_currency.value) if foreign_currency else None,
     )
     except ValidationError as exc:
         fail(one_line(exc).removeprefix("value: ").removeprefix("Value error, "), EXIT_USAGE)

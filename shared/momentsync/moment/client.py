@@ -8,11 +8,24 @@ What each outcome means for the processor (``momentsync.errors``):
 - 429, 408, 5xx, network errors and timeouts: retried with exponential backoff and full jitter;
   when the attempts are used up, ``MomentUnavailable`` (a ``TransientError``).
 - 401: ``TenantLevelError(MOMENT_KEY_INVALID)`` — keys expire (at most two years, test keys 14 days).
-- 403: ``TenantLevelError(MOMENT_KEY_INVALID)`` too: the key works but carries no access to this
-  company, which is fixed in the same place (Moment's API key page).
+- 403: the client reads one record of the other entity types (at most two requests, only on a
+  403). When the key reads none of them it has no access to the company:
+  ``TenantLevelError(MOMENT_KEY_INVALID)``. When it reads some, the access is per entity:
+  ``MomentAccessDenied`` (a ``PermanentError`` of that one event, naming the entity and the fix),
+  so a key that may not read invoices does not hold back the customers it may read.
+- A 2xx answer that is an HTML page (a login or maintenance page in front of the API) is not a
+  record: ``TenantLevelError(MOMENT_KEY_INVALID)``, so the tenant's events are parked, not lost.
 - 404 on a record: ``MomentRecordNotFound`` (a ``PermanentError``): the record was deleted.
 - Other 4xx: ``MomentRequestRejected`` (``PermanentError``) with Moment's ``message``/``details``.
 - A body that does not fit ``models``: ``MomentResponseInvalid`` (``PermanentError``) naming the field.
+- ``Retry-After`` (seconds or an HTTP date) is honoured up to ``retry_after_cap`` (20 s), which is
+  also the budget for all the waits of one request; a longer wait is not slept through inside the
+  Lambda: ``MomentUnavailable`` at once, and SQS brings the event back.
+- Lists are read page by page until every record Moment counts was seen: the page number Moment
+  echoes is only a hint (1-based paging is followed), a page repeating records already read (Moment
+  ignoring ``page``) ends in ``MomentResponseInvalid`` instead of looping, an unknown list key too.
+- Fields Moment sends that the models do not know are reported once per field per process (a
+  warning log and the ``MomentUnknownField`` metric), values never logged: drift becomes visible.
 
 The API key is held as a ``SecretStr`` and only turned into a header when a request is sent; it is
 never logged, never put into an exception and not shown by ``repr``.
@@ -21,6 +34,7 @@ never logged, never put into an exception and not shown by ``repr``.
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import random
 import re
@@ -35,7 +49,17 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
-from momentsync.moment.models import Customer, Invoice, MomentErrorBody, Page, Project
+from momentsync.moment.field_drift import report_unknown_fields
+from momentsync.moment.models import (
+    Customer,
+    FinancialAccountRef,
+    Invoice,
+    InvoiceLine,
+    MomentErrorBody,
+    MomentFieldMissing,
+    Page,
+    Project,
+)
 from momentsync.observability import logger
 
 PRODUCTION_BASE_URL = "https://app.moment.team/api/1.0"
@@ -59,7 +83,11 @@ SORT_PARAM = "sort"
 SORT_BY_ID = "id,asc"  # a stable order, so records do not shift between pages while we read
 DEFAULT_PAGE_SIZE = 200
 
+FINANCIAL_ACCOUNTS = "financialAccounts"  # observed (moment.md §7); lines may carry only its id
+RETRY_AFTER_CAP = 20.0  # seconds we wait inside one invocation (the processor's timeout is 120 s)
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
+# Read after a 403 to tell "no access to this company" (tenant-level) from "not to this entity".
+PROBE_COLLECTIONS = ("customers", "projects", "invoices")
 MAX_ERROR_TEXT = 300
 _COMPANY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -89,6 +117,14 @@ class MomentResponseInvalid(PermanentError):
     def __init__(self, reason: str, *, field_path: str | None = None) -> None:
         super().__init__(reason)
         self.field_path = field_path
+
+
+class MomentAccessDenied(PermanentError):
+    """403: the key may not read this kind of record (other kinds may still work)."""
+
+    def __init__(self, reason: str, *, remedy: str) -> None:
+        super().__init__(f"{reason}; fix: {remedy}")
+        self.remedy = remedy
 
 
 class MomentUnavailable(TransientError):
@@ -121,6 +157,7 @@ class MomentClient:
         max_attempts: int = 4,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
+        retry_after_cap: float = RETRY_AFTER_CAP,
         page_size: int = DEFAULT_PAGE_SIZE,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -138,6 +175,10 @@ class MomentClient:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.retry_after_cap = retry_after_cap
+        # financialAccounts by id, per client (the session keeps one client per tenant): refreshed
+        # when a line names an id it does not hold.
+        self._accounts: dict[int, FinancialAccountRef] | None = None
         self.page_size = page_size
         self._sleep = sleep
         self._jitter = jitter
@@ -170,7 +211,49 @@ class MomentClient:
         return self._get_record("project", "projects", project_id, PROJECT_INCLUDE, Project)
 
     def get_invoice(self, invoice_id: int) -> Invoice:
-        return self._get_record("invoice", "invoices", invoice_id, INVOICE_INCLUDE, Invoice)
+        invoice = self._get_record("invoice", "invoices", invoice_id, INVOICE_INCLUDE, Invoice)
+        return self.with_accounts(invoice)
+
+    def with_accounts(self, invoice: Invoice) -> Invoice:
+        """The invoice with each line's account completed from ``GET financialAccounts``.
+
+        Lines that name their account only by id (Moment's flat ``financialAccountId``) get its
+        number and VAT code; an id Moment does not list, even after a refresh, is an error naming it.
+        """
+        if not any(_needs_account(line) for line in invoice.lines):
+            return invoice
+        lines = [self._completed_line(invoice, index, line) for index, line in enumerate(invoice.lines)]
+        return invoice.model_copy(update={"lines": lines})
+
+    def financial_accounts(self, *, refresh: bool = False) -> dict[int, FinancialAccountRef]:
+        if self._accounts is None or refresh:
+            self._accounts = {
+                account.id: account
+                for account in self._list(FINANCIAL_ACCOUNTS, None, FinancialAccountRef, None)
+                if account.id is not None
+            }
+        return self._accounts
+
+    def _completed_line(self, invoice: Invoice, index: int, line: InvoiceLine) -> InvoiceLine:
+        if not _needs_account(line):
+            return line
+        ref = line.financial_account
+        assert ref is not None and ref.id is not None
+        account = self.financial_accounts().get(ref.id) or self.financial_accounts(refresh=True).get(ref.id)
+        if account is None or account.account_number is None:
+            raise MomentFieldMissing(
+                f"invoice {invoice.invoice_number or invoice.id}",
+                f"invoiceLines[{index}].financialAccountId",
+                f"account id {ref.id} is not among Moment's financialAccounts",
+                line.sent_fields,
+            )
+        merged = account.model_copy(
+            update={
+                "external_tax_code": ref.external_tax_code or account.external_tax_code,
+                "vat_category_code": ref.vat_category_code or account.vat_category_code,
+            }
+        )
+        return line.model_copy(update={"financial_account": merged})
 
     def get_invoice_pdf(self, invoice_id: int) -> bytes:
         path = INVOICE_PDF_PATH.format(id=_record_id(invoice_id))
@@ -193,6 +276,22 @@ class MomentClient:
     def list_invoices(self, modified_since: datetime | None = None) -> Iterator[Invoice]:
         return self._list("invoices", INVOICE_INCLUDE, Invoice, modified_since)
 
+    def sample(self, collection: str, size: int = 5) -> list[dict[str, Any]]:
+        """The first ``size`` records of a list as Moment sent them (raw JSON, amounts as Decimal):
+        for ``momentsync tenants probe``, which compares them with the models."""
+        include = {"invoices": INVOICE_INCLUDE, "customers": CUSTOMER_INCLUDE, "projects": PROJECT_INCLUDE}
+        path = _with_include(collection, include.get(collection))
+        response = self._request(path, params={PAGE_PARAM: 0, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID})
+        try:
+            data = json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
+        records = data.get("content") if isinstance(data, dict) else data
+        if not isinstance(records, list):
+            keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
+            raise MomentResponseInvalid(f"Moment's {collection} list has no 'content' list (it sent: {keys})")
+        return [record for record in records[:size] if isinstance(record, dict)]
+
     # -- internals ----------------------------------------------------------------------------------
 
     def _get_record(
@@ -213,17 +312,36 @@ class MomentClient:
     ) -> Iterator[ModelT]:
         path = _with_include(collection, include)
         page_model = Page[model]  # type: ignore[valid-type]
-        number = 0
+        number, seen, requests = 0, set(), 0
         while True:
             params: dict[str, Any] = {PAGE_PARAM: number, SIZE_PARAM: self.page_size, SORT_PARAM: SORT_BY_ID}
             if modified_since is not None:
                 params[MODIFIED_SINCE_PARAM] = modified_since.isoformat()
             response = self._request(path, params=params)
             page = _parse(response, page_model, f"{collection} page {number}")
-            yield from page.content
-            if page.is_last:
+            requests += 1
+            keys = [_record_key(record) for record in page.content]
+            if page.content and all(key is not None and key in seen for key in keys):
+                raise MomentResponseInvalid(
+                    f"Moment answered {collection} page {number} with records already read: it seems to "
+                    f"ignore the {PAGE_PARAM!r} parameter ({len(seen)} of {page.page.total_elements} read)",
+                    field_path="page.number",
+                )
+            yield from (
+                r for r, key in zip(page.content, keys, strict=True) if key is None or key not in seen
+            )
+            seen.update(key for key in keys if key is not None)
+            # Done when a page is empty or every record Moment counts was read; the echoed number
+            # only says where to continue (a 1-based API answers page 0 with page 1).
+            if not page.content or len(seen) >= page.page.total_elements:
                 return
-            number += 1
+            if requests > page.page.total_pages + 1:
+                raise MomentResponseInvalid(
+                    f"Moment's {collection} paging did not end after {requests} pages "
+                    f"({len(seen)} of {page.page.total_elements} records read)",
+                    field_path="page",
+                )
+            number = max(number, page.page.number) + 1
 
     def _request(
         self,
@@ -235,6 +353,7 @@ class MomentClient:
     ) -> httpx.Response:
         """GET with retries; returns a 2xx response or raises the error the processor decides on."""
         last: _Retryable | None = None
+        waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return self._attempt(path, params, accept, not_found)
@@ -243,6 +362,15 @@ class MomentClient:
             if attempt == self.max_attempts:
                 break
             delay = self._backoff(attempt, last.retry_after)
+            if waited + delay > self.retry_after_cap:
+                # One event's waiting stays within the budget (the processor's timeout is 120 s and
+                # each attempt may take its read timeout too): past it, SQS brings the event back.
+                raise MomentUnavailable(
+                    f"Moment GET {path}: {last.what}; waiting {waited + delay:.0f} s in all would exceed "
+                    f"{self.retry_after_cap:.0f} s: the event is retried later",
+                    status=last.status,
+                )
+            waited += delay
             logger.warning(
                 "Moment request will be retried",
                 extra={
@@ -272,9 +400,26 @@ class MomentClient:
             raise _Retryable(f"network error ({type(exc).__name__})", None) from None
         status = response.status_code
         if 200 <= status < 300:
+            if accept == "application/json" and _is_html(response):
+                # A login / maintenance page in front of the API: no record can be read for this
+                # tenant until someone looks, so park its events instead of failing each one.
+                raise TenantLevelError(
+                    TenantProblem.MOMENT_KEY_INVALID,
+                    f"Moment answered GET {path} with an HTML page (HTTP {status}), not JSON: a login page?",
+                    remedy="Check the tenant's Moment company code and API key (a key Moment does not "
+                    "accept can be answered with its login page), then resume the tenant.",
+                )
             return response
         if status in RETRYABLE_STATUSES or status >= 500:
-            raise _Retryable(f"HTTP {status}", status, _retry_after(response))
+            retry_after = _retry_after(response)
+            if retry_after is not None and retry_after > self.retry_after_cap:
+                # Sleeping that long inside one invocation would hold the tenant's queue for nothing.
+                raise MomentUnavailable(
+                    f"Moment GET {path}: HTTP {status}, Retry-After {retry_after:.0f} s "
+                    f"(more than {self.retry_after_cap:.0f} s): the event is retried later",
+                    status=status,
+                )
+            raise _Retryable(f"HTTP {status}", status, retry_after)
         said = self._moment_says(response)
         if status == 401:
             raise TenantLevelError(
@@ -283,10 +428,18 @@ class MomentClient:
                 remedy="Generate a new API key in Moment (Company > API keys) and store it for this tenant.",
             )
         if status == 403:
-            raise TenantLevelError(
-                TenantProblem.MOMENT_KEY_INVALID,
-                f"Moment API key has no access to company {self.company_code!r} (HTTP 403){said}",
-                remedy="Give the API key's user access to this company in Moment, or use a key that has it.",
+            entity = path.split("/", 1)[0]
+            if not self._reads_any_other(entity):
+                raise TenantLevelError(
+                    TenantProblem.MOMENT_KEY_INVALID,
+                    f"Moment API key has no access to company {self.company_code!r} (HTTP 403){said}",
+                    remedy="Give the API key's user access to this company in Moment, "
+                    "or use a key that has it.",
+                )
+            raise MomentAccessDenied(
+                f"Moment API key may not read {entity} of company {self.company_code!r} (HTTP 403){said}",
+                remedy=f"give the API key's user access to {entity} in Moment (or use a key that has it), "
+                "then replay the dead-lettered events",
             )
         if status == 404 and not_found is not None:
             raise MomentRecordNotFound(*not_found)
@@ -295,6 +448,23 @@ class MomentClient:
             status=status,
             detail=said.removeprefix(": ") or None,
         )
+
+    def _reads_any_other(self, entity: str) -> bool:
+        """After a 403: does the key read another kind of record? (Only then is it per entity.)"""
+        for other in PROBE_COLLECTIONS:
+            if other == entity:
+                continue
+            try:
+                answer = self._http.get(
+                    other,
+                    params={PAGE_PARAM: 0, SIZE_PARAM: 1},
+                    headers={"Authorization": self._authorization()},
+                )
+            except httpx.HTTPError:
+                continue
+            if 200 <= answer.status_code < 300 and not _is_html(answer):
+                return True
+        return False
 
     def _authorization(self) -> str:
         token = base64.b64encode(f"{API_KEY_USERNAME}:{self._api_key.get_secret_value()}".encode()).decode()
@@ -318,10 +488,10 @@ class MomentClient:
         return text.replace(secret, "[REDACTED]") if secret else text
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]; a Retry-After is honoured (capped)."""
+        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]; a Retry-After is honoured."""
         delay = self._jitter() * min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.backoff_cap))
+            delay = max(delay, min(retry_after, self.retry_after_cap))
         return delay
 
 
@@ -336,14 +506,38 @@ def _with_include(path: str, include: str | None) -> str:
     return f"{path}/include/{include}" if include else path
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
+def _needs_account(line: InvoiceLine) -> bool:
+    ref = line.financial_account
+    return ref is not None and ref.id is not None and ref.account_number is None
+
+
+def _record_key(record: BaseModel) -> object:
+    key = getattr(record, "id", None)
+    return key if key is not None else getattr(record, "account_number", None)
+
+
+def _is_html(response: httpx.Response) -> bool:
+    if "html" in response.headers.get("content-type", "").lower():
+        return True
+    return response.content.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+
+
+def _retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait, from ``Retry-After`` as seconds or as an HTTP date (RFC 9110 §10.2.3)."""
+    value = (response.headers.get("retry-after") or "").strip()
+    if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unreadable: fall back to our own backoff
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now())
 
 
 def _parse(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
@@ -353,7 +547,7 @@ def _parse(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
     except ValueError:
         raise MomentResponseInvalid(f"Moment's answer for {what} is not JSON") from None
     try:
-        return model.model_validate(data)
+        record = model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         field_path = ".".join(str(part) for part in error["loc"]) or None
@@ -362,3 +556,5 @@ def _parse(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
             f"{field_path or 'body'}: {error['msg']} ({exc.error_count()} problem(s))",
             field_path=field_path,
         ) from None
+    report_unknown_fields(record)
+    return record

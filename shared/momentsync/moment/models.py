@@ -27,7 +27,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from momentsync.errors import PermanentError
 
 ORE_PER_UNIT = Decimal(100)
 
@@ -42,23 +44,76 @@ def _loose(value: str | None) -> str:
     return re.sub(r"[^a-z0-9]", "", (value or "").lower())
 
 
+def _names(*names: str) -> AliasChoices:
+    """Every name Moment may use for one field; the first is the one we serialise (and the guess)."""
+    return AliasChoices(*names)
+
+
 class MomentModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True, frozen=True)
 
+    @property
+    def sent_fields(self) -> list[str]:
+        """The keys Moment actually sent (recognised under any accepted name, plus unknown ones)."""
+        sent = []
+        for name in self.model_fields_set:
+            info = type(self).model_fields.get(name)
+            sent.append(info.alias if info is not None and info.alias else name)
+        return sorted({*sent, *(self.model_extra or {})})
 
-def _nest_flat_ref(data: Any, key: str, flat: dict[str, str], required: str = "id") -> Any:
+    def was_sent(self, name: str) -> bool:
+        """Whether Moment sent the field (under any accepted name): an absent field is not a null."""
+        return name in self.model_fields_set
+
+
+class MomentFieldMissing(PermanentError):
+    """A record lacks a field the transfer needs, or sent one we cannot read safely.
+
+    Names the field (as we expect it) and the fields Moment did send, so a renamed field in Moment's
+    API is one look away from its fix in this module; never a silently empty value.
+    """
+
+    def __init__(self, what: str, field_name: str, problem: str, sent: list[str]) -> None:
+        super().__init__(
+            f"Moment {what}: {problem} (field {field_name!r}); Moment sent: {', '.join(sent) or 'nothing'}"
+        )
+        self.field_name = field_name
+        self.sent = sent
+
+
+def _nest_flat_ref(data: Any, key: str, flat: dict[str, str], required: tuple[str, ...] = ("id",)) -> Any:
     """Moment's includes flatten inner objects (``customer.name`` arrives as ``customerName``).
 
-    When the nested object is absent but its flat fields are present, rebuild the nested form so
-    one model covers both shapes. ``flat`` maps flat alias -> nested alias; nothing is rebuilt
-    unless the nested ``required`` field is among them.
+    Rebuild the nested form from the flat fields so one model covers both shapes; a nested object
+    that is present is completed with flat fields it lacks. ``flat`` maps flat alias -> nested
+    alias; nothing is built unless one of the nested ``required`` fields is among them.
     """
-    if not isinstance(data, dict) or data.get(key) is not None:
+    if not isinstance(data, dict):
         return data
     nested = {inner: data[outer] for outer, inner in flat.items() if data.get(outer) is not None}
-    if required not in nested:
+    present = data.get(key)
+    if isinstance(present, dict):
+        return {**data, key: {**nested, **present}} if nested else data
+    if present is not None or not any(name in nested for name in required):
         return data
     return {**data, key: nested}
+
+
+def _code_of_objects(data: Any, keys: tuple[str, ...]) -> Any:
+    """``{"currency": {"code": "EUR", ...}}`` -> ``{"currency": "EUR"}``; an object without a code is left
+    as is, so validation names the field instead of guessing."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, dict):
+            code = next(
+                (value[k] for k in ("code", "isoCode", "currencyCode", "countryCode") if value.get(k)), None
+            )
+            if code is not None:
+                out[key] = code
+    return out
 
 
 # --- references to other records ---------------------------------------------------------------
@@ -82,23 +137,60 @@ class InvoiceRef(MomentModel):
 
 
 class FinancialAccountRef(MomentModel):
-    """The sales account of an invoice line; names as seen on Moment's ``financialAccounts``."""
+    """A bookkeeping account; names as observed on Moment's ``financialAccounts`` (moment.md §7).
+
+    An invoice line may carry only the account's id (``financialAccountId``): the client then
+    fills the rest in from ``GET financialAccounts`` (``account_number`` is None until it has).
+    """
 
     id: int | None = None
-    account_number: str = Field(alias="accountNumber")
+    account_number: str | None = Field(default=None, alias="accountNumber")
     # The SAF-T standard VAT code set on the account in Moment (Setup / Accounting / Bookkeeping
     # accounts); may be missing (e.g. 7740 Øreavrunding needs none). [INF: externalTaxCode]
     external_tax_code: str | None = Field(default=None, alias="externalTaxCode")
+    # Observed on financialAccounts next to externalTaxCode; used when externalTaxCode is absent.
+    vat_category_code: str | None = Field(default=None, alias="vatCategoryCode")
     name: str | None = Field(default=None, alias="name")
     current_vat_percentage: Decimal | None = Field(default=None, alias="currentVatPercentage")
+    version: int | None = Field(default=None, alias="version")  # observed on financialAccounts
+    last_modified: datetime | None = Field(default=None, alias="lastModifiedDate")  # observed
+
+    @property
+    def vat_code(self) -> str | None:
+        for code in (self.external_tax_code, self.vat_category_code):
+            if (code or "").strip():
+                return code.strip()  # type: ignore[union-attr]
+        return None
 
 
 _CUSTOMER_FLAT = {"customerId": "id", "customerNumber": "customerNumber", "customerName": "name"}
 _PROJECT_FLAT = {"projectId": "id", "projectNumber": "projectNumber", "projectName": "name"}
+# Flat forms of a line's account: Moment's documented include flattening (financialAccount.x ->
+# financialAccountX) and the bare names seen on financialAccounts.
 _ACCOUNT_FLAT = {
     "financialAccountId": "id",
+    "financialAccountAccountNumber": "accountNumber",
+    "financialAccountExternalTaxCode": "externalTaxCode",
+    "financialAccountVatCategoryCode": "vatCategoryCode",
+    "financialAccountName": "name",
     "accountNumber": "accountNumber",
     "externalTaxCode": "externalTaxCode",
+    "vatCategoryCode": "vatCategoryCode",
+}
+_CREDITED_FLAT = {
+    "creditedInvoiceId": "id",
+    "creditedInvoiceNumber": "invoiceNumber",
+    "originalInvoiceId": "id",
+    "originalInvoiceNumber": "invoiceNumber",
+}
+
+
+# Nested field (its Moment name) -> the flat keys that can stand for it (for the probe's report).
+FLAT_FORMS: dict[str, tuple[str, ...]] = {
+    "customer": tuple(_CUSTOMER_FLAT),
+    "project": tuple(_PROJECT_FLAT),
+    "financialAccount": tuple(_ACCOUNT_FLAT),
+    "creditedInvoice": tuple(_CREDITED_FLAT),
 }
 
 
@@ -117,21 +209,57 @@ class Customer(MomentModel):
     id: int
     customer_number: str | None = Field(default=None, alias="customerNumber")
     name: str = Field(alias="name")
-    organization_number: str | None = Field(default=None, alias="organizationNumber")  # GUESS
-    email: str | None = Field(default=None, alias="email")  # GUESS
-    invoice_email: str | None = Field(default=None, alias="invoiceEmail")  # GUESS
-    phone: str | None = Field(default=None, alias="phone")  # GUESS
-    fax: str | None = Field(default=None, alias="fax")  # GUESS
-    website: str | None = Field(default=None, alias="website")  # GUESS
-    street: str | None = Field(default=None, alias="address")  # GUESS
-    street2: str | None = Field(default=None, alias="address2")  # GUESS
-    post_code: str | None = Field(default=None, alias="postalCode")  # GUESS
-    city: str | None = Field(default=None, alias="city")  # GUESS
-    country_code: str | None = Field(default=None, alias="countryCode")  # GUESS (ISO 3166-1 alpha-2)
-    currency_code: str | None = Field(default=None, alias="currencyCode")  # GUESS
-    language: str | None = Field(default=None, alias="language")  # GUESS
-    customer_state: str | None = Field(default=None, alias="customerState")  # GUESS
+    # GUESS, all of the optional fields below: each accepts the plausible names (first = our guess).
+    # A field Moment did not send is "unknown", never "empty": see ``was_sent`` and the Fiken update.
+    organization_number: str | None = Field(
+        default=None,
+        alias="organizationNumber",
+        validation_alias=_names("organizationNumber", "orgNumber", "organisationNumber", "orgNo"),
+    )
+    email: str | None = Field(
+        default=None, alias="email", validation_alias=_names("email", "mail", "emailAddress")
+    )
+    invoice_email: str | None = Field(
+        default=None, alias="invoiceEmail", validation_alias=_names("invoiceEmail", "invoiceEmailAddress")
+    )
+    phone: str | None = Field(
+        default=None, alias="phone", validation_alias=_names("phone", "phoneNumber", "telephone")
+    )
+    fax: str | None = Field(default=None, alias="fax")
+    website: str | None = Field(
+        default=None, alias="website", validation_alias=_names("website", "homepage", "url")
+    )
+    street: str | None = Field(
+        default=None, alias="address", validation_alias=_names("address", "streetAddress", "address1")
+    )
+    street2: str | None = Field(
+        default=None, alias="address2", validation_alias=_names("address2", "streetAddress2", "addressLine2")
+    )
+    post_code: str | None = Field(
+        default=None, alias="postalCode", validation_alias=_names("postalCode", "zipCode", "postCode", "zip")
+    )
+    city: str | None = Field(
+        default=None, alias="city", validation_alias=_names("city", "postalArea", "town")
+    )
+    # ISO 3166-1 alpha-2; ``country`` may carry a code or an object with one (see the validator).
+    country_code: str | None = Field(
+        default=None, alias="countryCode", validation_alias=_names("countryCode", "country")
+    )
+    currency_code: str | None = Field(
+        default=None, alias="currencyCode", validation_alias=_names("currencyCode", "currency")
+    )
+    language: str | None = Field(
+        default=None, alias="language", validation_alias=_names("language", "languageCode")
+    )
+    customer_state: str | None = Field(
+        default=None, alias="customerState", validation_alias=_names("customerState", "state", "status")
+    )
     last_modified: datetime | None = Field(default=None, alias="lastModifiedDate")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_code_objects(cls, data: Any) -> Any:
+        return _code_of_objects(data, ("country", "countryCode", "currency", "currencyCode"))
 
     @property
     def active(self) -> bool:
@@ -193,8 +321,25 @@ class ExportStatus(StrEnum):
     DO_NOT_TRANSFER = "doNotTransfer"
 
 
-_DO_NOT_TRANSFER = frozenset({"donottransfer", "donottransfertoaccounting", "nottransfer", "none"})
-_TRANSFERRED = frozenset({"transferred", "hasbeentransferred"})
+# Spellings of each status (compared loosely). Anything else, including "NONE" or a number, is an
+# error naming the value: guessing "to transfer" would book invoices marked "Do not transfer".
+_TO_TRANSFER = frozenset(
+    {"totransfer", "nottransferred", "notexported", "readyforexport", "toexport", "pending"}
+)
+_DO_NOT_TRANSFER = frozenset(
+    {
+        "donottransfer",
+        "donottransfertoaccounting",
+        "nottransfer",
+        "donotexport",
+        "noexport",
+        "excluded",
+        "exclude",
+    }
+)
+_TRANSFERRED = frozenset({"transferred", "hasbeentransferred", "exported"})
+_CREDIT_NOTE_TYPES = frozenset({"creditnote", "credit", "creditinvoice", "kreditnota"})
+_INVOICE_TYPES = frozenset({"invoice", "ordinary", "normal", "standard", "faktura"})
 
 
 class InvoiceState(StrEnum):
@@ -228,20 +373,72 @@ _PRODUCT_TYPES = {
 
 class InvoiceLine(MomentModel):
     id: int | None = None
-    description: str | None = Field(default=None, alias="description")  # GUESS
-    financial_account: FinancialAccountRef | None = Field(default=None, alias="financialAccount")  # GUESS
-    quantity: Decimal = Field(default=Decimal(1), alias="quantity")  # GUESS; decimal (7.5 hours)
-    unit_price: Decimal = Field(alias="unitPrice")  # GUESS; excl. VAT, before discount
-    discount_percent: Decimal = Field(default=Decimal(0), alias="discountPercentage")  # GUESS; 0..100
-    amount_excl_vat: Decimal = Field(alias="amountExcludingVat")  # GUESS; after discount
-    vat_amount: Decimal = Field(default=Decimal(0), alias="vatAmount")  # GUESS
-    vat_percent: Decimal | None = Field(default=None, alias="vatPercentage")  # GUESS
+    description: str | None = Field(
+        default=None, alias="description", validation_alias=_names("description", "text", "name")
+    )  # GUESS
+    financial_account: FinancialAccountRef | None = Field(
+        default=None, alias="financialAccount", validation_alias=_names("financialAccount", "account")
+    )  # GUESS (flat forms accepted, see _ACCOUNT_FLAT)
+    quantity: Decimal = Field(
+        default=Decimal(1), alias="quantity", validation_alias=_names("quantity", "count")
+    )
+    unit_price: Decimal = Field(
+        alias="unitPrice", validation_alias=_names("unitPrice", "price", "unitPriceExcludingVat")
+    )  # GUESS; excl. VAT, before discount
+    discount_percent: Decimal = Field(
+        default=Decimal(0),
+        alias="discountPercentage",
+        validation_alias=_names("discountPercentage", "discountPercent", "discount"),
+    )  # GUESS; 0..100
+    amount_excl_vat: Decimal = Field(
+        alias="amountExcludingVat",
+        validation_alias=_names("amountExcludingVat", "netAmount", "amountExclVat", "totalExcludingVat"),
+    )  # GUESS; after discount
+    # GUESS. Required in substance (``missing_field``): a line whose VAT Moment did not send is an error,
+    # never 0, unless its amount including VAT is there to derive it from.
+    vat_amount: Decimal = Field(
+        default=Decimal(0), alias="vatAmount", validation_alias=_names("vatAmount", "vat", "amountVat")
+    )
+    vat_percent: Decimal | None = Field(
+        default=None, alias="vatPercentage", validation_alias=_names("vatPercentage", "vatPercent", "vatRate")
+    )  # GUESS
     product_type: str | None = Field(default=None, alias="productType")  # GUESS
 
     @model_validator(mode="before")
     @classmethod
     def _accept_flat_account(cls, data: Any) -> Any:
-        return _nest_flat_ref(data, "financialAccount", _ACCOUNT_FLAT, required="accountNumber")
+        data = _nest_flat_ref(data, "financialAccount", _ACCOUNT_FLAT, required=("id", "accountNumber"))
+        if not isinstance(data, dict):
+            return data
+        has_vat = any(data.get(k) is not None for k in ("vatAmount", "vat", "amountVat", "vat_amount"))
+        incl = next((data[k] for k in ("amountIncludingVat", "grossAmount") if data.get(k) is not None), None)
+        excl = next(
+            (
+                data[k]
+                for k in ("amountExcludingVat", "netAmount", "amountExclVat")
+                if data.get(k) is not None
+            ),
+            None,
+        )
+        if not has_vat and incl is not None and excl is not None:
+            # VAT under no name we know, but gross and net are there: their difference is the VAT.
+            try:
+                return {**data, "vatAmount": Decimal(str(incl)) - Decimal(str(excl))}
+            except ArithmeticError:
+                return data
+        return data
+
+    def missing_field(self) -> tuple[str, str] | None:
+        """(field, problem) when a field the transfer needs is absent, else ``None``."""
+        if not self.was_sent("vat_amount"):
+            return "vatAmount", "invoice line has no VAT amount"
+        if self.financial_account is None:
+            return "financialAccount", "invoice line has no sales account"
+        if self.financial_account.account_number is None:
+            return "financialAccount.accountNumber", (
+                f"invoice line's account {self.financial_account.id} has no account number"
+            )
+        return None
 
     @property
     def account_number(self) -> str | None:
@@ -250,8 +447,7 @@ class InvoiceLine(MomentModel):
     @property
     def vat_code(self) -> str | None:
         """SAF-T VAT code of the line's sales account (``None`` when the account has none)."""
-        code = self.financial_account.external_tax_code if self.financial_account else None
-        return (code or "").strip() or None
+        return self.financial_account.vat_code if self.financial_account else None
 
     @property
     def product_kind(self) -> ProductType | None:
@@ -275,36 +471,127 @@ class InvoiceLine(MomentModel):
 
 
 class Invoice(MomentModel):
-    """A Moment invoice or credit note (credit notes are invoices with negative lines)."""
+    """A Moment invoice or credit note (credit notes are invoices with negative lines).
+
+    Names marked GUESS accept the plausible alternatives listed; ``not_transferable_reason`` raises
+    ``MomentFieldMissing`` when something the transfer needs is absent or unreadable.
+    """
 
     id: int
-    invoice_number: int | None = Field(default=None, alias="invoiceNumber")  # None while a draft
-    description: str | None = Field(default=None, alias="description")  # GUESS
-    customer: CustomerRef = Field(alias="customer")  # GUESS (nested like the webhook)
-    project: ProjectRef | None = Field(default=None, alias="project")  # GUESS (nested like the webhook)
-    invoice_date: date | None = Field(default=None, alias="invoiceDate")  # GUESS
-    due_date: date | None = Field(default=None, alias="dueDate")  # GUESS
-    payment_id: str | None = Field(default=None, alias="paymentId")  # GUESS; KID, absent when OCR is off
+    invoice_number: int | None = Field(
+        default=None, alias="invoiceNumber", validation_alias=_names("invoiceNumber", "invoiceNo", "number")
+    )  # observed; None while a draft
+    description: str | None = Field(
+        default=None, alias="description", validation_alias=_names("description", "text", "heading", "title")
+    )  # GUESS
+    customer: CustomerRef = Field(alias="customer")  # GUESS (nested like the webhook; flat accepted)
+    project: ProjectRef | None = Field(default=None, alias="project")  # GUESS (nested; flat accepted)
+    invoice_date: date | None = Field(
+        default=None,
+        alias="invoiceDate",
+        validation_alias=_names("invoiceDate", "date", "issueDate", "invoicedDate"),
+    )  # GUESS
+    due_date: date | None = Field(
+        default=None, alias="dueDate", validation_alias=_names("dueDate", "paymentDueDate", "dueDateDate")
+    )  # GUESS
+    payment_id: str | None = Field(
+        default=None, alias="paymentId", validation_alias=_names("paymentId", "kid", "kidNumber", "ocr")
+    )  # GUESS; KID, absent when OCR is off
     your_reference: str | None = Field(default=None, alias="yourReference")  # GUESS
     their_reference: str | None = Field(default=None, alias="theirReference")  # GUESS
     our_reference: str | None = Field(default=None, alias="ourReference")  # GUESS
-    currency_code: str = Field(default="NOK", alias="currencyCode")  # GUESS
-    currency_rate: Decimal = Field(default=Decimal(1), alias="currencyRate")  # GUESS; NOK per unit
-    total_incl_vat: Decimal | None = Field(default=None, alias="totalAmountIncludingVat")  # GUESS
-    total_excl_vat: Decimal | None = Field(default=None, alias="totalAmountExcludingVat")  # GUESS
-    total_vat: Decimal | None = Field(default=None, alias="totalVatAmount")  # GUESS
-    credit_note: bool = Field(default=False, alias="creditNote")  # GUESS
-    credited_invoice: InvoiceRef | None = Field(default=None, alias="creditedInvoice")  # GUESS
-    export_status: str | None = Field(default=None, alias="exportStatus")  # GUESS
-    invoice_state: str | None = Field(default=None, alias="invoiceState")  # GUESS
+    currency_code: str = Field(
+        default="NOK",
+        alias="currencyCode",
+        validation_alias=_names("currencyCode", "currency", "currencyIsoCode"),
+    )  # GUESS; only a record that sent no currency under any name is NOK
+    currency_rate: Decimal = Field(
+        default=Decimal(1),
+        alias="currencyRate",
+        validation_alias=_names("currencyRate", "exchangeRate", "currencyExchangeRate", "rate"),
+    )  # GUESS; NOK per unit; required when the currency is not NOK
+    total_incl_vat: Decimal | None = Field(
+        default=None,
+        alias="totalAmountIncludingVat",
+        validation_alias=_names(
+            "totalAmountIncludingVat", "totalIncludingVat", "totalAmount", "amountIncludingVat"
+        ),
+    )  # GUESS
+    total_excl_vat: Decimal | None = Field(
+        default=None,
+        alias="totalAmountExcludingVat",
+        validation_alias=_names(
+            "totalAmountExcludingVat", "totalExcludingVat", "netAmount", "amountExcludingVat"
+        ),
+    )  # GUESS
+    total_vat: Decimal | None = Field(
+        default=None,
+        alias="totalVatAmount",
+        validation_alias=_names("totalVatAmount", "totalVat", "vatAmount"),
+    )  # GUESS
+    credit_note: bool = Field(
+        default=False, alias="creditNote", validation_alias=_names("creditNote", "isCreditNote")
+    )  # GUESS
+    invoice_type: str | None = Field(
+        default=None, alias="invoiceType", validation_alias=_names("invoiceType", "type")
+    )  # GUESS; e.g. CREDIT_NOTE
+    credited_invoice: InvoiceRef | None = Field(
+        default=None,
+        alias="creditedInvoice",
+        validation_alias=_names("creditedInvoice", "originalInvoice", "creditedInvoiceRef"),
+    )  # GUESS (flat creditedInvoiceId / originalInvoiceId accepted)
+    export_status: str | None = Field(
+        default=None,
+        alias="exportStatus",
+        validation_alias=_names("exportStatus", "accountingExportStatus", "exportState", "transferStatus"),
+    )  # GUESS
+    invoice_state: str | None = Field(
+        default=None, alias="invoiceState", validation_alias=_names("invoiceState", "state", "status")
+    )  # GUESS
     # Only returned when the GET asks for the lines part (client.INVOICE_INCLUDE).
-    lines: list[InvoiceLine] = Field(default_factory=list, alias="invoiceLines")  # GUESS
+    lines: list[InvoiceLine] = Field(
+        default_factory=list,
+        alias="invoiceLines",
+        validation_alias=_names("invoiceLines", "lines", "invoiceRows"),
+    )  # GUESS
     last_modified: datetime | None = Field(default=None, alias="lastModifiedDate")
 
     @model_validator(mode="before")
     @classmethod
     def _accept_flat_refs(cls, data: Any) -> Any:
-        return _nest_flat_ref(_nest_flat_ref(data, "customer", _CUSTOMER_FLAT), "project", _PROJECT_FLAT)
+        data = _nest_flat_ref(_nest_flat_ref(data, "customer", _CUSTOMER_FLAT), "project", _PROJECT_FLAT)
+        if isinstance(data, dict) and data.get("originalInvoice") is None:
+            data = _nest_flat_ref(data, "creditedInvoice", _CREDITED_FLAT)
+        # Booleans and amounts as JSON numbers are fine; a currency as an object gives its code.
+        return _code_of_objects(data, ("currency", "currencyCode"))
+
+    # -- completeness (fail closed on guessed names) -----------------------------------------------
+
+    def _missing(self, field_name: str, problem: str, sent: list[str] | None = None) -> MomentFieldMissing:
+        what = f"invoice {self.invoice_number or self.id}" if self.invoice_number else f"invoice id {self.id}"
+        return MomentFieldMissing(what, field_name, problem, self.sent_fields if sent is None else sent)
+
+    def check_complete(self) -> None:
+        """Raise ``MomentFieldMissing`` when a finalized invoice lacks what its transfer needs."""
+        if self.invoice_date is None:
+            raise self._missing("invoiceDate", "finalized invoice has no invoice date")
+        code = (self.currency_code or "").strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise self._missing("currencyCode", f"currency {self.currency_code!r} is not an ISO 4217 code")
+        if code != "NOK" and not self.was_sent("currency_rate"):
+            raise self._missing("currencyRate", f"invoice in {code} has no exchange rate")
+        if code != "NOK" and self.currency_rate <= 0:
+            raise self._missing("currencyRate", f"exchange rate {self.currency_rate} is not positive")
+        kind = _loose(self.invoice_type)
+        if kind and kind not in _CREDIT_NOTE_TYPES | _INVOICE_TYPES:
+            raise self._missing("invoiceType", f"unknown invoice type {self.invoice_type!r}")
+        if not self.was_sent("lines"):
+            raise self._missing("invoiceLines", "invoice has no lines (the lines include is missing)")
+        for index, line in enumerate(self.lines):
+            missing = line.missing_field()
+            if missing is not None:
+                field_name, problem = missing
+                raise self._missing(f"invoiceLines[{index}].{field_name}", problem, line.sent_fields)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -315,24 +602,39 @@ class Invoice(MomentModel):
 
     @property
     def export_status_kind(self) -> ExportStatus | None:
-        status = _loose(self.export_status)
-        if not status:
+        if self.export_status is None:
             return None
+        status = _loose(str(self.export_status))
         if status in _DO_NOT_TRANSFER:
             return ExportStatus.DO_NOT_TRANSFER
         if status in _TRANSFERRED:
             return ExportStatus.TRANSFERRED
-        return ExportStatus.TO_TRANSFER
+        if status in _TO_TRANSFER:
+            return ExportStatus.TO_TRANSFER
+        raise self._missing("exportStatus", f"unknown export status {self.export_status!r}")
 
     @property
     def not_transferable_reason(self) -> str | None:
-        """Why this invoice must not go to accounting now, or ``None`` when it may."""
-        if not self.finalized:
+        """Why this invoice must not go to accounting now, or ``None`` when it may.
+
+        Raises ``MomentFieldMissing`` when the record cannot be judged safely: a number-less invoice
+        that does not say it is a draft (a renamed ``invoiceNumber``), an unknown export status, or a
+        finalized invoice lacking what its transfer needs.
+        """
+        if _loose(self.invoice_state) == InvoiceState.DRAFT.value:
             return "invoice is a draft in Moment (not finalized)"
+        if self.invoice_number is None:
+            if self.was_sent("invoice_number") and not self.invoice_state:
+                return "invoice is a draft in Moment (no invoice number yet)"
+            problem = (
+                f"invoice in state {self.invoice_state!r} has no invoice number"
+                if self.invoice_state
+                else "invoice has no invoice number and does not say it is a draft"
+            )
+            raise self._missing("invoiceNumber", problem)
         if self.export_status_kind is ExportStatus.DO_NOT_TRANSFER:
             return "export status in Moment is 'Do not transfer to accounting'"
-        if self.invoice_date is None:
-            return "invoice has no invoice date in Moment"
+        self.check_complete()
         return None
 
     @property
@@ -342,7 +644,11 @@ class Invoice(MomentModel):
 
     @property
     def is_credit_note(self) -> bool:
-        return self.credit_note or self.credited_invoice is not None
+        return (
+            self.credit_note
+            or self.credited_invoice is not None
+            or _loose(self.invoice_type) in _CREDIT_NOTE_TYPES
+        )
 
     @property
     def credited_invoice_id(self) -> int | None:
@@ -403,7 +709,7 @@ class Page(MomentModel, Generic[RecordT]):
     ``{"content": [...], "page": {"number", "size", "totalElements", "totalPages"}}``, 0-based.
     """
 
-    content: list[RecordT] = Field(default_factory=list, alias="content")
+    content: list[RecordT] = Field(alias="content")
     page: PageInfo = Field(alias="page")
 
     @model_validator(mode="before")
@@ -415,6 +721,11 @@ class Page(MomentModel, Generic[RecordT]):
                 "content": data,
                 "page": {"number": 0, "size": len(data), "totalElements": len(data), "totalPages": 1},
             }
+        if isinstance(data, dict) and "content" not in data:
+            # An unknown list key must not read as "no records".
+            raise ValueError(
+                f"no 'content' list in Moment's page; it sent: {', '.join(sorted(data)) or 'nothing'}"
+            )
         return data
 
     @property

@@ -47,6 +47,7 @@ class EntityStatus:
     waiting: int = 0
     failed: int = 0
     other: int = 0  # deleted, skipped, retrying
+    skipped: int = 0  # of ``other``: Moment said not to transfer (draft, "Do not transfer")
     last_success_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
@@ -131,6 +132,8 @@ def entity_status_of(entity_type: str, counts: StatusCounts) -> EntityStatus:
             status.failed += number
         else:
             status.other += number
+            if outcome == Outcome.SKIPPED.value:
+                status.skipped += number
     status.by_outcome = dict(Counter(outcomes))
     status.last_success_at = counts.last_success_at.get(entity_type)
     status.last_error_at = counts.last_error_at.get(entity_type)

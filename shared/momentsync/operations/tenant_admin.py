@@ -21,6 +21,7 @@ from momentsync.queue import EventQueue
 from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.tenants import (
     DynamoTenantRepository,
+    ForeignCurrency,
     InvoiceMode,
     MappingSettings,
     TargetSystem,
@@ -57,6 +58,7 @@ class SettingsChange(BaseModel):
     bank_account_number: str | None = None
     clear_bank_account_number: bool = False
     vat_registered: Literal["yes", "no", "ask"] | None = None
+    foreign_currency: ForeignCurrency | None = None
 
     @model_validator(mode="after")
     def _one_intent_per_key(self) -> SettingsChange:
@@ -125,6 +127,8 @@ class SettingsChange(BaseModel):
             mapping["bank_account_number"] = None
         elif self.bank_account_number is not None:
             mapping["bank_account_number"] = self.bank_account_number.replace(".", "").replace(" ", "")
+        if self.foreign_currency is not None:
+            mapping["foreign_currency"] = self.foreign_currency.value
         if self.vat_registered is not None:
             mapping["vat_registered"] = {"yes": True, "no": False, "ask": None}[self.vat_registered]
         emails = list(
@@ -152,8 +156,19 @@ def _readable(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Fiken's invoiceRequest has no `kid` (fiken.md §8): in invoice mode Fiken issues its own KID.
+KID_NOTE_INVOICE_MODE = (
+    "invoice mode: Fiken numbers the invoice and issues its own KID; Moment's KID goes only into the "
+    "invoice text, so payments made with Moment's KID will not match automatically in Fiken. "
+    "Use --invoice-mode sale if customers pay by Moment's KID (docs/fiken-kid.md)."
+)
+
+
 def settings_view(tenant: Tenant) -> dict[str, Any]:
-    return {"notification_emails": list(tenant.notification_emails), **tenant.mapping.model_dump(mode="json")}
+    view = {"notification_emails": list(tenant.notification_emails), **tenant.mapping.model_dump(mode="json")}
+    if tenant.target is TargetSystem.FIKEN and tenant.mapping.invoice_mode is InvoiceMode.INVOICE:
+        view["note"] = KID_NOTE_INVOICE_MODE
+    return view
 
 
 @dataclass

@@ -51,7 +51,13 @@ class AccountingConnector(Protocol):
         """True when the target took the new due date; False when its document cannot change it."""
         ...
 
-    def invoice_totals(self, remote: RemoteRecord) -> InvoiceTotals: ...
+    def invoice_totals(self, remote: RemoteRecord) -> InvoiceTotals:
+        """What the target booked (Moment's signs), with net and VAT per group where it says."""
+        ...
+
+    def expected_totals(self, invoice: Any) -> InvoiceTotals:
+        """Moment's figures grouped the way ``invoice_totals`` groups the target's (pure, no call)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,3 +75,34 @@ class InvoiceTotals:
     net: int
     vat: int
     gross: int
+    # (net, VAT) per group the target books separately, e.g. "3000 HIGH" (account and VAT type) in
+    # Fiken or "VAT 3" in SpareBank 1: a right gross with a wrong split must not pass as synced.
+    groups: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # A foreign-currency document's total in NOK (øre): Moment's at Moment's rate, the target's as booked.
+    gross_nok: int | None = None
+
+
+def totals_differences(moment: InvoiceTotals, target: InvoiceTotals) -> list[str]:
+    """Every figure that differs, with both values (øre); groups compared when the target names them."""
+    problems = []
+    for name in ("gross", "net", "vat"):
+        mine, theirs = getattr(moment, name), getattr(target, name)
+        if mine != theirs:
+            label = "incl. VAT" if name == "gross" else name
+            problems.append(f"Moment {mine} øre {label}, target {theirs} øre")
+    if moment.gross_nok is not None and target.gross_nok is not None and moment.gross_nok != target.gross_nok:
+        problems.append(
+            f"in NOK: Moment {moment.gross_nok} øre at Moment's exchange rate, target {target.gross_nok} øre "
+            "at its own rate"
+        )
+    if target.groups or moment.groups:
+        booked = {key: value for key, value in target.groups.items() if value != (0, 0)}
+        wanted = {key: value for key, value in moment.groups.items() if value != (0, 0)}
+        for key in sorted(set(booked) | set(wanted)):
+            mine, theirs = wanted.get(key, (0, 0)), booked.get(key, (0, 0))
+            if mine != theirs:
+                problems.append(
+                    f"{key}: Moment net {mine[0]} / VAT {mine[1]} øre, "
+                    f"target net {theirs[0]} / VAT {theirs[1]} øre"
+                )
+    return problems

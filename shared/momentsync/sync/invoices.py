@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
-from momentsync.sync.connector import InvoiceParties, RemoteRecord
+from momentsync.sync.connector import InvoiceParties, RemoteRecord, totals_differences
 from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
@@ -33,8 +33,26 @@ def sync_invoice(session: TenantSession, invoice_id: int) -> SyncResult:
         invoice = session.moment.get_invoice(invoice_id)
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
-    if not invoice.transferable:
-        return SyncResult(Outcome.SKIPPED, reason=invoice.not_transferable_reason)
+    reason = invoice.not_transferable_reason  # raises MomentFieldMissing when it cannot tell
+    if reason is None and invoice.lines and all(
+        li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines
+    ):
+        # Nothing to book in any target; a human decides whether that invoice was meant.
+        reason = f"invoice {invoice.invoice_number} has only zero lines: nothing to book"
+    if reason is not None:
+        if not (link and link.remote_id):
+            # Visible and countable in `momentsync status` (by outcome), not only in the transfer log.
+            link = link or session.new_link(ENTITY, invoice_id)
+            session.state.save(
+                link.model_copy(
+                    update={
+                        "last_outcome": Outcome.SKIPPED.value,
+                        "details": {**link.details, "skipped": reason},
+                        "source_modified_at": None,
+                    }
+                )
+            )
+        return SyncResult(Outcome.SKIPPED, reason=reason)
 
     def calls() -> int:
         return session.connector.remote_calls - calls_before
@@ -157,12 +175,14 @@ def finish(
         link = _save(session, link, {"pending": [p for p in link.pending if p != PENDING_PDF]})
 
     totals = session.connector.invoice_totals(remote)
-    expected = invoice.total_incl_vat_ore
-    details = {"net": totals.net, "vat": totals.vat, "gross": totals.gross, "moment_gross": expected}
+    expected = session.connector.expected_totals(invoice)
+    details = {"net": totals.net, "vat": totals.vat, "gross": totals.gross, "moment_gross": expected.gross}
     if adopted:
         details["adopted"] = True  # found by its natural key after an ambiguous create
-    if totals.gross != expected:
-        reason = f"totals differ: Moment {expected} øre incl. VAT, target {totals.gross} øre"
+    # Net, VAT and gross, and per group (account / VAT type): a right gross with a wrong split is wrong.
+    differences = totals_differences(expected, totals)
+    if differences:
+        reason = ("totals differ: " + "; ".join(differences))[:1000]
         _save(
             session,
             link,

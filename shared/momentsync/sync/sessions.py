@@ -40,7 +40,10 @@ class TenantSessions:
         self._sync_state = sync_state
         self.credentials = SecretsManagerCredentialsStore(secretsmanager, settings.credentials_secret_prefix)
         # One pacer per process: Fiken allows one request in flight per company and ~4 per second.
-        self.pacer = RequestPacer(settings.fiken_min_request_interval_seconds)
+        self.pacer = RequestPacer(
+            settings.fiken_min_request_interval_seconds,
+            app_min_interval=settings.fiken_app_min_request_interval_seconds,
+        )
         oauth = FikenOAuthClient(
             settings.fiken_oauth_base_url, FikenAppSecret(secretsmanager, settings.fiken_app_secret_id)
         )

@@ -799,3 +799,27 @@ def test_the_token_appears_in_no_error_log_or_repr(fiken, make_client, caplog, m
         assert NEW_TOKEN not in text
     if case == "400-message":
         assert "Invalid token <token> for request" in str(error)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(409, json={"message": "Counter not initialized"}),
+        httpx.Response(404, json={"message": "Not found"}),
+        httpx.Response(400, json={"message": "Invoice counter is not initialised"}),
+        httpx.Response(200, json={}),
+    ],
+    ids=["409", "404", "400", "200-without-value"],
+)
+def test_an_uninitialised_counter_is_recognised_without_relying_on_409(fiken, client, answer) -> None:
+    # The spec declares only 200 for GET /invoices/counter (#21).
+    fiken.get(f"{COMPANY}/invoices/counter").mock(return_value=answer)
+    assert client.get_invoice_counter() is None
+
+
+def test_initialising_a_counter_someone_else_just_initialised_is_fine(fiken, client) -> None:
+    route = fiken.post(f"{COMPANY}/invoices/counter").mock(
+        return_value=httpx.Response(409, json={"message": "Invoice counter already initialized"})
+    )
+    client.initialise_invoice_counter()
+    assert route.call_count == 1

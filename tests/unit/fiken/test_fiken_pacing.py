@@ -165,3 +165,55 @@ def test_negative_interval_is_refused() -> None:
 def test_default_pacer_is_shared_and_uses_the_documented_interval() -> None:
     assert default_pacer() is default_pacer()
     assert default_pacer().min_interval == 0.255
+
+
+def test_the_app_wide_limit_is_off_by_default(clock: FakeClock) -> None:
+    assert RequestPacer().app_min_interval is None
+    from momentsync.settings import ProcessorSettings
+
+    assert ProcessorSettings.model_fields["fiken_app_min_request_interval_seconds"].default is None
+
+
+def test_the_app_wide_limit_spaces_every_tenant_together(clock: FakeClock) -> None:
+    pacer = RequestPacer(0.25, clock=clock.monotonic, sleep=clock.sleep, app_min_interval=0.25)
+    starts = []
+    for key in ("tenant-a", "tenant-b", "tenant-c", "tenant-a"):
+        with pacer.slot(key):
+            starts.append(clock.monotonic())
+            clock.advance(0.05)
+    # Different tenants, still 0.25 s apart: four starts per second for the whole app.
+    assert [round(b - a, 6) for a, b in zip(starts, starts[1:], strict=False)] == [0.25, 0.25, 0.25]
+
+
+def test_the_app_wide_limit_allows_one_request_in_flight_across_tenants() -> None:
+    pacer = RequestPacer(0.0, app_min_interval=0.0)
+    holding, release, other_entered = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_a() -> None:
+        with pacer.slot("tenant-a"):
+            holding.set()
+            release.wait(5)
+
+    def enter_b() -> None:
+        with pacer.slot("tenant-b"):
+            other_entered.set()
+
+    holder = threading.Thread(target=hold_a)
+    holder.start()
+    assert holding.wait(5)
+    other = threading.Thread(target=enter_b)
+    other.start()
+    assert not other_entered.wait(0.05)  # per key alone, tenant-b would have entered at once
+    release.set()
+    assert other_entered.wait(5)
+    for thread in (holder, other):
+        thread.join(timeout=5)
+
+
+def test_the_app_wide_setting_is_read_from_the_environment(monkeypatch) -> None:
+    from momentsync.settings import ProcessorSettings
+
+    monkeypatch.setenv("FIKEN_APP_MIN_REQUEST_INTERVAL_SECONDS", "0.3")
+    fields = {name: "x" for name, f in ProcessorSettings.model_fields.items() if f.is_required()}
+    settings = ProcessorSettings(**fields)
+    assert settings.fiken_app_min_request_interval_seconds == 0.3

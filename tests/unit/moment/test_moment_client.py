@@ -14,6 +14,7 @@ import respx
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
 from momentsync.moment.client import (
     INVOICE_INCLUDE,
+    MomentAccessDenied,
     MomentClient,
     MomentRecordNotFound,
     MomentRequestRejected,
@@ -225,12 +226,29 @@ def test_401_is_tenant_level_key_invalid(client, mock, sleeps):
     assert route.call_count == 1 and sleeps == []
 
 
-def test_403_is_tenant_level_no_access(client, mock):
+def test_403_is_a_permanent_error_of_that_entity_not_a_paused_tenant(client, mock):
+    # Moment's keys carry per-entity access: a key that may not read invoices may read customers.
     mock.get("/invoices/1/include/" + INVOICE_INCLUDE).respond(403, json={"message": "Access denied"})
+    mock.get("/customers/1").respond(json={"id": 1, "name": "A"})
+    mock.get("/customers").respond(
+        json={"content": [], "page": {"number": 0, "size": 1, "totalElements": 0, "totalPages": 0}}
+    )
+    with pytest.raises(MomentAccessDenied) as exc:
+        client.get_invoice(1)
+    assert isinstance(exc.value, PermanentError) and not isinstance(exc.value, TenantLevelError)
+    assert "may not read invoices" in exc.value.reason and "Access denied" in exc.value.reason
+    assert "access to invoices" in exc.value.remedy
+    assert client.get_customer(1).name == "A"
+
+
+def test_403_on_every_entity_is_tenant_level_no_access(client, mock):
+    mock.get("/invoices/1/include/" + INVOICE_INCLUDE).respond(403, json={"message": "Access denied"})
+    probes = [mock.get(f"/{entity}").respond(403) for entity in ("customers", "projects")]
     with pytest.raises(TenantLevelError) as exc:
         client.get_invoice(1)
     assert exc.value.problem is TenantProblem.MOMENT_KEY_INVALID
     assert "no access" in exc.value.reason and "Access denied" in exc.value.reason
+    assert [probe.call_count for probe in probes] == [1, 1]
 
 
 def test_404_means_deleted(client, mock):
@@ -281,7 +299,7 @@ def test_missing_required_field_and_non_json(client, mock):
     mock.get("/customers/1").respond(json={"id": 1})
     with pytest.raises(MomentResponseInvalid, match="name"):
         client.get_customer(1)
-    mock.get("/customers/2").respond(200, text="<html>login</html>")
+    mock.get("/customers/2").respond(200, text="{not json")
     with pytest.raises(MomentResponseInvalid, match="not JSON"):
         client.get_customer(2)
 

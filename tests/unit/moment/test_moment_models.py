@@ -13,6 +13,7 @@ from momentsync.moment.models import (
     Customer,
     ExportStatus,
     Invoice,
+    MomentFieldMissing,
     Page,
     ProductType,
     Project,
@@ -130,8 +131,7 @@ def test_numbers_where_strings_are_expected_become_strings():
         ({"exportStatus": "DO_NOT_TRANSFER"}, False, "Do not transfer"),
         ({"exportStatus": "Has been transferred"}, True, None),
         ({"invoiceState": "draft", "invoiceNumber": None}, False, "draft"),
-        ({"invoiceNumber": None}, False, "draft"),
-        ({"invoiceDate": None}, False, "no invoice date"),
+        ({"invoiceNumber": None, "invoiceState": None}, False, "draft"),
     ],
 )
 def test_transferable(changes, transferable, reason_part):
@@ -141,6 +141,21 @@ def test_transferable(changes, transferable, reason_part):
         assert reason_part in invoice.not_transferable_reason
     else:
         assert invoice.not_transferable_reason is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field_name"),
+    [
+        # A number-less invoice whose state says it is finalized: a renamed number, never a draft.
+        ({"invoiceNumber": None}, "invoiceNumber"),
+        ({"invoiceDate": None}, "invoiceDate"),
+    ],
+)
+def test_contradictions_are_errors_naming_the_field(changes, field_name):
+    invoice = parse_invoice({**INVOICE, **changes})
+    with pytest.raises(MomentFieldMissing) as caught:
+        _ = invoice.not_transferable_reason
+    assert caught.value.field_name == field_name and "invoiceState" in caught.value.sent
 
 
 def test_export_status_is_compared_loosely():

@@ -13,6 +13,7 @@ from momentsync.connectors.sparebank1.models import (
     PROJECT_COMPLETED,
     PROJECT_IN_PROGRESS,
     PROJECT_REGISTERED,
+    Address,
     BusinessRelation,
     Customer,
     Email,
@@ -216,3 +217,98 @@ def test_totals_from_booked_lines_in_ore():
     totals = mapping.voucher_totals(lines, {270})
     assert (totals.net, totals.vat, totals.gross) == (987500, 234375, 1221875)
     assert mapping.to_kroner(-1) == Decimal("-0.01") and mapping.to_ore(Decimal("-0.005")) == -1
+
+
+def test_fields_moment_did_not_send_keep_the_platforms_values():
+    # Moment sent only a name (its other names unknown to us): nothing else on the customer is erased.
+    fetched = Customer(
+        ID=5,
+        CustomerNumber=100123,
+        OrgNumber="912345670",
+        WebUrl="https://acme.no",
+        Info=BusinessRelation(
+            ID=8,
+            Name="Old",
+            DefaultEmail=Email(ID=3, EmailAddress="old@b.no"),
+            DefaultPhone=Phone(ID=4, Number="11", Type=150101),
+            InvoiceAddress=Address(
+                ID=6, AddressLine1="Gata 1", PostalCode="0150", City="Oslo", CountryCode="NO"
+            ),
+        ),
+    )
+    sparse = MomentCustomer.model_validate({"id": 7, "customerNumber": "100123", "name": "Fjordlys AS"})
+    body = mapping.customer_body("t1", sparse, fetched, currency_id=None).echo_body()
+    assert body["OrgNumber"] == "912345670" and body["WebUrl"] == "https://acme.no"
+    assert body["Info"]["Name"] == "Fjordlys AS"
+    assert body["Info"]["DefaultEmail"]["EmailAddress"] == "old@b.no"
+    assert body["Info"]["DefaultPhone"]["Number"] == "11"
+    address = body["Info"]["InvoiceAddress"]
+    assert (address["AddressLine1"], address["PostalCode"], address["City"]) == ("Gata 1", "0150", "Oslo")
+    renamed = MomentCustomer.model_validate(
+        {**sparse.model_dump(by_alias=True, exclude_unset=True), "zipCode": "0151", "orgNumber": "1"}
+    )
+    body = mapping.customer_body("t1", renamed, fetched, currency_id=None).echo_body()
+    assert body["Info"]["InvoiceAddress"]["PostalCode"] == "0151" and body["OrgNumber"] == "1"
+    assert body["Info"]["InvoiceAddress"]["City"] == "Oslo"
+
+
+def test_moments_invoice_description_reaches_the_voucher_text():
+    described = invoice(description="Rådgivning mars")
+    assert (
+        mapping.invoice_text(described, "Fjordlys AS", None) == "Faktura 20002 Fjordlys AS - Rådgivning mars"
+    )
+    assert mapping.invoice_text(invoice(description=None), "Fjordlys AS", None) == "Faktura 20002 Fjordlys AS"
+    assert len(mapping.invoice_text(invoice(description="x" * 500), None, None)) == 200
+def test_totals_per_vat_code_from_sales_and_vat_legs():
+    lines = [
+        JournalEntryLine(AccountID=150, SubAccountID=500, Amount=Decimal("1375.00")),
+        JournalEntryLine(AccountID=300, Amount=Decimal("-1000.00"), VatTypeID=3),
+        JournalEntryLine(AccountID=270, Amount=Decimal("-250.00"), VatTypeID=3),
+        JournalEntryLine(AccountID=310, Amount=Decimal("-125.00"), VatTypeID=6),
+    ]
+    totals = mapping.voucher_totals(lines, {270}, {3: "3", 6: "6"})
+    assert totals.groups == {"VAT code 3": (100000, 25000), "VAT code 6": (12500, 0)}
+    expected = mapping.expected_totals(
+        invoice(lines=[make_line("3000", 1, 1000, description="Timer")]),
+        [
+            mapping.SalesLine("3000", "3", "Timer", 100000, 25000),
+            mapping.SalesLine("3100", "6", "x", 12500, 0),
+        ],
+    )
+    assert expected.groups == totals.groups
+
+
+def test_a_zero_total_voucher_has_no_receivable_leg_and_balances():
+    zero = invoice(
+        lines=[
+            make_line("3000", 1, 500, description="Timer"),
+            make_line("3000", -1, 500, description="Rabatt"),
+        ]
+    )
+    lines = mapping.sales_lines(zero, MappingSettings())
+    entry = mapping.voucher(
+        "t-1",
+        zero,
+        lines,
+        customer_account_id=500,
+        sales_accounts={"3000": 300},
+        vat_types={},
+        project_id=None,
+        customer_name="Fjordlys AS",
+        credited_voucher=None,
+    )
+    assert [draft.AccountID for draft in entry.DraftLines] == [300, 300]
+    assert sum(draft.Amount for draft in entry.DraftLines) == 0
+
+
+def test_credit_lines_are_recognised_by_the_invoice_they_credit_and_references_go_in_the_text():
+    assert mapping.credits_invoice("Kreditnota 20003 for faktura 20002 (bilag 7-2025) Fjordlys AS", 20002)
+    assert not mapping.credits_invoice("Kreditnota 20003 for faktura 200021", 20002)
+    assert not mapping.credits_invoice("Faktura 20002", 20002)
+    assert mapping.credits_invoice("Kreditnota 20003 (bilag 7-2025) Fjordlys AS", None, "7-2025")
+    assert not mapping.credits_invoice("Kreditnota 20003 (bilag 17-2025) Fjordlys AS", None, "7-2025")
+    assert not mapping.credits_invoice("Faktura 20003 (bilag 7-2025)", None, "7-2025")
+    text = mapping.invoice_text(
+        invoice(your_reference="Kari", their_reference="PO 7781"), "Fjordlys AS", None
+    )
+    assert text == "Faktura 20002 Fjordlys AS - Deres ref. Kari, Kundens ref. PO 7781"

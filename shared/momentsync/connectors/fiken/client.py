@@ -19,6 +19,7 @@ error keeps a reference to an httpx exception (its request carries the Authoriza
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import time
@@ -355,16 +356,26 @@ class FikenClient:
         self._request("PATCH", INVOICE, body=changes, invoiceId=invoice_id)
 
     def get_invoice_counter(self) -> int | None:
-        """The last invoice number used, or None when the counter is not initialised (Fiken: 409)."""
+        """The last invoice number used, or None when the counter is not initialised.
+
+        The spec declares only 200 here; the 409 for "not initialised" is what a third-party
+        client saw (fiken.md §8). So a 404, a 400/409 and a 200 without a value all read as "not
+        initialised": the caller then initialises it, which cannot hurt (see below).
+        """
         try:
             response = self._request("GET", INVOICE_COUNTER)
-        except FikenConflict:
+        except (FikenConflict, FikenNotFound, FikenValidationError):
             return None
         return self._parse(response, Counter, "GET", INVOICE_COUNTER).value
 
     def initialise_invoice_counter(self, value: int | None = None) -> None:
-        """Starts invoice numbering at ``value`` + 1 (Fiken's default base: 10000)."""
-        self._request("POST", INVOICE_COUNTER, body=Counter(value=value))
+        """Starts invoice numbering at ``value`` + 1 (Fiken's default base: 10000).
+
+        A 409 (already initialised, e.g. by a concurrent worker or a person) is success: the
+        counter exists, which is all the caller needs.
+        """
+        with contextlib.suppress(FikenConflict):
+            self._request("POST", INVOICE_COUNTER, body=Counter(value=value))
 
     def upload_invoice_attachment(self, invoice_id: int, filename: str, content: bytes) -> str:
         """Attaches a file to the invoice; returns the attachment's id from ``Location``."""

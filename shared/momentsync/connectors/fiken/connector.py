@@ -12,8 +12,9 @@ import threading
 from datetime import date
 from typing import Any
 
+from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.fiken import mapping
-from momentsync.connectors.fiken.client import FikenClient, FikenNotFound, FikenValidationError
+from momentsync.connectors.fiken.client import FikenClient, FikenConflict, FikenNotFound, FikenValidationError
 from momentsync.connectors.fiken.models import (
     BankAccountRequest,
     BankAccountType,
@@ -27,7 +28,7 @@ from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.models import Customer, Invoice, Project
 from momentsync.sync.connector import InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
-from momentsync.tenants import InvoiceMode, Tenant
+from momentsync.tenants import ForeignCurrency, InvoiceMode, Tenant
 
 # Per process (one Lambda container): the bank account code and VAT status of each tenant's company
 # change rarely; caching them saves two calls on every invoice.
@@ -72,10 +73,9 @@ class FikenConnector:
             created = self.client.get_contact(contact_id)
             return RemoteRecord(str(contact_id), _number(created.customer_number))
         # PUT replaces the whole contact: start from Fiken's copy so contact persons, groups and
-        # notes that Fiken owns survive, and overwrite only the fields Moment owns.
-        self.client.replace_contact(
-            existing.contact_id, existing.to_contact(**mapping.owned_contact_fields(wanted))
-        )
+        # notes that Fiken owns survive, and overwrite only the fields Moment owns and sent.
+        owned = mapping.owned_contact_fields(wanted, customer, existing.address)
+        self.client.replace_contact(existing.contact_id, existing.to_contact(**owned))
         return RemoteRecord(str(existing.contact_id), _number(existing.customer_number))
 
     def _linked_contact(self, link: SyncLink | None) -> ContactResult | None:
@@ -125,13 +125,19 @@ class FikenConnector:
         return RemoteRecord(str(project_id), wanted.number)
 
     # ------------------------------------------------------------------ invoices
-    def _kind(self, invoice: Invoice) -> str:
+    def _kind(self, invoice: Invoice, parties: InvoiceParties) -> str:
+        """The document Moment's invoice becomes. A credit note follows what it credits: a credited
+        sale gets a (negative) sale, a credited Fiken invoice a credit note, whatever the mode now."""
+        sale_mode = self.tenant.mapping.invoice_mode is InvoiceMode.SALE
         if invoice.is_credit_note:
+            credited_kind = parties.credited.details.get("kind") if parties.credited else None
+            if credited_kind == KIND_SALE or (credited_kind is None and sale_mode):
+                return KIND_SALE
             return KIND_CREDIT_NOTE
-        return KIND_SALE if self.tenant.mapping.invoice_mode is InvoiceMode.SALE else KIND_INVOICE
+        return KIND_SALE if sale_mode else KIND_INVOICE
 
     def invoice_content(self, invoice: Invoice, parties: InvoiceParties) -> dict[str, Any]:
-        kind = self._kind(invoice)
+        kind = self._kind(invoice, parties)
         vat_registered = self._vat_registered()
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
         content: dict[str, Any] = {
@@ -150,7 +156,7 @@ class FikenConnector:
         return content
 
     def find_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord | None:
-        kind = self._kind(invoice)
+        kind = self._kind(invoice, parties)
         reference = mapping.order_reference(invoice)
         customer_id = _int(parties.customer)
         if kind == KIND_SALE:
@@ -185,13 +191,17 @@ class FikenConnector:
         return None
 
     def create_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord:
-        kind = self._kind(invoice)
+        kind = self._kind(invoice, parties)
+        if kind != KIND_SALE and invoice.currency_code.upper() != "NOK":
+            self._refuse_target_rate(invoice)
         vat_registered = self._vat_registered()
         customer_id = _int(parties.customer)
         project_id = _int(parties.project)
         if kind == KIND_CREDIT_NOTE:
             return self._create_credit_note(invoice, parties, vat_registered, customer_id, project_id)
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
+        if kind == KIND_SALE and invoice.is_credit_note:
+            return self._create_sale_credit(invoice, parties, groups, customer_id, project_id)
         if kind == KIND_SALE:
             sale_id = self.client.create_sale(
                 mapping.sale_request(invoice, groups, customer_id=customer_id, project_id=project_id)
@@ -207,7 +217,9 @@ class FikenConnector:
         )
         try:
             invoice_id = self.client.create_invoice(request)
-        except FikenValidationError as exc:
+        except (FikenValidationError, FikenConflict) as exc:
+            # Not the 409 alone (the spec declares none): any refusal that names the counter, checked
+            # against the counter itself.
             if not _about_counter(exc.fiken_message) or self.client.get_invoice_counter() is not None:
                 raise
             # A company that never issued an invoice has no counter; start it at Fiken's default.
@@ -222,7 +234,18 @@ class FikenConnector:
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
         original = self.client.get_invoice(int(credited.remote_id))
-        if original.gross is not None and mapping.is_full_credit(invoice, original.gross):
+        owner = original.customer.contact_id if original.customer else customer_id
+        earlier = [
+            note
+            for note in self.client.find_credit_notes(customer_id=owner)
+            if note.associated_invoice_id == original.invoice_id
+        ]
+        already = sum(abs(note.gross or 0) for note in earlier)
+        refused = over_credit_reason(invoice, _number(original.invoice_number), original.gross or 0, already)
+        if refused:
+            raise PermanentError(refused)
+        groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
+        if not earlier and mapping.mirrors(mapping.split_of(groups), _invoice_split(original)):
             note_id = self.client.create_full_credit_note(
                 mapping.full_credit_note(invoice, original.invoice_id)
             )
@@ -240,6 +263,44 @@ class FikenConnector:
         note = self.client.get_credit_note(note_id)
         self._remember(KIND_CREDIT_NOTE, note_id, _credit_note_totals(note))
         return RemoteRecord(str(note_id), _number(note.credit_note_number), {"kind": KIND_CREDIT_NOTE})
+
+    def _refuse_target_rate(self, invoice: Invoice) -> None:
+        """Fiken invoices and credit notes take no exchange rate: Fiken books the NOK at its own rate.
+        The tenant decides whether that is acceptable (booked, then flagged with both NOK figures)."""
+        if self.tenant.mapping.foreign_currency is ForeignCurrency.REFUSE:
+            raise PermanentError(
+                f"invoice {invoice.invoice_number} is in {invoice.currency_code.upper()} at Moment's rate "
+                f"{invoice.currency_rate}; Fiken books invoices and credit notes in NOK at its own rate "
+                "and takes none from us, and this tenant refuses that (setting foreign_currency=refuse). "
+                "Use sale mode (Moment's rate) or set foreign_currency=target_rate"
+            )
+
+    def _create_sale_credit(self, invoice, parties, groups, customer_id, project_id) -> RemoteRecord:
+        """A credit note on a sale: refused when it credits more than is left, else a negative sale."""
+        credited = parties.credited
+        assert credited is not None, "a credit note is resolved with the invoice it credits"
+        original = self.client.get_sale(int(credited.remote_id))
+        earlier = [
+            sale
+            for sale in self.client.find_sales(contact_id=customer_id)
+            if not sale.deleted
+            and sale.sale_number != str(invoice.invoice_number)
+            and mapping.is_sale_credit_of([line.description for line in sale.lines], original.sale_number)
+        ]
+        already = -sum(_sale_totals(sale).gross for sale in earlier)
+        refused = over_credit_reason(invoice, original.sale_number, _sale_totals(original).gross, already)
+        if refused:
+            raise PermanentError(refused)
+        sale_id = self.client.create_sale(
+            mapping.sale_credit_request(
+                invoice,
+                groups,
+                credited_number=original.sale_number,
+                customer_id=customer_id,
+                project_id=project_id,
+            )
+        )
+        return RemoteRecord(str(sale_id), str(invoice.invoice_number), {"kind": KIND_SALE})
 
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
         kind = remote.details.get("kind", KIND_INVOICE)
@@ -266,6 +327,21 @@ class FikenConnector:
         if kind == KIND_CREDIT_NOTE:
             return _credit_note_totals(self.client.get_credit_note(int(remote.remote_id)))
         return _invoice_totals(self.client.get_invoice(int(remote.remote_id)))
+
+    def expected_totals(self, invoice: Invoice) -> InvoiceTotals:
+        groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=self._vat_registered())
+        gross_nok = None
+        if invoice.currency_code.upper() != "NOK":
+            # Per line, as the sale's NOK lines are computed (mapping._order_line).
+            rate = invoice.currency_rate
+            gross_nok = sum(mapping.to_nok(g.net, rate) + mapping.to_nok(g.vat, rate) for g in groups)
+        return InvoiceTotals(
+            invoice.total_excl_vat_ore,
+            invoice.total_vat_ore,
+            invoice.total_incl_vat_ore,
+            _labelled(mapping.split_of(groups)),
+            gross_nok,
+        )
 
     def _remember(self, kind: str, remote_id: int, totals: InvoiceTotals) -> None:
         self._read_back[(kind, str(remote_id))] = totals
@@ -330,23 +406,64 @@ def _per_account(groups: list[mapping.LineGroup]) -> list[mapping.LineGroup]:
     return list(merged.values())
 
 
+def _labelled(split: mapping.Split) -> dict[str, tuple[int, int]]:
+    return {f"account {account} {vat_type}": value for (account, vat_type), value in split.items()}
+
+
+def _invoice_split(document: InvoiceResult | CreditNoteResult, sign: int = 1) -> mapping.Split:
+    split: dict[tuple[str, str], tuple[int, int]] = {}
+    for line in document.lines:
+        key = (line.income_account or "?", line.vat_type or "?")
+        net, vat = split.get(key, (0, 0))
+        split[key] = (net + sign * (line.net or 0), vat + sign * (line.vat or 0))
+    return {key: value for key, value in split.items() if value != (0, 0)}
+
+
+def _foreign_nok(
+    document: InvoiceResult | CreditNoteResult | SaleResult, gross_nok: int | None
+) -> int | None:
+    return gross_nok if (document.currency or "NOK").upper() != "NOK" else None
+
+
 def _invoice_totals(found: InvoiceResult) -> InvoiceTotals:
-    return InvoiceTotals(found.net or 0, found.vat or 0, found.gross or 0)
+    return InvoiceTotals(
+        found.net or 0,
+        found.vat or 0,
+        found.gross or 0,
+        _labelled(_invoice_split(found)),
+        _foreign_nok(found, found.gross_in_nok),
+    )
 
 
 def _credit_note_totals(note: CreditNoteResult) -> InvoiceTotals:
     # Fiken states a credit note's amounts as positive; Moment's are negative.
-    return InvoiceTotals(-abs(note.net or 0), -abs(note.vat or 0), -abs(note.gross or 0))
+    return InvoiceTotals(
+        -abs(note.net or 0),
+        -abs(note.vat or 0),
+        -abs(note.gross or 0),
+        _labelled(_invoice_split(note, sign=-1)),
+        _foreign_nok(note, -abs(note.gross_in_nok or 0)),
+    )
 
 
 def _sale_totals(sale: SaleResult) -> InvoiceTotals:
-    if (sale.currency or "NOK").upper() != "NOK":
-        # The sale's amounts are NOK; what Moment invoiced (in currency) is on the lines.
-        net = sum(line.net_price_in_currency or 0 for line in sale.lines)
-        vat = sum(line.vat_in_currency or 0 for line in sale.lines)
-        return InvoiceTotals(net, vat, net + vat)
-    net, vat = sale.net_amount or 0, sale.vat_amount or 0
-    return InvoiceTotals(net, vat, net + vat)
+    split: dict[tuple[str, str], tuple[int, int]] = {}
+    foreign = (sale.currency or "NOK").upper() != "NOK"
+    for line in sale.lines:
+        # A foreign sale's own amounts are NOK; what Moment invoiced (in currency) is on the lines.
+        line_net = (line.net_price_in_currency if foreign else line.net_price) or 0
+        line_vat = (line.vat_in_currency if foreign else line.vat) or 0
+        key = (line.account or "?", line.vat_type or "?")
+        net, vat = split.get(key, (0, 0))
+        split[key] = (net + line_net, vat + line_vat)
+    if foreign:
+        net = sum(value[0] for value in split.values())
+        vat = sum(value[1] for value in split.values())
+    else:
+        net, vat = sale.net_amount or 0, sale.vat_amount or 0
+    split = {key: value for key, value in split.items() if value != (0, 0)}
+    nok = (sale.net_amount or 0) + (sale.vat_amount or 0)
+    return InvoiceTotals(net, vat, net + vat, _labelled(split), _foreign_nok(sale, nok))
 
 
 def _about_counter(message: str | None) -> bool:

@@ -106,23 +106,55 @@ def contact_from_customer(customer: Customer) -> Contact:
     )
 
 
-# Contact fields we own; on update they replace Fiken's values (None clears), the rest is kept.
-OWNED_CONTACT_FIELDS = (
-    "name",
-    "email",
-    "organization_number",
-    "phone_number",
-    "member_number_string",
-    "customer",
-    "currency",
-    "language",
-    "inactive",
-    "address",
-)
+# Contact fields we own -> the Moment fields they come from. On update a field replaces Fiken's
+# value (None clears it) only when Moment sent one of its sources: a field Moment did not send is
+# unknown, not empty, and must never erase what is in Fiken (PUT replaces the whole contact).
+OWNED_CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": (),  # always (required)
+    "email": ("invoice_email", "email"),
+    "organization_number": ("organization_number",),
+    "phone_number": ("phone",),
+    "member_number_string": (),
+    "customer": (),
+    "currency": ("currency_code",),
+    "language": ("language",),
+    "inactive": ("customer_state",),
+    "address": ("street", "street2", "post_code", "city", "country_code"),
+}
+_ADDRESS_SOURCES = {
+    "street_address": "street",
+    "street_address_line2": "street2",
+    "post_code": "post_code",
+    "city": "city",
+    "country": "country_code",
+}
 
 
-def owned_contact_fields(contact: Contact) -> dict[str, object]:
-    return {name: getattr(contact, name) for name in OWNED_CONTACT_FIELDS}
+def owned_contact_fields(
+    contact: Contact, customer: Customer | None = None, existing_address: object | None = None
+) -> dict[str, object]:
+    """The owned fields to write over Fiken's copy: all of them, or (given the Moment ``customer``)
+    only those Moment sent; the address is merged field by field with ``existing_address``."""
+    owned: dict[str, object] = {}
+    for name, sources in OWNED_CONTACT_FIELDS.items():
+        if customer is None or not sources:
+            owned[name] = getattr(contact, name)
+        elif name == "address":
+            if any(customer.was_sent(source) for source in sources):
+                owned[name] = _merged_address(contact.address, customer, existing_address)
+        elif any(customer.was_sent(source) for source in sources):
+            owned[name] = getattr(contact, name)
+    return owned
+
+
+def _merged_address(wanted: Address | None, customer: Customer, existing: object | None) -> Address | None:
+    values = {field: getattr(existing, field, None) for field in _ADDRESS_SOURCES}
+    for field, source in _ADDRESS_SOURCES.items():
+        if customer.was_sent(source):
+            values[field] = getattr(wanted, field, None) if wanted is not None else None
+    if not any(values[field] for field in ("street_address", "post_code", "city")):
+        return None
+    return Address(**{**values, "country": values["country"] or DEFAULT_COUNTRY})
 
 
 def project_request(project: Project, contact_id: int | None) -> ProjectRequest:
@@ -236,14 +268,37 @@ def order_reference(invoice: Invoice) -> str:
     return str(invoice.invoice_number)
 
 
+def references_text(invoice: Invoice, *, with_fields: bool) -> str | None:
+    """Moment's references for a document's text. ``with_fields``: the document has yourReference and
+    ourReference fields, so only "their reference" (no Fiken field) goes in the text."""
+    labelled = [("Kundens ref.", invoice.their_reference)]
+    if not with_fields:
+        labelled = [("Deres ref.", invoice.your_reference), ("Vår ref.", invoice.our_reference), *labelled]
+    parts = [f"{label} {value.strip()}" for label, value in labelled if value and value.strip()]
+    return ", ".join(parts) or None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def invoice_text(invoice: Invoice) -> str:
     parts = [f"Moment-faktura {invoice.invoice_number}"]
     if invoice.payment_id:
         parts.append(f"KID {invoice.payment_id}")
+    references = references_text(invoice, with_fields=True)
+    if references:
+        parts.append(references)
     if invoice.description:
         parts.append(invoice.description)
-    text = " - ".join(parts)
-    return text if len(text) <= 500 else text[:497] + "..."
+    return _clip(" - ".join(parts), 500)
+
+
+def credit_note_text(credit_note: Invoice, *, with_fields: bool) -> str:
+    """Starts with the marker ``is_credit_note_text_of`` finds the credit note by."""
+    text = f"Moment-kreditnota {credit_note.invoice_number}"
+    references = references_text(credit_note, with_fields=with_fields)
+    return _clip(f"{text} - {references}" if references else text, 500)
 
 
 def invoice_request(
@@ -287,7 +342,12 @@ def invoice_request(
 def sale_request(
     invoice: Invoice, groups: list[LineGroup], *, customer_id: int, project_id: int | None
 ) -> SaleRequest:
-    """Mode ``sale``: Moment's own number, KID and PDF are the document; Fiken books it."""
+    """Mode ``sale``: Moment's own number, KID and PDF are the document; Fiken books it. A sale has no
+    reference or text field: Moment's references lead the first line's description."""
+    lines = [_order_line(invoice, group) for group in groups]
+    references = references_text(invoice, with_fields=False)
+    if references and lines:
+        lines[0].description = _clip(f"{references}: {lines[0].description}", 200)
     return SaleRequest(
         sale_number=str(invoice.invoice_number),
         date=invoice.invoice_date,
@@ -297,7 +357,7 @@ def sale_request(
         currency=invoice.currency_code.upper(),
         customer_id=customer_id,
         project_id=project_id,
-        lines=[_order_line(invoice, group) for group in groups],
+        lines=lines,
     )
 
 
@@ -329,16 +389,32 @@ def to_nok(amount: int, rate: Decimal) -> int:
     return int((Decimal(amount) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def is_full_credit(credit_note: Invoice, credited_gross: int) -> bool:
-    """A credit note reverses the whole invoice when its total is exactly minus the original's."""
-    return credit_note.total_incl_vat_ore == -credited_gross
+Split = dict[tuple[str, str], tuple[int, int]]
+
+
+def split_of(groups: list[LineGroup]) -> Split:
+    """(net, VAT) per (income account, vatType), zero groups left out: what a document books."""
+    split: dict[tuple[str, str], tuple[int, int]] = {}
+    for g in groups:
+        net, vat = split.get((g.account, g.vat_type), (0, 0))
+        split[(g.account, g.vat_type)] = (net + g.net, vat + g.vat)
+    return {key: value for key, value in split.items() if value != (0, 0)}
+
+
+def mirrors(credit_split: Split, original_split: Split) -> bool:
+    """A full credit note books the original's own lines again, negated: only right when Moment's credit
+    note has exactly those lines (account, VAT type, net and VAT). A credit at another rate or on another
+    account with the same gross is a partial credit note with Moment's lines."""
+    return bool(original_split) and credit_split == {
+        key: (-net, -vat) for key, (net, vat) in original_split.items()
+    }
 
 
 def full_credit_note(credit_note: Invoice, invoice_id: int) -> FullCreditNoteRequest:
     return FullCreditNoteRequest(
         issue_date=credit_note.invoice_date,
         invoice_id=invoice_id,
-        credit_note_text=f"Moment-kreditnota {credit_note.invoice_number}",
+        credit_note_text=credit_note_text(credit_note, with_fields=False),
     )
 
 
@@ -361,7 +437,9 @@ def partial_credit_note(
         project=project_id,
         currency=credit_note.currency_code.upper(),
         order_reference=order_reference(credit_note),
-        credit_note_text=f"Moment-kreditnota {credit_note.invoice_number}",
+        your_reference=credit_note.your_reference,
+        our_reference=credit_note.our_reference,
+        credit_note_text=credit_note_text(credit_note, with_fields=True),
         lines=[
             CreditNoteLine(
                 quantity=1,
@@ -375,6 +453,33 @@ def partial_credit_note(
             )
         ],
     )
+
+
+SALE_CREDIT_PREFIX = "Kreditnota for Moment-faktura"
+
+
+def sale_credit_request(
+    credit_note: Invoice,
+    groups: list[LineGroup],
+    *,
+    credited_number: str | None,
+    customer_id: int,
+    project_id: int | None,
+) -> SaleRequest:
+    """Sale mode has no credit note endpoint for sales (fiken.md §3.7): Moment's credit note is booked
+    as a sale of its own, numbered by Moment, with Moment's negative lines; each line names the sale it
+    credits, which is how the credits of a sale are found again (over-crediting)."""
+    request = sale_request(credit_note, groups, customer_id=customer_id, project_id=project_id)
+    prefix = f"{SALE_CREDIT_PREFIX} {credited_number}"
+    for order_line in request.lines:
+        order_line.description = f"{prefix}: {order_line.description}"[:200]
+    return request
+
+
+def is_sale_credit_of(descriptions: list[str | None], sale_number: str | None) -> bool:
+    """Whether a sale's lines say it credits ``sale_number`` (2 must not match 23)."""
+    pattern = re.compile(rf"^{SALE_CREDIT_PREFIX} {re.escape(str(sale_number))}(?!\d)")
+    return bool(descriptions) and all(pattern.match(d or "") for d in descriptions)
 
 
 def is_credit_note_text_of(text: str | None, invoice_number: int | None) -> bool:

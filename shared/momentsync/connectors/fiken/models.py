@@ -523,11 +523,13 @@ class OrderLineResult(FikenResult):
 class SaleRequest(FikenRequest):
     """POST /sales: a sale whose invoice number and document were made outside Fiken.
 
-    The spec lists ``paid`` as required but defines no such property; only defined properties are
-    sent (an unexpected field is a 400), so there is no ``paid`` here until Fiken shows it is needed.
+    The spec lists ``paid`` as required without defining it: a literal validator rejects a sale
+    without it and accepts ``"paid": false`` (fiken.md §8), so it is sent. Moment's invoices reach
+    Fiken unpaid; payments are registered in Fiken.
     """
 
     sale_number: str | None = None
+    paid: bool = False
     date: dt.date
     kind: SaleKind
     total_paid: Ore | None = None

@@ -16,6 +16,7 @@ import threading
 from datetime import date
 from typing import Any
 
+from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.sparebank1 import mapping
 from momentsync.connectors.sparebank1.client import (
     SpareBank1Client,
@@ -36,7 +37,7 @@ from momentsync.connectors.sparebank1.models import (
     VatType,
     quote,
 )
-from momentsync.errors import PermanentError
+from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.models import Customer as MomentCustomer
 from momentsync.moment.models import Invoice as MomentInvoice
 from momentsync.moment.models import Project as MomentProject
@@ -236,6 +237,8 @@ class SpareBank1Connector:
 
     def create_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord:
         entry = self._voucher(invoice, parties)
+        self._check_period_open(invoice)
+        self._refuse_over_credit(invoice, parties)
         try:
             answer = self.client.action(
                 "POST", "journalentries", "book-journal-entries", body=[entry.new_body()]
@@ -258,13 +261,67 @@ class SpareBank1Connector:
             answer[0] if isinstance(answer, list) and answer else answer or {}
         )
         if booked.ID is None:
-            raise PermanentError(
-                f"SpareBank 1 booked invoice {invoice.invoice_number} but named no voucher id"
-            )
+            # The published description declares a bare object, not the entry: never fail after
+            # booking for want of an ID; find the voucher by its natural key (the intent recorded
+            # before booking makes a retry look it up too, so nothing is booked twice).
+            found = self.find_invoice(invoice, parties)
+            if found is None:
+                raise TransientError(
+                    f"SpareBank 1 booked invoice {invoice.invoice_number} without naming the voucher, "
+                    "and it is not found yet; the retry looks it up again"
+                )
+            return found
         if booked.Lines:
-            self._read_back[str(booked.ID)] = mapping.voucher_totals(booked.Lines, self._vat_account_ids())
+            self._read_back[str(booked.ID)] = mapping.voucher_totals(
+                booked.Lines, self._vat_account_ids(), self._vat_codes()
+            )
         voucher = booked.JournalEntryNumber or entry.JournalEntryNumber
         return RemoteRecord(str(booked.ID), voucher, {"kind": self._kind(invoice), "voucher": voucher})
+
+    def _check_period_open(self, invoice: MomentInvoice) -> None:
+        """A voucher dated into a locked period is refused by the platform: say so, naming the date
+        and the fix, before booking (CompanySettings.AccountingLockedDate / VatLockedDate)."""
+        rows = self.client.list("companysettings", select="ID,AccountingLockedDate,VatLockedDate")
+        settings = rows[0] if isinstance(rows, list) and rows else {}
+        dated = invoice.invoice_date
+        for field, what in (("AccountingLockedDate", "accounting"), ("VatLockedDate", "VAT")):
+            locked = str(settings.get(field) or "")[:10]
+            if dated is not None and locked and dated.isoformat() <= locked:
+                raise PermanentError(
+                    f"invoice {invoice.invoice_number} is dated {dated.isoformat()}, in a period whose "
+                    f"{what} is locked in SpareBank 1 Regnskap up to {locked} ({field}); open the period "
+                    "in SpareBank 1 Regnskap (company settings, lock dates) or re-date the invoice in "
+                    "Moment, then replay the event"
+                )
+    def _refuse_over_credit(self, invoice: MomentInvoice, parties: InvoiceParties) -> None:
+        """Before booking a credit note: what is left on the credited voucher, from the customer's
+        sub-ledger (the original's receivable and the receivables of earlier credit notes on it)."""
+        credited = parties.credited
+        if not (invoice.is_credit_note and credited):
+            return
+        account = self._customer_account_id(parties.customer)
+        rows = self.client.find(
+            "journalentrylines",
+            f"SubAccountID eq {account}",
+            lambda row: row.get("SubAccountID") == account,
+            select=JOURNAL_LINE_SELECT + ",Description",
+        )
+        lines = [JournalEntryLine.model_validate(row) for row in rows]
+        voucher = credited.details.get("voucher") or credited.remote_number
+        original = sum(
+            mapping.to_ore(line.Amount or 0)
+            for line in lines
+            if str(line.JournalEntryID) == credited.remote_id
+        )
+        already = -sum(
+            mapping.to_ore(line.Amount or 0)
+            for line in lines
+            if line.InvoiceNumber != str(invoice.invoice_number)
+            and mapping.credits_invoice(line.Description, invoice.credited_invoice_number, voucher)
+        )
+        refused = over_credit_reason(invoice, credited.remote_number, original, already)
+        if refused:
+            raise PermanentError(refused)
 
     def _voucher(self, invoice: MomentInvoice, parties: InvoiceParties) -> JournalEntry:
         lines = mapping.sales_lines(invoice, self.tenant.mapping)
@@ -314,7 +371,10 @@ class SpareBank1Connector:
             select=JOURNAL_LINE_SELECT,
         )
         lines = [JournalEntryLine.model_validate(row) for row in rows]
-        return mapping.voucher_totals(lines, self._vat_account_ids())
+        return mapping.voucher_totals(lines, self._vat_account_ids(), self._vat_codes())
+
+    def expected_totals(self, invoice: MomentInvoice) -> InvoiceTotals:
+        return mapping.expected_totals(invoice, mapping.sales_lines(invoice, self.tenant.mapping))
 
     @staticmethod
     def _kind(invoice: MomentInvoice) -> str:
@@ -347,14 +407,27 @@ class SpareBank1Connector:
                 "accounts",
                 f"AccountNumber eq {int(number)}",
                 lambda row: row.get("AccountNumber") == int(number) and not row.get("CustomerID"),
-                select="ID,AccountNumber,CustomerID,VatTypeID",
+                select="ID,AccountNumber,CustomerID,VatTypeID,Locked,LockManualPosts",
             )
             if not rows:
                 raise PermanentError(
                     f"account {number} does not exist in SpareBank 1 Regnskap; make the account numbers "
                     "equal in Moment and SpareBank 1"
                 )
-            cache[number] = Account.model_validate(rows[0]).ID
+            account = Account.model_validate(rows[0])
+            if account.Locked or account.LockManualPosts:
+                # Not cached: once someone unlocks it, the next attempt (a replay) books.
+                how = (
+                    "locked"
+                    if account.Locked
+                    else "locked against manual posting (sperret for manuelle føringer)"
+                )
+                raise PermanentError(
+                    f"account {number} is {how} in SpareBank 1 Regnskap; unlock it in the chart of accounts "
+                    f"or map Moment's account to another (`momentsync tenants settings TENANT --account "
+                    f"{number}=OTHER`), then replay the event"
+                )
+            cache[number] = account.ID
         return cache[number]
 
     def _customer_account_id(self, customer: RemoteRecord) -> int:
@@ -383,6 +456,9 @@ class SpareBank1Connector:
             types = [VatType.model_validate(row) for row in rows]
             ids["vat_types"] = {str(t.VatCode): t for t in types if t.VatCode is not None}
         return ids["vat_types"]
+
+    def _vat_codes(self) -> dict[int, str]:
+        return {t.ID: code for code, t in self._vat_types().items()}
 
     def _vat_account_ids(self) -> set[int]:
         return {t.OutgoingAccountID for t in self._vat_types().values() if t.OutgoingAccountID}

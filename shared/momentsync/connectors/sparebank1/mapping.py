@@ -16,6 +16,7 @@ numeric within 100000-199999, a project number is numeric.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -134,6 +135,17 @@ def customer_content(customer: MomentCustomer) -> dict[str, Any]:
     }
 
 
+# InvoiceAddress field -> the Moment customer field it comes from.
+_ADDRESS_SOURCES = {
+    "AddressLine1": "street",
+    "AddressLine2": "street2",
+    "PostalCode": "post_code",
+    "City": "city",
+    "CountryCode": "country_code",
+    "Country": "country_code",
+}
+
+
 def customer_body(
     tenant_id: str, customer: MomentCustomer, existing: Customer | None, *, currency_id: int | None
 ) -> Customer:
@@ -145,20 +157,33 @@ def customer_body(
         return createguid(tenant_id, "customer", customer.id, part, version)
 
     target = existing.model_copy(deep=True) if existing else Customer(createguid=guid("customer"))
+
+    def sent(*names: str) -> bool:
+        # On an existing customer, a field Moment did not send is unknown, not empty: keep the row's.
+        return existing is None or any(customer.was_sent(name) for name in names)
+
     target.CustomerNumber = owned["CustomerNumber"]
-    target.OrgNumber = owned["OrgNumber"]
-    target.WebUrl = owned["WebUrl"]
+    if sent("organization_number"):
+        target.OrgNumber = owned["OrgNumber"]
+    if sent("website"):
+        target.WebUrl = owned["WebUrl"]
     if currency_id is not None:
         target.CurrencyCodeID = currency_id
     info = target.Info or BusinessRelation(createguid=guid("info"))
     info.Name = customer.name
-    info.DefaultEmail = _row(info.DefaultEmail, Email, guid("email"), EmailAddress=owned["EmailAddress"])
-    info.DefaultPhone = _row(
-        info.DefaultPhone, Phone, guid("phone"), Number=owned["Phone"], Type=PHONE_TYPE_PHONE
-    )
-    info.InvoiceAddress = _row(info.InvoiceAddress, Address, guid("address"), **owned["InvoiceAddress"])
+    if sent("invoice_email", "email"):
+        info.DefaultEmail = _row(info.DefaultEmail, Email, guid("email"), EmailAddress=owned["EmailAddress"])
+    if sent("phone"):
+        info.DefaultPhone = _row(
+            info.DefaultPhone, Phone, guid("phone"), Number=owned["Phone"], Type=PHONE_TYPE_PHONE
+        )
+    address = {key: value for key, value in owned["InvoiceAddress"].items() if sent(_ADDRESS_SOURCES[key])}
+    if address:
+        info.InvoiceAddress = _row(info.InvoiceAddress, Address, guid("address"), **address)
     fax = next((p for p in info.Phones or [] if p.Type == PHONE_TYPE_FAX), None)
-    if fax is not None:
+    if not sent("fax"):
+        pass
+    elif fax is not None:
         fax.Number = owned["Fax"]
     elif owned["Fax"]:
         info.Phones = [
@@ -361,6 +386,19 @@ def invoice_text(invoice: MomentInvoice, customer_name: str | None, credited: st
         text = f"Faktura {invoice.invoice_number}"
     if customer_name:
         text += f" {customer_name}"
+    description = (invoice.description or "").strip()
+    if description:
+        # Moment's invoice description (what the invoice is for) belongs in the voucher text.
+        text += f" - {description}"
+    # A voucher has no reference fields: Moment's references follow in its text.
+    labelled = [
+        ("Deres ref.", invoice.your_reference),
+        ("Vår ref.", invoice.our_reference),
+        ("Kundens ref.", invoice.their_reference),
+    ]
+    references = ", ".join(f"{label} {value.strip()}" for label, value in labelled if value and value.strip())
+    if references:
+        text += f" - {references}"
     return text[:200]
 
 
@@ -398,19 +436,25 @@ def voucher(
             createguid=createguid(tenant_id, "invoice", invoice.id, f"dimensions-{index}"),
         )
 
-    drafts = [
-        JournalEntryLineDraft(
-            AccountID=customer_account_id,
-            Amount=to_kroner(total),
-            FinancialDate=financial_date,
-            VatDate=financial_date,
-            DueDate=invoice.due_date or financial_date,
-            InvoiceNumber=number,
-            PaymentID=kid,
-            Description=text[:500],
-            Dimensions=dimensions(0),
-        )
-    ]
+    # A zero total (e.g. +500 / -500) has no receivable: the platform refuses a zero line, and the
+    # sales legs balance on their own.
+    drafts = (
+        []
+        if total == 0
+        else [
+            JournalEntryLineDraft(
+                AccountID=customer_account_id,
+                Amount=to_kroner(total),
+                FinancialDate=financial_date,
+                VatDate=financial_date,
+                DueDate=invoice.due_date or financial_date,
+                InvoiceNumber=number,
+                PaymentID=kid,
+                Description=text[:500],
+                Dimensions=dimensions(0),
+            )
+        ]
+    )
     for index, line in enumerate(lines, start=1):
         vat_type = vat_types.get(line.vat_code) if line.vat_code else None
         amount = line.net + line.vat if amounts_include_vat else line.net
@@ -430,14 +474,56 @@ def voucher(
     return JournalEntry(JournalEntryNumber=voucher_number(invoice), Description=text, DraftLines=drafts)
 
 
+def credits_invoice(description: str | None, invoice_number: int | None, voucher: str | None = None) -> bool:
+    """Whether a receivable line's text (``invoice_text``) is a credit note on the invoice: by Moment's
+    invoice number, or by the credited voucher when Moment named no number."""
+    text = description or ""
+    if not text.startswith("Kreditnota "):
+        return False
+    if invoice_number is not None and re.match(rf"Kreditnota \d+ for faktura {invoice_number}(?!\d)", text):
+        return True
+    return bool(voucher) and f"(bilag {voucher})" in text
+
+
 def voucher_matches(line: JournalEntryLine, number: str) -> bool:
     """``N`` or the platform's ``N-YYYY`` form of our voucher number."""
     stored = (line.JournalEntryNumber or "").strip()
     return stored == number or stored.split("-", 1)[0] == number
 
 
-def voucher_totals(lines: list[JournalEntryLine], vat_account_ids: set[int]) -> InvoiceTotals:
-    """Net, VAT and total (øre, Moment's signs) as booked: total on the sub-ledger, VAT on VAT accounts."""
+def voucher_totals(
+    lines: list[JournalEntryLine], vat_account_ids: set[int], vat_codes: dict[int, str] | None = None
+) -> InvoiceTotals:
+    """Net, VAT and total (øre, Moment's signs) as booked: total on the sub-ledger, VAT on VAT accounts,
+    and (net, VAT) per VAT code: sales legs and VAT legs both carry the line's VatTypeID."""
     gross = sum(to_ore(line.Amount or Decimal(0)) for line in lines if line.SubAccountID is not None)
     vat = -sum(to_ore(line.Amount or Decimal(0)) for line in lines if line.AccountID in vat_account_ids)
-    return InvoiceTotals(net=gross - vat, vat=vat, gross=gross)
+    groups: dict[str, tuple[int, int]] = {}
+    if vat_codes is not None:
+        for line in lines:
+            if line.SubAccountID is not None:
+                continue
+            key = _vat_group(vat_codes.get(line.VatTypeID) if line.VatTypeID is not None else None)
+            amount = -to_ore(line.Amount or Decimal(0))
+            net_part, vat_part = groups.get(key, (0, 0))
+            if line.AccountID in vat_account_ids:
+                groups[key] = (net_part, vat_part + amount)
+            else:
+                groups[key] = (net_part + amount, vat_part)
+    return InvoiceTotals(net=gross - vat, vat=vat, gross=gross, groups=groups)
+
+
+def expected_totals(invoice: MomentInvoice, lines: list[SalesLine]) -> InvoiceTotals:
+    """Moment's figures per VAT code, grouped as ``voucher_totals`` groups the booked voucher."""
+    groups: dict[str, tuple[int, int]] = {}
+    for line in lines:
+        key = _vat_group(line.vat_code)
+        net, vat = groups.get(key, (0, 0))
+        groups[key] = (net + line.net, vat + line.vat)
+    return InvoiceTotals(
+        invoice.total_excl_vat_ore, invoice.total_vat_ore, invoice.total_incl_vat_ore, groups
+    )
+
+
+def _vat_group(code: str | None) -> str:
+    return f"VAT code {code or '(none)'}"

@@ -91,6 +91,9 @@ class Account(UniModel):
     CustomerID: int | None = None
     VatTypeID: int | None = None
     Active: bool | None = None
+    # unimicro-biz-swagger.json Account: Locked, LockManualPosts ("sperret for manuelle føringer").
+    Locked: bool | None = None
+    LockManualPosts: bool | None = None
 
 
 class Email(NewRow):
@@ -181,6 +184,7 @@ class JournalEntryLine(UniModel):
     FinancialDate: dt.date | None = None
     DueDate: dt.date | None = None
     StatusCode: int | None = None
+    Description: str | None = None
 
 
 JournalEntry.model_rebuild()
