@@ -5,10 +5,9 @@ from its samconfig env."""
 from __future__ import annotations
 
 import json
+import uuid
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from local.template import LocalNames, Resolver, load_template
 from momentsync.cli.target import StackNotFound, resolve_target, samconfig_parameter_overrides
@@ -73,45 +72,50 @@ def test_processor_timeout_description_matches_the_visibility_timeout(template):
     assert "ten times" in template["Parameters"]["ProcessorTimeoutSeconds"]["Description"]
 
 
-def deploy_fake_stack(stage: str) -> None:
+def deploy_fake_stack(cloudformation, stack_name: str, stage: str) -> None:
     """A CloudFormation stack on moto with our Stage parameter and the outputs the CLI reads."""
     body = {
         "Parameters": {"Stage": {"Type": "String"}},
         "Resources": {"Nothing": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {name: {"Value": f"{name}-value"} for name in OUTPUTS},
     }
-    boto3.client("cloudformation", region_name="eu-north-1").create_stack(
-        StackName="momentsync-prod",
+    cloudformation.create_stack(
+        StackName=stack_name,
         TemplateBody=json.dumps(body),
         Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
     )
 
 
 @pytest.fixture
-def samconfig(tmp_path, monkeypatch):
+def samconfig(stack, tmp_path, monkeypatch):
+    """The local stack's moto server (never mock_aws here: it would reset the server's shared state under
+    the other tests of this worker), a samconfig naming a stack on it, and that stack's name."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.describe()["aws_endpoint_url"])
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
+        monkeypatch.setenv(key, "local")
+    name = f"momentsync-prod-{uuid.uuid4().hex[:8]}"
     (tmp_path / "samconfig.toml").write_text(
-        'version = 0.1\n[norway-prod.deploy.parameters]\nstack_name = "momentsync-prod"\n'
+        f'version = 0.1\n[norway-prod.deploy.parameters]\nstack_name = "{name}"\n'
         'region = "eu-north-1"\nparameter_overrides = "Stage=prod MaxReceiveCount=5"\n'
     )
+    return name, stack.aws.client("cloudformation")
 
 
-@mock_aws
 def test_cli_refuses_a_stack_whose_stage_is_not_its_config_envs(samconfig):
-    deploy_fake_stack("dev")  # deployed with overrides that dropped Stage=prod
+    name, cloudformation = samconfig
+    deploy_fake_stack(cloudformation, name, "dev")  # deployed with overrides that dropped Stage=prod
     with pytest.raises(StackNotFound) as refused:
         resolve_target(local=False, stack=None, region=None, config_env="norway-prod")
     assert "runs Stage=dev, but samconfig.toml says Stage=prod" in str(refused.value)
     assert "momentsync/dev/" in str(refused.value)
     # Named explicitly, the operator can still reach it as it is.
-    target = resolve_target(local=False, stack="momentsync-prod", region="eu-north-1", config_env=None)
+    target = resolve_target(local=False, stack=name, region="eu-north-1", config_env=None)
     assert target.tenants_table == "TenantsTableName-value"
 
 
-@mock_aws
 def test_cli_accepts_a_stack_whose_stage_matches(samconfig):
-    deploy_fake_stack("prod")
+    name, cloudformation = samconfig
+    deploy_fake_stack(cloudformation, name, "prod")
     target = resolve_target(local=False, stack=None, region=None, config_env="norway-prod")
     assert target.credentials_secret_prefix == "CredentialsSecretPrefix-value"
