@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.in shared/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 export PYTHONPATH := shared:.
 
-.PHONY: help install lint test run demo bench chaos fuzz checkov audit lock clean
+.PHONY: help install browser lint test run demo bench chaos fuzz checkov audit lock clean
 
 help:
 	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
@@ -31,11 +31,17 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
+# tests/browser drive Debian's headless Chromium through Selenium: Debian's packages only (no driver
+# download); installed once, as root (the developer and CI machines are).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
 
-test: install
+test: install browser
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 run: install

@@ -49,7 +49,8 @@ class LocalStack:
             stack_name=self.config.stack_name,
             region=self.config.region,
             # The local stack talks to emulators on loopback: their bank is a URL, not a key of the table.
-            parameters={"SpareBank1CustomBankUrls": "allowed", **self.config.parameters},
+            # The template's Stage has no default (a deploy must name it); the local stack is "dev".
+            parameters={"SpareBank1CustomBankUrls": "allowed", "Stage": "dev", **self.config.parameters},
         )
         self.aws: EmbeddedAws | None = None
         self.http_api: LocalHttpApi | None = None

@@ -80,6 +80,9 @@ class Resolver:
             "Fn::If": self._if,
             "Fn::Not": lambda v: not self.resolve(v[0]),
             "Fn::Equals": lambda v: self.resolve(v[0]) == self.resolve(v[1]),
+            "Fn::And": lambda v: all(self.resolve(x) for x in v),
+            "Fn::Or": lambda v: any(self.resolve(x) for x in v),
+            "Fn::Condition": lambda v: self.resolve(self.template.get("Conditions", {})[v]),
         }
 
     def pseudo(self, name: str) -> Any:

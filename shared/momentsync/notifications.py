@@ -94,6 +94,10 @@ class DynamoNotificationThrottle:
     def release(self, tenant_id: str, dedupe_key: str) -> None:
         self._table.delete_item(Key={"pk": self.key(tenant_id, dedupe_key)})
 
+    def held(self, tenant_id: str, dedupe_key: str) -> bool:
+        """Whether a claim exists (a read: cheaper than releasing on every scheduled check)."""
+        return "Item" in self._table.get_item(Key={"pk": self.key(tenant_id, dedupe_key)})
+
 
 class SesNotifier:
     """E-mails the tenant's people through SES, once per incident; logs when there is no one to tell."""

@@ -93,6 +93,36 @@ class ReconcileSettings(_Settings):
 @lru_cache(maxsize=1)
 def reconcile_settings() -> ReconcileSettings:
     return ReconcileSettings()  # type: ignore[call-arg]
+class HealthSettings(_Settings):
+    """The scheduled tenant-health check (momentsync.health)."""
+
+    parked_events_table: str = Field(min_length=1)
+    transfer_log_table: str = Field(min_length=1)
+    notifications_table: str = Field(min_length=1)
+    operator_topic_arn: str = ""
+    health_parked_minutes: int = Field(default=60, gt=0)
+    health_quiet_days: int = Field(default=3, gt=0)
+
+
+class SelfServiceSettings(_Settings):
+    """The tenant's self-service page (momentsync.selfservice)."""
+
+    auth_table: str = Field(min_length=1)
+    transfer_log_table: str = Field(min_length=1)
+    event_queue_url: str = Field(min_length=1)
+    credentials_secret_prefix: str = Field(min_length=1)
+    audit_table: str = Field(min_length=1)
+    page_session_minutes: int = Field(default=30, gt=0, le=240)
+
+
+@lru_cache(maxsize=1)
+def selfservice_settings() -> SelfServiceSettings:
+    return SelfServiceSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def health_settings() -> HealthSettings:
+    return HealthSettings()  # type: ignore[call-arg]
 
 
 @lru_cache(maxsize=1)

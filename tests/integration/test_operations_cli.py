@@ -9,9 +9,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from momentsync.cli.main import app
+from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore
 from momentsync.envelope import QueueEnvelope
 from momentsync.sync.dead_letters import SqsDeadLetters
 from momentsync.sync.parking import DynamoParkedEvents
@@ -58,6 +60,19 @@ def event(tenant_id: str, entity_id: int, entity_type: str = "invoice") -> Queue
     )
 
 
+def connect_to_fiken(stack, tenant_id: str) -> None:
+    """What the OAuth callback stores: Fiken's tokens beside the Moment key."""
+    store = SecretsManagerCredentialsStore(
+        stack.aws.client("secretsmanager"), stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    )
+    tokens = OAuthTokens(
+        access_token=SecretStr("access"),
+        refresh_token=SecretStr("refresh"),
+        expires_at=NOW + timedelta(hours=1),
+    )
+    store.put(tenant_id, store.get(tenant_id, fresh=True).model_copy(update={"fiken": tokens}))
+
+
 def test_status_counts_connection_parked_and_backlog(paused_stack, make_tenant, cli):
     tenant_id = make_tenant().tenant.tenant_id
     state = DynamoSyncState(table(paused_stack, "SyncStateTable"))
@@ -82,7 +97,10 @@ def test_status_counts_connection_parked_and_backlog(paused_stack, make_tenant, 
     assert (customers["synced"], customers["waiting"], customers["failed"]) == (2, 1, 1)
     assert customers["last_error"] == "org number invalid" and customers["last_error_moment_id"] == 4
     assert customers["last_success_at"] is not None  # kept apart from the error
-    assert (report["connection"], report["parked"]) == ("ok", 1)
+    # Never connected to Fiken: not "ok" (issue 16); it is once its secret holds Fiken's tokens.
+    assert (report["connection"], report["parked"]) == ("not_connected", 1)
+    connect_to_fiken(paused_stack, tenant_id)
+    assert cli.json("status", tenant_id)["tenant"]["connection"] == "ok"
     assert data["backlog"]["oldest_message_age_seconds"] is None  # no CloudWatch locally
     assert data["backlog"]["event_queue"] == {"visible": 0, "in_flight": 0, "total": 0}
     assert "unavailable" in cli("status", tenant_id).stdout

@@ -7,13 +7,22 @@ import json
 import pytest
 
 from local.template import NO_VALUE, LocalNames, Resolver, functions, load_template
-from momentsync.settings import ConnectSettings, ProcessorSettings, ReconcileSettings, WebhookSettings
+from momentsync.settings import (
+    ConnectSettings,
+    HealthSettings,
+    ProcessorSettings,
+    ReconcileSettings,
+    SelfServiceSettings,
+    WebhookSettings,
+)
 
 SETTINGS = {
     "WebhookFunction": WebhookSettings,
     "ProcessorFunction": ProcessorSettings,
     "ConnectFunction": ConnectSettings,
     "ReconcileFunction": ReconcileSettings,
+    "HealthFunction": HealthSettings,
+    "SelfServiceFunction": SelfServiceSettings,
 }
 # Read by Powertools itself, not by our settings models.
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}

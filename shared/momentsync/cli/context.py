@@ -8,21 +8,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from momentsync.cli.target import StackNotFound, StackTarget, resolve_target
-from momentsync.credentials import SecretsManagerCredentialsStore
-from momentsync.operations.audit import DynamoAuditLog, operator_identity
-from momentsync.operations.dead_letters import DeadLetterQueue
-from momentsync.queue import SqsEventQueue
-from momentsync.reconcile.sweep import SweepStore
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.sync_state import DynamoSyncState
-from momentsync.sync.transfer_log import DynamoTransferLog
-from momentsync.tenants import DynamoTenantRepository
+
+if TYPE_CHECKING:  # the adapters pull in boto3 and pydantic models: imported when a command runs
+    from momentsync.credentials import SecretsManagerCredentialsStore
+    from momentsync.operations.audit import DynamoAuditLog
+    from momentsync.operations.dead_letters import DeadLetterQueue
+    from momentsync.queue import SqsEventQueue
+    from momentsync.reconcile.sweep import SweepStore
+    from momentsync.sync.parking import DynamoParkedEvents
+    from momentsync.sync.sync_state import DynamoSyncState
+    from momentsync.sync.transfer_log import DynamoTransferLog
+    from momentsync.tenants import DynamoTenantRepository
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 1, 2, 3, 4
 
@@ -30,13 +33,27 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    errors.print(f"[red]error:[/red] {message}")
+def fail(message: str, code: int = EXIT_FAILED, hint: str | None = None) -> NoReturn:
+    """One line on stderr (never markup-parsed: regexes and ``[section]`` names stay whole), a hint."""
+    say_error(message, hint)
     raise typer.Exit(code)
 
 
+def say_error(message: str, hint: str | None = None) -> None:
+    # soft_wrap: a long line is left to the terminal, never cut or folded by Rich.
+    errors.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    if hint:
+        errors.print(f"hint: {escape(hint)}", soft_wrap=True, highlight=False)
+
+
 def print_json(data: Any) -> None:
-    console.print_json(json.dumps(data, default=str))
+    # Plain text, not Rich: nothing wrapped, highlighted or cut, whatever the terminal width.
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def print_whole(text: str) -> None:
+    """A value the operator must copy (a URL with its secret): on its own line, never in a table."""
+    typer.echo(text)
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -66,13 +83,17 @@ class Context:
             try:
                 self._target = resolve_target(**self.target_options)
             except StackNotFound as exc:
-                fail(str(exc), EXIT_USAGE)
+                fail(str(exc), EXIT_USAGE, exc.hint)
         return self._target
 
     def tenants(self) -> DynamoTenantRepository:
+        from momentsync.tenants import DynamoTenantRepository
+
         return DynamoTenantRepository(self.target.table(self.target.tenants_table))
 
     def credentials(self) -> SecretsManagerCredentialsStore:
+        from momentsync.credentials import SecretsManagerCredentialsStore
+
         return SecretsManagerCredentialsStore(
             self.target.client("secretsmanager"), self.target.credentials_secret_prefix
         )
@@ -81,33 +102,49 @@ class Context:
     def actor(self) -> str:
         """Who is acting, for the audit trail: the STS caller ARN, or the OS user locally."""
         if self._actor is None:
+            from momentsync.operations.audit import operator_identity
+
             self._actor = operator_identity(None if self.target.is_local else self.target.client("sts"))
         return self._actor
 
     def audit(self) -> DynamoAuditLog:
+        from momentsync.operations.audit import DynamoAuditLog
+
         if not self.target.audit_table:
             fail("this stack has no audit table (deploy the current template first)", EXIT_USAGE)
         return DynamoAuditLog(self.target.table(self.target.audit_table))
 
     def dead_letter_queue(self) -> DeadLetterQueue:
+        from momentsync.operations.dead_letters import DeadLetterQueue
+
         return DeadLetterQueue(
             self.target.client("sqs"), self.target.dead_letter_queue_url, transfer_log=self.transfer_log()
         )
 
     def event_queue(self) -> SqsEventQueue:
+        from momentsync.queue import SqsEventQueue
+
         return SqsEventQueue(self.target.client("sqs"), self.target.event_queue_url)
 
     def sync_state(self) -> DynamoSyncState:
+        from momentsync.sync.sync_state import DynamoSyncState
+
         return DynamoSyncState(self.target.table(self.target.sync_state_table))
 
     def sweeps(self) -> SweepStore:
         """The reconciliation sweep's record per tenant (kept in the sync-state table)."""
+        from momentsync.reconcile.sweep import SweepStore
+
         return SweepStore(self.target.table(self.target.sync_state_table))
 
     def parked(self) -> DynamoParkedEvents:
+        from momentsync.sync.parking import DynamoParkedEvents
+
         return DynamoParkedEvents(self.target.table(self.target.parked_events_table))
 
     def transfer_log(self) -> DynamoTransferLog:
+        from momentsync.sync.transfer_log import DynamoTransferLog
+
         # Retention only matters when writing; the CLI only reads.
         return DynamoTransferLog(self.target.table(self.target.transfer_log_table), timedelta(days=1))
 
@@ -135,8 +172,12 @@ def age(seconds: int | None) -> str:
 def record_action(context: Context, action: str, tenant_id: str | None, details: dict[str, Any]) -> None:
     """Audits an action that has already happened: a missing audit table warns instead of failing it."""
     if not context.target.audit_table:
-        errors.print(f"[yellow]warning:[/yellow] not audited ({action}): this stack has no audit table")
+        errors.print(
+            f"[yellow]warning:[/yellow] not audited ({escape(action)}): this stack has no audit table"
+        )
         return
+    from momentsync.operations.audit import DynamoAuditLog
+
     DynamoAuditLog(context.target.table(context.target.audit_table)).record(
         actor=context.actor(), action=action, tenant_id=tenant_id, details=details
     )

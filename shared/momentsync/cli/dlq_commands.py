@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from momentsync.cli.context import (
@@ -22,14 +20,6 @@ from momentsync.cli.context import (
     parse_since,
     print_json,
 )
-from momentsync.envelope import ENTITY_TYPES
-from momentsync.operations.dead_letters import DeadLetter, DeadLetterFilter
-from momentsync.operations.replay import (
-    DeadLetterReplayer,
-    ReplayReport,
-    ReplayStatus,
-    replay_all_with_move_task,
-)
 
 app = typer.Typer(help="Inspect and replay the dead-letter queue.", no_args_is_help=True)
 
@@ -44,6 +34,13 @@ UntilOption = Annotated[str | None, typer.Option(help="Dead-lettered before: ISO
 ReasonOption = Annotated[str | None, typer.Option(help="Reason contains this text (case-insensitive).")]
 ErrorClassOption = Annotated[str | None, typer.Option(help="Exactly this error class (e.g. PermanentError).")]
 
+if TYPE_CHECKING:
+
+    from momentsync.operations.dead_letters import DeadLetter, DeadLetterFilter
+    from momentsync.operations.replay import (
+        ReplayReport,
+    )
+
 
 def register(main: typer.Typer) -> None:
     main.add_typer(app, name="dlq")
@@ -57,6 +54,9 @@ def build_filter(
     reason: str | None,
     error_class: str | None,
 ) -> DeadLetterFilter:
+    from momentsync.envelope import ENTITY_TYPES
+    from momentsync.operations.dead_letters import DeadLetterFilter
+
     if entity_type and entity_type not in ENTITY_TYPES:
         fail(f"--type must be one of {', '.join(ENTITY_TYPES)}", EXIT_USAGE)
     return DeadLetterFilter(
@@ -151,6 +151,10 @@ def dlq_replay(
     Each is re-sent in its tenant's group as a new event (origin "replay", replay_of = its event id)
     and removed from the DLQ only once sent. Exit 1 if any failed.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from momentsync.operations.replay import DeadLetterReplayer
+
     context = context_of(ctx)
     where = build_filter(tenant, entity_type, since, until, reason, error_class)
     if replay_all:
@@ -203,6 +207,11 @@ class _NoAudit:
 
 
 def _replay_all(context: Context, *, rate: float | None, dry_run: bool, yes: bool) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from momentsync.cli.failures import first_line
+    from momentsync.operations.replay import replay_all_with_move_task
+
     depth = context.dead_letter_queue().depth()
     if dry_run:
         if context.as_json:
@@ -215,11 +224,18 @@ def _replay_all(context: Context, *, rate: float | None, dry_run: bool, yes: boo
                 "StartMessageMoveTask (bodies unchanged). Add [bold]--execute[/bold] to start it."
             )
         return
+    target = context.target
+    if target.is_local:
+        # moto has no StartMessageMoveTask: it answers with an HTML error page.
+        fail(
+            "--all uses SQS StartMessageMoveTask, which the local stack (moto) does not offer",
+            EXIT_USAGE,
+            "replay message by message instead: `momentsync --local dlq replay --execute` (filters allowed)",
+        )
     if not yes and not typer.confirm(
         f"Move all (about {depth.visible}) dead letters back to the event queue?"
     ):
         raise typer.Exit(EXIT_FAILED)
-    target = context.target
     try:
         task = replay_all_with_move_task(
             target.client("sqs"),
@@ -230,7 +246,7 @@ def _replay_all(context: Context, *, rate: float | None, dry_run: bool, yes: boo
             rate=int(rate) if rate else None,
         )
     except (ClientError, BotoCoreError) as exc:
-        fail(f"SQS refused the move task: {exc}")
+        fail(f"SQS refused the move task: {first_line(str(exc))}")
     if context.as_json:
         print_json({"dry_run": False, **task.__dict__})
     else:
@@ -260,6 +276,8 @@ def _print_letters(letters: list[DeadLetter]) -> None:
 
 
 def _print_report(context: Context, report: ReplayReport) -> None:
+    from momentsync.operations.replay import ReplayStatus
+
     if context.as_json:
         print_json(report.as_dict())
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,8 +17,6 @@ from momentsync.cli.context import (
     print_json,
     when,
 )
-from momentsync.envelope import ENTITY_TYPES
-from momentsync.sync.transfer_log import Outcome
 
 _OUTCOME_STYLE = {
     "synced": "green",
@@ -28,6 +26,9 @@ _OUTCOME_STYLE = {
     "waiting": "cyan",
     "not_found": "magenta",
 }
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +46,9 @@ def log(
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many entries.")] = 50,
 ) -> None:
     """What happened to each event of a tenant: outcome, remote calls, duration, reason."""
+    from momentsync.envelope import ENTITY_TYPES
+    from momentsync.sync.transfer_log import Outcome
+
     context = context_of(ctx)
     if entity and entity not in ENTITY_TYPES:
         fail(f"--entity must be one of {', '.join(ENTITY_TYPES)}", EXIT_USAGE)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from momentsync.cli import (
     audit_commands,
@@ -34,23 +36,31 @@ from momentsync.cli.context import (
     console,
     errors,
     fail,
+    print_json,
+    print_whole,
     record_action,
+    say_error,
 )
+from momentsync.cli.failures import explain_failure, one_line
 from momentsync.cli.target import local_state_file, samconfig_stack
-from momentsync.connect.flow import disconnect_tenant
-from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
-from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
-from momentsync.connectors.sparebank1.access import verify_tenant
-from momentsync.connectors.sparebank1.hosts import resolve_bank
-from momentsync.credentials import SecretsManagerCredentialsStore
-from momentsync.errors import SyncError, TenantLevelError
-from momentsync.leases import DynamoLeaseLock
-from momentsync.onboarding import add_tenant, rotate_webhook_secret
-from momentsync.operations.secret_migration import migrate_tenant_secrets
-from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantNotFound
+
+if TYPE_CHECKING:  # imported where used: `momentsync --help` must not load boto3, httpx or pydantic
+    from momentsync.tenants import Tenant
+
+
+
+class TargetChoice(StrEnum):
+    """momentsync.tenants.TargetSystem's values (a test keeps them equal): importing that module
+    would load pydantic and boto3 before --help can answer."""
+
+    FIKEN = "fiken"
+    SPAREBANK1 = "sparebank1"
 
 app = typer.Typer(
-    help="Operate momentsync: tenants, status, transfer log, dead letters.", no_args_is_help=True
+    help="Operate momentsync: tenants, status, transfer log, dead letters.",
+    no_args_is_help=True,
+    # main() turns every failure into one line and a hint; never a 200-line traceback.
+    pretty_exceptions_enable=False,
 )
 tenants_app = typer.Typer(help="Add, inspect and change tenants.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
@@ -78,15 +88,21 @@ def tenant_summary(tenant: Tenant) -> dict[str, Any]:
     return data
 
 
-def show_tenant(context: Context, tenant: Tenant, extra: dict[str, str] | None = None) -> None:
-    data = {**tenant_summary(tenant), **(extra or {})}
+def show_tenant(context: Context, tenant: Tenant, secret_url: str | None = None) -> None:
+    """The tenant as a table (never its secrets); ``secret_url`` (the only copy of a webhook URL) is
+    printed whole on its own line below it, and as ``webhook_url`` in --json."""
+    data = tenant_summary(tenant)
     if context.as_json:
-        console.print_json(json.dumps(data))
+        print_json({**data, **({"webhook_url": secret_url} if secret_url else {})})
         return
     table = Table(show_header=False, title=f"tenant {tenant.tenant_id}")
     for key, value in data.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+        # Text, not markup: a value with [brackets] is shown as it is.
+        table.add_row(key, Text(json.dumps(value) if isinstance(value, dict | list) else str(value)))
     console.print(table)
+    if secret_url:
+        errors.print("webhook URL (shown only now; paste it into Moment):")
+        print_whole(secret_url)
 
 
 @tenants_app.command("add")
@@ -95,16 +111,19 @@ def tenants_add(
     tenant_id: Annotated[str, typer.Argument(help="Short id: lowercase letters, digits, '-'.")],
     name: Annotated[str, typer.Option(help="Display name.")],
     moment_company: Annotated[str, typer.Option(help="Moment company code (from Moment's URL).")],
-    target: Annotated[TargetSystem, typer.Option(help="Accounting system.")] = TargetSystem.FIKEN,
+    target: Annotated[TargetChoice, typer.Option(help="Accounting system.")] = TargetChoice.FIKEN,
     fiken_company: Annotated[
         str | None, typer.Option(help="Fiken company slug (or pick at connect).")
     ] = None,
     organization_number: Annotated[
         str | None, typer.Option(help="Organisation number (9 digits): connect links only link its company.")
     ] = None,
-    sparebank1_bank: Annotated[str | None, typer.Option(help="SpareBank 1 bank id.")] = None,
+    sparebank1_bank: Annotated[
+        str | None, typer.Option(help="SpareBank 1 bank id (required with --target sparebank1).")
+    ] = None,
     sparebank1_company_key: Annotated[
-        str | None, typer.Option(help="SpareBank 1 Regnskap company key.")
+        str | None,
+        typer.Option(help="SpareBank 1 Regnskap company key, a GUID (required with --target sparebank1)."),
     ] = None,
     email: Annotated[list[str] | None, typer.Option(help="Notification e-mail (repeatable).")] = None,
     moment_api_key_stdin: Annotated[
@@ -112,12 +131,20 @@ def tenants_add(
     ] = False,
 ) -> None:
     """Add a tenant and print its webhook URL (shown once: paste it into Moment)."""
+    from momentsync.onboarding import add_tenant
+    from momentsync.tenants import TargetSystem, TenantConflict
+
     context: Context = ctx.obj
-    if sparebank1_bank:
-        try:  # refused now rather than as a dead letter per event (a URL: local stacks only)
-            resolve_bank(sparebank1_bank, custom_urls=bool(context.target_options["local"]))
-        except SyncError as exc:
-            fail(exc.reason, EXIT_USAGE)
+    target_system = TargetSystem(target.value)
+    # A bank given as a URL is accepted on the local stack only (#20); refused now rather than as a
+    # dead letter per event.
+    check_target_options(
+        target_system,
+        fiken_company,
+        sparebank1_bank,
+        sparebank1_company_key,
+        custom_urls=bool(context.target_options["local"]),
+    )
     if moment_api_key_stdin:
         api_key = sys.stdin.readline().strip()
     else:
@@ -131,7 +158,7 @@ def tenants_add(
             webhook_base_url=context.target.webhook_base_url,
             tenant_id=tenant_id,
             name=name,
-            target=target,
+            target=target_system,
             moment_company_code=moment_company,
             moment_api_key=api_key or None,
             fiken_company_slug=fiken_company,
@@ -141,15 +168,62 @@ def tenants_add(
             notification_emails=email or [],
         )
     except TenantConflict as exc:
-        fail(str(exc), EXIT_CONFLICT)
+        # Not a concurrent change (exit 4): the id is taken, a refused change (exit 2).
+        fail(str(exc), EXIT_USAGE, f"choose another id, or see it with `momentsync tenants show {tenant_id}`")
     except ValueError as exc:
-        fail(f"invalid tenant: {exc}", EXIT_USAGE)
-    show_tenant(context, tenant, {"webhook_url": url.url})
+        fail(f"invalid tenant: {one_line(exc)}", EXIT_USAGE)
     record_action(context, "tenant.add", tenant_id, {"target": target.value, "moment_api_key": bool(api_key)})
+    show_tenant(context, tenant, url.url)
     if not context.as_json:
-        console.print(
-            "[yellow]The webhook URL is shown only now.[/yellow] Configure it in Moment for the "
-            "customer, project and invoice webhooks (Setup > Settings > Integrations)."
+        errors.print(
+            "Configure it in Moment for the customer, project and invoice webhooks "
+            "(Setup > Settings > Integrations)."
+        )
+
+
+def check_target_options(
+    target: Any,
+    fiken_company: str | None,
+    bank: str | None,
+    company_key: str | None,
+    *,
+    custom_urls: bool = False,
+) -> None:
+    """A SpareBank 1 tenant cannot work without its bank and company key: refused here, not at its
+    first invoice; options of the other target are refused rather than silently stored."""
+    import uuid
+
+    from momentsync.connectors.sparebank1.hosts import BANKS, resolve_bank
+    from momentsync.errors import SyncError
+    from momentsync.tenants import TargetSystem
+
+    if target is TargetSystem.SPAREBANK1:
+        if fiken_company:
+            fail("--fiken-company is for Fiken tenants", EXIT_USAGE, "drop it, or use --target fiken")
+        if not bank or not company_key:
+            fail(
+                "--target sparebank1 needs --sparebank1-bank and --sparebank1-company-key",
+                EXIT_USAGE,
+                f"banks: {', '.join(sorted(BANKS))} (or the bank's https base URL); the company key is "
+                "the GUID under ? > Systeminformasjon in SpareBank 1 Regnskap",
+            )
+        try:
+            resolve_bank(bank, custom_urls=custom_urls)
+        except SyncError as exc:
+            fail(exc.reason, EXIT_USAGE)
+        try:
+            uuid.UUID(company_key)
+        except ValueError:
+            fail(
+                f"--sparebank1-company-key {company_key!r} is not a GUID",
+                EXIT_USAGE,
+                "copy it from ? > Systeminformasjon in SpareBank 1 Regnskap",
+            )
+    elif bank or company_key:
+        fail(
+            "--sparebank1-bank and --sparebank1-company-key are for --target sparebank1",
+            EXIT_USAGE,
+            "add --target sparebank1, or drop them",
         )
 
 
@@ -170,6 +244,9 @@ def tenants_rotate_secret(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Replace the webhook secret; the old URL stops working at once."""
+    from momentsync.onboarding import rotate_webhook_secret
+    from momentsync.tenants import TenantConflict, TenantNotFound
+
     context: Context = ctx.obj
     if not yes and not typer.confirm(f"The current webhook URL of {tenant_id} stops working now. Continue?"):
         raise typer.Exit(EXIT_FAILED)
@@ -181,8 +258,8 @@ def tenants_rotate_secret(
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
     except TenantConflict as exc:
         fail(str(exc), EXIT_CONFLICT)
-    show_tenant(context, tenant, {"webhook_url": url.url})
     record_action(context, "tenant.webhook_secret", tenant_id, {"rotated": True})
+    show_tenant(context, tenant, url.url)
 
 
 def fiken_auth_resources(context: Context) -> dict[str, str]:
@@ -225,6 +302,9 @@ def tenants_connect_url(
     ] = None,
 ) -> None:
     """Print a one-time link that connects the tenant to Fiken (send it to the customer)."""
+    from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
+    from momentsync.tenants import TargetSystem, TenantConflict
+
     context: Context = ctx.obj
     tenants = context.tenants()
     tenant = tenants.get(tenant_id)
@@ -258,9 +338,7 @@ def tenants_connect_url(
     if allow_company:
         record_action(context, "tenant.connect_exception", tenant_id, {"allow_company": allow_company})
     if context.as_json:
-        console.print_json(
-            json.dumps({"tenant_id": tenant_id, "url": link.url, "expires_at": link.expires_at.isoformat()})
-        )
+        print_json({"tenant_id": tenant_id, "url": link.url, "expires_at": link.expires_at.isoformat()})
         return
     console.print(link.url, soft_wrap=True)
     errors.print(
@@ -271,6 +349,37 @@ def tenants_connect_url(
     )
 
 
+@tenants_app.command("page-url")
+def tenants_page_url(
+    ctx: typer.Context,
+    tenant_id: str,
+    valid_hours: Annotated[int, typer.Option(min=1, max=24 * 14, help="Hours the link stays valid.")] = 72,
+) -> None:
+    """Print a one-time link to the tenant's own page (connection, transfers, "send again")."""
+    from momentsync.connect.links import DynamoOneTimeTokens
+    from momentsync.selfservice.service import create_page_link
+
+    context: Context = ctx.obj
+    if context.tenants().get(tenant_id) is None:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    resources = fiken_auth_resources(context)
+    link = create_page_link(
+        DynamoOneTimeTokens(context.target.table(resources["AUTH_TABLE"])),
+        base_url=context.target.webhook_base_url,
+        tenant_id=tenant_id,
+        ttl=timedelta(hours=valid_hours),
+    )
+    record_action(context, "tenant.page_link", tenant_id, {"valid_hours": valid_hours})
+    if context.as_json:
+        print_json({"tenant_id": tenant_id, "url": link.url, "expires_at": link.expires_at.isoformat()})
+        return
+    print_whole(link.url)
+    errors.print(
+        f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC; the page then keeps the tenant signed in "
+        "for half an hour. Send it only to the tenant's own people."
+    )
+
+
 @tenants_app.command("disconnect")
 def tenants_disconnect(
     ctx: typer.Context,
@@ -278,6 +387,12 @@ def tenants_disconnect(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Revoke momentsync's access in Fiken, delete the tokens and disable the tenant."""
+    from momentsync.connect.flow import disconnect_tenant
+    from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
+    from momentsync.errors import SyncError
+    from momentsync.leases import DynamoLeaseLock
+    from momentsync.tenants import TenantConflict, TenantNotFound
+
     context: Context = ctx.obj
     if not yes and not typer.confirm(
         f"Revoke Fiken access of {tenant_id} and disable it (webhooks are refused from now on)?"
@@ -330,6 +445,9 @@ def tenants_migrate_secrets(
     delete_old: Annotated[bool, typer.Option(help="Delete each old secret once copied.")] = False,
 ) -> None:
     """Copy every tenant's credentials from the old stage-named secrets to this stack's (docs/security.md)."""
+    from momentsync.credentials import SecretsManagerCredentialsStore
+    from momentsync.operations.secret_migration import migrate_tenant_secrets
+
     context: Context = ctx.obj
     secretsmanager = context.target.client("secretsmanager")
     try:
@@ -356,6 +474,10 @@ def tenants_migrate_secrets(
 @tenants_app.command("verify")
 def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
     """Check that momentsync reaches the tenant's SpareBank 1 company (app token, activation, company key)."""
+    from momentsync.connectors.sparebank1.access import verify_tenant
+    from momentsync.errors import SyncError, TenantLevelError
+    from momentsync.tenants import TargetSystem
+
     context: Context = ctx.obj
     tenant = context.tenants().get(tenant_id)
     if tenant is None:
@@ -384,11 +506,14 @@ def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
         "verified": True,
     }
     if context.as_json:
-        console.print_json(json.dumps(data))
+        print_json(data)
         return
     console.print(
-        f"[green]ok[/green] {tenant_id} reaches SpareBank 1 company {access.company_name!r} "
-        f"({access.company_key}) at {access.base_url}"
+        Text.assemble(
+            ("ok", "green"),
+            f" {tenant_id} reaches SpareBank 1 company {access.company_name!r} "
+            f"({access.company_key}) at {access.base_url}",
+        )
     )
 
 
@@ -404,7 +529,18 @@ probe_commands.register(tenants_app)
 
 
 def main() -> None:
-    app()
+    """The console script: every failure is one line plus a hint and an exit code, never a traceback
+    (``MOMENTSYNC_DEBUG=1`` shows it)."""
+    try:
+        app()  # usage errors, Exit and Abort are handled (and exit) inside, as click does
+    except Exception as exc:
+        import os
+
+        if os.environ.get("MOMENTSYNC_DEBUG"):
+            raise
+        failure = explain_failure(exc)
+        say_error(failure.message, failure.hint)
+        sys.exit(failure.exit_code)
 
 
 if __name__ == "__main__":

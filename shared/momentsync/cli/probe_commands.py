@@ -9,9 +9,6 @@ import typer
 from rich.table import Table
 
 from momentsync.cli.context import EXIT_NOT_FOUND, EXIT_USAGE, console, context_of, errors, fail, print_json
-from momentsync.errors import SyncError
-from momentsync.operations.moment_probe import NEVER, PRESENT, probe_tenant, save_samples
-from momentsync.operations.resync import ResyncRefused, open_moment_client
 
 
 def register(tenants_app: typer.Typer) -> None:
@@ -28,6 +25,10 @@ def tenants_probe(
 ) -> None:
     """Read a few records of each entity from the tenant's Moment (GETs only) and compare them with
     the models: per field present / empty / never seen, unknown fields, what would fail. Values masked."""
+    from momentsync.errors import SyncError
+    from momentsync.operations.moment_probe import NEVER, PRESENT, probe_tenant, save_samples
+    from momentsync.operations.resync import ResyncRefused, open_moment_client
+
     context = context_of(ctx)
     tenant = context.tenants().get(tenant_id)
     if tenant is None:

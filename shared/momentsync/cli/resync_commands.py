@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from momentsync.cli.context import (
     EXIT_FAILED,
@@ -18,14 +17,9 @@ from momentsync.cli.context import (
     parse_since,
     print_json,
 )
-from momentsync.envelope import ENTITY_TYPES
-from momentsync.errors import SyncError
-from momentsync.operations.resync import (
-    Resync,
-    ResyncRefused,
-    moment_ids_modified_since,
-    open_moment_client,
-)
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +49,17 @@ def resync(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the ids, send nothing.")] = False,
 ) -> None:
     """Queue records again as fresh events (origin "resync"); the processor re-reads them from Moment."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from momentsync.envelope import ENTITY_TYPES
+    from momentsync.errors import SyncError
+    from momentsync.operations.resync import (
+        Resync,
+        ResyncRefused,
+        moment_ids_modified_since,
+        open_moment_client,
+    )
+
     context = context_of(ctx)
     if entity not in ENTITY_TYPES:
         fail(f"--entity must be one of {', '.join(ENTITY_TYPES)}", EXIT_USAGE)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from momentsync.cli.context import EXIT_NOT_FOUND, age, console, context_of, fail, print_json, when
-from momentsync.operations.status import (
-    Backlog,
-    CloudWatchQueueAge,
-    TenantReport,
-    queue_backlog,
-    tenant_report,
-)
 
 _CONNECTION_STYLE = {"ok": "green", "paused": "yellow", "disabled": "dim"}
+
+if TYPE_CHECKING:
+    from momentsync.operations.status import (
+        Backlog,
+        TenantReport,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -28,8 +27,17 @@ def status(
     tenant_id: Annotated[
         str | None, typer.Argument(help="One tenant in detail (default: every tenant).")
     ] = None,
+    recount: Annotated[
+        bool,
+        typer.Option(
+            help="Rebuild the counts from every record first (after upgrading to counted status, or to "
+            "repair a count a crash left off by one); reads all of the tenants' records."
+        ),
+    ] = False,
 ) -> None:
     """How the stack and its tenants are doing: connection, synced / waiting / failed, backlog."""
+    from momentsync.operations.status import CloudWatchQueueAge, queue_backlog, tenant_report
+
     context = context_of(ctx)
     target = context.target
     backlog = queue_backlog(
@@ -47,8 +55,15 @@ def status(
         tenants = [tenant]
     else:
         tenants = repository.list()
-    sync_state, parked, sweeps = context.sync_state(), context.parked(), context.sweeps()
-    reports = [tenant_report(t, sync_state=sync_state, parked=parked, sweeps=sweeps) for t in tenants]
+    sync_state, parked, credentials = context.sync_state(), context.parked(), context.credentials()
+    sweeps = context.sweeps()
+    if recount:
+        for tenant in tenants:
+            sync_state.recount(tenant.tenant_id)
+    reports = [
+        tenant_report(t, sync_state=sync_state, parked=parked, credentials=credentials, sweeps=sweeps)
+        for t in tenants
+    ]
 
     if context.as_json:
         data: dict = {"backlog": backlog.as_dict()}

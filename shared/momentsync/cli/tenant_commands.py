@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from momentsync.cli.context import (
     EXIT_CONFLICT,
@@ -22,9 +24,10 @@ from momentsync.cli.context import (
     print_json,
     when,
 )
-from momentsync.operations.status import connection_state
-from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin, TenantChangeRefused, settings_view
-from momentsync.tenants import ForeignCurrency, InvoiceMode, Tenant, TenantConflict, TenantNotFound
+
+if TYPE_CHECKING:
+    from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin
+    from momentsync.tenants import Tenant
 
 
 def register(tenants_app: typer.Typer) -> None:
@@ -36,6 +39,8 @@ def register(tenants_app: typer.Typer) -> None:
 
 
 def _admin(context: Context, *, with_queue: bool = False, with_credentials: bool = False) -> TenantAdmin:
+    from momentsync.operations.tenant_admin import TenantAdmin
+
     return TenantAdmin(
         tenants=context.tenants(),
         audit=context.audit(),
@@ -47,6 +52,8 @@ def _admin(context: Context, *, with_queue: bool = False, with_credentials: bool
 
 
 def _summary(tenant: Tenant) -> dict:
+    from momentsync.operations.status import connection_state
+
     return {
         "tenant_id": tenant.tenant_id,
         "name": tenant.name,
@@ -64,12 +71,16 @@ def _show(context: Context, data: dict, title: str) -> None:
         return
     table = Table(show_header=False, title=title)
     for key, value in data.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+        # Text, not markup: values with [brackets] are shown as they are.
+        table.add_row(key, Text(json.dumps(value) if isinstance(value, dict | list) else str(value)))
     console.print(table)
 
 
 def _run(action):  # type: ignore[no-untyped-def]
     """Runs a tenant change, turning its errors into exit codes."""
+    from momentsync.operations.tenant_admin import TenantChangeRefused
+    from momentsync.tenants import TenantConflict, TenantNotFound
+
     try:
         return action()
     except TenantNotFound as exc:
@@ -82,6 +93,8 @@ def _run(action):  # type: ignore[no-untyped-def]
 
 def tenants_list(ctx: typer.Context) -> None:
     """Every tenant with its status and connection state."""
+    from momentsync.operations.status import connection_state
+
     context = context_of(ctx)
     tenants = context.tenants().list()
     if context.as_json:
@@ -135,12 +148,35 @@ def tenants_disable(
     _show(context, _summary(tenant), f"tenant {tenant_id} disabled")
 
 
+class InvoiceModeChoice(StrEnum):
+    """momentsync.tenants.InvoiceMode's values (a test keeps them equal), without importing pydantic
+    before --help answers."""
+
+    INVOICE = "invoice"
+    SALE = "sale"
+
+
+class ForeignCurrencyChoice(StrEnum):
+    """momentsync.tenants.ForeignCurrency's values (a test keeps them equal)."""
+
+    TARGET_RATE = "target_rate"
+    REFUSE = "refuse"
+
+
+def _settings_change(**fields: Any) -> SettingsChange:
+    from momentsync.operations.tenant_admin import SettingsChange
+
+    return SettingsChange(**fields)
+
+
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values or []:
         key, sep, mapped = value.partition("=")
         if not sep or not key.strip() or not mapped.strip():
             fail(f"{option} takes CODE=VALUE, not {value!r}", EXIT_USAGE)
+        if key.strip() in pairs and pairs[key.strip()] != mapped.strip():
+            fail(f"{option} names {key.strip()} twice with different values: give it once", EXIT_USAGE)
         pairs[key.strip()] = mapped.strip()
     return pairs
 
@@ -153,7 +189,9 @@ def tenants_settings(
     ] = None,
     add_email: Annotated[list[str] | None, typer.Option(help="Add a notification e-mail.")] = None,
     remove_email: Annotated[list[str] | None, typer.Option(help="Remove a notification e-mail.")] = None,
-    invoice_mode: Annotated[InvoiceMode | None, typer.Option(help="invoice (Fiken numbers) or sale.")] = None,
+    invoice_mode: Annotated[
+        InvoiceModeChoice | None, typer.Option(help="invoice (Fiken numbers) or sale.")
+    ] = None,
     vat_code: Annotated[
         list[str] | None, typer.Option(help="VAT code override CODE=TARGET_VAT_TYPE (repeatable).")
     ] = None,
@@ -168,7 +206,7 @@ def tenants_settings(
     clear_bank_account: Annotated[bool, typer.Option(help="Forget the bank account number.")] = False,
     vat_registered: Annotated[str | None, typer.Option(help="yes, no, or ask (the target system).")] = None,
     foreign_currency: Annotated[
-        ForeignCurrency | None,
+        ForeignCurrencyChoice | None,
         typer.Option(help="Where the target books NOK at its own rate: target_rate (book, flag) or refuse."),
     ] = None,
     moment_api_key_stdin: Annotated[
@@ -191,14 +229,21 @@ def tenants_settings(
     clear_project_states: Annotated[bool, typer.Option(help="Projects in any state.")] = False,
 ) -> None:
     """Show the tenant's settings, or change them (validated; every change is audited)."""
+    from pydantic import ValidationError
+
+    from momentsync.cli.failures import one_line
+    from momentsync.operations.tenant_admin import settings_view
+    from momentsync.tenants import ForeignCurrency, InvoiceMode
+
     context = context_of(ctx)
     if vat_registered is not None and vat_registered not in {"yes", "no", "ask"}:
         fail("--vat-registered takes yes, no or ask", EXIT_USAGE)
-    change = SettingsChange(
+    try:
+        change = _settings_change(
         notification_emails=email,
         add_emails=add_email or [],
         remove_emails=remove_email or [],
-        invoice_mode=invoice_mode,
+        invoice_mode=InvoiceMode(invoice_mode.value) if invoice_mode else None,
         vat_code_overrides=_pairs(vat_code, "--vat-code"),
         unset_vat_codes=unset_vat_code or [],
         account_overrides=_pairs(account, "--account"),
@@ -206,7 +251,7 @@ def tenants_settings(
         bank_account_number=bank_account,
         clear_bank_account_number=clear_bank_account,
         vat_registered=vat_registered,  # type: ignore[arg-type]
-        foreign_currency=foreign_currency,
+        foreign_currency=ForeignCurrency(foreign_currency.value) if foreign_currency else None,
         data_types=_words(data_types, singular=True),
         cutover_date=_day(cutover),
         clear_cutover_date=clear_cutover,
@@ -215,22 +260,27 @@ def tenants_settings(
         project_states=_words(project_states),
         clear_project_states=clear_project_states,
     )
+    except ValidationError as exc:
+        fail(one_line(exc).removeprefix("value: ").removeprefix("Value error, "), EXIT_USAGE)
     if change.is_empty and not moment_api_key_stdin:
         tenant = context.tenants().get(tenant_id)
         if tenant is None:
             fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
         _show(context, settings_view(tenant), f"settings of {tenant_id}")
         return
+    api_key = sys.stdin.readline().strip() if moment_api_key_stdin else None
+    if moment_api_key_stdin and not api_key:
+        fail("the Moment API key on standard input is empty", EXIT_USAGE, "pipe the key in: ... < key.txt")
     admin = _admin(context, with_credentials=moment_api_key_stdin)
     result: dict = {"tenant_id": tenant_id}
-    if moment_api_key_stdin:
-        api_key = sys.stdin.readline().strip()
-        _run(lambda: admin.store_moment_api_key(tenant_id, api_key))
-        result["moment_api_key"] = "stored"
+    # Settings first: a refused change stores nothing at all, not even the key given with it.
     if not change.is_empty:
         tenant, changed = _run(lambda: admin.change_settings(tenant_id, change))
         result["changed"] = changed
         result["settings"] = settings_view(tenant)
+    if api_key:
+        _run(lambda: admin.store_moment_api_key(tenant_id, api_key))
+        result["moment_api_key"] = "stored"
     _show(context, result, f"settings of {tenant_id} changed")
 
 

@@ -30,6 +30,7 @@ class OneTimeTokenKind(StrEnum):
     CONNECT_LINK = "link"
     OAUTH_STATE = "state"
     COMPANY_CHOICE = "choice"
+    SELF_SERVICE_LINK = "page"  # momentsync.selfservice: opens the tenant's own page once
 
 
 class OneTimeTokenRejected(Exception):

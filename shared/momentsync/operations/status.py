@@ -1,8 +1,10 @@
 """How a stack and its tenants are doing: what `momentsync status` shows.
 
-Per tenant and entity type: synced / waiting / failed counts from the sync state, the last
-successful sync and the last error kept apart (a later success does not erase the error, nor an
-error the success); the connection state from the tenant; its parked events. Stack-wide: the queue
+Per tenant and entity type: synced / waiting / failed counts from the tenant's status item (kept up
+to date by every sync-state write, so one read per tenant, never every record), the last successful
+sync and the last error kept apart (a later success does not erase the error, nor an error the
+success); the connection state from the tenant, its stored credentials and its target settings; its
+parked events. Stack-wide: the queue
 backlog (visible + in flight; SQS cannot count per message group) and, when deployed, the age of the
 oldest queued message from CloudWatch.
 """
@@ -15,17 +17,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from momentsync.connection import CredentialsSource, connection_state, stored_credentials
 from momentsync.envelope import ENTITY_TYPES
 from momentsync.operations.dead_letters import QueueDepth, queue_depth
-from momentsync.sync.sync_state import SyncLink
+from momentsync.sync.sync_state import StatusCounts, SyncLink
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import Tenant, TenantStatus
+from momentsync.tenants import Tenant
 
 SYNCED_OUTCOMES = {Outcome.SYNCED.value, Outcome.UNCHANGED.value, Outcome.FLAGGED.value}
 
 
-class SyncLinks(Protocol):
-    def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
+class StatusCountsSource(Protocol):
+    def status_counts(self, tenant_id: str) -> StatusCounts: ...
+
+
+
+
+__all__ = ["connection_state", "tenant_report", "queue_backlog", "CloudWatchQueueAge", "entity_status"]
 
 
 class ParkedCounter(Protocol):
@@ -113,62 +121,53 @@ class Backlog:
         }
 
 
-def connection_state(tenant: Tenant) -> str:
-    """ok / needs_reauth / <problem> (e.g. module_missing) / paused / disabled."""
-    if tenant.status is TenantStatus.DISABLED:
-        return "disabled"
-    if tenant.status is TenantStatus.NEEDS_REAUTH:
-        return "needs_reauth"
-    if tenant.problems:
-        return sorted(tenant.problems)[0]
-    if tenant.status is TenantStatus.PAUSED:
-        return "paused"
-    return "ok"
-
-
 def entity_status(entity_type: str, links: Iterable[SyncLink]) -> EntityStatus:
+    """From the links themselves (what `status --recount` rebuilds the counts from)."""
+    return entity_status_of(entity_type, StatusCounts.of_links(list(links)))
+
+
+def entity_status_of(entity_type: str, counts: StatusCounts) -> EntityStatus:
     status = EntityStatus(entity_type=entity_type)
-    outcomes: Counter[str] = Counter()
-    for link in links:
-        outcome = link.last_outcome or "unknown"
-        outcomes[outcome] += 1
+    outcomes = {o: n for o, n in counts.counts.get(entity_type, {}).items() if n}
+    for outcome, number in outcomes.items():
         if outcome in SYNCED_OUTCOMES:
-            status.synced += 1
+            status.synced += number
         elif outcome == Outcome.WAITING.value:
-            status.waiting += 1
+            status.waiting += number
         elif outcome == Outcome.FAILED.value:
-            status.failed += 1
+            status.failed += number
         else:
-            status.other += 1
-            status.skipped += outcome == Outcome.SKIPPED.value
-        if link.last_success_at and (
-            status.last_success_at is None or link.last_success_at > status.last_success_at
-        ):
-            status.last_success_at = link.last_success_at
-        if link.last_error_at and (status.last_error_at is None or link.last_error_at > status.last_error_at):
-            status.last_error_at = link.last_error_at
-            status.last_error = link.last_error
-            status.last_error_moment_id = link.moment_id
-    status.by_outcome = dict(outcomes)
+            status.other += number
+            if outcome == Outcome.SKIPPED.value:
+                status.skipped += number
+    status.by_outcome = dict(Counter(outcomes))
+    status.last_success_at = counts.last_success_at.get(entity_type)
+    status.last_error_at = counts.last_error_at.get(entity_type)
+    status.last_error = counts.last_error.get(entity_type)
+    status.last_error_moment_id = counts.last_error_moment_id.get(entity_type)
     return status
 
 
 def tenant_report(
-    tenant: Tenant, *, sync_state: SyncLinks, parked: ParkedCounter, sweeps: SweepRecords | None = None
+    tenant: Tenant,
+    *,
+    sync_state: StatusCountsSource,
+    parked: ParkedCounter,
+    credentials: CredentialsSource | None = None,
+    sweeps: SweepRecords | None = None,
 ) -> TenantReport:
-    links = sync_state.list(tenant.tenant_id)
-    by_type: dict[str, list[SyncLink]] = {entity_type: [] for entity_type in ENTITY_TYPES}
-    for link in links:
-        by_type.setdefault(link.entity_type, []).append(link)
+    counts = sync_state.status_counts(tenant.tenant_id)
+    entity_types = list(ENTITY_TYPES) + sorted(set(counts.counts) - set(ENTITY_TYPES))
+    stored = stored_credentials(credentials, tenant.tenant_id) if credentials is not None else None
     return TenantReport(
         tenant_id=tenant.tenant_id,
         name=tenant.name,
         target=tenant.target.value,
-        connection=connection_state(tenant),
+        connection=connection_state(tenant, stored),
         status_reason=tenant.status_reason,
         problems=dict(tenant.problems),
         parked=parked.count(tenant.tenant_id),
-        entities=[entity_status(entity_type, items) for entity_type, items in by_type.items()],
+        entities=[entity_status_of(entity_type, counts) for entity_type in entity_types],
         last_sweep=_sweep_summary(sweeps.get(tenant.tenant_id)) if sweeps else None,
     )
 

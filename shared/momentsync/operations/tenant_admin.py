@@ -6,13 +6,16 @@ meanwhile): a conflicting write is re-read and re-applied, a few times.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from stdnum.no import kontonr
 
+from momentsync.connectors.fiken.vat import SALES_VAT_TYPES
 from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
 from momentsync.operations.replay import AuditLog
 from momentsync.queue import EventQueue
@@ -30,6 +33,11 @@ from momentsync.tenants import (
 )
 
 _ATTEMPTS = 3
+# Norwegian standard chart of accounts (NS 4102): four digits; sub-accounts a few more.
+_ACCOUNT_NUMBER = re.compile(r"^\d{4,8}$")
+# A VAT code as an account carries it (SAF-T's standard codes are one or two digits, but a chart may
+# carry its own, e.g. 9903) or as SpareBank 1 Regnskap numbers its VAT types.
+_VAT_CODE = re.compile(r"^\d{1,6}$")
 
 
 class TenantChangeRefused(ValueError):
@@ -62,12 +70,56 @@ class SettingsChange(BaseModel):
     project_states: list[str] | None = None
     clear_project_states: bool = False
 
+    @model_validator(mode="after")
+    def _one_intent_per_key(self) -> SettingsChange:
+        """Setting and dropping the same key in one call is ambiguous: refused, never half applied."""
+        clashes = [
+            ("--vat-code", "--unset-vat-code", set(self.vat_code_overrides) & set(self.unset_vat_codes)),
+            ("--account", "--unset-account", set(self.account_overrides) & set(self.unset_accounts)),
+            ("--add-email", "--remove-email", set(self.add_emails) & set(self.remove_emails)),
+        ]
+        for set_option, unset_option, keys in clashes:
+            if keys:
+                raise ValueError(
+                    f"{set_option} and {unset_option} both name {', '.join(sorted(keys))}: "
+                    "give one of them per key"
+                )
+        if self.bank_account_number is not None and self.clear_bank_account_number:
+            raise ValueError("--bank-account and --clear-bank-account in one call: give one of them")
+        return self
+
     @property
     def is_empty(self) -> bool:
         return self == SettingsChange()
 
+    def problems(self, target: TargetSystem) -> list[str]:
+        """What the target system would refuse later (as a dead letter): caught while the operator is here."""
+        found = []
+        for code, vat_type in self.vat_code_overrides.items():
+            if not _VAT_CODE.match(code):
+                found.append(f"VAT code {code!r} is not a VAT code (digits, e.g. 3 or 31)")
+            if target is TargetSystem.FIKEN and vat_type not in SALES_VAT_TYPES:
+                found.append(
+                    f"{vat_type!r} is not a Fiken sales vatType (one of {', '.join(sorted(SALES_VAT_TYPES))})"
+                )
+            if target is TargetSystem.SPAREBANK1 and not _VAT_CODE.match(vat_type):
+                found.append(f"{vat_type!r} is not a SpareBank 1 Regnskap VAT code (digits, e.g. 3 or 31)")
+        for moment_account, target_account in self.account_overrides.items():
+            for number in (moment_account, target_account):
+                if not _ACCOUNT_NUMBER.match(number):
+                    found.append(f"account {number!r} is not an account number (4 to 8 digits, e.g. 3000)")
+        if self.bank_account_number is not None and not kontonr.is_valid(self.bank_account_number):
+            found.append(
+                f"bank account {self.bank_account_number!r} is not a Norwegian account number "
+                "(11 digits with a valid MOD11 check digit, e.g. 1234.56.78903)"
+            )
+        return found
+
     def apply(self, tenant: Tenant) -> Tenant:
         """The tenant with this change, validated by the ``Tenant`` and ``MappingSettings`` models."""
+        problems = self.problems(tenant.target)
+        if problems:
+            raise TenantChangeRefused("; ".join(problems))
         mapping = tenant.mapping.model_dump(mode="json")
         if self.invoice_mode is not None:
             mapping["invoice_mode"] = self.invoice_mode.value

@@ -4,6 +4,7 @@ events here, in arrival order, instead of failing them. Resuming re-enqueues the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -37,6 +38,12 @@ class DynamoParkedEvents:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [(QueueEnvelope.from_message_body(i["envelope"]), i["reason"]) for i in items]
+
+    def oldest_received_at(self, tenant_id: str) -> datetime | None:
+        """When the tenant's oldest parked event arrived (keys start with it): one small read."""
+        page = self._table.query(KeyConditionExpression=Key("tenant_id").eq(tenant_id), Limit=1)
+        items = page.get("Items", [])
+        return datetime.fromisoformat(items[0]["parked_key"].split("#", 1)[0]) if items else None
 
     def count(self, tenant_id: str) -> int:
         return len(self.list(tenant_id))

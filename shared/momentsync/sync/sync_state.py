@@ -16,6 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from pydantic import BaseModel, ConfigDict, Field
 
+from momentsync.observability import logger
 from momentsync.tenants import utcnow
 
 
@@ -51,6 +52,69 @@ META_PREFIX = "meta#"
 
 def record_key(entity_type: str, moment_id: int) -> str:
     return f"{entity_type}#{moment_id}"
+
+
+# One item per tenant beside its links, kept up to date by every save: what `momentsync status` reads
+# instead of every link of every tenant. "~" sorts after every entity type and is never a record key.
+STATUS_COUNTS_KEY = "~status"
+
+
+class StatusCounts(BaseModel):
+    """Per entity type: how many records have each last outcome, the last success and the last error."""
+
+    counts: dict[str, dict[str, int]] = Field(default_factory=dict)  # entity type -> outcome -> records
+    last_success_at: dict[str, datetime] = Field(default_factory=dict)
+    last_error_at: dict[str, datetime] = Field(default_factory=dict)
+    last_error: dict[str, str] = Field(default_factory=dict)
+    last_error_moment_id: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> StatusCounts:
+        """The flat item (``count#customer#synced``, ``last_error#invoice``, ...) as nested maps."""
+        data: dict[str, dict[str, Any]] = {name: {} for name in cls.model_fields}
+        for attribute, value in item.items():
+            field, _, rest = attribute.partition("#")
+            if field == "count":
+                entity_type, _, outcome = rest.partition("#")
+                data["counts"].setdefault(entity_type, {})[outcome] = int(value)
+            elif field in data and rest:
+                data[field][rest] = value
+        return cls.model_validate(data)
+
+    @classmethod
+    def of_links(cls, links: list[SyncLink]) -> StatusCounts:
+        counts = cls()
+        for link in links:
+            counts.add(None, link)
+        return counts
+
+    def add(self, old: SyncLink | None, new: SyncLink) -> None:
+        """The same change ``DynamoSyncState.save`` makes to the stored item (used to recount)."""
+        entity = new.entity_type
+        by_outcome = self.counts.setdefault(entity, {})
+        if old is not None and old.last_outcome:
+            by_outcome[old.last_outcome] = by_outcome.get(old.last_outcome, 0) - 1
+        if new.last_outcome:
+            by_outcome[new.last_outcome] = by_outcome.get(new.last_outcome, 0) + 1
+        if new.last_success_at and (
+            entity not in self.last_success_at or new.last_success_at > self.last_success_at[entity]
+        ):
+            self.last_success_at[entity] = new.last_success_at
+        if new.last_error_at and (
+            entity not in self.last_error_at or new.last_error_at > self.last_error_at[entity]
+        ):
+            self.last_error_at[entity] = new.last_error_at
+            self.last_error[entity] = new.last_error or ""
+            self.last_error_moment_id[entity] = new.moment_id
+
+    def to_item(self, tenant_id: str) -> dict[str, Any]:
+        item: dict[str, Any] = {"tenant_id": tenant_id, "record_key": STATUS_COUNTS_KEY}
+        for entity_type, by_outcome in self.counts.items():
+            item |= {f"count#{entity_type}#{outcome}": n for outcome, n in by_outcome.items()}
+        for field in ("last_success_at", "last_error_at", "last_error", "last_error_moment_id"):
+            for entity_type, value in getattr(self, field).items():
+                item[f"{field}#{entity_type}"] = value.isoformat() if isinstance(value, datetime) else value
+        return item
 
 
 class StaleWrite(RuntimeError):
@@ -90,10 +154,69 @@ class DynamoSyncState:
         else:
             condition = condition | Attr("record_key").exists()
         try:
-            self._table.put_item(Item=item, ConditionExpression=condition)
+            old = self._table.put_item(Item=item, ConditionExpression=condition, ReturnValues="ALL_OLD")
         except self._table.meta.client.exceptions.ConditionalCheckFailedException as exc:
             raise StaleWrite(link.record_key) from exc
+        self._count(old.get("Attributes"), item)
         return link
+
+    def _count(self, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+        """Moves the record from its old outcome's count to its new one on the tenant's status item.
+
+        Not in one transaction with the save (that would need the old outcome before writing): a crash
+        between the two leaves a count off by one, which `momentsync status --recount` repairs. A
+        failure here never fails the event: the record itself is saved.
+        """
+        entity = new["entity_type"]
+        adds: list[str] = []
+        sets: list[str] = []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        old_outcome, new_outcome = (old or {}).get("last_outcome"), new.get("last_outcome")
+        if old_outcome != new_outcome:
+            if old_outcome:
+                names["#old"] = f"count#{entity}#{old_outcome}"
+                values[":minus"] = -1
+                adds.append("#old :minus")
+            if new_outcome:
+                names["#new"] = f"count#{entity}#{new_outcome}"
+                values[":one"] = 1
+                adds.append("#new :one")
+        if new.get("last_success_at") and new["last_success_at"] != (old or {}).get("last_success_at"):
+            names["#ls"] = f"last_success_at#{entity}"
+            values[":ls"] = new["last_success_at"]
+            sets.append("#ls = :ls")
+        if new.get("last_error_at") and new["last_error_at"] != (old or {}).get("last_error_at"):
+            names |= {"#le": f"last_error_at#{entity}", "#lr": f"last_error#{entity}"}
+            names["#lm"] = f"last_error_moment_id#{entity}"
+            values |= {":le": new["last_error_at"], ":lr": new.get("last_error") or ""}
+            values[":lm"] = new["moment_id"]
+            sets += ["#le = :le", "#lr = :lr", "#lm = :lm"]
+        if not adds and not sets:
+            return
+        clauses = ([f"ADD {', '.join(adds)}"] if adds else []) + ([f"SET {', '.join(sets)}"] if sets else [])
+        try:
+            self._table.update_item(
+                Key={"tenant_id": new["tenant_id"], "record_key": STATUS_COUNTS_KEY},
+                UpdateExpression=" ".join(clauses),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except Exception:  # noqa: BLE001 - counts are for status only; the record is saved
+            logger.warning("status counts not updated", extra={"tenant_id": new["tenant_id"]}, exc_info=True)
+
+    def status_counts(self, tenant_id: str) -> StatusCounts:
+        """One read per tenant, whatever its number of records."""
+        item = self._table.get_item(Key={"tenant_id": tenant_id, "record_key": STATUS_COUNTS_KEY}).get("Item")
+        if not item:
+            return StatusCounts()
+        return StatusCounts.from_item({k: v for k, v in _plain(item).items() if "#" in k})
+
+    def recount(self, tenant_id: str) -> StatusCounts:
+        """Rebuilds the status item from every link of the tenant (after an upgrade, or to repair)."""
+        counts = StatusCounts.of_links(self.list(tenant_id))
+        self._table.put_item(Item=counts.to_item(tenant_id))
+        return counts
 
     def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]:
         condition = Key("tenant_id").eq(tenant_id)
@@ -106,8 +229,9 @@ class DynamoSyncState:
             links.extend(
                 SyncLink.model_validate(_plain(item))
                 for item in page.get("Items", [])
-                # ``meta#`` items (the reconciliation sweep's record) share the tenant's partition.
-                if not item["record_key"].startswith(META_PREFIX)
+                # ``meta#`` items (the reconciliation sweep's record) and the status counts item share
+                # the tenant's partition.
+                if not item["record_key"].startswith(META_PREFIX) and item["record_key"] != STATUS_COUNTS_KEY
             )
             if "LastEvaluatedKey" not in page:
                 return links

@@ -59,6 +59,14 @@ class DynamoTransferLog:
         item["expires_at"] = int((entry.logged_at + self._retention).timestamp())
         self._table.put_item(Item=item)
 
+    def last_logged_at(self, tenant_id: str) -> datetime | None:
+        """When the tenant's newest entry was logged (the sort key starts with it): one small read."""
+        page = self._table.query(
+            KeyConditionExpression=Key("tenant_id").eq(tenant_id), ScanIndexForward=False, Limit=1
+        )
+        items = page.get("Items", [])
+        return datetime.fromisoformat(items[0]["logged_at"].split("#", 1)[0]) if items else None
+
     def query(
         self,
         tenant_id: str,

@@ -1,0 +1,171 @@
+"""What the page does, without HTTP: open a link into a session, read the tenant's picture, change its
+e-mails, send a failed record again, make a reconnect link. Every change is audited."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from momentsync.connect.links import (
+    ConnectLink,
+    DynamoOneTimeTokens,
+    OneTimeTokenKind,
+    OneTimeTokenRejected,
+    create_connect_link,
+)
+from momentsync.connection import CredentialsSource, connection_state, stored_credentials
+from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.queue import EventQueue
+from momentsync.selfservice.sessions import DynamoPageSessions, PageSession
+from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
+from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantConflict
+
+PAGE_EVENT = "PAGE_RESEND"
+RECENT_TRANSFERS = 50
+
+
+class AuditLog(Protocol):
+    def record(
+        self, *, actor: str, action: str, tenant_id: str | None = None, details: dict[str, Any] | None = None
+    ) -> Any: ...
+
+
+class PageRefused(Exception):
+    """A change the page cannot make; ``reason`` is shown to the tenant."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PageLink:
+    tenant_id: str
+    expires_at: datetime
+    url: str
+
+
+@dataclass(frozen=True)
+class TenantPicture:
+    tenant: Tenant
+    connection: str
+    transfers: list[TransferLogEntry]
+    failed: list[TransferLogEntry]  # the latest failure per record that has not succeeded since
+
+
+def create_page_link(
+    tokens: DynamoOneTimeTokens, *, base_url: str, tenant_id: str, ttl: timedelta
+) -> PageLink:
+    token, expires_at = tokens.issue(OneTimeTokenKind.SELF_SERVICE_LINK, tenant_id, ttl)
+    return PageLink(tenant_id, expires_at, f"{base_url.rstrip('/')}/tenant/{tenant_id}?token={token}")
+
+
+@dataclass
+class SelfService:
+    tenants: DynamoTenantRepository
+    tokens: DynamoOneTimeTokens
+    sessions: DynamoPageSessions
+    transfers: DynamoTransferLog
+    credentials: CredentialsSource
+    queue: EventQueue
+    audit: AuditLog
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def open_link(self, tenant_id: str, token: str | None) -> PageSession:
+        """Spends the one-time link (raises OneTimeTokenRejected); a link for another tenant fails alike."""
+        grant = self.tokens.consume(OneTimeTokenKind.SELF_SERVICE_LINK, token)
+        if grant.tenant_id != tenant_id or self.tenants.get(tenant_id) is None:
+            raise OneTimeTokenRejected(OneTimeTokenKind.SELF_SERVICE_LINK, "unknown")
+        session = self.sessions.open(tenant_id)
+        self.audit.record(actor=session.reference, action="page.open", tenant_id=tenant_id)
+        return session
+
+    def picture(self, session: PageSession) -> TenantPicture:
+        tenant = self.tenants.require(session.tenant_id)
+        transfers = self.transfers.query(tenant.tenant_id, limit=RECENT_TRANSFERS)
+        return TenantPicture(
+            tenant=tenant,
+            connection=connection_state(tenant, stored_credentials(self.credentials, tenant.tenant_id)),
+            transfers=transfers,
+            failed=still_failed(transfers),
+        )
+
+    def change_emails(self, session: PageSession, emails: list[str]) -> Tenant:
+        emails = list(dict.fromkeys(e.strip() for e in emails if e.strip()))
+        for _ in range(3):
+            tenant = self.tenants.require(session.tenant_id)
+            before = list(tenant.notification_emails)
+            try:
+                tenant.notification_emails = emails
+            except ValidationError as exc:
+                raise PageRefused(
+                    "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+                ) from exc
+            try:
+                stored = self.tenants.save(tenant)
+            except TenantConflict:
+                continue
+            self.audit.record(
+                actor=session.reference,
+                action="page.emails",
+                tenant_id=tenant.tenant_id,
+                details={"from": before, "to": emails},
+            )
+            return stored
+        raise PageRefused("changed at the same time elsewhere; try again")
+
+    def send_again(self, session: PageSession, entity_type: str, moment_id: int) -> str:
+        """Queues a resync of one record the page shows as failed (nothing else can be sent)."""
+        picture = self.picture(session)
+        if entity_type not in ENTITY_TYPES or not any(
+            (e.entity_type, e.entity_id) == (entity_type, moment_id) for e in picture.failed
+        ):
+            raise PageRefused("that record is not among the failed ones")
+        event_id = f"page-{uuid.uuid4().hex}"
+        self.queue.send(
+            QueueEnvelope(
+                event_id=event_id,
+                tenant_id=session.tenant_id,
+                entity_type=entity_type,  # type: ignore[arg-type]
+                entity_id=moment_id,
+                moment_event=PAGE_EVENT,
+                received_at=self.clock(),
+                payload={},
+                origin="resync",
+            ),
+            deduplication_id=event_id,
+        )
+        self.audit.record(
+            actor=session.reference,
+            action="page.send_again",
+            tenant_id=session.tenant_id,
+            details={"entity_type": entity_type, "moment_id": moment_id, "event_id": event_id},
+        )
+        return event_id
+
+    def reconnect_link(self, session: PageSession, *, base_url: str) -> ConnectLink:
+        tenant = self.tenants.require(session.tenant_id)
+        if tenant.target is not TargetSystem.FIKEN:
+            raise PageRefused("only a Fiken connection is made from this page")
+        link = create_connect_link(
+            self.tokens, base_url=base_url, tenant_id=tenant.tenant_id, ttl=timedelta(hours=1)
+        )
+        self.audit.record(actor=session.reference, action="page.reconnect_link", tenant_id=tenant.tenant_id)
+        return link
+
+    def sign_out(self, session: PageSession) -> None:
+        self.sessions.close(session)
+        self.audit.record(actor=session.reference, action="page.sign_out", tenant_id=session.tenant_id)
+
+
+def still_failed(transfers: list[TransferLogEntry]) -> list[TransferLogEntry]:
+    """Per record, its newest entry when that is a failure (newest first, as the log reads)."""
+    newest: dict[tuple[str, int], TransferLogEntry] = {}
+    for entry in transfers:
+        newest.setdefault((entry.entity_type, entry.entity_id), entry)
+    return [e for e in newest.values() if e.outcome is Outcome.FAILED]

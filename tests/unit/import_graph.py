@@ -1,0 +1,64 @@
+"""Prints, as JSON, what the momentsync package imports: the third-party top-level modules, and the
+momentsync modules reached from functions/*/app.py (lazy imports inside functions included).
+
+Run as a script by tests/unit/test_packaging.py, in its own interpreter (see there why)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def module_file(repo: Path, name: str) -> Path | None:
+    relative = Path(*name.split("."))
+    for candidate in (
+        repo / "shared" / relative / "__init__.py",
+        (repo / "shared" / relative).with_suffix(".py"),
+    ):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def reached_from(repo: Path, entry_points: list[Path]) -> set[str]:
+    reached: set[str] = set()
+    todo = [name for path in entry_points for name in imports_of(path) if name.startswith("momentsync")]
+    while todo:
+        name = todo.pop()
+        path = module_file(repo, name)
+        if path is None or name in reached:
+            continue
+        reached.add(name)
+        todo += [n for n in imports_of(path) if n.startswith("momentsync") and n not in reached]
+    return reached
+
+
+def main(repo: Path) -> dict[str, list[str]]:
+    third_party = {
+        name.split(".")[0]
+        for path in (repo / "shared" / "momentsync").rglob("*.py")
+        for name in imports_of(path)
+        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("momentsync")
+    }
+    functions = sorted((repo / "functions").glob("*/app.py"))
+    return {
+        "third_party": sorted(third_party),
+        "reached_from_functions": sorted(reached_from(repo, functions)),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(Path(sys.argv[1]))))  # noqa: T201 - the script's output is its result
