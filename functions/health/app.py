@@ -26,7 +26,7 @@ transfers = DynamoTransferLog(dynamodb.Table(settings.transfer_log_table), timed
 throttle = DynamoNotificationThrottle(dynamodb.Table(settings.notifications_table), timedelta(days=7))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -11,7 +11,7 @@ from momentsync.settings import reconcile_settings
 reconcile_run = build_reconcile_run(reconcile_settings())
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return reconcile_run.run(lambda: context.get_remaining_time_in_millis() / 1000)

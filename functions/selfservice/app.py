@@ -190,7 +190,10 @@ def _page(status_code: int, html: str) -> Response:
     return Response(status_code=status_code, headers=dict(PAGE_HEADERS), body=html)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event=False pinned: the raw event holds the page's one-time token and session cookie.
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -4,12 +4,9 @@ records, adopting what its accounting system already holds (see momentsync.opera
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import boto3
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from momentsync.cli.context import (
     EXIT_NOT_FOUND,
@@ -21,23 +18,11 @@ from momentsync.cli.context import (
     fail,
     print_json,
 )
-from momentsync.envelope import ENTITY_TYPES
-from momentsync.errors import SyncError
-from momentsync.operations.backfill import (
-    ADOPT,
-    BEFORE_CUTOVER,
-    CREATE,
-    LINKED,
-    NOT_TRANSFERABLE,
-    Backfill,
-    plan_backfill,
-)
-from momentsync.settings import ProcessorSettings
-from momentsync.sync.session import TenantSession
-from momentsync.sync.sessions import TenantSessions
-from momentsync.tenants import Tenant
 
-COLUMNS = (LINKED, ADOPT, CREATE, NOT_TRANSFERABLE, BEFORE_CUTOVER)
+if TYPE_CHECKING:  # boto3, pydantic and the connectors load when the command runs, never for --help
+    from momentsync.sync.session import TenantSession
+    from momentsync.tenants import Tenant
+
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +31,11 @@ def register(app: typer.Typer) -> None:
 
 def open_session(context: Context, tenant: Tenant) -> TenantSession:
     """The tenant's Moment and accounting clients, built from the processor's own settings."""
+    import boto3
+
+    from momentsync.settings import ProcessorSettings
+    from momentsync.sync.sessions import TenantSessions
+
     env = context.target.processor_environment()
     settings = ProcessorSettings(**{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
     target = context.target
@@ -60,6 +50,8 @@ def open_session(context: Context, tenant: Tenant) -> TenantSession:
 
 
 def _entities(value: str) -> tuple[str, ...]:
+    from momentsync.envelope import ENTITY_TYPES
+
     chosen = tuple(part.strip().rstrip("s") for part in value.split(",") if part.strip())
     unknown = [e for e in chosen if e not in ENTITY_TYPES]
     if unknown or not chosen:
@@ -79,6 +71,19 @@ def backfill(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show create vs adopt; queue nothing.")] = False,
 ) -> None:
     """Import existing Moment records: adopt what the books hold already, create the rest."""
+    from rich.table import Table
+
+    from momentsync.errors import SyncError
+    from momentsync.operations import backfill as operations
+
+
+    columns = (
+        operations.LINKED,
+        operations.ADOPT,
+        operations.CREATE,
+        operations.NOT_TRANSFERABLE,
+        operations.BEFORE_CUTOVER,
+    )
     context = context_of(ctx)
     chosen = _entities(entities)
     try:
@@ -99,7 +104,7 @@ def backfill(
             )
         if not context.as_json:
             errors.print("reading the books' lists and Moment's records ...")
-        plan = plan_backfill(
+        plan = operations.plan_backfill(
             tenant,
             moment=session.moment,
             target=target,  # type: ignore[arg-type]
@@ -126,11 +131,11 @@ def backfill(
         return
     table = Table(title=f"backfill {tenant_id}" + (" (dry run)" if dry_run else ""))
     table.add_column("entity")
-    for column in COLUMNS:
+    for column in columns:
         table.add_column(column, justify="right")
     for entity, by_action in counts.items():
         if entity in chosen:
-            table.add_row(entity, *(str(by_action.get(column, 0)) for column in COLUMNS))
+            table.add_row(entity, *(str(by_action.get(column, 0)) for column in columns))
     console.print(table)
     console.print(f"requests to the books for the plan: {plan.target_reads}")
     if dry_run:
@@ -146,7 +151,11 @@ def backfill(
         errors.print(f"[yellow]tenant is {tenant.status.value}: the events park until it is resumed[/yellow]")
 
 
-def _execute(context: Context, tenant: Tenant, plan) -> dict[str, int]:
+def _execute(context: Context, tenant: Tenant, plan: Any) -> dict[str, int]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from momentsync.operations.backfill import Backfill
+
     run = Backfill(queue=context.event_queue(), audit=context.audit(), actor=context.actor())
     with Progress(
         TextColumn("queueing"),
