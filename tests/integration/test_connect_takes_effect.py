@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 
 from emulators.moment.webhook_driver import MomentWebhookDriver
+from local.connect_browser import open_connect_link
 from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
 from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.onboarding import add_tenant
@@ -65,9 +66,11 @@ def test_events_parked_before_a_connect_sync_when_it_follows_within_a_second(
                 base_url=stack.webhook_base_url,
                 tenant_id=tenant_id,
                 ttl=timedelta(minutes=5),
+                allow_company=slug,  # no organisation number on the tenant: the operator confirms the company
             )
             with httpx.Client(follow_redirects=True, timeout=30) as browser:
-                page = browser.get(link.url)  # within a second of the park: the processor's cache is warm
+                # within a second of the park: the processor's cache is warm
+                page = open_connect_link(browser, link.url)
         finally:
             fiken_emulator.set_consent(companies=None)
         assert page.status_code == 200 and "Connected to Fiken" in page.text, page.text
