@@ -349,6 +349,8 @@ def test_tenants_add_refuses_an_unknown_sparebank1_bank_before_storing_anything(
         "sparebank1",
         "--sparebank1-bank",
         "nobank",
+        "--sparebank1-company-key",
+        "3f1c9a52-7d4e-4b8a-9c21-5e6f7a8b9c0d",
         "--moment-api-key-stdin",
         stdin="k\n",
         code=2,
