@@ -18,6 +18,7 @@ from rich.table import Table
 from momentsync.cli import (
     audit_commands,
     backfill_commands,
+    deep_check_commands,
     dlq_commands,
     log_commands,
     probe_commands,
@@ -398,6 +399,7 @@ log_commands.register(app)
 dlq_commands.register(app)
 resync_commands.register(app)
 backfill_commands.register(app)
+deep_check_commands.register(app)
 audit_commands.register(app)
 tenant_commands.register(tenants_app)
 probe_commands.register(tenants_app)

@@ -58,8 +58,19 @@ class SweepRecord(BaseModel):
     ignored: int = 0  # listed, but never transferred (drafts, waiting projects, the tenant's filters)
     enqueued: int = 0
     moment_requests: int = 0
-    # The daily deep check of the target side (reserved; see docs/reconciliation.md).
+    # The last deep check of the target side (momentsync.reconcile.deep_check), carried over by every
+    # sweep until the next one: linked records missing or different in the books, both values.
+    deep_checked_at: datetime | None = None
+    deep_checked: int = 0  # linked records compared
+    deep_check_reads: int = 0  # requests to the target it took
+    deep_check_reason: str | None = None  # why the tenant was not checked
+    drift_count: int = 0
     drift: list[dict[str, Any]] = Field(default_factory=list)
+
+
+DEEP_CHECK_FIELDS = {
+    "deep_checked_at", "deep_checked", "deep_check_reads", "deep_check_reason", "drift_count", "drift"
+}  # fmt: skip
 
 
 class SweepStore:
@@ -145,6 +156,7 @@ class TenantSweep:
             tenant_id=tenant.tenant_id,
             watermark=previous.watermark if previous else None,
             started_at=self.clock(),
+            **(previous.model_dump(include=DEEP_CHECK_FIELDS) if previous else {}),
         )
         if not tenant.processing_enabled:
             # Its events are parked until it is active again; enqueueing more would only park them too.
@@ -185,6 +197,7 @@ class TenantSweep:
             started_at=self.clock(),
             outcome="skipped",
             reason=reason,
+            **(previous.model_dump(include=DEEP_CHECK_FIELDS) if previous else {}),
         )
         return self._finish(record, lambda: 0)
 

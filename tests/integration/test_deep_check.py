@@ -1,0 +1,156 @@
+# ruff: noqa: F811 - the fixtures are imported by name
+"""The deep check of the target side (issue 15): records linked in sync state that are missing or
+different in Fiken are reported with both values (transfer log, `momentsync status`, one operator
+alert per run) and never re-created; each Fiken list is read once, not one request per record.
+
+Moment emulator -> webhooks -> SQS FIFO (moto) -> processor -> Fiken emulator; then the deep check
+through the tenant's own paced Fiken client.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+from emulators.moment.fixtures import make_line
+from momentsync.notifications import SnsOperatorAlerts
+from momentsync.reconcile.deep_check import DeepCheckRun, build_deep_check_run
+from momentsync.reconcile.sweep import SweepStore
+from momentsync.settings import ProcessorSettings
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import TenantStatus
+from tests.integration.test_backfill import cli  # noqa: F401 - fixture
+from tests.integration.test_reconcile import sweep
+
+ISSUED = date(2025, 3, 3)
+
+
+def synced_books(pipeline):
+    customer = pipeline.driver.create_customer(name="Dyp Sjekk AS", customer_number="100900")
+    kept = pipeline.driver.create_project(
+        name="Beholdt", project_number="7001", customer=customer.id, start_date=date(2025, 1, 2)
+    )
+    deleted = pipeline.driver.create_project(
+        name="Slettet i Fiken", project_number="7002", customer=customer.id, start_date=date(2025, 1, 2)
+    )
+    invoice = pipeline.driver.finalize_invoice(
+        customer=customer.id,
+        project=kept.id,
+        lines=[make_line("3000", 2, Decimal("1000"), description="Rådgivning")],
+        invoice_date=ISSUED,
+    )
+    pipeline.settle()
+    return customer, kept, deleted, invoice
+
+
+def deep_check(pipeline, alerts=None) -> DeepCheckRun:
+    """The deep check wired as the scheduled function wires it, from the processor's environment."""
+    env = pipeline.stack.environment
+    settings = ProcessorSettings(**{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
+    aws = pipeline.stack.aws
+    run = build_deep_check_run(
+        settings, dynamodb=aws.resource("dynamodb"), secretsmanager=aws.client("secretsmanager")
+    )
+    if alerts is not None:
+        run.alerts = alerts
+    return run
+
+
+def tamper_with_the_books(pipeline, kept, deleted, invoice):
+    """What people do in Fiken by hand: delete a project, renumber one; and a document whose amount
+    no longer matches what we checked when we wrote it (set directly in the emulator's store: Fiken's
+    API cannot change an issued invoice, which is exactly why a difference must be reported)."""
+    company = pipeline.fiken.company(pipeline.slug)
+    deleted_id = int(pipeline.link("project", deleted.id).remote_id)
+    del company.projects[deleted_id]
+    company.projects[int(pipeline.link("project", kept.id).remote_id)]["number"] = "7001-X"
+    company.invoices[int(pipeline.link("invoice", invoice.id).remote_id)]["gross"] += 100
+    return deleted_id
+
+
+def test_a_clean_tenant_has_no_drift_and_costs_one_read_per_list(pipeline):
+    synced_books(pipeline)
+    pipeline.mark()
+
+    summary = deep_check(pipeline).run([pipeline.tenant()])
+
+    assert summary["checked"] == 4 and summary["drift"] == 0
+    paths = sorted(e.path.rsplit("/", 1)[-1] for e in pipeline.fiken_requests())
+    assert paths == ["contacts", "creditNotes", "invoices", "projects"]
+    assert summary["target_reads"] == 4
+
+
+def test_missing_and_different_records_are_reported_with_both_values_and_never_recreated(pipeline):
+    customer, kept, deleted, invoice = synced_books(pipeline)
+    deleted_id = tamper_with_the_books(pipeline, kept, deleted, invoice)
+    posts_before = [e for e in pipeline.fiken.request_log.entries() if e.method == "POST"]
+    topic = pipeline.stack.aws.client("sns").create_topic(Name="deep-check-test")["TopicArn"]
+    published: list[dict] = []
+    sns = pipeline.stack.aws.client("sns")
+    original_publish = sns.publish
+    sns.publish = lambda **kw: published.append(kw) or original_publish(**kw)  # counts what reaches moto
+
+    run = deep_check(pipeline, alerts=SnsOperatorAlerts(sns, topic))
+    summary = run.run([pipeline.tenant()])
+    pipeline.settle()
+
+    assert summary["drift"] == 3
+    [record] = run.results
+    found = {(d["entity_type"], d["kind"], d["field"]): (d["ours"], d["target"]) for d in record.drift}
+    assert found == {
+        ("project", "missing", "record"): (str(deleted_id), None),
+        ("project", "different", "number"): ("7001", "7001-X"),
+        ("invoice", "different", "gross"): (250000, 250100),
+    }
+    # Reported, not repaired: nothing was created and the link still points at the deleted project.
+    assert [e for e in pipeline.fiken.request_log.entries() if e.method == "POST"] == posts_before
+    assert pipeline.link("project", deleted.id).remote_id == str(deleted_id)
+    flagged = [e for e in pipeline.log() if e.origin == "deep_check"]
+    assert len(flagged) == 3 and {e.outcome for e in flagged} == {Outcome.FLAGGED}
+    assert any("no longer in the books" in (e.reason or "") for e in flagged)
+    # One alert for the run, summarising.
+    assert len(published) == 1
+    assert f"{pipeline.tenant_id}: 3" in published[0]["Message"]
+
+    # The hourly sweep keeps the drift until the next deep check.
+    sweep(pipeline)
+    assert (
+        SweepStore(
+            pipeline.stack.aws.resource("dynamodb").Table(pipeline.stack.environment["SYNC_STATE_TABLE"])
+        )
+        .get(pipeline.tenant_id)
+        .drift_count
+        == 3
+    )
+
+
+def test_status_and_the_cli_show_the_drift(pipeline, cli):
+    customer, kept, deleted, invoice = synced_books(pipeline)
+    tamper_with_the_books(pipeline, kept, deleted, invoice)
+
+    data = cli.json("deep-check", pipeline.tenant_id)
+    assert data["drift"] == 3 and data["results"][0]["deep_checked"] == 4
+
+    status = cli.json("status", pipeline.tenant_id)
+    sweep_json = json.dumps(status)
+    assert '"drift_count": 3' in sweep_json
+    text = cli("status", pipeline.tenant_id).stdout
+    assert "last deep check" in text and "drift 3" in text
+    assert "7001-X" in text
+
+    cli("deep-check", "no-such-tenant", code=3)
+
+
+def test_a_paused_tenant_is_not_checked_and_says_why(pipeline):
+    synced_books(pipeline)
+    pipeline.update_tenant(status=TenantStatus.PAUSED)
+    pipeline.mark()
+
+    run = deep_check(pipeline)
+    summary = run.run([pipeline.tenant()])
+
+    assert (summary["checked"], summary["drift"]) == (0, 0)
+    [record] = run.results
+    assert record.deep_check_reason == "tenant is paused"
+    assert pipeline.fiken_requests() == []
