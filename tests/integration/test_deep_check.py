@@ -10,10 +10,13 @@ through the tenant's own paced Fiken client.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 from emulators.moment.fixtures import make_line
+from local.template import load_template
 from momentsync.notifications import SnsOperatorAlerts
 from momentsync.reconcile.deep_check import DeepCheckRun, build_deep_check_run
 from momentsync.reconcile.sweep import SweepStore
@@ -154,3 +157,37 @@ def test_a_paused_tenant_is_not_checked_and_says_why(pipeline):
     [record] = run.results
     assert record.deep_check_reason == "tenant is paused"
     assert pipeline.fiken_requests() == []
+
+
+@dataclass
+class ScheduledInvocation:
+    """What Lambda hands the function (the fields Powertools' logger reads, and the time left)."""
+
+    function_name: str = "DeepCheckFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-north-1:123456789012:function:DeepCheckFunction"
+    aws_request_id: str = "deep-check-test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def test_the_scheduled_function_checks_tenants_and_the_template_runs_it_daily(pipeline, monkeypatch):
+    customer, kept, deleted, invoice = synced_books(pipeline)
+    tamper_with_the_books(pipeline, kept, deleted, invoice)
+    module = pipeline.stack.function_module("DeepCheckFunction")
+    # Only this test's tenant: the shared stack holds every other test's tenants too.
+    monkeypatch.setattr(module, "tenants", SimpleNamespace(list=lambda: [pipeline.tenant()]))
+
+    result = module.lambda_handler({}, ScheduledInvocation())
+
+    assert (result["tenants"], result["checked"], result["drift"]) == (1, 4, 3)
+    template = load_template()
+    assert template["Parameters"]["DeepCheckSchedule"]["Default"] == "rate(1 day)"
+    function = template["Resources"]["DeepCheckFunction"]["Properties"]
+    assert function["Events"]["DeepCheck"]["Properties"]["Schedule"] == {"Ref": "DeepCheckSchedule"}
+    actions = {s["Sid"]: s["Action"] for s in function["Policies"][0]["Statement"]}
+    # Reads links and the books; writes only its own record, the transfer log and token refreshes.
+    assert actions["ReadLinksKeepDrift"] == ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
+    assert actions["LogDrift"] == "dynamodb:PutItem"
+    assert not any("sqs:" in str(a) for a in actions.values())  # never enqueues a re-creation

@@ -14,6 +14,7 @@ SETTINGS = {
     "ProcessorFunction": ProcessorSettings,
     "ConnectFunction": ConnectSettings,
     "ReconcileFunction": ReconcileSettings,
+    "DeepCheckFunction": ProcessorSettings,
 }
 # Read by Powertools itself, not by our settings models.
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
