@@ -152,6 +152,21 @@ def tenants_add(
             "[yellow]The webhook URL is shown only now.[/yellow] Configure it in Moment for the "
             "customer, project and invoice webhooks (Setup > Settings > Integrations)."
         )
+        console.print(backfill_offer(tenant_id, target))
+
+
+def backfill_offer(tenant_id: str, target: TargetSystem) -> str:
+    """Webhooks only bring what changes from now on: the records before them need a backfill."""
+    if target is not TargetSystem.FIKEN:
+        return (
+            f"Records from before the webhooks: `momentsync resync {tenant_id} --entity invoice "
+            "--since DATE` (backfill with adoption is built for Fiken only)."
+        )
+    return (
+        f"Once connected, bring in the records from before the webhooks: `momentsync backfill {tenant_id} "
+        "--dry-run` shows what the books already hold (adopted, never created twice), then run it "
+        "without --dry-run."
+    )
 
 
 @tenants_app.command("show")
@@ -270,6 +285,7 @@ def tenants_connect_url(
         f"{f' or the company {allow_company}' if allow_company else ''} can be linked through it: send "
         "it only to someone with access to that Fiken company."
     )
+    errors.print(backfill_offer(tenant_id, TargetSystem.FIKEN))
 
 
 @tenants_app.command("disconnect")
