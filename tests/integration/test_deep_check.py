@@ -10,8 +10,9 @@ through the tenant's own paced Fiken client.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -19,7 +20,7 @@ from emulators.moment.fixtures import make_line
 from local.template import load_template
 from momentsync.notifications import SnsOperatorAlerts
 from momentsync.reconcile.deep_check import DeepCheckRun, build_deep_check_run
-from momentsync.reconcile.sweep import SweepStore
+from momentsync.reconcile.sweep import SweepRecord, SweepStore
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
@@ -191,3 +192,24 @@ def test_the_scheduled_function_checks_tenants_and_the_template_runs_it_daily(pi
     assert actions["ReadLinksKeepDrift"] == ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
     assert actions["LogDrift"] == "dynamodb:PutItem"
     assert not any("sqs:" in str(a) for a in actions.values())  # never enqueues a re-creation
+
+
+def test_a_sweep_and_a_deep_check_at_once_never_undo_each_other(stack):
+    """Two functions on two schedules write the tenant's records: each writes only its own item."""
+    store = SweepStore(stack.aws.resource("dynamodb").Table(stack.environment["SYNC_STATE_TABLE"]))
+    tenant_id = f"race-{uuid.uuid4().hex[:8]}"
+    started = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    sweep_began = SweepRecord(tenant_id=tenant_id, started_at=started)  # read before the deep check
+    missing = {"entity_type": "project", "moment_id": 1, "remote_id": "9", "kind": "missing",
+               "field": "record", "ours": "9", "target": None}  # fmt: skip
+    deep = SweepRecord(
+        tenant_id=tenant_id, started_at=started, outcome="never", deep_checked_at=started,
+        deep_checked=7, drift_count=1, drift=[missing],
+    )  # fmt: skip
+    store.save_deep_check(deep)
+    sweep_began.outcome, sweep_began.watermark, sweep_began.enqueued = "complete", started, 2
+    store.save(sweep_began)  # the sweep finishes after the deep check: it carries no drift of its own
+
+    record = store.get(tenant_id)
+    assert (record.outcome, record.enqueued, record.watermark) == ("complete", 2, started)
+    assert (record.deep_checked, record.drift_count, record.drift[0]["kind"]) == (7, 1, "missing")

@@ -98,7 +98,7 @@ class DeepCheck:
         record.drift_count = len(drift)
         record.drift = drift[:MAX_DRIFT_KEPT]
         record.deep_check_reason = None
-        self.sweeps.save(record)
+        self.sweeps.save_deep_check(record)
         self._log(tenant.tenant_id, drift)
         logger.info(
             "deep check finished",
@@ -115,12 +115,11 @@ class DeepCheck:
         record = self._record(tenant.tenant_id, self.clock())
         record.deep_checked_at = self.clock()
         record.deep_check_reason = reason
-        self.sweeps.save(record)
+        self.sweeps.save_deep_check(record)
         return record
 
     def _record(self, tenant_id: str, started: datetime) -> SweepRecord:
-        # The drift lives on the tenant's sweep record so `momentsync status` shows both in one place;
-        # the hourly sweep carries it over until the next deep check.
+        # Kept in its own item (meta#deep_check); SweepStore.get shows it with the last sweep.
         return self.sweeps.get(tenant_id) or SweepRecord(
             tenant_id=tenant_id, started_at=started, outcome="never"
         )
