@@ -188,6 +188,7 @@ class ChaosWorld:
             moment_company_code=tenant.company,
             moment_api_key=tenant.moment_api_key,
             fiken_company_slug=tenant.slug,
+            organization_number=self.fiken.company(tenant.slug).organization_number,
         )
         self.factory.credentials.put(
             tenant.tenant_id,
