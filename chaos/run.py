@@ -66,6 +66,9 @@ class ChaosConfig:
     token_expiries: int = 3  # Fiken ends every access token early, spread over the run
     burst_every: int = 500  # events between scripted 429 bursts (5 in a row on one tenant)
     wiped_tenants: int = 1  # sync state wiped mid-run, as after a restore
+    # Removed and added again after the storm (sync state gone, Fiken keeps the books); the operator
+    # then runs `momentsync backfill`, which must adopt what the books hold, not create it again.
+    readded_tenants: int = 1
     lost_last_changes: int = 1  # tenants whose last change (a new customer) never sends its webhook
     convergence_rounds: int = 6  # sweeps (each followed by a drain) at most, until one repairs nothing
     rates: FaultRates = field(default_factory=FaultRates)
@@ -93,6 +96,8 @@ class ChaosReport:
     problems: list[str] = field(default_factory=list)  # the run itself went wrong
     lost_before_ingest: int = 0  # notices never sent (webhooks lost on the way)
     convergence: dict[str, Any] = field(default_factory=dict)
+    # Per tenant removed and added again: what its backfill adopted from the books and created.
+    adoption: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -149,6 +154,7 @@ class ChaosRun:
         self.revoked = {t.tenant_id for t in chosen[: config.revoked_tenants]}
         healthy = [t.tenant_id for t in self.tenants if t not in chosen]
         self.to_wipe = set(healthy[: config.wiped_tenants])
+        self.to_readd = set(healthy[config.wiped_tenants : config.wiped_tenants + config.readded_tenants])
         poisoned = chosen[config.revoked_tenants :]
         self.poison = {
             t.tenant_id: ("unknown_vat_code" if i % 2 == 0 else "no_vat_code") for i, t in enumerate(poisoned)
@@ -200,6 +206,7 @@ class ChaosRun:
             if not self._wiped.get(tenant_id):  # its state was still empty mid-run: lose it now
                 self._wiped[tenant_id] = self.world.wipe_sync_state(tenant_id)
         self.report.faults["sync_state_wiped"] = dict(self._wiped)
+        self._remove_and_add_again()
         self.report.phases["storm"] = round(time.monotonic() - storm, 1)
 
         operator = time.monotonic()
@@ -343,9 +350,38 @@ class ChaosRun:
             }
         )
 
+    def _remove_and_add_again(self) -> None:
+        """The tenant leaves and comes back: no sync state, a new webhook URL, the same books."""
+        readded: dict[str, int] = {}
+        for index, tenant in enumerate(self.tenants):
+            if tenant.tenant_id in self.to_readd:
+                self.tenants[index], readded[tenant.tenant_id] = self.world.remove_and_add_again(tenant)
+        self.report.faults["tenants_removed_and_added_again"] = readded
+
+    def _backfill_readded(self) -> None:
+        """The operator's first step for a tenant added again: backfill, adopting what the books hold."""
+        adoption: dict[str, Any] = {}
+        for tenant_id in sorted(self.to_readd):
+            try:
+                result = self.world.cli("backfill", tenant_id)
+            except RuntimeError as exc:
+                self.report.problems.append(f"backfill of {tenant_id} failed: {exc}")
+                continue
+            counts = result["counts"]
+            adoption[tenant_id] = {
+                "adopt": sum(c.get("adopt", 0) for c in counts.values()),
+                "create": sum(c.get("create", 0) for c in counts.values()),
+                "queued": sum(result.get("queued", {}).values()),
+                "target_reads": result["target_reads"],
+            }
+        if not self.world.idle(self.config.drain_timeout):
+            self.report.problems.append("the queue did not drain after the backfill")
+        self.report.adoption = adoption
+
     # ------------------------------------------------------------------ the operator
     def _operate(self) -> None:
         world = self.world
+        self._backfill_readded()
         for tenant_id, variant in self.poison.items():
             if variant == "unknown_vat_code":
                 world.cli(
@@ -506,6 +542,7 @@ def run_chaos(
 # ---------------------------------------------------------------------- figures
 def render(report: ChaosReport) -> str:
     events, records = report.events, report.records
+    readded = report.faults.get("tenants_removed_and_added_again", {})
     lags = sorted(events.lags)
     p95 = lags[int(len(lags) * 0.95) - 1] if lags else 0.0
     rows = [
@@ -574,6 +611,14 @@ def render(report: ChaosReport) -> str:
             + (", ".join(f"{k} {v}" for k, v in report.faults.get("sync_state_wiped", {}).items()) or "0"),
         ),
         ("attachment answers lost", str(report.faults.get("attachment_answers_lost", 0))),
+        (
+            "removed and added again (links lost): backfill adopted / created",
+            ", ".join(
+                f"{tenant_id} ({readded.get(tenant_id, 0)}): {figures['adopt']} / {figures['create']}"
+                for tenant_id, figures in report.adoption.items()
+            )
+            or "-",
+        ),
         (
             "sweep: rounds / repaired / time to converge",
             f"{report.convergence.get('rounds', 0)} / {report.convergence.get('repaired', 0)} / "

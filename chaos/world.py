@@ -15,13 +15,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from boto3.dynamodb.conditions import Key
+from pydantic import SecretStr
 
 from emulators.common import RequestLog
 from emulators.fiken import FikenEmulator
@@ -30,13 +31,14 @@ from emulators.moment.webhook_driver import WEBHOOK_HEADERS
 from local.connect_browser import open_connect_link
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
-from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.onboarding import add_tenant
 from momentsync.queue import SqsEventQueue
 from momentsync.reconcile.run import ReconcileRun
 from momentsync.reconcile.sweep import SweepStore, TenantSweep
 from momentsync.sync.sync_state import DynamoSyncState
 from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, Tenant
+from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 _PYTHONPATH = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
@@ -167,6 +169,39 @@ class ChaosWorld:
             for key in keys:
                 batch.delete_item(Key=key)
         return len(keys)
+
+    def remove_and_add_again(self, tenant: ConnectedTenant) -> tuple[ConnectedTenant, int]:
+        """An operator removes the tenant (its record, secrets and sync state go; Fiken keeps the
+        books) and adds it again with the same Moment and Fiken companies: a new webhook URL, new
+        tokens from a new consent. Returns the tenant as re-added and the links it lost."""
+        self.table("TENANTS_TABLE").delete_item(Key={"tenant_id": tenant.tenant_id})
+        self.factory.credentials.delete(tenant.tenant_id)
+        lost = self.wipe_sync_state(tenant.tenant_id)
+        grant = self.fiken.issue_tokens([tenant.slug], client_id=self.factory.client_id)
+        _added, url = add_tenant(
+            tenants=self.tenant_repo,
+            credentials=self.factory.credentials,
+            webhook_base_url=self.stack.webhook_base_url,
+            tenant_id=tenant.tenant_id,
+            name=f"{tenant.tenant_id} again",
+            target=TargetSystem.FIKEN,
+            moment_company_code=tenant.company,
+            moment_api_key=tenant.moment_api_key,
+            fiken_company_slug=tenant.slug,
+            organization_number=self.fiken.company(tenant.slug).organization_number,
+        )
+        self.factory.credentials.put(
+            tenant.tenant_id,
+            TenantCredentials(
+                moment_api_key=SecretStr(tenant.moment_api_key),
+                fiken=OAuthTokens(
+                    access_token=SecretStr(grant["access_token"]),
+                    refresh_token=SecretStr(grant["refresh_token"]),
+                    expires_at=utcnow() + timedelta(seconds=int(grant["expires_in"])),
+                ),
+            ),
+        )
+        return replace(tenant, webhook_url=url.url), lost
 
     def idle(self, timeout: float) -> bool:
         return self.stack.wait_until_idle(timeout, settle=0.5)

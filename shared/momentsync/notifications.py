@@ -178,7 +178,20 @@ def _not_found_text(tenant_id: str, count: int, window_minutes: int, sample_ids:
     )
 
 
+def _drift_text(counts: dict[str, int], samples: list[str]) -> str:
+    lines = [f"The deep check found {sum(counts.values())} linked records missing or different in the books:"]
+    lines += [f"  {tenant_id}: {count}" for tenant_id, count in sorted(counts.items())]
+    lines += ["", "For example:", *(f"  {line}" for line in samples), ""]
+    lines.append(
+        "Nothing was re-created. See `momentsync status TENANT` and the transfer log (origin deep_check)."
+    )
+    return "\n".join(lines)
+
+
 class LogOperatorAlerts:
+    def drift_found(self, *, counts: dict[str, int], samples: list[str]) -> None:
+        logger.warning("deep check found drift", extra={"tenants": counts})
+
     def dead_lettered(
         self, *, message_id: str, body: str, tenant_id: str, reason: str, error_class: str, receive_count: int
     ) -> None:
@@ -245,6 +258,19 @@ class SnsOperatorAlerts:
                 "operator alert not published",
                 extra={"tenant_id": tenant_id, "error_type": type(exc).__name__},
             )
+
+    def drift_found(self, *, counts: dict[str, int], samples: list[str]) -> None:
+        """One message per deep-check run, however many tenants drifted."""
+        stage = f" [{self._stage}]" if self._stage else ""
+        try:
+            self._sns.publish(
+                TopicArn=self._topic_arn,
+                Subject=f"momentsync{stage}: books differ from sync state, {len(counts)} tenants"[:100],
+                Message=_drift_text(counts, samples),
+                MessageAttributes={"kind": {"DataType": "String", "StringValue": "deep_check_drift"}},
+            )
+        except Exception as exc:  # noqa: BLE001 - the drift is stored and shown by status either way
+            logger.error("operator alert not published", extra={"error_type": type(exc).__name__})
 
     def not_found_burst(
         self, *, tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]

@@ -357,3 +357,18 @@ def test_tenants_add_refuses_an_unknown_sparebank1_bank_before_storing_anything(
     )
     assert "unknown SpareBank 1 bank" in refused.output
     assert DynamoTenantRepository(table(paused_stack, "TenantsTable")).get("sb1-unknown") is None
+
+
+def test_adding_a_tenant_offers_the_backfill_for_records_from_before_its_webhooks(cli):
+    tenant_id = f"bf-{uuid.uuid4().hex[:8]}"
+    added = cli(
+        "tenants", "add", tenant_id, "--name", "Ny AS", "--moment-company", "nyas",
+        "--moment-api-key-stdin", stdin="moment-key\n",
+    ).stdout  # fmt: skip
+    assert f"momentsync backfill {tenant_id} --dry-run" in " ".join(added.split())
+    sb1 = f"sb-{uuid.uuid4().hex[:8]}"
+    added = cli(
+        "tenants", "add", sb1, "--name", "Bank AS", "--moment-company", "bankas", "--target", "sparebank1",
+        "--moment-api-key-stdin", stdin="moment-key\n",
+    ).stdout  # fmt: skip
+    assert f"momentsync resync {sb1} --entity invoice --since" in " ".join(added.split())

@@ -23,6 +23,7 @@ SETTINGS = {
     "ReconcileFunction": ReconcileSettings,
     "HealthFunction": HealthSettings,
     "SelfServiceFunction": SelfServiceSettings,
+    "DeepCheckFunction": ProcessorSettings,
 }
 # Read by Powertools itself, not by our settings models.
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}

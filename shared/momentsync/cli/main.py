@@ -20,6 +20,7 @@ from rich.text import Text
 from momentsync.cli import (
     audit_commands,
     backfill_commands,
+    deep_check_commands,
     dlq_commands,
     log_commands,
     probe_commands,
@@ -179,6 +180,7 @@ def tenants_add(
             "Configure it in Moment for the customer, project and invoice webhooks "
             "(Setup > Settings > Integrations)."
         )
+        errors.print(backfill_offer(tenant_id, target_system))
 
 
 def check_target_options(
@@ -225,6 +227,22 @@ def check_target_options(
             EXIT_USAGE,
             "add --target sparebank1, or drop them",
         )
+
+
+def backfill_offer(tenant_id: str, target: Any) -> str:
+    """Webhooks only bring what changes from now on: the records before them need a backfill."""
+    from momentsync.tenants import TargetSystem
+
+    if target is not TargetSystem.FIKEN:
+        return (
+            f"Records from before the webhooks: `momentsync resync {tenant_id} --entity invoice "
+            "--since DATE` (backfill with adoption is built for Fiken only)."
+        )
+    return (
+        f"Once connected, bring in the records from before the webhooks: `momentsync backfill {tenant_id} "
+        "--dry-run` shows what the books already hold (adopted, never created twice), then run it "
+        "without --dry-run."
+    )
 
 
 @tenants_app.command("show")
@@ -347,6 +365,7 @@ def tenants_connect_url(
         f"{f' or the company {allow_company}' if allow_company else ''} can be linked through it: send "
         "it only to someone with access to that Fiken company."
     )
+    errors.print(backfill_offer(tenant_id, TargetSystem.FIKEN))
 
 
 @tenants_app.command("page-url")
@@ -523,6 +542,7 @@ log_commands.register(app)
 dlq_commands.register(app)
 resync_commands.register(app)
 backfill_commands.register(app)
+deep_check_commands.register(app)
 audit_commands.register(app)
 tenant_commands.register(tenants_app)
 probe_commands.register(tenants_app)

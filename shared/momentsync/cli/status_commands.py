@@ -130,8 +130,17 @@ def _sweep(sweep: dict | None) -> str:
     if sweep is None:
         return "never"
     found = f"missing {sweep['missing']}, older {sweep['stale']}, enqueued {sweep['enqueued']}"
-    drift = f", drift {len(sweep['drift'])}" if sweep.get("drift") else ""
+    drift = f", drift {sweep.get('drift_count') or len(sweep['drift'])}" if sweep.get("drift") else ""
     return f"{when(sweep['finished_at'])} {sweep['outcome']}: {found}{drift}"
+
+
+def _deep_check(sweep: dict | None) -> str:
+    """When the books were last compared with sync state, and what was found missing or different."""
+    if not sweep or not sweep.get("deep_checked_at"):
+        return "never"
+    if sweep.get("deep_check_reason"):
+        return f"{when(sweep['deep_checked_at'])} not checked: {sweep['deep_check_reason']}"
+    return f"{when(sweep['deep_checked_at'])}: {sweep['deep_checked']} compared, drift {sweep['drift_count']}"
 
 
 def _print_tenant(report: TenantReport) -> None:
@@ -149,8 +158,13 @@ def _print_tenant(report: TenantReport) -> None:
     console.print(f"  last sweep: {_sweep(report.last_sweep)}")
     if report.last_sweep and report.last_sweep.get("reason"):
         console.print(f"    {report.last_sweep['reason']}")
-    for drift in (report.last_sweep or {}).get("drift") or []:
-        console.print(f"    drift: {drift}")
+    console.print(f"  last deep check: {_deep_check(report.last_sweep)}")
+    drifts = (report.last_sweep or {}).get("drift") or []
+    if drifts:
+        from momentsync.reconcile.deep_check import describe
+
+        for drift in drifts:
+            console.print(f"    drift: {describe(drift)}")
     table = Table()
     for column in (
         "entity",

@@ -185,6 +185,10 @@ def _sweep_summary(record: Any) -> dict[str, Any] | None:
             "stale",
             "enqueued",
             "watermark",
+            "deep_checked_at",
+            "deep_checked",
+            "deep_check_reason",
+            "drift_count",
             "drift",
         }
     )

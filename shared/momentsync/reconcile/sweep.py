@@ -33,6 +33,7 @@ from momentsync.tenants import Tenant
 logger = logging.getLogger("momentsync.reconcile")
 
 SWEEP_RECORD_KEY = f"{META_PREFIX}sweep"
+DEEP_CHECK_RECORD_KEY = f"{META_PREFIX}deep_check"
 RECONCILE_EVENT = "RECONCILE"
 # Moment allows 30 requests per second per API key; the sweep stays at a sixth of that so the
 # processor's own reads for the same key keep their headroom.
@@ -58,8 +59,19 @@ class SweepRecord(BaseModel):
     ignored: int = 0  # listed, but never transferred (drafts, waiting projects, the tenant's filters)
     enqueued: int = 0
     moment_requests: int = 0
-    # The daily deep check of the target side (reserved; see docs/reconciliation.md).
+    # The last deep check of the target side (momentsync.reconcile.deep_check), carried over by every
+    # sweep until the next one: linked records missing or different in the books, both values.
+    deep_checked_at: datetime | None = None
+    deep_checked: int = 0  # linked records compared
+    deep_check_reads: int = 0  # requests to the target it took
+    deep_check_reason: str | None = None  # why the tenant was not checked
+    drift_count: int = 0
     drift: list[dict[str, Any]] = Field(default_factory=list)
+
+
+DEEP_CHECK_FIELDS = {
+    "deep_checked_at", "deep_checked", "deep_check_reads", "deep_check_reason", "drift_count", "drift"
+}  # fmt: skip
 
 
 class SweepStore:
@@ -69,14 +81,35 @@ class SweepStore:
         self._table = table
 
     def get(self, tenant_id: str) -> SweepRecord | None:
-        item = self._table.get_item(
-            Key={"tenant_id": tenant_id, "record_key": SWEEP_RECORD_KEY}, ConsistentRead=True
-        ).get("Item")
-        return SweepRecord.model_validate(_plain(item)) if item else None
+        """The last sweep, with the last deep check's fields (kept in an item of their own)."""
+        item = self._get(tenant_id, SWEEP_RECORD_KEY)
+        deep = self._get(tenant_id, DEEP_CHECK_RECORD_KEY)
+        if item is None and deep is None:
+            return None
+        if item is None:  # deep-checked, never swept
+            item = {"tenant_id": tenant_id, "started_at": deep["deep_checked_at"], "outcome": "never"}
+        record = SweepRecord.model_validate(item)
+        if deep is not None:
+            checked = SweepRecord.model_validate({**item, **deep})
+            record = record.model_copy(update={k: getattr(checked, k) for k in DEEP_CHECK_FIELDS})
+        return record
 
     def save(self, record: SweepRecord) -> None:
-        item = {k: v for k, v in record.model_dump(mode="json").items() if v is not None}
+        """The sweep's own fields only: a sweep and a deep check running at once never undo each other."""
+        item = record.model_dump(mode="json", exclude=DEEP_CHECK_FIELDS)
+        item = {k: v for k, v in item.items() if v is not None}
         self._table.put_item(Item={**item, "record_key": SWEEP_RECORD_KEY})
+
+    def save_deep_check(self, record: SweepRecord) -> None:
+        item = record.model_dump(mode="json", include=DEEP_CHECK_FIELDS | {"tenant_id"})
+        item = {k: v for k, v in item.items() if v is not None}
+        self._table.put_item(Item={**item, "record_key": DEEP_CHECK_RECORD_KEY})
+
+    def _get(self, tenant_id: str, record_key: str) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key={"tenant_id": tenant_id, "record_key": record_key}, ConsistentRead=True
+        ).get("Item")
+        return _plain(item) if item else None
 
 
 class PacedTransport(httpx.BaseTransport):

@@ -225,6 +225,8 @@ def finish(
                 "last_error_at": utcnow(),
                 "last_success_at": utcnow(),
                 "intent": None,
+                # What the books held when we checked: the deep check compares the target against it.
+                "details": {**link.details, "gross": totals.gross},
             },
         )
         return SyncResult(
@@ -239,6 +241,7 @@ def finish(
             "intent": None,
             "last_error": None,
             "attempts": 0,
+            "details": {**link.details, "gross": totals.gross},
         },
     )
     return SyncResult(Outcome.SYNCED, remote_id=remote.remote_id, remote_calls=calls(), details=details)

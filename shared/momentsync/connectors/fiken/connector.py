@@ -106,6 +106,45 @@ class FikenConnector:
             return [f"number:{record.project_number}"] if record.project_number else []
         return [f"number:{mapping.order_reference(record)}"]
 
+    # ------------------------------------------------------------------ deep check
+    def target_records(self, entity_type: str) -> dict[str, dict[str, Any]]:
+        """Every record of one kind in Fiken, read once (paged), keyed as ``target_key`` keys a link,
+        with what the deep check compares: the number Fiken gave it and, for documents, the gross."""
+        if entity_type == "customer":
+            return {
+                str(c.contact_id): {"number": _number(c.customer_number)}
+                for c in self.client.find_contacts()
+                if c.customer is not False
+            }
+        if entity_type == "project":
+            return {str(p.project_id): {"number": p.number} for p in self.client.find_projects()}
+        if self.tenant.mapping.invoice_mode is InvoiceMode.SALE:
+            # A deleted sale is as good as missing: the books no longer show it.
+            return {
+                f"{KIND_SALE}:{s.sale_id}": {"number": s.sale_number, "gross": _sale_totals(s).gross}
+                for s in self.client.find_sales()
+                if not s.deleted
+            }
+        records = {
+            f"{KIND_INVOICE}:{i.invoice_id}": {
+                "number": _number(i.invoice_number),
+                "gross": _invoice_totals(i).gross,
+            }
+            for i in self.client.find_invoices()
+        }
+        for note in self.client.find_credit_notes():
+            records[f"{KIND_CREDIT_NOTE}:{note.credit_note_id}"] = {
+                "number": _number(note.credit_note_number),
+                "gross": _credit_note_totals(note).gross,
+            }
+        return records
+
+    def target_key(self, entity_type: str, link: SyncLink) -> str:
+        if entity_type != "invoice":
+            return str(link.remote_id)
+        default = KIND_SALE if self.tenant.mapping.invoice_mode is InvoiceMode.SALE else KIND_INVOICE
+        return f"{link.details.get('kind', default)}:{link.remote_id}"
+
     # ------------------------------------------------------------------ customers
     def customer_content(self, customer: Customer) -> dict[str, Any]:
         return mapping.contact_from_customer(customer).to_body()
