@@ -10,8 +10,6 @@ import typer
 
 from momentsync.cli.backfill_commands import open_session
 from momentsync.cli.context import EXIT_NOT_FOUND, console, context_of, fail, print_json, when
-from momentsync.reconcile.deep_check import DeepCheck, DeepCheckRun, describe
-from momentsync.sync.transfer_log import DynamoTransferLog
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +21,10 @@ def deep_check(
     tenant_ids: Annotated[list[str] | None, typer.Argument(help="Tenant ids; all tenants when none.")] = None,
 ) -> None:
     """Compare linked records with the books (Fiken): missing or different is reported, not re-created."""
+    # Imported when the command runs: `momentsync --help` must not load pydantic, boto3 or httpx.
+    from momentsync.reconcile.deep_check import DeepCheck, DeepCheckRun, describe
+    from momentsync.sync.transfer_log import DynamoTransferLog
+
     context = context_of(ctx)
     repository = context.tenants()
     if tenant_ids:
