@@ -331,10 +331,22 @@ class MomentClient:
                 r for r, key in zip(page.content, keys, strict=True) if key is None or key not in seen
             )
             seen.update(key for key in keys if key is not None)
-            # Done when a page is empty or every record Moment counts was read; the echoed number
-            # only says where to continue (a 1-based API answers page 0 with page 1).
-            if not page.content or len(seen) >= page.page.total_elements:
+            # Done when every record Moment counts was read; the echoed number only says where to
+            # continue (a 1-based API answers page 0 with page 1).
+            if len(seen) >= page.page.total_elements:
                 return
+            if not page.content:
+                if number == 0 and not seen:
+                    # A 1-based API may answer page 0 empty (an offset of -size): try page 1 once.
+                    number = 1
+                    continue
+                # Records deleted while we read shrink the count this page gives (handled above);
+                # an empty page while Moment still counts unread records is not the end of the list.
+                raise MomentResponseInvalid(
+                    f"Moment answered {collection} page {number} empty with {len(seen)} of "
+                    f"{page.page.total_elements} records read",
+                    field_path="page.number",
+                )
             if requests > page.page.total_pages + 1:
                 raise MomentResponseInvalid(
                     f"Moment's {collection} paging did not end after {requests} pages "
