@@ -84,6 +84,7 @@ SORT_BY_ID = "id,asc"  # a stable order, so records do not shift between pages w
 DEFAULT_PAGE_SIZE = 200
 
 FINANCIAL_ACCOUNTS = "financialAccounts"  # observed (moment.md §7); lines may carry only its id
+ACCOUNTS_MAX_AGE_SECONDS = 60.0  # a burst of invoices shares one read; a renumbering shows within a minute
 RETRY_AFTER_CAP = 20.0  # seconds we wait inside one invocation (the processor's timeout is 120 s)
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
 # Read after a 403 to tell "no access to this company" (tenant-level) from "not to this entity".
@@ -162,6 +163,7 @@ class MomentClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not _COMPANY_CODE.match(company_code):
             raise ValueError("company_code must be Moment's company code from its URL (letters, digits, _.-)")
@@ -176,9 +178,13 @@ class MomentClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
-        # financialAccounts by id, per client (the session keeps one client per tenant): refreshed
-        # when a line names an id it does not hold.
+        # financialAccounts by id, per client (the session keeps one client per tenant across warm
+        # invocations, for hours): refreshed when a line names an id it does not hold, and once
+        # ACCOUNTS_MAX_AGE_SECONDS old, so an account renumbered (or given another VAT code) under
+        # the same id in Moment is not booked by its old number for the container's lifetime.
         self._accounts: dict[int, FinancialAccountRef] | None = None
+        self._accounts_read_at = 0.0
+        self._clock = clock
         self.page_size = page_size
         self._sleep = sleep
         self._jitter = jitter
@@ -226,7 +232,12 @@ class MomentClient:
         return invoice.model_copy(update={"lines": lines})
 
     def financial_accounts(self, *, refresh: bool = False) -> dict[int, FinancialAccountRef]:
-        if self._accounts is None or refresh:
+        if (
+            self._accounts is None
+            or refresh
+            or self._clock() - self._accounts_read_at > ACCOUNTS_MAX_AGE_SECONDS
+        ):
+            self._accounts_read_at = self._clock()
             self._accounts = {
                 account.id: account
                 for account in self._list(FINANCIAL_ACCOUNTS, None, FinancialAccountRef, None)
