@@ -27,7 +27,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from momentsync.errors import PermanentError
 
@@ -113,6 +122,53 @@ def _code_of_objects(data: Any, keys: tuple[str, ...]) -> Any:
             )
             if code is not None:
                 out[key] = code
+    return out
+
+
+def _alias_choices(model: type[BaseModel], name: str) -> list[str]:
+    alias = model.model_fields[name].validation_alias
+    return [str(choice) for choice in alias.choices] if isinstance(alias, AliasChoices) else []
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as numbers when both read as numbers (11.5 and "11.50"), else loosely as text."""
+    if not isinstance(a, bool) and not isinstance(b, bool):
+        try:
+            return Decimal(str(a).strip()) == Decimal(str(b).strip())
+        except ArithmeticError:
+            pass
+    return _loose(str(a)) == _loose(str(b))
+
+
+def _no_conflicting_names(model: type[BaseModel], data: Any, names: tuple[str, ...]) -> Any:
+    """Moment sending one field under two accepted names with different values (``currencyCode: NOK``
+    and ``currency: EUR``): which one is meant is unknown, so the record does not fit (naming both)
+    instead of the first name silently winning."""
+    if not isinstance(data, dict):
+        return data
+    for name in names:
+        sent = [(alias, data[alias]) for alias in _alias_choices(model, name) if data.get(alias) is not None]
+        for alias, value in sent[1:]:
+            if not _same(sent[0][1], value):
+                raise ValueError(
+                    f"field {sent[0][0]!r} sent twice with different values: {sent[0][0]}={sent[0][1]!r} "
+                    f"and {alias}={value!r}"
+                )
+    return data
+
+
+def _values_over_nulls(model: type[BaseModel], data: Any) -> Any:
+    """A field sent as null under one accepted name and with a value under another (``email: null``,
+    ``mail: "post@acme.no"``) is that value: the null must not erase it in the target."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name in model.model_fields:
+        choices = _alias_choices(model, name)
+        if any(out.get(alias) is not None for alias in choices):
+            for alias in choices:
+                if alias in out and out[alias] is None:
+                    del out[alias]
     return out
 
 
@@ -259,7 +315,9 @@ class Customer(MomentModel):
     @model_validator(mode="before")
     @classmethod
     def _accept_code_objects(cls, data: Any) -> Any:
-        return _code_of_objects(data, ("country", "countryCode", "currency", "currencyCode"))
+        return _values_over_nulls(
+            cls, _code_of_objects(data, ("country", "countryCode", "currency", "currencyCode"))
+        )
 
     @property
     def active(self) -> bool:
@@ -563,7 +621,27 @@ class Invoice(MomentModel):
         if isinstance(data, dict) and data.get("originalInvoice") is None:
             data = _nest_flat_ref(data, "creditedInvoice", _CREDITED_FLAT)
         # Booleans and amounts as JSON numbers are fine; a currency as an object gives its code.
-        return _code_of_objects(data, ("currency", "currencyCode"))
+        data = _code_of_objects(data, ("currency", "currencyCode", "currencyIsoCode"))
+        return _no_conflicting_names(
+            cls,
+            data,
+            (
+                "currency_code",
+                "currency_rate",
+                "invoice_date",
+                "credit_note",
+                "invoice_type",
+                "export_status",
+                "total_incl_vat",
+                "total_excl_vat",
+                "total_vat",
+            ),
+        )
+
+    @field_validator("currency_code", mode="after")
+    @classmethod
+    def _normalised_currency(cls, value: str) -> str:
+        return value.strip().upper()  # " eur " would pass the ISO check and reach Fiken as " eur "
 
     # -- completeness (fail closed on guessed names) -----------------------------------------------
 
