@@ -9,8 +9,9 @@ What each outcome means for the processor (``momentsync.errors``):
   when the attempts are used up, ``MomentUnavailable`` (a ``TransientError``).
 - 401: ``TenantLevelError(MOMENT_KEY_INVALID)`` — keys expire (at most two years, test keys 14 days).
 - 403: the client reads one record of the other entity types (at most two requests, only on a
-  403). When the key reads none of them it has no access to the company:
-  ``TenantLevelError(MOMENT_KEY_INVALID)``. When it reads some, the access is per entity:
+  403, and at most once a minute per entity: a burst of 403s costs one request each). When the
+  key reads none of them it has no access to the company: ``TenantLevelError(MOMENT_KEY_INVALID)``.
+  When it reads some, the access is per entity:
   ``MomentAccessDenied`` (a ``PermanentError`` of that one event, naming the entity and the fix),
   so a key that may not read invoices does not hold back the customers it may read.
 - A 2xx answer that is an HTML page (a login or maintenance page in front of the API) is not a
@@ -89,6 +90,7 @@ RETRY_AFTER_CAP = 20.0  # seconds we wait inside one invocation (the processor's
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
 # Read after a 403 to tell "no access to this company" (tenant-level) from "not to this entity".
 PROBE_COLLECTIONS = ("customers", "projects", "invoices")
+ACCESS_VERDICT_MAX_AGE_SECONDS = 60.0
 MAX_ERROR_TEXT = 300
 _COMPANY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -185,6 +187,9 @@ class MomentClient:
         self._accounts: dict[int, FinancialAccountRef] | None = None
         self._accounts_read_at = 0.0
         self._clock = clock
+        # After a 403: entity -> (the key reads another entity, when that was learnt), so a burst of
+        # events meeting the same 403 costs Moment one request each, not three.
+        self._other_readable: dict[str, tuple[bool, float]] = {}
         self.page_size = page_size
         self._sleep = sleep
         self._jitter = jitter
@@ -473,7 +478,18 @@ class MomentClient:
         )
 
     def _reads_any_other(self, entity: str) -> bool:
-        """After a 403: does the key read another kind of record? (Only then is it per entity.)"""
+        """After a 403: does the key read another kind of record? (Only then is it per entity.)
+
+        Learnt once per ``ACCESS_VERDICT_MAX_AGE_SECONDS`` per entity: against Moment's 30 requests
+        per second, every 403 of a burst must not cost two more requests."""
+        known = self._other_readable.get(entity)
+        if known is not None and self._clock() - known[1] <= ACCESS_VERDICT_MAX_AGE_SECONDS:
+            return known[0]
+        readable = self._probe_other(entity)
+        self._other_readable[entity] = (readable, self._clock())
+        return readable
+
+    def _probe_other(self, entity: str) -> bool:
         for other in PROBE_COLLECTIONS:
             if other == entity:
                 continue
