@@ -240,6 +240,8 @@ _CREDITED_FLAT = {
     "originalInvoiceNumber": "invoiceNumber",
 }
 
+_CREDITED_BY_NUMBER = frozenset({"creditedInvoiceNumber", "originalInvoiceNumber"})
+
 
 # Nested field (its Moment name) -> the flat keys that can stand for it (for the probe's report).
 FLAT_FORMS: dict[str, tuple[str, ...]] = {
@@ -660,6 +662,16 @@ class Invoice(MomentModel):
             raise self._missing("currencyRate", f"invoice in {code} has no exchange rate")
         if code != "NOK" and self.currency_rate <= 0:
             raise self._missing("currencyRate", f"exchange rate {self.currency_rate} is not positive")
+        if self.credited_invoice is None:
+            by_number = {k: v for k, v in (self.model_extra or {}).items() if k in _CREDITED_BY_NUMBER and v}
+            if by_number:
+                # A credit note naming its original only by number: booked as an ordinary negative
+                # invoice, the original never credited, unless the id (our link to it) is there too.
+                key, number = next(iter(by_number.items()))
+                raise self._missing(
+                    "creditedInvoice.id",
+                    f"credit note names the credited invoice {number} only by number ({key})",
+                )
         kind = _loose(self.invoice_type)
         if kind and kind not in _CREDIT_NOTE_TYPES | _INVOICE_TYPES:
             raise self._missing("invoiceType", f"unknown invoice type {self.invoice_type!r}")
