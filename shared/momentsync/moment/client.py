@@ -558,7 +558,9 @@ def _record_key(record: BaseModel) -> object:
 def _is_html(response: httpx.Response) -> bool:
     if "html" in response.headers.get("content-type", "").lower():
         return True
-    return response.content.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+    # JSON never starts with "<": after a byte-order mark and whitespace, any markup (a doctype, an
+    # XML prolog, a comment, <head>) is a page in front of the API, not a record.
+    return response.content.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
 
 
 def _retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
