@@ -640,6 +640,13 @@ class Invoice(MomentModel):
             ),
         )
 
+    @field_validator("invoice_number", mode="after")
+    @classmethod
+    def _no_number_is_not_zero(cls, value: int | None) -> int | None:
+        # Moment numbers finalized invoices from 1 up; 0 (or less) is how an API may say "no number
+        # yet": read as null, so a draft is not booked as invoice 0 (and every later one adopted it).
+        return value if value is None or value > 0 else None
+
     @field_validator("currency_code", mode="after")
     @classmethod
     def _normalised_currency(cls, value: str) -> str:
