@@ -669,6 +669,10 @@ class Invoice(MomentModel):
             raise self._missing("currencyRate", f"invoice in {code} has no exchange rate")
         if code != "NOK" and self.currency_rate <= 0:
             raise self._missing("currencyRate", f"exchange rate {self.currency_rate} is not positive")
+        if code != "NOK" and self.currency_rate == 1:
+            # No currency trades at par with NOK: a rate of exactly 1 is a default, not a rate, and
+            # would book the foreign amounts as NOK.
+            raise self._missing("currencyRate", f"exchange rate 1 for {code} is a default, not a rate")
         if self.credited_invoice is None:
             by_number = {k: v for k, v in (self.model_extra or {}).items() if k in _CREDITED_BY_NUMBER and v}
             if by_number:
