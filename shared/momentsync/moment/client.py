@@ -592,10 +592,25 @@ def _parse(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         field_path = ".".join(str(part) for part in error["loc"]) or None
+        sent = _keys_at(data, error["loc"])
         raise MomentResponseInvalid(
             f"Moment's answer for {what} does not fit the expected shape: "
-            f"{field_path or 'body'}: {error['msg']} ({exc.error_count()} problem(s))",
+            f"{field_path or 'body'}: {error['msg']} ({exc.error_count()} problem(s))"
+            + (f"; Moment sent: {', '.join(sent) or 'nothing'}" if sent is not None else ""),
             field_path=field_path,
         ) from None
     report_unknown_fields(record)
     return record
+
+
+def _keys_at(data: Any, loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys (never the values) of the object holding the field an error names, so a renamed field
+    is one look away: ``name`` missing, ``customerName`` sent."""
+    node = data
+    for part in loc[:-1]:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            break  # an alias path pydantic reports by our name: stop at the deepest object found
+        node = node[part]
+    return sorted(map(str, node)) if isinstance(node, dict) else None
