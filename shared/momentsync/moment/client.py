@@ -256,6 +256,15 @@ class MomentClient:
         ref = line.financial_account
         assert ref is not None and ref.id is not None
         account = self.financial_accounts().get(ref.id) or self.financial_accounts(refresh=True).get(ref.id)
+        if ref.account_number is not None:
+            # Only the VAT code was missing: take the list's, change nothing else on the line.
+            if account is None or account.vat_code is None:
+                return line
+            codes = {
+                "external_tax_code": account.external_tax_code,
+                "vat_category_code": account.vat_category_code,
+            }
+            return line.model_copy(update={"financial_account": ref.model_copy(update=codes)})
         if account is None or account.account_number is None:
             raise MomentFieldMissing(
                 f"invoice {invoice.invoice_number or invoice.id}",
@@ -265,6 +274,7 @@ class MomentClient:
             )
         merged = account.model_copy(
             update={
+                "account_number": ref.account_number or account.account_number,  # the line's own first
                 "external_tax_code": ref.external_tax_code or account.external_tax_code,
                 "vat_category_code": ref.vat_category_code or account.vat_category_code,
             }
@@ -546,8 +556,10 @@ def _with_include(path: str, include: str | None) -> str:
 
 
 def _needs_account(line: InvoiceLine) -> bool:
+    """The line names its account by id and lacks its number or its VAT code (the documented flat
+    include gives ``financialAccountId`` + ``financialAccountAccountNumber`` and no code)."""
     ref = line.financial_account
-    return ref is not None and ref.id is not None and ref.account_number is None
+    return ref is not None and ref.id is not None and (ref.account_number is None or ref.vat_code is None)
 
 
 def _record_key(record: BaseModel) -> object:
