@@ -346,6 +346,14 @@ class MomentClient:
             response = self._request(path, params=params)
             page = _parse(response, page_model, f"{collection} page {number}")
             requests += 1
+            if len(page.content) > page.page.total_elements:
+                # One answer counting fewer records than it holds (a count Moment does not keep, 0):
+                # ending on the count would silently drop every page after this one.
+                raise MomentResponseInvalid(
+                    f"Moment answered {collection} page {number} with {len(page.content)} records but "
+                    f"counts {page.page.total_elements} in all: its count cannot end the list",
+                    field_path="page.totalElements",
+                )
             keys = [_record_key(record) for record in page.content]
             if page.content and all(key is not None and key in seen for key in keys):
                 raise MomentResponseInvalid(

@@ -59,3 +59,11 @@ def test_an_empty_list_is_still_empty(client, mock):
     route = mock.get("/customers").respond(json={"content": [], "page": page})
     assert list(client.list_customers()) == []
     assert route.call_count == 1
+
+
+def test_a_page_holding_more_records_than_moment_counts_is_an_error_not_the_end(client, mock):
+    # A Moment that does not count (totalElements 0) ended the list after page 0: 2 of 5 read, silently.
+    page = {"number": 0, "size": 2, "totalElements": 0, "totalPages": 0}
+    mock.get("/customers").respond(json={"content": CUSTOMERS[:2], "page": page})
+    with pytest.raises(MomentResponseInvalid, match="2 records but counts 0"):
+        list(client.list_customers())
