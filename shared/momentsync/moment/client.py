@@ -307,15 +307,24 @@ class MomentClient:
         for ``momentsync tenants probe``, which compares them with the models."""
         include = {"invoices": INVOICE_INCLUDE, "customers": CUSTOMER_INCLUDE, "projects": PROJECT_INCLUDE}
         path = _with_include(collection, include.get(collection))
-        response = self._request(path, params={PAGE_PARAM: 0, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID})
-        try:
-            data = json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
-        records = data.get("content") if isinstance(data, dict) else data
-        if not isinstance(records, list):
-            keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
-            raise MomentResponseInvalid(f"Moment's {collection} list has no 'content' list (it sent: {keys})")
+        for number in (0, 1):
+            response = self._request(
+                path, params={PAGE_PARAM: number, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID}
+            )
+            try:
+                data = json.loads(response.content, parse_float=Decimal)
+            except ValueError:
+                raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
+            records = data.get("content") if isinstance(data, dict) else data
+            if not isinstance(records, list):
+                keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
+                raise MomentResponseInvalid(
+                    f"Moment's {collection} list has no 'content' list (it sent: {keys})"
+                )
+            counted = (data.get("page") or {}).get("totalElements") if isinstance(data, dict) else None
+            if records or not isinstance(counted, int) or counted <= 0:
+                break
+            # Empty although Moment counts records: a 1-based API answering page 0 (as ``_list``).
         return [record for record in records[:size] if isinstance(record, dict)]
 
     # -- internals ----------------------------------------------------------------------------------

@@ -67,3 +67,15 @@ def test_a_page_holding_more_records_than_moment_counts_is_an_error_not_the_end(
     mock.get("/customers").respond(json={"content": CUSTOMERS[:2], "page": page})
     with pytest.raises(MomentResponseInvalid, match="2 records but counts 0"):
         list(client.list_customers())
+
+
+def test_the_probe_sample_follows_a_one_based_moment_too(client, mock):
+    # `tenants probe` read page 0 only: every field "never seen", nothing to judge, on a live tenant.
+    mock.get("/customers").mock(side_effect=one_based_empty_page_zero)
+    assert [record["id"] for record in client.sample("customers", 2)] == [1, 2]
+
+
+def test_the_probe_sample_of_an_empty_list_reads_once(client, mock):
+    page = {"number": 0, "size": 2, "totalElements": 0, "totalPages": 0}
+    route = mock.get("/customers").respond(json={"content": [], "page": page})
+    assert client.sample("customers", 2) == [] and route.call_count == 1
