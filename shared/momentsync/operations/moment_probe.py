@@ -147,7 +147,7 @@ def unknown_keys(model: type[BaseModel], records: list[dict[str, Any]], prefix: 
     return sorted({f"{prefix}{key}" for r in records for key in r if key not in known | FLAT_INCLUDE_KEYS})
 
 
-def judge(model: type[BaseModel], record: dict[str, Any]) -> str | None:
+def judge(model: type[BaseModel], record: dict[str, Any], client: MomentClient | None = None) -> str | None:
     """What goes wrong with this record in the product, or ``None``."""
     try:
         parsed = model.model_validate(record)
@@ -156,6 +156,9 @@ def judge(model: type[BaseModel], record: dict[str, Any]) -> str | None:
         return f"id {record.get('id')}: does not fit: {'.'.join(map(str, error['loc']))}: {error['msg']}"
     if isinstance(parsed, Invoice):
         try:
+            if client is not None:
+                # As the product reads it: lines naming their account by id completed (GETs only).
+                parsed = client.with_accounts(parsed)
             reason = parsed.not_transferable_reason
         except MomentFieldMissing as exc:
             return f"id {record.get('id')}: would fail: {exc.reason}"
@@ -178,8 +181,15 @@ def probe_entity(client: MomentClient, collection: str, count: int) -> EntityPro
         lines = [line for line in lines if isinstance(line, dict)]
         probe.fields += field_report(InvoiceLine, lines, "invoiceLines[].")
         probe.unknown += unknown_keys(InvoiceLine, lines, "invoiceLines[].")
-    probe.problems = [problem for record in raw if (problem := judge(model, record))]
+    probe.problems = [problem for record in raw if (problem := _judged(model, record, client))]
     return probe
+
+
+def _judged(model: type[BaseModel], record: dict[str, Any], client: MomentClient) -> str | None:
+    try:
+        return judge(model, record, client)
+    except SyncError as exc:  # financialAccounts unreadable: say so for the record, go on
+        return f"id {record.get('id')}: cannot be judged: {exc.reason}"
 
 
 def probe_tenant(client: MomentClient, count: int = 5) -> list[EntityProbe]:
