@@ -140,14 +140,15 @@ def _same(a: Any, b: Any) -> bool:
     return _loose(str(a)) == _loose(str(b))
 
 
-def _no_conflicting_names(model: type[BaseModel], data: Any, names: tuple[str, ...]) -> Any:
-    """Moment sending one field under two accepted names with different values (``currencyCode: NOK``
-    and ``currency: EUR``): which one is meant is unknown, so the record does not fit (naming both)
-    instead of the first name silently winning."""
+def _no_conflicting_names(data: Any, fields: dict[str, tuple[str, ...]]) -> Any:
+    """Moment sending one field under two of its specific names with different values (``currencyCode:
+    NOK`` and ``currency: EUR``): which one is meant is unknown, so the record does not fit (naming both)
+    instead of the first name silently winning. Only specific names are compared: a generic one
+    (``rate``, ``type``, ``date``) may well mean something else, and our exact guess wins over it."""
     if not isinstance(data, dict):
         return data
-    for name in names:
-        sent = [(alias, data[alias]) for alias in _alias_choices(model, name) if data.get(alias) is not None]
+    for names in fields.values():
+        sent = [(alias, data[alias]) for alias in names if data.get(alias) is not None]
         for alias, value in sent[1:]:
             if not _same(sent[0][1], value):
                 raise ValueError(
@@ -625,19 +626,13 @@ class Invoice(MomentModel):
         # Booleans and amounts as JSON numbers are fine; a currency as an object gives its code.
         data = _code_of_objects(data, ("currency", "currencyCode", "currencyIsoCode"))
         return _no_conflicting_names(
-            cls,
             data,
-            (
-                "currency_code",
-                "currency_rate",
-                "invoice_date",
-                "credit_note",
-                "invoice_type",
-                "export_status",
-                "total_incl_vat",
-                "total_excl_vat",
-                "total_vat",
-            ),
+            {
+                "currency_code": ("currencyCode", "currency", "currencyIsoCode"),
+                "currency_rate": ("currencyRate", "exchangeRate", "currencyExchangeRate"),
+                "credit_note": ("creditNote", "isCreditNote"),
+                "export_status": ("exportStatus", "accountingExportStatus", "exportState", "transferStatus"),
+            },
         )
 
     @field_validator("invoice_number", mode="after")
