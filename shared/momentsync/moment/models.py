@@ -158,15 +158,21 @@ def _no_conflicting_names(data: Any, fields: dict[str, tuple[str, ...]]) -> Any:
     return data
 
 
+# Accepted names that are generic words: they may carry something else (a self link in ``url``, a
+# workflow ``status``), so a value under one never overrides a null under our specific guess.
+_GENERIC_NAMES = frozenset({"url", "state", "status", "type", "date", "number", "text", "name", "rate"})
+
+
 def _values_over_nulls(model: type[BaseModel], data: Any) -> Any:
-    """A field sent as null under one accepted name and with a value under another (``email: null``,
-    ``mail: "post@acme.no"``) is that value: the null must not erase it in the target."""
+    """A field sent as null under one accepted name and with a value under another specific one
+    (``email: null``, ``mail: "post@acme.no"``) is that value: the null must not erase it in the
+    target."""
     if not isinstance(data, dict):
         return data
     out = dict(data)
     for name in model.model_fields:
         choices = _alias_choices(model, name)
-        if any(out.get(alias) is not None for alias in choices):
+        if any(out.get(alias) is not None for alias in choices if alias not in _GENERIC_NAMES):
             for alias in choices:
                 if alias in out and out[alias] is None:
                     del out[alias]

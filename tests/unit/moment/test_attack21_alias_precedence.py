@@ -92,3 +92,10 @@ def test_a_null_under_one_name_does_not_hide_the_value_under_another():
     assert customer.email == "post@acme.no" and customer.was_sent("email")
     both_null = Customer.model_validate({"id": 1, "name": "Acme", "email": None, "mail": None})
     assert both_null.email is None and both_null.was_sent("email")
+
+
+def test_a_generic_name_does_not_replace_a_null_under_our_specific_one():
+    customer = Customer.model_validate(
+        {"id": 1, "name": "Acme", "website": None, "url": "https://app.moment.team/api/1.0/customers/1"}
+    )
+    assert customer.website is None
