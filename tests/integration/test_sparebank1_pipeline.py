@@ -18,6 +18,7 @@ import pytest
 from emulators.moment.fixtures import make_line
 from momentsync.connectors.sparebank1.access import SpareBank1Access
 from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
+from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 from momentsync.errors import TenantLevelError, TenantProblem
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
@@ -730,3 +731,34 @@ def test_sync_state_wiped_and_the_same_three_webhooks_again_still_give_one_vouch
     result = pipeline.last("invoice", invoice.id)
     assert (result.outcome, result.details.get("adopted")) == (Outcome.SYNCED, True)
     assert result.remote_id == str(entry["ID"])
+
+
+# Attack on #21 (kept in this module: a second module with its own SpareBank 1 app key pauses the
+# tenants of this one). The period-lock check is a GET before booking, so a lock set between the check
+# and the booking (an accountant closing the month at that moment) is met by the platform itself: the
+# event fails permanently with the platform's reason (date and lock), nothing is booked, no retry loop.
+def test_a_lock_set_between_the_check_and_the_booking_fails_with_the_platforms_reason(
+    make_sb1_pipeline, monkeypatch
+):
+    pipeline = make_sb1_pipeline()
+    company = pipeline.sb1.company(pipeline.company_key)
+    checked = SpareBank1Connector._check_period_open
+
+    def check_then_lock(self, invoice):
+        checked(self, invoice)  # open when checked ...
+        with pipeline.sb1.lock:  # ... and locked before the booking arrives
+            next(iter(company.tables["CompanySettings"].values()))["AccountingLockedDate"] = "2025-03-31"
+
+    monkeypatch.setattr(SpareBank1Connector, "_check_period_open", check_then_lock)
+    customer = pipeline.driver.create_customer(name="Fjordlys AS", customer_number="100131")
+    invoice = pipeline.driver.finalize_invoice(
+        customer=customer.id,
+        lines=[make_line("3000", 1, Decimal(1000), description="Timer")],
+        invoice_date=date(2025, 3, 3),
+    )
+    pipeline.settle()
+    assert pipeline.records("journalentries") == []
+    entry = pipeline.last("invoice", invoice.id)
+    assert entry.outcome is Outcome.FAILED
+    assert "refused the voucher" in entry.reason and "locked period" in entry.reason
+    assert "2025-03-03" in entry.reason and "AccountingLockedDate" in entry.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from momentsync.cli.context import (
@@ -119,7 +120,7 @@ def dlq_show(
         return
     table = Table(show_header=False, title=f"dead letter {message_id}")
     for key, value in detail.items():
-        table.add_row(key, str(value))
+        table.add_row(key, escape(str(value)))  # reasons quote Moment's text: never markup
     console.print(table)
 
 
@@ -270,7 +271,7 @@ def _print_letters(letters: list[DeadLetter]) -> None:
             letter.event_id or "-",
             letter.error_class,
             str(letter.receive_count or "-"),
-            letter.reason,
+            escape(letter.reason or ""),
         )
     console.print(table)
 
@@ -294,7 +295,7 @@ def _print_report(context: Context, report: ReplayReport) -> None:
             letter.event_id or "-",
             item.status.value,
             item.new_event_id or "-",
-            note,
+            escape(note),
         )
     console.print(table)
     if report.dry_run:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from momentsync.cli.context import EXIT_NOT_FOUND, EXIT_USAGE, console, context_of, errors, fail, print_json
@@ -41,7 +42,7 @@ def tenants_probe(
     except ResyncRefused as exc:
         fail(str(exc), EXIT_USAGE)
     except SyncError as exc:
-        fail(f"Moment: {exc.reason}")
+        fail(f"Moment: {escape(exc.reason)}")
     saved = save_samples(probes, save) if save is not None else []
     if context.as_json:
         print_json(
@@ -54,7 +55,7 @@ def tenants_probe(
         return
     for probe in probes:
         if probe.error:
-            errors.print(f"[red]{probe.collection}[/red]: {probe.error}")
+            errors.print(f"[red]{probe.collection}[/red]: {escape(probe.error)}")
             continue
         table = Table(title=f"{probe.collection}: {len(probe.samples)} sample(s)")
         for column in ("field", "status", "in samples", "sent as"):
@@ -62,12 +63,16 @@ def tenants_probe(
         for seen in probe.fields:
             style = "green" if seen.status == PRESENT else "dim" if seen.status == NEVER else "yellow"
             table.add_row(
-                seen.name, f"[{style}]{seen.status}[/{style}]", str(seen.seen), ", ".join(seen.as_names)
+                escape(seen.name),
+                f"[{style}]{seen.status}[/{style}]",
+                str(seen.seen),
+                escape(", ".join(seen.as_names)),
             )
         console.print(table)
         if probe.unknown:
-            console.print(f"[yellow]fields no model knows[/yellow]: {', '.join(probe.unknown)}")
+            # Moment's names and values are text, never markup (a field named "[/]" crashed the probe).
+            console.print(f"[yellow]fields no model knows[/yellow]: {escape(', '.join(probe.unknown))}")
         for problem in probe.problems:
-            console.print(f"[red]problem[/red]: {problem}")
+            console.print(f"[red]problem[/red]: {escape(problem)}")
     for path in saved:
-        console.print(f"saved {path}")
+        console.print(f"saved {escape(str(path))}")

@@ -9,8 +9,9 @@ What each outcome means for the processor (``momentsync.errors``):
   when the attempts are used up, ``MomentUnavailable`` (a ``TransientError``).
 - 401: ``TenantLevelError(MOMENT_KEY_INVALID)`` — keys expire (at most two years, test keys 14 days).
 - 403: the client reads one record of the other entity types (at most two requests, only on a
-  403). When the key reads none of them it has no access to the company:
-  ``TenantLevelError(MOMENT_KEY_INVALID)``. When it reads some, the access is per entity:
+  403, and at most once a minute per entity: a burst of 403s costs one request each). When the
+  key reads none of them it has no access to the company: ``TenantLevelError(MOMENT_KEY_INVALID)``.
+  When it reads some, the access is per entity:
   ``MomentAccessDenied`` (a ``PermanentError`` of that one event, naming the entity and the fix),
   so a key that may not read invoices does not hold back the customers it may read.
 - A 2xx answer that is an HTML page (a login or maintenance page in front of the API) is not a
@@ -84,10 +85,12 @@ SORT_BY_ID = "id,asc"  # a stable order, so records do not shift between pages w
 DEFAULT_PAGE_SIZE = 200
 
 FINANCIAL_ACCOUNTS = "financialAccounts"  # observed (moment.md §7); lines may carry only its id
+ACCOUNTS_MAX_AGE_SECONDS = 60.0  # a burst of invoices shares one read; a renumbering shows within a minute
 RETRY_AFTER_CAP = 20.0  # seconds we wait inside one invocation (the processor's timeout is 120 s)
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
 # Read after a 403 to tell "no access to this company" (tenant-level) from "not to this entity".
 PROBE_COLLECTIONS = ("customers", "projects", "invoices")
+ACCESS_VERDICT_MAX_AGE_SECONDS = 60.0
 MAX_ERROR_TEXT = 300
 _COMPANY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -162,6 +165,7 @@ class MomentClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not _COMPANY_CODE.match(company_code):
             raise ValueError("company_code must be Moment's company code from its URL (letters, digits, _.-)")
@@ -176,9 +180,16 @@ class MomentClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
-        # financialAccounts by id, per client (the session keeps one client per tenant): refreshed
-        # when a line names an id it does not hold.
+        # financialAccounts by id, per client (the session keeps one client per tenant across warm
+        # invocations, for hours): refreshed when a line names an id it does not hold, and once
+        # ACCOUNTS_MAX_AGE_SECONDS old, so an account renumbered (or given another VAT code) under
+        # the same id in Moment is not booked by its old number for the container's lifetime.
         self._accounts: dict[int, FinancialAccountRef] | None = None
+        self._accounts_read_at = 0.0
+        self._clock = clock
+        # After a 403: entity -> (the key reads another entity, when that was learnt), so a burst of
+        # events meeting the same 403 costs Moment one request each, not three.
+        self._other_readable: dict[str, tuple[bool, float]] = {}
         self.page_size = page_size
         self._sleep = sleep
         self._jitter = jitter
@@ -226,7 +237,12 @@ class MomentClient:
         return invoice.model_copy(update={"lines": lines})
 
     def financial_accounts(self, *, refresh: bool = False) -> dict[int, FinancialAccountRef]:
-        if self._accounts is None or refresh:
+        if (
+            self._accounts is None
+            or refresh
+            or self._clock() - self._accounts_read_at > ACCOUNTS_MAX_AGE_SECONDS
+        ):
+            self._accounts_read_at = self._clock()
             self._accounts = {
                 account.id: account
                 for account in self._list(FINANCIAL_ACCOUNTS, None, FinancialAccountRef, None)
@@ -240,6 +256,15 @@ class MomentClient:
         ref = line.financial_account
         assert ref is not None and ref.id is not None
         account = self.financial_accounts().get(ref.id) or self.financial_accounts(refresh=True).get(ref.id)
+        if ref.account_number is not None:
+            # Only the VAT code was missing: take the list's, change nothing else on the line.
+            if account is None or account.vat_code is None:
+                return line
+            codes = {
+                "external_tax_code": account.external_tax_code,
+                "vat_category_code": account.vat_category_code,
+            }
+            return line.model_copy(update={"financial_account": ref.model_copy(update=codes)})
         if account is None or account.account_number is None:
             raise MomentFieldMissing(
                 f"invoice {invoice.invoice_number or invoice.id}",
@@ -249,6 +274,7 @@ class MomentClient:
             )
         merged = account.model_copy(
             update={
+                "account_number": ref.account_number or account.account_number,  # the line's own first
                 "external_tax_code": ref.external_tax_code or account.external_tax_code,
                 "vat_category_code": ref.vat_category_code or account.vat_category_code,
             }
@@ -281,15 +307,24 @@ class MomentClient:
         for ``momentsync tenants probe``, which compares them with the models."""
         include = {"invoices": INVOICE_INCLUDE, "customers": CUSTOMER_INCLUDE, "projects": PROJECT_INCLUDE}
         path = _with_include(collection, include.get(collection))
-        response = self._request(path, params={PAGE_PARAM: 0, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID})
-        try:
-            data = json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
-        records = data.get("content") if isinstance(data, dict) else data
-        if not isinstance(records, list):
-            keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
-            raise MomentResponseInvalid(f"Moment's {collection} list has no 'content' list (it sent: {keys})")
+        for number in (0, 1):
+            response = self._request(
+                path, params={PAGE_PARAM: number, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID}
+            )
+            try:
+                data = json.loads(response.content, parse_float=Decimal)
+            except ValueError:
+                raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
+            records = data.get("content") if isinstance(data, dict) else data
+            if not isinstance(records, list):
+                keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
+                raise MomentResponseInvalid(
+                    f"Moment's {collection} list has no 'content' list (it sent: {keys})"
+                )
+            counted = (data.get("page") or {}).get("totalElements") if isinstance(data, dict) else None
+            if records or not isinstance(counted, int) or counted <= 0:
+                break
+            # Empty although Moment counts records: a 1-based API answering page 0 (as ``_list``).
         return [record for record in records[:size] if isinstance(record, dict)]
 
     # -- internals ----------------------------------------------------------------------------------
@@ -320,6 +355,14 @@ class MomentClient:
             response = self._request(path, params=params)
             page = _parse(response, page_model, f"{collection} page {number}")
             requests += 1
+            if len(page.content) > page.page.total_elements:
+                # One answer counting fewer records than it holds (a count Moment does not keep, 0):
+                # ending on the count would silently drop every page after this one.
+                raise MomentResponseInvalid(
+                    f"Moment answered {collection} page {number} with {len(page.content)} records but "
+                    f"counts {page.page.total_elements} in all: its count cannot end the list",
+                    field_path="page.totalElements",
+                )
             keys = [_record_key(record) for record in page.content]
             if page.content and all(key is not None and key in seen for key in keys):
                 raise MomentResponseInvalid(
@@ -331,10 +374,22 @@ class MomentClient:
                 r for r, key in zip(page.content, keys, strict=True) if key is None or key not in seen
             )
             seen.update(key for key in keys if key is not None)
-            # Done when a page is empty or every record Moment counts was read; the echoed number
-            # only says where to continue (a 1-based API answers page 0 with page 1).
-            if not page.content or len(seen) >= page.page.total_elements:
+            # Done when every record Moment counts was read; the echoed number only says where to
+            # continue (a 1-based API answers page 0 with page 1).
+            if len(seen) >= page.page.total_elements:
                 return
+            if not page.content:
+                if number == 0 and not seen:
+                    # A 1-based API may answer page 0 empty (an offset of -size): try page 1 once.
+                    number = 1
+                    continue
+                # Records deleted while we read shrink the count this page gives (handled above);
+                # an empty page while Moment still counts unread records is not the end of the list.
+                raise MomentResponseInvalid(
+                    f"Moment answered {collection} page {number} empty with {len(seen)} of "
+                    f"{page.page.total_elements} records read",
+                    field_path="page.number",
+                )
             if requests > page.page.total_pages + 1:
                 raise MomentResponseInvalid(
                     f"Moment's {collection} paging did not end after {requests} pages "
@@ -450,7 +505,18 @@ class MomentClient:
         )
 
     def _reads_any_other(self, entity: str) -> bool:
-        """After a 403: does the key read another kind of record? (Only then is it per entity.)"""
+        """After a 403: does the key read another kind of record? (Only then is it per entity.)
+
+        Learnt once per ``ACCESS_VERDICT_MAX_AGE_SECONDS`` per entity: against Moment's 30 requests
+        per second, every 403 of a burst must not cost two more requests."""
+        known = self._other_readable.get(entity)
+        if known is not None and self._clock() - known[1] <= ACCESS_VERDICT_MAX_AGE_SECONDS:
+            return known[0]
+        readable = self._probe_other(entity)
+        self._other_readable[entity] = (readable, self._clock())
+        return readable
+
+    def _probe_other(self, entity: str) -> bool:
         for other in PROBE_COLLECTIONS:
             if other == entity:
                 continue
@@ -507,8 +573,10 @@ def _with_include(path: str, include: str | None) -> str:
 
 
 def _needs_account(line: InvoiceLine) -> bool:
+    """The line names its account by id and lacks its number or its VAT code (the documented flat
+    include gives ``financialAccountId`` + ``financialAccountAccountNumber`` and no code)."""
     ref = line.financial_account
-    return ref is not None and ref.id is not None and ref.account_number is None
+    return ref is not None and ref.id is not None and (ref.account_number is None or ref.vat_code is None)
 
 
 def _record_key(record: BaseModel) -> object:
@@ -519,7 +587,9 @@ def _record_key(record: BaseModel) -> object:
 def _is_html(response: httpx.Response) -> bool:
     if "html" in response.headers.get("content-type", "").lower():
         return True
-    return response.content.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+    # JSON never starts with "<": after a byte-order mark and whitespace, any markup (a doctype, an
+    # XML prolog, a comment, <head>) is a page in front of the API, not a record.
+    return response.content.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
 
 
 def _retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
@@ -551,10 +621,25 @@ def _parse(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         field_path = ".".join(str(part) for part in error["loc"]) or None
+        sent = _keys_at(data, error["loc"])
         raise MomentResponseInvalid(
             f"Moment's answer for {what} does not fit the expected shape: "
-            f"{field_path or 'body'}: {error['msg']} ({exc.error_count()} problem(s))",
+            f"{field_path or 'body'}: {error['msg']} ({exc.error_count()} problem(s))"
+            + (f"; Moment sent: {', '.join(sent) or 'nothing'}" if sent is not None else ""),
             field_path=field_path,
         ) from None
     report_unknown_fields(record)
     return record
+
+
+def _keys_at(data: Any, loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys (never the values) of the object holding the field an error names, so a renamed field
+    is one look away: ``name`` missing, ``customerName`` sent."""
+    node = data
+    for part in loc[:-1]:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            break  # an alias path pydantic reports by our name: stop at the deepest object found
+        node = node[part]
+    return sorted(map(str, node)) if isinstance(node, dict) else None

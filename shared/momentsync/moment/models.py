@@ -27,7 +27,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from momentsync.errors import PermanentError
 
@@ -116,6 +125,60 @@ def _code_of_objects(data: Any, keys: tuple[str, ...]) -> Any:
     return out
 
 
+def _alias_choices(model: type[BaseModel], name: str) -> list[str]:
+    alias = model.model_fields[name].validation_alias
+    return [str(choice) for choice in alias.choices] if isinstance(alias, AliasChoices) else []
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as numbers when both read as numbers (11.5 and "11.50"), else loosely as text."""
+    if not isinstance(a, bool) and not isinstance(b, bool):
+        try:
+            return Decimal(str(a).strip()) == Decimal(str(b).strip())
+        except ArithmeticError:
+            pass
+    return _loose(str(a)) == _loose(str(b))
+
+
+def _no_conflicting_names(data: Any, fields: dict[str, tuple[str, ...]]) -> Any:
+    """Moment sending one field under two of its specific names with different values (``currencyCode:
+    NOK`` and ``currency: EUR``): which one is meant is unknown, so the record does not fit (naming both)
+    instead of the first name silently winning. Only specific names are compared: a generic one
+    (``rate``, ``type``, ``date``) may well mean something else, and our exact guess wins over it."""
+    if not isinstance(data, dict):
+        return data
+    for names in fields.values():
+        sent = [(alias, data[alias]) for alias in names if data.get(alias) is not None]
+        for alias, value in sent[1:]:
+            if not _same(sent[0][1], value):
+                raise ValueError(
+                    f"field {sent[0][0]!r} sent twice with different values: {sent[0][0]}={sent[0][1]!r} "
+                    f"and {alias}={value!r}"
+                )
+    return data
+
+
+# Accepted names that are generic words: they may carry something else (a self link in ``url``, a
+# workflow ``status``), so a value under one never overrides a null under our specific guess.
+_GENERIC_NAMES = frozenset({"url", "state", "status", "type", "date", "number", "text", "name", "rate"})
+
+
+def _values_over_nulls(model: type[BaseModel], data: Any) -> Any:
+    """A field sent as null under one accepted name and with a value under another specific one
+    (``email: null``, ``mail: "post@acme.no"``) is that value: the null must not erase it in the
+    target."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name in model.model_fields:
+        choices = _alias_choices(model, name)
+        if any(out.get(alias) is not None for alias in choices if alias not in _GENERIC_NAMES):
+            for alias in choices:
+                if alias in out and out[alias] is None:
+                    del out[alias]
+    return out
+
+
 # --- references to other records ---------------------------------------------------------------
 
 
@@ -183,6 +246,8 @@ _CREDITED_FLAT = {
     "originalInvoiceId": "id",
     "originalInvoiceNumber": "invoiceNumber",
 }
+
+_CREDITED_BY_NUMBER = frozenset({"creditedInvoiceNumber", "originalInvoiceNumber"})
 
 
 # Nested field (its Moment name) -> the flat keys that can stand for it (for the probe's report).
@@ -259,7 +324,9 @@ class Customer(MomentModel):
     @model_validator(mode="before")
     @classmethod
     def _accept_code_objects(cls, data: Any) -> Any:
-        return _code_of_objects(data, ("country", "countryCode", "currency", "currencyCode"))
+        return _values_over_nulls(
+            cls, _code_of_objects(data, ("country", "countryCode", "currency", "currencyCode"))
+        )
 
     @property
     def active(self) -> bool:
@@ -563,7 +630,28 @@ class Invoice(MomentModel):
         if isinstance(data, dict) and data.get("originalInvoice") is None:
             data = _nest_flat_ref(data, "creditedInvoice", _CREDITED_FLAT)
         # Booleans and amounts as JSON numbers are fine; a currency as an object gives its code.
-        return _code_of_objects(data, ("currency", "currencyCode"))
+        data = _code_of_objects(data, ("currency", "currencyCode", "currencyIsoCode"))
+        return _no_conflicting_names(
+            data,
+            {
+                "currency_code": ("currencyCode", "currency", "currencyIsoCode"),
+                "currency_rate": ("currencyRate", "exchangeRate", "currencyExchangeRate"),
+                "credit_note": ("creditNote", "isCreditNote"),
+                "export_status": ("exportStatus", "accountingExportStatus", "exportState", "transferStatus"),
+            },
+        )
+
+    @field_validator("invoice_number", mode="after")
+    @classmethod
+    def _no_number_is_not_zero(cls, value: int | None) -> int | None:
+        # Moment numbers finalized invoices from 1 up; 0 (or less) is how an API may say "no number
+        # yet": read as null, so a draft is not booked as invoice 0 (and every later one adopted it).
+        return value if value is None or value > 0 else None
+
+    @field_validator("currency_code", mode="after")
+    @classmethod
+    def _normalised_currency(cls, value: str) -> str:
+        return value.strip().upper()  # " eur " would pass the ISO check and reach Fiken as " eur "
 
     # -- completeness (fail closed on guessed names) -----------------------------------------------
 
@@ -582,6 +670,20 @@ class Invoice(MomentModel):
             raise self._missing("currencyRate", f"invoice in {code} has no exchange rate")
         if code != "NOK" and self.currency_rate <= 0:
             raise self._missing("currencyRate", f"exchange rate {self.currency_rate} is not positive")
+        if code != "NOK" and self.currency_rate == 1:
+            # No currency trades at par with NOK: a rate of exactly 1 is a default, not a rate, and
+            # would book the foreign amounts as NOK.
+            raise self._missing("currencyRate", f"exchange rate 1 for {code} is a default, not a rate")
+        if self.credited_invoice is None:
+            by_number = {k: v for k, v in (self.model_extra or {}).items() if k in _CREDITED_BY_NUMBER and v}
+            if by_number:
+                # A credit note naming its original only by number: booked as an ordinary negative
+                # invoice, the original never credited, unless the id (our link to it) is there too.
+                key, number = next(iter(by_number.items()))
+                raise self._missing(
+                    "creditedInvoice.id",
+                    f"credit note names the credited invoice {number} only by number ({key})",
+                )
         kind = _loose(self.invoice_type)
         if kind and kind not in _CREDIT_NOTE_TYPES | _INVOICE_TYPES:
             raise self._missing("invoiceType", f"unknown invoice type {self.invoice_type!r}")

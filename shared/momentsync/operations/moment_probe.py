@@ -5,9 +5,12 @@ records of each entity with the tenant's key (GETs only) and reports, per model 
 Moment sent it (under which of the accepted names), sent it empty, or never; the fields Moment sent
 that no model knows (the candidates for a renamed guess); and what the product would do with each
 sample (an invoice that would fail says why, naming the field). Values are masked before they are
-shown or saved: letters become ``x``, digits ``0``; ids, numbers, booleans, dates and short codes
-(states, currencies, VAT codes) are kept, so a saved sample still reads like Moment's and the
-emulator can serve it (``MomentEmulator.load_samples``) as a fixture.
+shown or saved: letters become ``x``, digits ``0``; ids, numbers, booleans, dates and codes are kept,
+so a saved sample still reads like Moment's and the emulator can serve it
+(``MomentEmulator.load_samples``) as a fixture. A code is kept only under a key that names one
+(state, status, type, code, currency, country, language, VAT, account number): elsewhere "ACME" or
+"Ola" may be a name. Under a contact/personal key (phone, org number, KID, e-mail, postal code, bank
+account, ...) every value is masked, a JSON number too (its length kept).
 """
 
 from __future__ import annotations
@@ -43,7 +46,23 @@ PROBED: dict[str, type[BaseModel]] = {
 }
 PRESENT, EMPTY, NEVER = "present", "empty", "never seen"
 _CODE = re.compile(r"^[A-Za-z_]{1,3}$|^[A-Z][A-Z_]+$|^[a-z]+([A-Z][a-z]+)+$|^\d{1,2}$")
+_CODE_WORDS = re.compile(r"^[A-Za-z][\w .-]{0,39}$")  # "hours", "Do not transfer" (under a code key)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+# Keys whose values are contact or personal data, whatever their shape (a phone or an org number,
+# which for a private customer may be a personal number, often arrives as a JSON number).
+_PERSONAL_KEY = re.compile(
+    r"phone|fax|mobile|tele|orgn|orgno|organi[sz]ation|ssn|personal|birth|bank|iban|kid|ocr|paymentid|"
+    r"zip|postcode|postalcode|mail"
+)
+# Keys whose short code-like values are states, types and codes (needed to judge a record); under any
+# other key a value shaped like a code ("ACME", "Ola", "olaNordmann") may be a name.
+_CODE_KEY = re.compile(r"state|status|type|code|currency|country|language|kind|unit|category|mode|vat|tax")
+
+
+def _loose_key(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
 
 
 def mask(value: Any, key: str = "") -> Any:
@@ -52,10 +71,24 @@ def mask(value: Any, key: str = "") -> Any:
         return {k: mask(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(item, key) for item in value]
+    loose = _loose_key(key)
+    personal = bool(_PERSONAL_KEY.search(loose))
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | Decimal | float):
+        if not personal:
+            return value  # ids, amounts
+        digits = len(str(abs(int(value))))
+        return 10 ** (digits - 1) if digits > 1 else 0  # the number's length kept, not its digits
     if not isinstance(value, str):
-        return value  # ids, amounts, booleans, null
-    if _DATE.match(value) or _CODE.match(value):
-        return value  # dates, states, currency and VAT codes: needed to judge the record
+        return value
+    if _DATE.match(value) and not personal:
+        return value  # dates
+    code_key = bool(_CODE_KEY.search(loose)) or loose.endswith("accountnumber")
+    if code_key and not personal and (_CODE.match(value) or _CODE_WORDS.match(value)):
+        return value  # states, currency and VAT codes, account numbers: needed to judge the record
+    if loose.endswith("accountnumber") and value.isdigit() and not personal:
+        return value
     return re.sub(r"\d", "0", re.sub(r"[^\W\d_]", "x", value))
 
 
@@ -114,7 +147,7 @@ def unknown_keys(model: type[BaseModel], records: list[dict[str, Any]], prefix: 
     return sorted({f"{prefix}{key}" for r in records for key in r if key not in known | FLAT_INCLUDE_KEYS})
 
 
-def judge(model: type[BaseModel], record: dict[str, Any]) -> str | None:
+def judge(model: type[BaseModel], record: dict[str, Any], client: MomentClient | None = None) -> str | None:
     """What goes wrong with this record in the product, or ``None``."""
     try:
         parsed = model.model_validate(record)
@@ -123,6 +156,9 @@ def judge(model: type[BaseModel], record: dict[str, Any]) -> str | None:
         return f"id {record.get('id')}: does not fit: {'.'.join(map(str, error['loc']))}: {error['msg']}"
     if isinstance(parsed, Invoice):
         try:
+            if client is not None:
+                # As the product reads it: lines naming their account by id completed (GETs only).
+                parsed = client.with_accounts(parsed)
             reason = parsed.not_transferable_reason
         except MomentFieldMissing as exc:
             return f"id {record.get('id')}: would fail: {exc.reason}"
@@ -145,8 +181,15 @@ def probe_entity(client: MomentClient, collection: str, count: int) -> EntityPro
         lines = [line for line in lines if isinstance(line, dict)]
         probe.fields += field_report(InvoiceLine, lines, "invoiceLines[].")
         probe.unknown += unknown_keys(InvoiceLine, lines, "invoiceLines[].")
-    probe.problems = [problem for record in raw if (problem := judge(model, record))]
+    probe.problems = [problem for record in raw if (problem := _judged(model, record, client))]
     return probe
+
+
+def _judged(model: type[BaseModel], record: dict[str, Any], client: MomentClient) -> str | None:
+    try:
+        return judge(model, record, client)
+    except SyncError as exc:  # financialAccounts unreadable: say so for the record, go on
+        return f"id {record.get('id')}: cannot be judged: {exc.reason}"
 
 
 def probe_tenant(client: MomentClient, count: int = 5) -> list[EntityProbe]:

@@ -142,9 +142,19 @@ def owned_contact_fields(
         elif name == "address":
             if any(customer.was_sent(source) for source in sources):
                 owned[name] = _merged_address(contact.address, customer, existing_address)
+        elif name == "email":
+            # ``invoiceEmail or email``: a null invoice e-mail says nothing about the e-mail itself,
+            # so only a value, or the e-mail sent (even as null), replaces Fiken's.
+            if email_known(customer):
+                owned[name] = contact.email
         elif any(customer.was_sent(source) for source in sources):
             owned[name] = getattr(contact, name)
     return owned
+
+
+def email_known(customer: Customer) -> bool:
+    """Whether Moment told us the contact's e-mail (``invoiceEmail`` with a value, or ``email``)."""
+    return customer.was_sent("email") or bool((customer.invoice_email or "").strip())
 
 
 def _merged_address(wanted: Address | None, customer: Customer, existing: object | None) -> Address | None:
@@ -152,6 +162,11 @@ def _merged_address(wanted: Address | None, customer: Customer, existing: object
     for field, source in _ADDRESS_SOURCES.items():
         if customer.was_sent(source):
             values[field] = getattr(wanted, field, None) if wanted is not None else None
+    if customer.was_sent("country_code") and (customer.country_code or "").strip():
+        # The country Moment sent, even when the rest of the address came under names we do not read
+        # (``wanted`` is None then, and its Norway default must not replace it).
+        code = customer.country_code.strip().upper()  # type: ignore[union-attr]
+        values["country"] = COUNTRY_NAMES.get(code, code)
     if not any(values[field] for field in ("street_address", "post_code", "city")):
         return None
     return Address(**{**values, "country": values["country"] or DEFAULT_COUNTRY})

@@ -171,7 +171,8 @@ def customer_body(
         target.CurrencyCodeID = currency_id
     info = target.Info or BusinessRelation(createguid=guid("info"))
     info.Name = customer.name
-    if sent("invoice_email", "email"):
+    if existing is None or customer.was_sent("email") or _clean(customer.invoice_email):
+        # ``invoiceEmail or email``: a null invoice e-mail says nothing about the e-mail itself.
         info.DefaultEmail = _row(info.DefaultEmail, Email, guid("email"), EmailAddress=owned["EmailAddress"])
     if sent("phone"):
         info.DefaultPhone = _row(
