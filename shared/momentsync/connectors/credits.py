@@ -11,9 +11,25 @@ from momentsync.moment.models import Invoice
 
 
 def over_credit_reason(
-    credit_note: Invoice, original_number: str | None, original_gross: int, credited: int
+    credit_note: Invoice,
+    original_number: str | None,
+    original_gross: int,
+    credited: int,
+    original_currency: str | None = "NOK",
 ) -> str | None:
-    """None when the credit note fits in what is left on the original; else why not, in øre."""
+    """None when the credit note fits in what is left on the original; else why not, in øre.
+
+    Amounts are minor units of the documents' currency: a credit note in another currency than the
+    original cannot be measured against it (EUR cents are not øre) and is refused.
+    """
+    currency = (credit_note.currency_code or "NOK").strip().upper()
+    original_in = (original_currency or "NOK").strip().upper()
+    if currency != original_in:
+        return (
+            f"credit note {credit_note.invoice_number} is in {currency}, the invoice {original_number} "
+            f"it credits is in {original_in}: what is left on it cannot be measured in another currency; "
+            f"issue the credit note in {original_in} in Moment"
+        )
     amount = -credit_note.total_incl_vat_ore
     left = original_gross - credited
     if amount <= left:

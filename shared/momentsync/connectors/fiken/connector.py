@@ -287,7 +287,9 @@ class FikenConnector:
             if note.associated_invoice_id == original.invoice_id
         ]
         already = sum(abs(note.gross or 0) for note in earlier)
-        refused = over_credit_reason(invoice, _number(original.invoice_number), original.gross or 0, already)
+        refused = over_credit_reason(
+            invoice, _number(original.invoice_number), original.gross or 0, already, original.currency
+        )
         if refused:
             raise PermanentError(refused)
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
@@ -334,7 +336,9 @@ class FikenConnector:
             and mapping.is_sale_credit_of([line.description for line in sale.lines], original.sale_number)
         ]
         already = -sum(_sale_totals(sale).gross for sale in earlier)
-        refused = over_credit_reason(invoice, original.sale_number, _sale_totals(original).gross, already)
+        refused = over_credit_reason(
+            invoice, original.sale_number, _sale_totals(original).gross, already, original.currency
+        )
         if refused:
             raise PermanentError(refused)
         sale_id = self.client.create_sale(

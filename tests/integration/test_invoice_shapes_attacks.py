@@ -1,0 +1,82 @@
+"""Attacks on the document shapes (issue 19) that the builders' corpus does not generate: credits in
+another currency than the original, header totals that disagree with the lines, credits of credits,
+credits whose sign is the wrong way round, and the like. Each through the whole local pipeline."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from emulators.moment.fixtures import make_line
+from momentsync.moment.models import InvoiceRef
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import InvoiceMode, MappingSettings
+
+ISSUED = date(2025, 3, 3)
+
+
+def finalize(pipeline, customer, lines, **fields):
+    return pipeline.driver.finalize_invoice(customer=customer.id, lines=lines, invoice_date=ISSUED, **fields)
+
+
+def credit_of(pipeline, customer, invoice, lines, **fields):
+    return finalize(
+        pipeline,
+        customer,
+        lines,
+        credit_note=True,
+        credited_invoice=InvoiceRef(id=invoice.id, invoice_number=invoice.invoice_number),
+        payment_id=None,
+        **fields,
+    )
+
+
+def writes(pipeline) -> list[str]:
+    return [f"{r.method} {r.path}" for r in pipeline.fiken_requests() if r.method != "GET"]
+
+
+def test_sale_mode_a_eur_credit_on_a_nok_sale_is_not_measured_in_the_wrong_unit(make_pipeline):
+    """NOK 1 250 invoiced; a EUR 1 000 credit (NOK 11 500 at Moment's rate) is 'less than 125 000' only
+    if EUR cents are compared with øre. It must not be booked as a NOK 11 500 negative sale."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Valutakreditt AS")
+    invoice = finalize(pipeline, customer, [make_line("3000", 1, 1000, description="Timer")])
+    pipeline.settle()
+    pipeline.mark()
+    credit = credit_of(
+        pipeline,
+        customer,
+        invoice,
+        [make_line("3200", -1, 1000, description="Kreditert i EUR")],
+        currency_code="EUR",
+        currency_rate=Decimal("11.5"),
+    )
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, entry
+    assert "EUR" in entry.reason and "NOK" in entry.reason
+    assert writes(pipeline) == []
+    assert len(pipeline.fiken.sales(pipeline.slug)) == 1
+
+
+def test_invoice_mode_a_eur_credit_on_a_nok_invoice_is_refused_before_any_write(make_pipeline):
+    pipeline = make_pipeline()
+    customer = pipeline.driver.create_customer(name="Valutakreditt AS")
+    invoice = finalize(pipeline, customer, [make_line("3000", 1, 1000, description="Timer")])
+    pipeline.settle()
+    pipeline.mark()
+    credit = credit_of(
+        pipeline,
+        customer,
+        invoice,
+        [make_line("3200", -1, 1000, description="Kreditert i EUR")],
+        currency_code="EUR",
+        currency_rate=Decimal("11.5"),
+    )
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, entry
+    assert "EUR" in entry.reason and "NOK" in entry.reason
+    assert writes(pipeline) == []
