@@ -80,3 +80,30 @@ def test_invoice_mode_a_eur_credit_on_a_nok_invoice_is_refused_before_any_write(
     assert entry.outcome is Outcome.FAILED, entry
     assert "EUR" in entry.reason and "NOK" in entry.reason
     assert writes(pipeline) == []
+
+
+def test_sale_mode_a_credit_whose_header_understates_its_lines_cannot_over_credit(make_pipeline):
+    """Header -100 kr, lines -600 kr: the negative sale books the lines; 600 + 600 on 1000 is too much."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Topptekst AS")
+    invoice = finalize(pipeline, customer, [make_line("3100", 1, 1000, description="Lisens")])
+    first = credit_of(pipeline, customer, invoice, [make_line("3100", -1, 600, description="Lisens")])
+    pipeline.settle()
+    assert pipeline.last("invoice", first.id).outcome is Outcome.SYNCED
+    pipeline.mark()
+    second = credit_of(
+        pipeline,
+        customer,
+        invoice,
+        [make_line("3100", -1, 600, description="Lisens")],
+        total_excl_vat=Decimal("-100.00"),
+        total_vat=Decimal(0),
+        total_incl_vat=Decimal("-100.00"),
+    )
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", second.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "credits 60000 øre (its header says 10000 øre, its lines 60000 øre)" in entry.reason
+    assert "40000 øre of 100000 øre (60000 øre already credited)" in entry.reason
+    assert writes(pipeline) == []

@@ -30,12 +30,16 @@ def over_credit_reason(
             f"it credits is in {original_in}: what is left on it cannot be measured in another currency; "
             f"issue the credit note in {original_in} in Moment"
         )
-    amount = -credit_note.total_incl_vat_ore
+    # What is booked are the lines; Moment's header total may say less. Either must fit.
+    header = -credit_note.total_incl_vat_ore
+    booked = -(credit_note.lines_excl_vat_ore + credit_note.lines_vat_ore)
+    amount = max(header, booked)
     left = original_gross - credited
     if amount <= left:
         return None
+    disagree = f" (its header says {header} øre, its lines {booked} øre)" if header != booked else ""
     return (
-        f"credit note {credit_note.invoice_number} credits {amount} øre, more than is left on invoice "
-        f"{original_number}: {left} øre of {original_gross} øre ({credited} øre already credited); "
+        f"credit note {credit_note.invoice_number} credits {amount} øre{disagree}, more than is left on "
+        f"invoice {original_number}: {left} øre of {original_gross} øre ({credited} øre already credited); "
         "correct the credit note in Moment"
     )

@@ -1,0 +1,78 @@
+# ruff: noqa: F811 - the fixtures are imported by name
+"""Attacks on SpareBank 1's credit-note handling (issue 19): what the platform itself never checks."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from emulators.moment.fixtures import make_line
+from momentsync.moment.models import InvoiceRef
+from momentsync.sync.transfer_log import Outcome
+from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
+    make_sb1_pipeline,
+    sparebank1_app,
+    sparebank1_emulator,
+)
+
+ISSUED = date(2025, 3, 3)
+
+
+@pytest.fixture
+def pipeline(make_sb1_pipeline):
+    return make_sb1_pipeline()
+
+
+def finalize(pipeline, customer, lines, **fields: Any):
+    return pipeline.driver.finalize_invoice(
+        customer=customer.id, lines=lines, invoice_date=ISSUED, payment_id=None, **fields
+    )
+
+
+def credit_of(pipeline, customer, invoice, lines, **fields: Any):
+    return finalize(
+        pipeline,
+        customer,
+        lines,
+        credit_note=True,
+        credited_invoice=InvoiceRef(id=invoice.id, invoice_number=invoice.invoice_number),
+        **fields,
+    )
+
+
+def receivable_total(pipeline) -> int:
+    return sum(
+        int(Decimal(str(line["Amount"])) * 100)
+        for line in pipeline.records("journalentrylines")
+        if line.get("SubAccountID")
+    )
+
+
+def test_a_credit_whose_header_total_understates_its_lines_cannot_over_credit(pipeline):
+    """Moment's header says -100 kr, its lines -600 kr: the voucher books the lines, so the check must
+    measure the lines too (600 + 600 credited on a 1000 kr invoice is over-credited)."""
+    customer = pipeline.driver.create_customer(name="Topptekst AS", customer_number="100201")
+    invoice = finalize(pipeline, customer, [make_line("3100", 1, 1000, description="Lisens")])
+    pipeline.settle()
+    first = credit_of(pipeline, customer, invoice, [make_line("3100", -1, 600, description="Lisens")])
+    pipeline.settle()
+    assert pipeline.last("invoice", first.id).outcome is Outcome.SYNCED
+    second = credit_of(
+        pipeline,
+        customer,
+        invoice,
+        [make_line("3100", -1, 600, description="Lisens")],
+        total_excl_vat=Decimal("-100.00"),
+        total_vat=Decimal(0),
+        total_incl_vat=Decimal("-100.00"),
+    )
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", second.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "60000 øre" in entry.reason and "40000 øre of 100000 øre" in entry.reason
+    assert len(pipeline.records("journalentries")) == 2
+    assert receivable_total(pipeline) == 100000 - 60000
