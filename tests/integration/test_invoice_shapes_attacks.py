@@ -107,3 +107,22 @@ def test_sale_mode_a_credit_whose_header_understates_its_lines_cannot_over_credi
     assert "credits 60000 øre (its header says 10000 øre, its lines 60000 øre)" in entry.reason
     assert "40000 øre of 100000 øre (60000 øre already credited)" in entry.reason
     assert writes(pipeline) == []
+
+
+def test_invoice_mode_a_credit_of_a_credit_note_is_refused_with_its_reason(make_pipeline):
+    """Moment's credit note 3 credits credit note 2 (not an invoice). Fiken has no credit note on a
+    credit note: it must end failed, saying so, and never credit some other document by that id."""
+    pipeline = make_pipeline()
+    customer = pipeline.driver.create_customer(name="Dobbeltkreditt AS")
+    invoice = finalize(pipeline, customer, [make_line("3000", 2, 1000, description="Timer")])
+    credit = credit_of(pipeline, customer, invoice, [make_line("3000", -1, 1000, description="Timer")])
+    pipeline.settle()
+    assert pipeline.last("invoice", credit.id).outcome is Outcome.SYNCED
+    pipeline.mark()
+    again = credit_of(pipeline, customer, credit, [make_line("3000", 1, 1000, description="Timer")])
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", again.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert f"credit note {credit.invoice_number}" in entry.reason
+    assert writes(pipeline) == []

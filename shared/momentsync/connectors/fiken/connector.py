@@ -279,6 +279,14 @@ class FikenConnector:
     def _create_credit_note(self, invoice, parties, vat_registered, customer_id, project_id) -> RemoteRecord:
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
+        if credited.details.get("kind") == KIND_CREDIT_NOTE:
+            # Fiken credits invoices only; a credit note's id is no invoice id (it may name another one).
+            which = invoice.credited_invoice_number or f"id {invoice.credited_invoice_id}"
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} credits credit note {which} "
+                f"(Fiken credit note {credited.remote_number}), not an invoice: Fiken has no credit note on "
+                "a credit note; issue a new invoice in Moment instead"
+            )
         original = self.client.get_invoice(int(credited.remote_id))
         owner = original.customer.contact_id if original.customer else customer_id
         earlier = [
