@@ -126,3 +126,20 @@ def test_invoice_mode_a_credit_of_a_credit_note_is_refused_with_its_reason(make_
     assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
     assert f"credit note {credit.invoice_number}" in entry.reason
     assert writes(pipeline) == []
+
+
+def test_sale_mode_a_credit_note_with_positive_amounts_is_not_booked_as_more_revenue(make_pipeline):
+    """A credit note whose lines are positive (Moment flagging it a credit note, amounts unsigned) would
+    be booked as a positive sale labelled a credit: revenue doubled instead of reversed."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Fortegn AS")
+    invoice = finalize(pipeline, customer, [make_line("3000", 1, 1000, description="Timer")])
+    pipeline.settle()
+    pipeline.mark()
+    credit = credit_of(pipeline, customer, invoice, [make_line("3000", 1, 1000, description="Timer")])
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "-125000 øre" in entry.reason
+    assert writes(pipeline) == []

@@ -76,3 +76,17 @@ def test_a_credit_whose_header_total_understates_its_lines_cannot_over_credit(pi
     assert "60000 øre" in entry.reason and "40000 øre of 100000 øre" in entry.reason
     assert len(pipeline.records("journalentries")) == 2
     assert receivable_total(pipeline) == 100000 - 60000
+
+
+def test_a_credit_note_with_positive_amounts_is_not_booked_as_a_second_invoice(pipeline):
+    customer = pipeline.driver.create_customer(name="Fortegn AS", customer_number="100202")
+    invoice = finalize(pipeline, customer, [make_line("3100", 1, 1000, description="Lisens")])
+    pipeline.settle()
+    credit = credit_of(pipeline, customer, invoice, [make_line("3100", 1, 1000, description="Lisens")])
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "-100000 øre" in entry.reason
+    assert len(pipeline.records("journalentries")) == 1
+    assert receivable_total(pipeline) == 100000

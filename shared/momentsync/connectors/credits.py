@@ -35,7 +35,19 @@ def over_credit_reason(
     booked = -(credit_note.lines_excl_vat_ore + credit_note.lines_vat_ore)
     amount = max(header, booked)
     left = original_gross - credited
-    if amount <= left:
+    if original_gross >= 0 and amount < 0:
+        # Moment's credit notes carry negative amounts; a positive one would be booked as more revenue
+        # (a second invoice labelled a credit), never as a credit.
+        return (
+            f"credit note {credit_note.invoice_number} has a positive total ({-amount} øre; it credits "
+            f"{amount} øre): a credit note on invoice {original_number} must reduce it; correct the "
+            "credit note in Moment (credit notes carry negative amounts)"
+        )
+    if original_gross < 0:
+        # Crediting a credit: it moves the original back towards zero, never past it.
+        if left <= amount <= 0:
+            return None
+    elif amount <= left:
         return None
     disagree = f" (its header says {header} øre, its lines {booked} øre)" if header != booked else ""
     return (
