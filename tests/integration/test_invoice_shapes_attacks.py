@@ -143,3 +143,18 @@ def test_sale_mode_a_credit_note_with_positive_amounts_is_not_booked_as_more_rev
     assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
     assert "-125000 øre" in entry.reason
     assert writes(pipeline) == []
+
+
+def test_a_nok_currency_code_with_spaces_and_lower_case_is_booked_as_nok(make_pipeline):
+    """' nok ' passes Moment's completeness check as NOK; every later branch must read it as NOK too."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Mellomrom AS")
+    invoice = finalize(
+        pipeline, customer, [make_line("3000", 1, 1000, description="Timer")], currency_code=" nok "
+    )
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", invoice.id)
+    assert entry.outcome is Outcome.SYNCED, (entry.outcome, entry.reason)
+    [sale] = pipeline.fiken.sales(pipeline.slug)
+    assert sale["currency"] == "NOK" and (sale["netAmount"], sale["vatAmount"]) == (100000, 25000)

@@ -27,7 +27,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from momentsync.errors import PermanentError
 
@@ -564,6 +573,13 @@ class Invoice(MomentModel):
             data = _nest_flat_ref(data, "creditedInvoice", _CREDITED_FLAT)
         # Booleans and amounts as JSON numbers are fine; a currency as an object gives its code.
         return _code_of_objects(data, ("currency", "currencyCode"))
+
+    @field_validator("currency_code", mode="after")
+    @classmethod
+    def _currency_as_code(cls, value: str) -> str:
+        # " nok " passes the completeness check as NOK: every later branch (NOK or foreign, the
+        # targets' ^[A-Z]{3}$) must read the same code.
+        return value.strip().upper()
 
     # -- completeness (fail closed on guessed names) -----------------------------------------------
 
