@@ -158,3 +158,29 @@ def test_a_nok_currency_code_with_spaces_and_lower_case_is_booked_as_nok(make_pi
     assert entry.outcome is Outcome.SYNCED, (entry.outcome, entry.reason)
     [sale] = pipeline.fiken.sales(pipeline.slug)
     assert sale["currency"] == "NOK" and (sale["netAmount"], sale["vatAmount"]) == (100000, 25000)
+
+
+def test_sale_mode_a_credit_addressed_to_another_customer_is_refused(make_pipeline):
+    """Invoice 1 000 kr to A; credit note 1 (-600) addressed to B, credit note 2 (-600) to A, both
+    crediting invoice 1. Credit 1 was booked as a negative sale on B (A still owed everything), and
+    credit 2, looking only under A's sales, did not see it: 1 200 credited on 1 000."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    first_customer = pipeline.driver.create_customer(name="Kunde A AS")
+    other_customer = pipeline.driver.create_customer(name="Kunde B AS")
+    invoice = finalize(pipeline, first_customer, [make_line("3100", 1, 1000, description="Lisens")])
+    pipeline.settle()
+    pipeline.mark()
+    elsewhere = credit_of(
+        pipeline, other_customer, invoice, [make_line("3100", -1, 600, description="Lisens")]
+    )
+    pipeline.settle()
+    entry = pipeline.last("invoice", elsewhere.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert f"is for customer {other_customer.customer_number}" in entry.reason
+    assert f"sale {invoice.invoice_number} it credits is for Fiken contact" in entry.reason
+    assert writes(pipeline) == []
+
+    second = credit_of(pipeline, first_customer, invoice, [make_line("3100", -1, 600, description="Lisens")])
+    pipeline.settle()
+    assert pipeline.last("invoice", second.id).outcome is Outcome.SYNCED
+    assert sum(s["netAmount"] for s in pipeline.fiken.sales(pipeline.slug)) == 100000 - 60000

@@ -90,3 +90,19 @@ def test_a_credit_note_with_positive_amounts_is_not_booked_as_a_second_invoice(p
     assert "-100000 øre" in entry.reason
     assert len(pipeline.records("journalentries")) == 1
     assert receivable_total(pipeline) == 100000
+
+
+def test_a_credit_addressed_to_another_customer_is_refused_saying_so(pipeline):
+    """The original's receivable is on A's sub-ledger; a credit note for B crediting it must be refused
+    for what it is, not as '0 øre left of 0 øre' (B's sub-ledger has no share of the original)."""
+    first_customer = pipeline.driver.create_customer(name="Kunde A AS", customer_number="100203")
+    other_customer = pipeline.driver.create_customer(name="Kunde B AS", customer_number="100204")
+    invoice = finalize(pipeline, first_customer, [make_line("3100", 1, 1000, description="Lisens")])
+    pipeline.settle()
+    credit = credit_of(pipeline, other_customer, invoice, [make_line("3100", -1, 600, description="Lisens")])
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "is for customer 100204" in entry.reason and "0 øre of 0 øre" not in entry.reason
+    assert len(pipeline.records("journalentries")) == 1

@@ -336,6 +336,16 @@ class FikenConnector:
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
         original = self.client.get_sale(int(credited.remote_id))
+        owner = original.customer.contact_id if original.customer else customer_id
+        if owner != customer_id:
+            # A negative sale on another contact lowers that contact's balance while the original's
+            # customer still owes it all; and the credits of a sale are found under its own customer.
+            who = invoice.customer.customer_number or f"id {invoice.customer.id}"
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} is for customer {who} (Fiken contact {customer_id}), "
+                f"but sale {original.sale_number} it credits is for Fiken contact {owner}: a credit note "
+                "belongs to the credited invoice's customer; correct it in Moment"
+            )
         earlier = [
             sale
             for sale in self.client.find_sales(contact_id=customer_id)
