@@ -184,3 +184,23 @@ def test_sale_mode_a_credit_addressed_to_another_customer_is_refused(make_pipeli
     pipeline.settle()
     assert pipeline.last("invoice", second.id).outcome is Outcome.SYNCED
     assert sum(s["netAmount"] for s in pipeline.fiken.sales(pipeline.slug)) == 100000 - 60000
+
+
+def test_invoice_mode_a_lost_answer_on_a_credit_for_another_customer_books_one_credit_note(make_pipeline):
+    """Fiken files a credit note under the credited invoice's customer. The lookup after a lost answer
+    must not search only under the customer Moment's credit note names, or the retry credits again."""
+    pipeline = make_pipeline()
+    first_customer = pipeline.driver.create_customer(name="Kunde A AS")
+    other_customer = pipeline.driver.create_customer(name="Kunde B AS")
+    invoice = finalize(pipeline, first_customer, [make_line("3100", 1, 1000, description="Lisens")])
+    pipeline.settle()
+    pipeline.fiken.fault_plan.script(
+        "drop_after_apply", times=1, method="POST", path=rf"/companies/{pipeline.slug}/creditNotes/partial$"
+    )
+    credit = credit_of(pipeline, other_customer, invoice, [make_line("3100", -1, 300, description="Lisens")])
+    pipeline.settle()
+
+    assert pipeline.fiken.credit_notes(pipeline.slug) == []
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert f"is for customer {other_customer.customer_number}" in entry.reason

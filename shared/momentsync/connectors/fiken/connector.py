@@ -289,6 +289,15 @@ class FikenConnector:
             )
         original = self.client.get_invoice(int(credited.remote_id))
         owner = original.customer.contact_id if original.customer else customer_id
+        if owner != customer_id:
+            # Fiken files the credit note under the invoice's customer, not Moment's: the books would
+            # differ from Moment, and a lost answer's lookup (under Moment's customer) would credit twice.
+            who = invoice.customer.customer_number or f"id {invoice.customer.id}"
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} is for customer {who} (Fiken contact {customer_id}), "
+                f"but invoice {original.invoice_number} it credits is for Fiken contact {owner}: a credit "
+                "note belongs to the credited invoice's customer; correct it in Moment"
+            )
         earlier = [
             note
             for note in self.client.find_credit_notes(customer_id=owner)
