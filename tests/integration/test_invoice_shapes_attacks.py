@@ -204,3 +204,23 @@ def test_invoice_mode_a_lost_answer_on_a_credit_for_another_customer_books_one_c
     entry = pipeline.last("invoice", credit.id)
     assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
     assert f"is for customer {other_customer.customer_number}" in entry.reason
+
+
+def test_sale_mode_a_credit_of_a_sale_deleted_in_fiken_is_refused(make_pipeline):
+    """The accountant deleted Moment's sale 1 in Fiken. A credit note on it would book a negative sale
+    crediting nothing that is in the books."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Slettet AS")
+    invoice = finalize(pipeline, customer, [make_line("3000", 1, 1000, description="Timer")])
+    pipeline.settle()
+    with pipeline.fiken.lock:
+        [sale] = pipeline.fiken.companies[pipeline.slug].sales.values()
+        sale["deleted"] = True
+    pipeline.mark()
+    credit = credit_of(pipeline, customer, invoice, [make_line("3000", -1, 1000, description="Timer")])
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "deleted" in entry.reason
+    assert writes(pipeline) == []

@@ -345,6 +345,12 @@ class FikenConnector:
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
         original = self.client.get_sale(int(credited.remote_id))
+        if original.deleted:
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} credits sale {original.sale_number}, which is deleted "
+                "in Fiken: a negative sale would credit nothing that is in the books; restore or re-book "
+                "the sale in Fiken (or cancel the credit note in Moment), then replay the event"
+            )
         owner = original.customer.contact_id if original.customer else customer_id
         if owner != customer_id:
             # A negative sale on another contact lowers that contact's balance while the original's
