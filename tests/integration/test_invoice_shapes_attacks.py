@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from emulators.moment.fixtures import make_line
 from momentsync.moment.models import InvoiceRef
 from momentsync.sync.transfer_log import Outcome
@@ -224,3 +226,34 @@ def test_sale_mode_a_credit_of_a_sale_deleted_in_fiken_is_refused(make_pipeline)
     assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
     assert "deleted" in entry.reason
     assert writes(pipeline) == []
+
+
+def sixty_four_lines(sign: int = 1) -> list:
+    accounts = ("3000", "3020", "3030", "3050", "3100", "3200")
+    return [
+        make_line(
+            accounts[i % len(accounts)],
+            sign * (Decimal("0.25") * (1 + i % 5)),
+            Decimal("987.63") + i * Decimal("13.37"),
+            description=f"Linje {i + 1} – ærlig øre",
+        )
+        for i in range(64)
+    ]
+
+
+@pytest.mark.parametrize("mode", [InvoiceMode.INVOICE, InvoiceMode.SALE])
+def test_a_64_line_invoice_and_its_64_line_partial_credit_book_to_the_ore(make_pipeline, mode):
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=mode))
+    customer = pipeline.driver.create_customer(name="Mange linjer AS")
+    invoice = finalize(pipeline, customer, sixty_four_lines())
+    pipeline.settle()
+    # Every line credited at its own amount but one: a partial credit with 64 lines of Moment's own.
+    credit_lines = sixty_four_lines(-1)
+    credit_lines[0] = make_line("3000", Decimal("-0.25"), Decimal("100.00"), description="Linje 1 – delvis")
+    credit = credit_of(pipeline, customer, invoice, credit_lines)
+    pipeline.settle()
+
+    for document in (invoice, credit):
+        entry = pipeline.last("invoice", document.id)
+        assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)
+        assert entry.details["gross"] == document.total_incl_vat_ore

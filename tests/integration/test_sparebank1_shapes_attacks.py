@@ -106,3 +106,32 @@ def test_a_credit_addressed_to_another_customer_is_refused_saying_so(pipeline):
     assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
     assert "is for customer 100204" in entry.reason and "0 øre of 0 øre" not in entry.reason
     assert len(pipeline.records("journalentries")) == 1
+
+
+def test_a_64_line_invoice_and_its_64_line_partial_credit_book_to_the_ore(pipeline):
+    accounts = ("3000", "3020", "3030", "3050", "3100", "3200")
+
+    def sixty_four(sign: int) -> list:
+        return [
+            make_line(
+                accounts[i % len(accounts)],
+                sign * (Decimal("0.25") * (1 + i % 5)),
+                Decimal("987.63") + i * Decimal("13.37"),
+                description=f"Linje {i + 1} – ærlig øre",
+            )
+            for i in range(64)
+        ]
+
+    customer = pipeline.driver.create_customer(name="Mange linjer AS", customer_number="100205")
+    invoice = finalize(pipeline, customer, sixty_four(1))
+    pipeline.settle()
+    credit_lines = sixty_four(-1)
+    credit_lines[0] = make_line("3000", Decimal("-0.25"), Decimal("100.00"), description="Linje 1 – delvis")
+    credit = credit_of(pipeline, customer, invoice, credit_lines)
+    pipeline.settle()
+
+    for document in (invoice, credit):
+        entry = pipeline.last("invoice", document.id)
+        assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)
+        assert entry.details["gross"] == document.total_incl_vat_ore
+    assert receivable_total(pipeline) == invoice.total_incl_vat_ore + credit.total_incl_vat_ore
