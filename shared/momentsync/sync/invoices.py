@@ -18,7 +18,7 @@ from __future__ import annotations
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.connector import InvoiceParties, RemoteRecord, totals_differences
+from momentsync.sync.connector import InvoiceParties, RemoteRecord, differences_reason, totals_differences
 from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
@@ -215,7 +215,7 @@ def finish(
     # Net, VAT and gross, and per group (account / VAT type): a right gross with a wrong split is wrong.
     differences = totals_differences(expected, totals)
     if differences:
-        reason = ("totals differ: " + "; ".join(differences))[:1000]
+        reason = differences_reason(differences)
         _save(
             session,
             link,
