@@ -257,3 +257,52 @@ def test_a_64_line_invoice_and_its_64_line_partial_credit_book_to_the_ore(make_p
         entry = pipeline.last("invoice", document.id)
         assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)
         assert entry.details["gross"] == document.total_incl_vat_ore
+
+
+def test_a_credit_note_that_names_itself_as_the_credited_invoice_fails_with_a_reason(make_pipeline):
+    """Moment's creditedInvoice points at the credit note itself: syncing 'the original first' must not
+    recurse until the Lambda dies (no reason, no transfer-log entry, five crashes, then the DLQ)."""
+    pipeline = make_pipeline()
+    customer = pipeline.driver.create_customer(name="Selvreferanse AS")
+    pipeline.settle()
+    own_id = 79_000_001
+    credit = finalize(
+        pipeline,
+        customer,
+        [make_line("3000", -1, 1000, description="Timer")],
+        id=own_id,
+        credit_note=True,
+        credited_invoice=InvoiceRef(id=own_id, invoice_number=None),
+        payment_id=None,
+    )
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "credits itself" in entry.reason
+    assert pipeline.fiken.credit_notes(pipeline.slug) == [] and pipeline.invoices() == []
+
+
+def test_two_credit_notes_that_credit_each_other_fail_with_a_reason(make_pipeline):
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    customer = pipeline.driver.create_customer(name="Sirkel AS")
+    pipeline.settle()
+    first_id, second_id = 79_000_011, 79_000_012
+    for own, other in ((first_id, second_id), (second_id, first_id)):
+        pipeline.moment.create_invoice(
+            pipeline.company,
+            id=own,
+            customer=customer.id,
+            lines=[make_line("3000", -1, 1000, description="Timer")],
+            invoice_date=ISSUED,
+            credit_note=True,
+            credited_invoice=InvoiceRef(id=other, invoice_number=None),
+            payment_id=None,
+        )
+    pipeline.driver.notify("invoice", first_id, "CREATE_NEW")
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", first_id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "credits a credit note that credits it" in entry.reason
+    assert pipeline.fiken.sales(pipeline.slug) == []
