@@ -306,3 +306,20 @@ def test_two_credit_notes_that_credit_each_other_fail_with_a_reason(make_pipelin
     assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
     assert "credits a credit note that credits it" in entry.reason
     assert pipeline.fiken.sales(pipeline.slug) == []
+
+
+def test_a_credit_of_an_invoice_with_only_zero_lines_ends_at_once_with_the_reason(make_pipeline):
+    """The original was skipped (only zero lines: nothing booked). Its credit note cannot wait for it to
+    be transferred: retrying five times changes nothing."""
+    pipeline = make_pipeline()
+    customer = pipeline.driver.create_customer(name="Nullfaktura AS")
+    invoice = finalize(pipeline, customer, [make_line("3000", 0, 1000, description="Gratis")])
+    pipeline.settle()
+    assert pipeline.last("invoice", invoice.id).outcome is Outcome.SKIPPED
+    credit = credit_of(pipeline, customer, invoice, [make_line("3000", -1, 1000, description="Timer")])
+    pipeline.settle()
+
+    entries = [e for e in pipeline.log() if e.entity_type == "invoice" and e.entity_id == credit.id]
+    assert [e.outcome for e in entries] == [Outcome.FAILED], [(e.outcome, e.reason) for e in entries]
+    assert "only zero lines" in entries[-1].reason
+    assert pipeline.fiken.credit_notes(pipeline.slug) == []
