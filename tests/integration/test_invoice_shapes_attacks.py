@@ -323,3 +323,22 @@ def test_a_credit_of_an_invoice_with_only_zero_lines_ends_at_once_with_the_reaso
     assert [e.outcome for e in entries] == [Outcome.FAILED], [(e.outcome, e.reason) for e in entries]
     assert "only zero lines" in entries[-1].reason
     assert pipeline.fiken.credit_notes(pipeline.slug) == []
+
+
+@pytest.mark.parametrize("mode", [InvoiceMode.INVOICE, InvoiceMode.SALE])
+def test_a_zero_total_invoice_and_its_full_credit_both_book(make_pipeline, mode):
+    """+500 / -500 on two accounts, then Moment's full credit of it (-500 / +500)."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=mode))
+    customer = pipeline.driver.create_customer(name="Null AS")
+    invoice = finalize(
+        pipeline,
+        customer,
+        [make_line("3000", 1, 500, description="Timer"), make_line("3020", -1, 500, description="Rabatt")],
+    )
+    pipeline.settle()
+    credit = pipeline.driver.credit_invoice(invoice.id)
+    pipeline.settle()
+
+    for document in (invoice, credit):
+        entry = pipeline.last("invoice", document.id)
+        assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)

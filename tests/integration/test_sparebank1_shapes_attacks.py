@@ -135,3 +135,20 @@ def test_a_64_line_invoice_and_its_64_line_partial_credit_book_to_the_ore(pipeli
         assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)
         assert entry.details["gross"] == document.total_incl_vat_ore
     assert receivable_total(pipeline) == invoice.total_incl_vat_ore + credit.total_incl_vat_ore
+
+
+def test_a_zero_total_invoice_and_its_full_credit_both_book(pipeline):
+    customer = pipeline.driver.create_customer(name="Null AS", customer_number="100206")
+    invoice = finalize(
+        pipeline,
+        customer,
+        [make_line("3000", 1, 500, description="Timer"), make_line("3020", -1, 500, description="Rabatt")],
+    )
+    pipeline.settle()
+    credit = pipeline.driver.credit_invoice(invoice.id)
+    pipeline.settle()
+
+    for document in (invoice, credit):
+        entry = pipeline.last("invoice", document.id)
+        assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)
+    assert len(pipeline.records("journalentries")) == 2 and receivable_total(pipeline) == 0

@@ -310,7 +310,10 @@ class FikenConnector:
         if refused:
             raise PermanentError(refused)
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
-        if not earlier and mapping.mirrors(mapping.split_of(groups), _invoice_split(original)):
+        # A zero-total invoice counts as fully credited in Fiken from the start (credited 0 >= gross 0):
+        # a full credit note on it is refused, a partial one with Moment's lines books the same thing.
+        full = (original.gross or 0) > 0 and not earlier
+        if full and mapping.mirrors(mapping.split_of(groups), _invoice_split(original)):
             note_id = self.client.create_full_credit_note(
                 mapping.full_credit_note(invoice, original.invoice_id)
             )
