@@ -342,3 +342,26 @@ def test_a_zero_total_invoice_and_its_full_credit_both_book(make_pipeline, mode)
     for document in (invoice, credit):
         entry = pipeline.last("invoice", document.id)
         assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)
+
+
+@pytest.mark.parametrize("mode", [InvoiceMode.INVOICE, InvoiceMode.SALE])
+def test_a_credit_note_naming_no_credited_invoice_fails_with_a_reason(make_pipeline, mode):
+    """creditNote: true but no creditedInvoice (a renamed field, or a free-standing credit note): what it
+    credits is unknown, so nothing can be checked; it must fail with a reason, not crash five times."""
+    pipeline = make_pipeline(mapping=MappingSettings(invoice_mode=mode))
+    customer = pipeline.driver.create_customer(name="Frittstående AS")
+    pipeline.settle()
+    pipeline.mark()
+    credit = finalize(
+        pipeline,
+        customer,
+        [make_line("3000", -1, 1000, description="Timer")],
+        credit_note=True,
+        payment_id=None,
+    )
+    pipeline.settle()
+
+    entries = [e for e in pipeline.log() if e.entity_type == "invoice" and e.entity_id == credit.id]
+    assert [e.outcome for e in entries] == [Outcome.FAILED], [(e.outcome, e.reason) for e in entries]
+    assert "credited invoice" in entries[-1].reason
+    assert writes(pipeline) == []

@@ -107,6 +107,13 @@ def sync_invoice(
 
 def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] = ()) -> InvoiceParties:
     """Customer, project and (for a credit note) the credited invoice, synced first when not linked."""
+    if invoice.is_credit_note and invoice.credited_invoice_id is None:
+        # Nothing to credit against: no Fiken credit note or credited sale, no over-credit check.
+        raise PermanentError(
+            f"credit note {invoice.invoice_number} names no credited invoice (Moment sent no "
+            "creditedInvoice): what it credits cannot be checked or booked; link it to the invoice it "
+            "credits in Moment"
+        )
     customer = ensure_customer(session, invoice.customer.id)
     project = None
     if invoice.project is not None:
