@@ -152,3 +152,16 @@ def test_a_zero_total_invoice_and_its_full_credit_both_book(pipeline):
         entry = pipeline.last("invoice", document.id)
         assert entry.outcome is Outcome.SYNCED, (document.invoice_number, entry.outcome, entry.reason)
     assert len(pipeline.records("journalentries")) == 2 and receivable_total(pipeline) == 0
+
+
+def test_a_credit_note_naming_no_credited_invoice_is_not_booked_unchecked(pipeline):
+    customer = pipeline.driver.create_customer(name="Frittstående AS", customer_number="100207")
+    credit = finalize(
+        pipeline, customer, [make_line("3100", -1, 1000, description="Lisens")], credit_note=True
+    )
+    pipeline.settle()
+
+    entry = pipeline.last("invoice", credit.id)
+    assert entry.outcome is Outcome.FAILED, (entry.outcome, entry.reason)
+    assert "names no credited invoice" in entry.reason
+    assert pipeline.records("journalentries") == []
