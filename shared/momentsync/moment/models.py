@@ -653,6 +653,13 @@ class Invoice(MomentModel):
     def _normalised_currency(cls, value: str) -> str:
         return value.strip().upper()  # " eur " would pass the ISO check and reach Fiken as " eur "
 
+    @field_validator("currency_code", mode="after")
+    @classmethod
+    def _currency_as_code(cls, value: str) -> str:
+        # " nok " passes the completeness check as NOK: every later branch (NOK or foreign, the
+        # targets' ^[A-Z]{3}$) must read the same code.
+        return value.strip().upper()
+
     # -- completeness (fail closed on guessed names) -----------------------------------------------
 
     def _missing(self, field_name: str, problem: str, sent: list[str] | None = None) -> MomentFieldMissing:

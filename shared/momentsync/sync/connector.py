@@ -110,3 +110,20 @@ def totals_differences(moment: InvoiceTotals, target: InvoiceTotals) -> list[str
                     f"target net {theirs[0]} / VAT {theirs[1]} øre"
                 )
     return problems
+
+
+def differences_reason(differences: list[str], limit: int = 1000) -> str:
+    """``totals differ: …`` within ``limit`` characters, cut between figures, never inside one (a cut
+    "Moment net 12" would read as a figure), saying how many were left out."""
+    reason = "totals differ: " + "; ".join(differences)
+    if len(reason) <= limit:
+        return reason
+    room = limit - len("; and 9999 more")
+    kept = "totals differ: " + differences[0]
+    count = 1
+    for difference in differences[1:]:
+        if len(kept) + 2 + len(difference) > room:
+            break
+        kept += f"; {difference}"
+        count += 1
+    return f"{kept[:room]}; and {len(differences) - count} more"

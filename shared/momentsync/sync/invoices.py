@@ -18,7 +18,7 @@ from __future__ import annotations
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.connector import InvoiceParties, RemoteRecord, totals_differences
+from momentsync.sync.connector import InvoiceParties, RemoteRecord, differences_reason, totals_differences
 from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
@@ -31,7 +31,10 @@ ENTITY = "invoice"
 PENDING_PDF = "pdf"
 
 
-def sync_invoice(session: TenantSession, invoice_id: int, *, direct: bool = False) -> SyncResult:
+def sync_invoice(
+    session: TenantSession, invoice_id: int, crediting: tuple[int, ...] = (), *, direct: bool = False
+) -> SyncResult:
+    """``crediting``: the credit notes whose credited invoice this sync resolves (a chain guard)."""
     if direct and (reason := not_transferred(session.tenant, ENTITY)):
         return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
@@ -69,7 +72,7 @@ def sync_invoice(session: TenantSession, invoice_id: int, *, direct: bool = Fals
     def calls() -> int:
         return session.connector.remote_calls - calls_before
 
-    parties = resolve_parties(session, invoice)
+    parties = resolve_parties(session, invoice, crediting)
     content = session.connector.invoice_content(invoice, parties)
     due_date = content.pop("dueDate", None)
     digest = content_hash(content)
@@ -102,17 +105,32 @@ def sync_invoice(session: TenantSession, invoice_id: int, *, direct: bool = Fals
     return finish(session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted)
 
 
-def resolve_parties(session: TenantSession, invoice) -> InvoiceParties:
+def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] = ()) -> InvoiceParties:
     """Customer, project and (for a credit note) the credited invoice, synced first when not linked."""
+    if invoice.is_credit_note and invoice.credited_invoice_id is None:
+        # Nothing to credit against: no Fiken credit note or credited sale, no over-credit check.
+        raise PermanentError(
+            f"credit note {invoice.invoice_number} names no credited invoice (Moment sent no "
+            "creditedInvoice): what it credits cannot be checked or booked; link it to the invoice it "
+            "credits in Moment"
+        )
     customer = ensure_customer(session, invoice.customer.id)
     project = None
     if invoice.project is not None:
         project = ensure_project(session, invoice.project.id)
     credited = None
     if invoice.credited_invoice_id is not None:
+        chain = (*crediting, invoice.id)
+        if invoice.credited_invoice_id in chain:
+            # Syncing "the original first" would come back here for ever (hammering Moment's API).
+            what = "itself" if invoice.credited_invoice_id == invoice.id else "a credit note that credits it"
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} credits {what} (Moment invoice id "
+                f"{invoice.credited_invoice_id}): correct the credited invoice in Moment"
+            )
         original = session.link(ENTITY, invoice.credited_invoice_id)
         if not (original and original.remote_id):
-            result = sync_invoice(session, invoice.credited_invoice_id)
+            result = sync_invoice(session, invoice.credited_invoice_id, chain)
             original = session.link(ENTITY, invoice.credited_invoice_id)
             if result.outcome is Outcome.SKIPPED:
                 raise PermanentError(
@@ -215,7 +233,7 @@ def finish(
     # Net, VAT and gross, and per group (account / VAT type): a right gross with a wrong split is wrong.
     differences = totals_differences(expected, totals)
     if differences:
-        reason = ("totals differ: " + "; ".join(differences))[:1000]
+        reason = differences_reason(differences)
         _save(
             session,
             link,

@@ -318,19 +318,41 @@ class FikenConnector:
     def _create_credit_note(self, invoice, parties, vat_registered, customer_id, project_id) -> RemoteRecord:
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
+        if credited.details.get("kind") == KIND_CREDIT_NOTE:
+            # Fiken credits invoices only; a credit note's id is no invoice id (it may name another one).
+            which = invoice.credited_invoice_number or f"id {invoice.credited_invoice_id}"
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} credits credit note {which} "
+                f"(Fiken credit note {credited.remote_number}), not an invoice: Fiken has no credit note on "
+                "a credit note; issue a new invoice in Moment instead"
+            )
         original = self.client.get_invoice(int(credited.remote_id))
         owner = original.customer.contact_id if original.customer else customer_id
+        if owner != customer_id:
+            # Fiken files the credit note under the invoice's customer, not Moment's: the books would
+            # differ from Moment, and a lost answer's lookup (under Moment's customer) would credit twice.
+            who = invoice.customer.customer_number or f"id {invoice.customer.id}"
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} is for customer {who} (Fiken contact {customer_id}), "
+                f"but invoice {original.invoice_number} it credits is for Fiken contact {owner}: a credit "
+                "note belongs to the credited invoice's customer; correct it in Moment"
+            )
         earlier = [
             note
             for note in self.client.find_credit_notes(customer_id=owner)
             if note.associated_invoice_id == original.invoice_id
         ]
         already = sum(abs(note.gross or 0) for note in earlier)
-        refused = over_credit_reason(invoice, _number(original.invoice_number), original.gross or 0, already)
+        refused = over_credit_reason(
+            invoice, _number(original.invoice_number), original.gross or 0, already, original.currency
+        )
         if refused:
             raise PermanentError(refused)
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
-        if not earlier and mapping.mirrors(mapping.split_of(groups), _invoice_split(original)):
+        # A zero-total invoice counts as fully credited in Fiken from the start (credited 0 >= gross 0):
+        # a full credit note on it is refused, a partial one with Moment's lines books the same thing.
+        full = (original.gross or 0) > 0 and not earlier
+        if full and mapping.mirrors(mapping.split_of(groups), _invoice_split(original)):
             note_id = self.client.create_full_credit_note(
                 mapping.full_credit_note(invoice, original.invoice_id)
             )
@@ -365,6 +387,22 @@ class FikenConnector:
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
         original = self.client.get_sale(int(credited.remote_id))
+        if original.deleted:
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} credits sale {original.sale_number}, which is deleted "
+                "in Fiken: a negative sale would credit nothing that is in the books; restore or re-book "
+                "the sale in Fiken (or cancel the credit note in Moment), then replay the event"
+            )
+        owner = original.customer.contact_id if original.customer else customer_id
+        if owner != customer_id:
+            # A negative sale on another contact lowers that contact's balance while the original's
+            # customer still owes it all; and the credits of a sale are found under its own customer.
+            who = invoice.customer.customer_number or f"id {invoice.customer.id}"
+            raise PermanentError(
+                f"credit note {invoice.invoice_number} is for customer {who} (Fiken contact {customer_id}), "
+                f"but sale {original.sale_number} it credits is for Fiken contact {owner}: a credit note "
+                "belongs to the credited invoice's customer; correct it in Moment"
+            )
         earlier = [
             sale
             for sale in self.client.find_sales(contact_id=customer_id)
@@ -373,7 +411,9 @@ class FikenConnector:
             and mapping.is_sale_credit_of([line.description for line in sale.lines], original.sale_number)
         ]
         already = -sum(_sale_totals(sale).gross for sale in earlier)
-        refused = over_credit_reason(invoice, original.sale_number, _sale_totals(original).gross, already)
+        refused = over_credit_reason(
+            invoice, original.sale_number, _sale_totals(original).gross, already, original.currency
+        )
         if refused:
             raise PermanentError(refused)
         sale_id = self.client.create_sale(

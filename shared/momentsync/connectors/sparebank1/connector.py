@@ -342,6 +342,26 @@ class SpareBank1Connector:
             for line in lines
             if str(line.JournalEntryID) == credited.remote_id
         )
+        if not original:
+            # Nothing of the original on this customer's sub-ledger: a zero total, or another customer's.
+            entry_id = int(credited.remote_id)
+            owners = {
+                row.get("SubAccountID")
+                for row in self.client.find(
+                    "journalentrylines",
+                    f"JournalEntryID eq {entry_id}",
+                    lambda row: row.get("JournalEntryID") == entry_id,
+                    select=JOURNAL_LINE_SELECT,
+                )
+                if row.get("SubAccountID")
+            }
+            if owners - {account}:
+                who = invoice.customer.customer_number or f"id {invoice.customer.id}"
+                raise PermanentError(
+                    f"credit note {invoice.invoice_number} is for customer {who}, but voucher "
+                    f"{credited.remote_number} it credits is on another customer's sub-ledger: a credit "
+                    "note belongs to the credited invoice's customer; correct it in Moment"
+                )
         already = -sum(
             mapping.to_ore(line.Amount or 0)
             for line in lines
