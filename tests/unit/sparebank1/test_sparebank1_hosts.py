@@ -195,7 +195,11 @@ def test_a_listed_bank_host_that_is_no_dns_name_is_refused(app_framework):
 
 @pytest.mark.parametrize(
     "url",
-    ["https://regnskap.smn.no:99999", "https://regnskap.smn.no:443:80", "https://evil.example:.regnskap.smn.no"],
+    [
+        "https://regnskap.smn.no:99999",
+        "https://regnskap.smn.no:443:80",
+        "https://evil.example:.regnskap.smn.no",
+    ],
 )
 def test_a_service_map_with_an_unreadable_port_is_a_refusal_not_a_crash(url):
     """urlsplit(...).port raises ValueError: that was an unexpected error (retried), not a named refusal."""
@@ -210,10 +214,18 @@ def test_a_service_map_with_an_unreadable_port_is_a_refusal_not_a_crash(url):
 
 @pytest.mark.parametrize(
     "app_framework",
-    ["https://REGNSKAP.SMN.NO", "https://regnskap.smn.no.", "https://regnskap.smn.no:443", "HTTPS://regnskap.smn.no"],
+    [
+        "https://REGNSKAP.SMN.NO",
+        "https://regnskap.smn.no.",
+        "https://regnskap.smn.no:443",
+        "HTTPS://regnskap.smn.no",
+    ],
 )
 def test_spellings_of_the_banks_own_host_are_still_accepted(app_framework):
-    assert check_endpoints(resolve_bank("smn"), Services(app_framework, LOGIN, None)).app_framework == app_framework
+    assert (
+        check_endpoints(resolve_bank("smn"), Services(app_framework, LOGIN, None)).app_framework
+        == app_framework
+    )
 
 
 def test_a_redirect_from_the_bank_to_another_host_is_not_followed_with_the_token(credentials):
