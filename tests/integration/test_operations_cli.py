@@ -357,3 +357,45 @@ def test_tenants_add_refuses_an_unknown_sparebank1_bank_before_storing_anything(
     )
     assert "unknown SpareBank 1 bank" in refused.output
     assert DynamoTenantRepository(table(paused_stack, "TenantsTable")).get("sb1-unknown") is None
+
+
+def test_migrate_secrets_fills_a_secret_written_during_the_gap_and_never_deletes_what_it_lacks(
+    paused_stack, make_tenant, cli
+):
+    """Attack (#20): between the deploy and the migration a reconnect stores its Fiken tokens at the new
+    name (alone: the connect flow found no secret there), or an operator sets the Moment key. Before, the
+    migration answered already_there and skipped the tenant (its Moment key never arrived: paused for
+    good), and --delete-old then force-deleted the only copy of the key."""
+    secrets = paused_stack.aws.client("secretsmanager")
+    new_prefix = paused_stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    old_prefix = f"momentsync/old-{uuid.uuid4().hex[:6]}/tenants"
+    old_grant = {"access_token": "old-at", "refresh_token": "old-rt", "expires_at": "2030-01-01T00:00:00Z"}
+    new_grant = {"access_token": "new-at", "refresh_token": "new-rt", "expires_at": "2030-01-02T00:00:00Z"}
+    reconnected = make_tenant().tenant.tenant_id  # a reconnect during the gap: new tokens, no key
+    keyed = make_tenant().tenant.tenant_id  # the operator set the same key during the gap
+    for tenant_id in (reconnected, keyed):
+        secrets.create_secret(
+            Name=f"{old_prefix}/{tenant_id}",
+            SecretString=json.dumps({"moment_api_key": f"key-{tenant_id}", "fiken": old_grant}),
+        )
+    secrets.put_secret_value(
+        SecretId=f"{new_prefix}/{reconnected}", SecretString=json.dumps({"fiken": new_grant})
+    )
+    secrets.put_secret_value(
+        SecretId=f"{new_prefix}/{keyed}", SecretString=json.dumps({"moment_api_key": f"key-{keyed}"})
+    )
+
+    rows = {
+        r["tenant_id"]: r
+        for r in cli.json("tenants", "migrate-secrets", "--from-prefix", old_prefix, "--delete-old")
+    }
+
+    live = json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{reconnected}")["SecretString"])
+    assert live["moment_api_key"] == f"key-{reconnected}"  # filled in
+    assert live["fiken"]["refresh_token"] == "new-rt"  # the live grant is never replaced
+    # The old secret holds another grant: kept for the operator, never force-deleted.
+    assert rows[reconnected]["result"] == "merged" and rows[reconnected]["old_deleted"] is False
+    assert secrets.get_secret_value(SecretId=f"{old_prefix}/{reconnected}")["SecretString"]
+    live = json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{keyed}")["SecretString"])
+    assert live["moment_api_key"] == f"key-{keyed}" and live["fiken"]["refresh_token"] == "old-rt"
+    assert rows[keyed]["result"] == "merged" and rows[keyed]["old_deleted"] is True

@@ -468,7 +468,14 @@ def tenants_migrate_secrets(
         console.print_json(json.dumps(rows))
         return
     for row in rows:
-        console.print(f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else ''}")
+        kept = (
+            " (old KEPT: it holds values the live secret does not; compare them)"
+            if delete_old and row["result"] != "nothing_to_copy"
+            else ""
+        )
+        console.print(
+            f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else kept}"
+        )
 
 
 @tenants_app.command("verify")
