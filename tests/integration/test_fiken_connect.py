@@ -799,3 +799,30 @@ def test_disconnect_also_revokes_a_connect_still_waiting_for_its_company_choice(
     after = world.credentials().get(tenant_id, fresh=True)
     assert (after.fiken, after.fiken_pending) == (None, None)
     assert world.api_status(waiting) == 401
+
+
+def test_a_company_choice_made_too_late_revokes_the_grant_waiting_for_it(world, make_tenant, company):
+    """Attack (#20, weak spot 3): the choice expired (30 min) and the person chose anyway. Before, the
+    answer was 'expired' and the new grant stayed live in fiken_pending (its token still answered 200)
+    until some later connect or a disconnect happened to replace it."""
+    first, second = company(), company()
+    world.fiken.set_consent(companies=[first, second])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(world.flow, "choice_ttl", timedelta(seconds=-1))
+        page = world.connect(tenant_id).page
+    assert "Choose the Fiken company" in page.text
+    waiting = (
+        world.credentials().get(tenant_id, fresh=True).fiken_pending.tokens.access_token.get_secret_value()
+    )
+    choice = unescape(re.search(r'name=choice value="([^"]+)"', page.text).group(1))
+
+    late = browse(
+        "POST", f"{world.stack.webhook_base_url}/connect/fiken/company", {"choice": choice, "company": first}
+    )
+
+    assert late.status == 400 and "expired" in late.text
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert (stored.fiken, stored.fiken_pending) == (None, None)
+    assert world.api_status(waiting) == 401
+    assert world.tenants.get(tenant_id).fiken_company_slug is None
