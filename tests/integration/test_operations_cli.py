@@ -293,15 +293,15 @@ def test_connect_url_needs_an_organisation_number_or_a_confirmed_company_and_liv
         "connect-url",
         tenant_id,
         "--organization-number",
-        "912345670",
+        "912345688",
         "--valid-hours",
         "73",
         code=2,
     )
 
-    link = cli.json("tenants", "connect-url", tenant_id, "--organization-number", "912 345 670")
+    link = cli.json("tenants", "connect-url", tenant_id, "--organization-number", "912 345 688")
     tenants = DynamoTenantRepository(table(paused_stack, "TenantsTable"))
-    assert tenants.get(tenant_id).organization_number == "912345670"
+    assert tenants.get(tenant_id).organization_number == "912345688"
     hours = (datetime.fromisoformat(link["expires_at"]) - datetime.now(UTC)).total_seconds() / 3600
     assert 23.9 < hours <= 24  # the default is a day, not three
 
@@ -399,3 +399,28 @@ def test_migrate_secrets_fills_a_secret_written_during_the_gap_and_never_deletes
     live = json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{keyed}")["SecretString"])
     assert live["moment_api_key"] == f"key-{keyed}" and live["fiken"]["refresh_token"] == "old-rt"
     assert rows[keyed]["result"] == "merged" and rows[keyed]["old_deleted"] is True
+
+
+@pytest.mark.parametrize(
+    "typo",
+    [
+        "912345689",  # one digit off: the MOD11 check digit says so
+        "912345868",  # two digits swapped
+        "912345670",  # 9 digits, no valid check digit
+        "\u0669\u0661\u0662\u0663\u0664\u0665\u0666\u0668\u0668",  # Arabic-Indic digits (\\d took them)
+        "\uff19\uff11\uff12\uff13\uff14\uff15\uff16\uff18\uff18",  # fullwidth digits
+        "NO912345688MVA",
+    ],
+)
+def test_an_organisation_number_with_a_typo_is_refused_before_a_link_binds_to_it(
+    paused_stack, make_tenant, cli, typo
+):
+    """Attack (#20, weak spot 6): the number a link binds to was only checked for 9 digits (any Unicode
+    digit): a typo bound the link to a number no company has (nothing could ever be linked) or to
+    another organisation's company."""
+    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    refused = cli("tenants", "connect-url", tenant_id, "--organization-number", typo, code=2)
+    assert "organisation number" in refused.output
+    assert (
+        DynamoTenantRepository(table(paused_stack, "TenantsTable")).get(tenant_id).organization_number is None
+    )
