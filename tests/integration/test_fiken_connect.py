@@ -826,3 +826,45 @@ def test_a_company_choice_made_too_late_revokes_the_grant_waiting_for_it(world, 
     assert (stored.fiken, stored.fiken_pending) == (None, None)
     assert world.api_status(waiting) == 401
     assert world.tenants.get(tenant_id).fiken_company_slug is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}],
+    ids=["sec-fetch-site", "origin"],
+)
+def test_another_sites_auto_submitting_form_cannot_spend_a_link(world, make_tenant, headers):
+    """Attack (#20, weak spot 4): whoever holds a valid link puts it in an auto-submitting form on their
+    site; a victim's browser (logged in to Fiken) POSTs it, gets the binding cookie and goes to consent.
+    Before, the POST was taken from any site. Now it is refused (400) and the link is not spent."""
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    link = world.link(tenant_id)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    parts = urlsplit(link)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request(
+        "POST",
+        f"/connect/fiken/{tenant_id}/continue",
+        urlencode({"token": token}),
+        {"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+    response = connection.getresponse()
+    text = response.read().decode()
+    connection.close()
+
+    assert response.status == 400 and "another web site" in text
+    assert response.getheader("set-cookie") is None and response.getheader("location") is None
+    # Our own page's POST (same origin, or Origin "null" under no-referrer) still spends it once.
+    browser = Browser()
+    landing = browser.go("GET", link)
+    assert press_continue(browser, link, landing).status == 303
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request(
+        "POST",
+        "/connect/fiken/company",
+        urlencode({"choice": "x" * 43, "company": "c"}),
+        {"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+    response = connection.getresponse()
+    assert response.status == 400 and "another web site" in response.read().decode()  # the choice too
+    connection.close()

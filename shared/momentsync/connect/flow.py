@@ -78,6 +78,7 @@ class ConnectProblem(StrEnum):
     AUTHORIZATION_FAILED = "authorization_failed"
     OTHER_BROWSER = "other_browser"
     MALFORMED_FORM = "malformed_form"
+    CROSS_SITE = "cross_site"
 
 
 _REJECTED_TOKEN_PROBLEMS = {
