@@ -868,3 +868,20 @@ def test_another_sites_auto_submitting_form_cannot_spend_a_link(world, make_tena
     response = connection.getresponse()
     assert response.status == 400 and "another web site" in response.read().decode()  # the choice too
     connection.close()
+
+
+def test_two_browsers_pressing_continue_on_one_link_at_once_get_one_state(world, make_tenant):
+    """Attack (#20): the link is peeked (landing) and then consumed: two browsers racing on one link get
+    exactly one redirect to Fiken and one binding cookie; the other a 400, and nothing is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    link = world.link(tenant_id)
+    browsers = [Browser() for _ in range(6)]
+    landings = [b.go("GET", link) for b in browsers]
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        pages = list(pool.map(lambda pair: press_continue(pair[0], link, pair[1]), zip(browsers, landings)))
+
+    assert sorted(p.status for p in pages) == [303] + [400] * (len(browsers) - 1)
+    assert sum("momentsync_connect" in b.cookies for b in browsers) == 1
