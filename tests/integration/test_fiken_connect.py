@@ -881,7 +881,34 @@ def test_two_browsers_pressing_continue_on_one_link_at_once_get_one_state(world,
     landings = [b.go("GET", link) for b in browsers]
 
     with ThreadPoolExecutor(len(browsers)) as pool:
-        pages = list(pool.map(lambda pair: press_continue(pair[0], link, pair[1]), zip(browsers, landings)))
+        pages = list(
+            pool.map(
+                lambda pair: press_continue(pair[0], link, pair[1]), zip(browsers, landings, strict=True)
+            )
+        )
 
     assert sorted(p.status for p in pages) == [303] + [400] * (len(browsers) - 1)
     assert sum("momentsync_connect" in b.cookies for b in browsers) == 1
+
+
+def test_a_victims_callback_carried_back_to_the_attackers_browser_is_dead(world, make_tenant, company):
+    """Attack (#20): the attacker starts (holds the binding cookie), a victim approves in Fiken and lands
+    on our callback (refused: other browser). The attacker then obtains that callback URL (the victim's
+    code) and opens it in the browser with the right cookie. The refused callback already spent the
+    state, so the victim's code is never exchanged: the doc's "spent only with the right cookie" holds
+    for decline, not for a callback with a code (documented now)."""
+    slug = company()
+    world.fiken.set_consent(companies=[slug])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    victim, attacker = Browser(), Browser()
+    link = world.link(tenant_id)
+    authorize = press_continue(attacker, link, attacker.go("GET", link)).location
+    callback = victim.go("GET", authorize).location
+    assert victim.go("GET", callback).status == 400
+    code_calls = world.fiken.token_calls["authorization_code"]
+
+    replayed = attacker.go("GET", callback)
+
+    assert replayed.status == 400
+    assert world.fiken.token_calls["authorization_code"] == code_calls
+    assert world.credentials().get(tenant_id, fresh=True).fiken is None
