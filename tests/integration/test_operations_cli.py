@@ -424,3 +424,45 @@ def test_an_organisation_number_with_a_typo_is_refused_before_a_link_binds_to_it
     assert (
         DynamoTenantRepository(table(paused_stack, "TenantsTable")).get(tenant_id).organization_number is None
     )
+
+
+def test_setting_the_moment_key_waits_for_a_token_refresh_in_flight_and_loses_neither(
+    paused_stack, make_tenant, cli
+):
+    """Attack (#20): the tenant's secret holds the Moment key, the Fiken tokens and a connect's waiting
+    grant; every Fiken writer takes the token lease, but 'tenants settings --moment-api-key-stdin' wrote
+    the whole secret without it. A processor refreshing meanwhile (rotated, single-use refresh token)
+    wrote its stale read over the new key, or the key write put back a spent refresh token."""
+    import threading
+
+    from momentsync.connectors.fiken.tokens import token_lease_name
+    from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore
+    from momentsync.leases import DynamoLeaseLock
+
+    tenant_id = make_tenant().tenant.tenant_id
+    store = SecretsManagerCredentialsStore(
+        paused_stack.aws.client("secretsmanager"), paused_stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    )
+    leases = DynamoLeaseLock(table(paused_stack, "AuthTable"))
+    read, done = threading.Event(), threading.Event()
+
+    def refreshing_processor() -> None:
+        with leases.hold(token_lease_name(tenant_id)):
+            stored = store.get(tenant_id, fresh=True)
+            read.set()
+            done.wait(1.5)  # Fiken's token call
+            rotated = OAuthTokens(
+                access_token="rotated-at", refresh_token="rotated-rt", expires_at=datetime.now(UTC)
+            )
+            store.put(tenant_id, stored.model_copy(update={"fiken": rotated}))
+
+    processor = threading.Thread(target=refreshing_processor)
+    processor.start()
+    assert read.wait(10)
+    cli("tenants", "settings", tenant_id, "--moment-api-key-stdin", stdin="rotated-moment-key\n")
+    done.set()
+    processor.join(10)
+
+    after = store.get(tenant_id, fresh=True)
+    assert after.moment_api_key.get_secret_value() == "rotated-moment-key"
+    assert after.fiken is not None and after.fiken.refresh_token.get_secret_value() == "rotated-rt"
