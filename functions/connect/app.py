@@ -45,6 +45,7 @@ def connect_landing(tenant_id: str) -> Response:
 
 @app.post("/connect/fiken/<tenant_id>/continue")
 def start_connect(tenant_id: str) -> Response:
+    _refuse_cross_site()
     redirect = flow.start(tenant_id, _first(_form(), "token"), redirect_uri=redirect_uri())
     metrics.add_metric(name="ConnectStarted", unit=MetricUnit.Count, value=1)
     return Response(
@@ -77,6 +78,7 @@ def oauth_callback() -> Response:
 
 @app.post(CHOOSE_COMPANY_PATH)
 def choose_company() -> Response:
+    _refuse_cross_site()
     form = _form()
     result = flow.choose(choice_token=_first(form, "choice"), slug=_first(form, "company"))
     metrics.add_metric(name="ConnectConnected", unit=MetricUnit.Count, value=1)
@@ -135,6 +137,22 @@ def _cookie(name: str) -> str | None:
         if key == name and value:
             return value
     return None
+
+
+def _refuse_cross_site() -> None:
+    """Our POSTs come from our own pages. Another site's auto-submitting form (someone who holds a valid
+    link making a victim's browser, logged in to Fiken, approve it) is refused before the link is spent.
+
+    ``Sec-Fetch-Site`` says where the form was (browsers set it; ``Origin`` is "null" on our own POSTs
+    under ``Referrer-Policy: no-referrer``, so only a real foreign origin is refused). Clients that send
+    neither (curl, old browsers) pass: the link remains the credential.
+    """
+    headers = app.current_event.headers
+    site = (headers.get("sec-fetch-site") or "").lower()
+    origin = headers.get("origin") or ""
+    ours = redirect_uri().removesuffix(CALLBACK_PATH)
+    if site == "cross-site" or (origin and origin != "null" and origin.rstrip("/") != ours):
+        raise ConnectRefused(ConnectProblem.CROSS_SITE)
 
 
 def _form() -> dict[str, list[str]]:

@@ -108,6 +108,24 @@ class TransferSettings(BaseModel):
         return cleaned
 
 
+_ORGANIZATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def organization_number_problem(value: str) -> str | None:
+    """Why ``value`` (spaces removed) is no Norwegian organisation number, or None.
+
+    Brønnøysund's MOD11 check digit catches every single-digit typo and most swapped digits: a typo
+    would bind the connect link to a number no company has, or to another company's.
+    """
+    if not re.fullmatch(r"[0-9]{9}", value):
+        return "an organisation number is 9 digits (e.g. 912345688)"
+    remainder = sum(int(d) * w for d, w in zip(value, _ORGANIZATION_NUMBER_WEIGHTS, strict=False)) % 11
+    check = 0 if remainder == 0 else 11 - remainder
+    if check == 10 or check != int(value[8]):
+        return f"{value} fails the organisation number's check digit (MOD11): a typo?"
+    return None
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
@@ -117,7 +135,8 @@ class Tenant(BaseModel):
     moment_company_code: str = Field(min_length=1, max_length=100)
     fiken_company_slug: str | None = None
     # The company's Norwegian organisation number: a connect link links only a Fiken company with it.
-    organization_number: str | None = Field(default=None, pattern=r"^\d{9}$")
+    # ASCII digits only: "\\d" also takes Arabic-Indic and fullwidth digits, which no Fiken number equals.
+    organization_number: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
     sparebank1_bank: str | None = None
     sparebank1_company_key: str | None = None
     status: TenantStatus = TenantStatus.ACTIVE

@@ -799,3 +799,116 @@ def test_disconnect_also_revokes_a_connect_still_waiting_for_its_company_choice(
     after = world.credentials().get(tenant_id, fresh=True)
     assert (after.fiken, after.fiken_pending) == (None, None)
     assert world.api_status(waiting) == 401
+
+
+def test_a_company_choice_made_too_late_revokes_the_grant_waiting_for_it(world, make_tenant, company):
+    """Attack (#20, weak spot 3): the choice expired (30 min) and the person chose anyway. Before, the
+    answer was 'expired' and the new grant stayed live in fiken_pending (its token still answered 200)
+    until some later connect or a disconnect happened to replace it."""
+    first, second = company(), company()
+    world.fiken.set_consent(companies=[first, second])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(world.flow, "choice_ttl", timedelta(seconds=-1))
+        page = world.connect(tenant_id).page
+    assert "Choose the Fiken company" in page.text
+    waiting = (
+        world.credentials().get(tenant_id, fresh=True).fiken_pending.tokens.access_token.get_secret_value()
+    )
+    choice = unescape(re.search(r'name=choice value="([^"]+)"', page.text).group(1))
+
+    late = browse(
+        "POST", f"{world.stack.webhook_base_url}/connect/fiken/company", {"choice": choice, "company": first}
+    )
+
+    assert late.status == 400 and "expired" in late.text
+    stored = world.credentials().get(tenant_id, fresh=True)
+    assert (stored.fiken, stored.fiken_pending) == (None, None)
+    assert world.api_status(waiting) == 401
+    assert world.tenants.get(tenant_id).fiken_company_slug is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}],
+    ids=["sec-fetch-site", "origin"],
+)
+def test_another_sites_auto_submitting_form_cannot_spend_a_link(world, make_tenant, headers):
+    """Attack (#20, weak spot 4): whoever holds a valid link puts it in an auto-submitting form on their
+    site; a victim's browser (logged in to Fiken) POSTs it, gets the binding cookie and goes to consent.
+    Before, the POST was taken from any site. Now it is refused (400) and the link is not spent."""
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    link = world.link(tenant_id)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    parts = urlsplit(link)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request(
+        "POST",
+        f"/connect/fiken/{tenant_id}/continue",
+        urlencode({"token": token}),
+        {"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+    response = connection.getresponse()
+    text = response.read().decode()
+    connection.close()
+
+    assert response.status == 400 and "another web site" in text
+    assert response.getheader("set-cookie") is None and response.getheader("location") is None
+    # Our own page's POST (same origin, or Origin "null" under no-referrer) still spends it once.
+    browser = Browser()
+    landing = browser.go("GET", link)
+    assert press_continue(browser, link, landing).status == 303
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request(
+        "POST",
+        "/connect/fiken/company",
+        urlencode({"choice": "x" * 43, "company": "c"}),
+        {"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+    response = connection.getresponse()
+    assert response.status == 400 and "another web site" in response.read().decode()  # the choice too
+    connection.close()
+
+
+def test_two_browsers_pressing_continue_on_one_link_at_once_get_one_state(world, make_tenant):
+    """Attack (#20): the link is peeked (landing) and then consumed: two browsers racing on one link get
+    exactly one redirect to Fiken and one binding cookie; the other a 400, and nothing is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    link = world.link(tenant_id)
+    browsers = [Browser() for _ in range(6)]
+    landings = [b.go("GET", link) for b in browsers]
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        pages = list(
+            pool.map(
+                lambda pair: press_continue(pair[0], link, pair[1]), zip(browsers, landings, strict=True)
+            )
+        )
+
+    assert sorted(p.status for p in pages) == [303] + [400] * (len(browsers) - 1)
+    assert sum("momentsync_connect" in b.cookies for b in browsers) == 1
+
+
+def test_a_victims_callback_carried_back_to_the_attackers_browser_is_dead(world, make_tenant, company):
+    """Attack (#20): the attacker starts (holds the binding cookie), a victim approves in Fiken and lands
+    on our callback (refused: other browser). The attacker then obtains that callback URL (the victim's
+    code) and opens it in the browser with the right cookie. The refused callback already spent the
+    state, so the victim's code is never exchanged: the doc's "spent only with the right cookie" holds
+    for decline, not for a callback with a code (documented now)."""
+    slug = company()
+    world.fiken.set_consent(companies=[slug])
+    tenant_id = make_tenant(fiken_company_slug=None, organization_number=ORG).tenant.tenant_id
+    victim, attacker = Browser(), Browser()
+    link = world.link(tenant_id)
+    authorize = press_continue(attacker, link, attacker.go("GET", link)).location
+    callback = victim.go("GET", authorize).location
+    assert victim.go("GET", callback).status == 400
+    code_calls = world.fiken.token_calls["authorization_code"]
+
+    replayed = attacker.go("GET", callback)
+
+    assert replayed.status == 400
+    assert world.fiken.token_calls["authorization_code"] == code_calls
+    assert world.credentials().get(tenant_id, fresh=True).fiken is None

@@ -293,15 +293,15 @@ def test_connect_url_needs_an_organisation_number_or_a_confirmed_company_and_liv
         "connect-url",
         tenant_id,
         "--organization-number",
-        "912345670",
+        "912345688",
         "--valid-hours",
         "73",
         code=2,
     )
 
-    link = cli.json("tenants", "connect-url", tenant_id, "--organization-number", "912 345 670")
+    link = cli.json("tenants", "connect-url", tenant_id, "--organization-number", "912 345 688")
     tenants = DynamoTenantRepository(table(paused_stack, "TenantsTable"))
-    assert tenants.get(tenant_id).organization_number == "912345670"
+    assert tenants.get(tenant_id).organization_number == "912345688"
     hours = (datetime.fromisoformat(link["expires_at"]) - datetime.now(UTC)).total_seconds() / 3600
     assert 23.9 < hours <= 24  # the default is a day, not three
 
@@ -369,6 +369,114 @@ def test_adding_a_tenant_offers_the_backfill_for_records_from_before_its_webhook
     sb1 = f"sb-{uuid.uuid4().hex[:8]}"
     added = cli(
         "tenants", "add", sb1, "--name", "Bank AS", "--moment-company", "bankas", "--target", "sparebank1",
+        "--sparebank1-bank", "test", "--sparebank1-company-key", "3f1c9a52-7d4e-4b8a-9c21-5e6f7a8b9c0d",
         "--moment-api-key-stdin", stdin="moment-key\n",
     ).stdout  # fmt: skip
     assert f"momentsync resync {sb1} --entity invoice --since" in " ".join(added.split())
+def test_migrate_secrets_fills_a_secret_written_during_the_gap_and_never_deletes_what_it_lacks(
+    paused_stack, make_tenant, cli
+):
+    """Attack (#20): between the deploy and the migration a reconnect stores its Fiken tokens at the new
+    name (alone: the connect flow found no secret there), or an operator sets the Moment key. Before, the
+    migration answered already_there and skipped the tenant (its Moment key never arrived: paused for
+    good), and --delete-old then force-deleted the only copy of the key."""
+    secrets = paused_stack.aws.client("secretsmanager")
+    new_prefix = paused_stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    old_prefix = f"momentsync/old-{uuid.uuid4().hex[:6]}/tenants"
+    old_grant = {"access_token": "old-at", "refresh_token": "old-rt", "expires_at": "2030-01-01T00:00:00Z"}
+    new_grant = {"access_token": "new-at", "refresh_token": "new-rt", "expires_at": "2030-01-02T00:00:00Z"}
+    reconnected = make_tenant().tenant.tenant_id  # a reconnect during the gap: new tokens, no key
+    keyed = make_tenant().tenant.tenant_id  # the operator set the same key during the gap
+    for tenant_id in (reconnected, keyed):
+        secrets.create_secret(
+            Name=f"{old_prefix}/{tenant_id}",
+            SecretString=json.dumps({"moment_api_key": f"key-{tenant_id}", "fiken": old_grant}),
+        )
+    secrets.put_secret_value(
+        SecretId=f"{new_prefix}/{reconnected}", SecretString=json.dumps({"fiken": new_grant})
+    )
+    secrets.put_secret_value(
+        SecretId=f"{new_prefix}/{keyed}", SecretString=json.dumps({"moment_api_key": f"key-{keyed}"})
+    )
+
+    rows = {
+        r["tenant_id"]: r
+        for r in cli.json("tenants", "migrate-secrets", "--from-prefix", old_prefix, "--delete-old")
+    }
+
+    live = json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{reconnected}")["SecretString"])
+    assert live["moment_api_key"] == f"key-{reconnected}"  # filled in
+    assert live["fiken"]["refresh_token"] == "new-rt"  # the live grant is never replaced
+    # The old secret holds another grant: kept for the operator, never force-deleted.
+    assert rows[reconnected]["result"] == "merged" and rows[reconnected]["old_deleted"] is False
+    assert secrets.get_secret_value(SecretId=f"{old_prefix}/{reconnected}")["SecretString"]
+    live = json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{keyed}")["SecretString"])
+    assert live["moment_api_key"] == f"key-{keyed}" and live["fiken"]["refresh_token"] == "old-rt"
+    assert rows[keyed]["result"] == "merged" and rows[keyed]["old_deleted"] is True
+
+
+@pytest.mark.parametrize(
+    "typo",
+    [
+        "912345689",  # one digit off: the MOD11 check digit says so
+        "912345868",  # two digits swapped
+        "912345670",  # 9 digits, no valid check digit
+        "\u0669\u0661\u0662\u0663\u0664\u0665\u0666\u0668\u0668",  # Arabic-Indic digits (\\d took them)
+        "\uff19\uff11\uff12\uff13\uff14\uff15\uff16\uff18\uff18",  # fullwidth digits
+        "NO912345688MVA",
+    ],
+)
+def test_an_organisation_number_with_a_typo_is_refused_before_a_link_binds_to_it(
+    paused_stack, make_tenant, cli, typo
+):
+    """Attack (#20, weak spot 6): the number a link binds to was only checked for 9 digits (any Unicode
+    digit): a typo bound the link to a number no company has (nothing could ever be linked) or to
+    another organisation's company."""
+    tenant_id = make_tenant(fiken_company_slug=None).tenant.tenant_id
+    refused = cli("tenants", "connect-url", tenant_id, "--organization-number", typo, code=2)
+    assert "organisation number" in refused.output
+    assert (
+        DynamoTenantRepository(table(paused_stack, "TenantsTable")).get(tenant_id).organization_number is None
+    )
+
+
+def test_setting_the_moment_key_waits_for_a_token_refresh_in_flight_and_loses_neither(
+    paused_stack, make_tenant, cli
+):
+    """Attack (#20): the tenant's secret holds the Moment key, the Fiken tokens and a connect's waiting
+    grant; every Fiken writer takes the token lease, but 'tenants settings --moment-api-key-stdin' wrote
+    the whole secret without it. A processor refreshing meanwhile (rotated, single-use refresh token)
+    wrote its stale read over the new key, or the key write put back a spent refresh token."""
+    import threading
+
+    from momentsync.connectors.fiken.tokens import token_lease_name
+    from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore
+    from momentsync.leases import DynamoLeaseLock
+
+    tenant_id = make_tenant().tenant.tenant_id
+    store = SecretsManagerCredentialsStore(
+        paused_stack.aws.client("secretsmanager"), paused_stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    )
+    leases = DynamoLeaseLock(table(paused_stack, "AuthTable"))
+    read, done = threading.Event(), threading.Event()
+
+    def refreshing_processor() -> None:
+        with leases.hold(token_lease_name(tenant_id)):
+            stored = store.get(tenant_id, fresh=True)
+            read.set()
+            done.wait(1.5)  # Fiken's token call
+            rotated = OAuthTokens(
+                access_token="rotated-at", refresh_token="rotated-rt", expires_at=datetime.now(UTC)
+            )
+            store.put(tenant_id, stored.model_copy(update={"fiken": rotated}))
+
+    processor = threading.Thread(target=refreshing_processor)
+    processor.start()
+    assert read.wait(10)
+    cli("tenants", "settings", tenant_id, "--moment-api-key-stdin", stdin="rotated-moment-key\n")
+    done.set()
+    processor.join(10)
+
+    after = store.get(tenant_id, fresh=True)
+    assert after.moment_api_key.get_secret_value() == "rotated-moment-key"
+    assert after.fiken is not None and after.fiken.refresh_token.get_secret_value() == "rotated-rt"

@@ -83,3 +83,12 @@ def test_processor_may_only_publish_to_the_operator_topic_and_claim_notification
     email = ses["Fn::If"][1]
     assert email["Action"] == "ses:SendEmail"
     assert email["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "NotificationSender"}}}
+
+
+def test_the_dashboard_name_is_unique_per_region_as_dashboards_are_global(resources):
+    """Attack (#20, per-stack names): CloudWatch dashboards are global per account, and samconfig.toml
+    deploys the stack name momentsync-prod to eu-north-1 AND eu-west-1: '${AWS::StackName}-operations'
+    made the second deploy overwrite the first's dashboard (PutDashboard creates or replaces), and
+    deleting either stack deleted the other's."""
+    name = resources["OperationsDashboard"]["Properties"]["DashboardName"]["Fn::Sub"]
+    assert "${AWS::StackName}" in name and "${AWS::Region}" in name

@@ -49,13 +49,13 @@ if TYPE_CHECKING:  # imported where used: `momentsync --help` must not load boto
     from momentsync.tenants import Tenant
 
 
-
 class TargetChoice(StrEnum):
     """momentsync.tenants.TargetSystem's values (a test keeps them equal): importing that module
     would load pydantic and boto3 before --help can answer."""
 
     FIKEN = "fiken"
     SPAREBANK1 = "sparebank1"
+
 
 app = typer.Typer(
     help="Operate momentsync: tenants, status, transfer log, dead letters.",
@@ -82,6 +82,17 @@ def main_options(
         target_options={"local": local, "stack": stack, "region": region, "config_env": config_env},
         as_json=as_json,
     )
+
+
+def checked_organization_number(value: str) -> str:
+    """The operator's organisation number without spaces, or exit 2 saying why it is none (MOD11)."""
+    from momentsync.tenants import organization_number_problem
+
+    number = value.replace(" ", "").strip()
+    problem = organization_number_problem(number)
+    if problem:
+        fail(f"the organisation number is wrong: {problem}", EXIT_USAGE)
+    return number
 
 
 def tenant_summary(tenant: Tenant) -> dict[str, Any]:
@@ -163,7 +174,9 @@ def tenants_add(
             moment_company_code=moment_company,
             moment_api_key=api_key or None,
             fiken_company_slug=fiken_company,
-            organization_number=organization_number.replace(" ", "") if organization_number else None,
+            organization_number=checked_organization_number(organization_number)
+            if organization_number
+            else None,
             sparebank1_bank=sparebank1_bank,
             sparebank1_company_key=sparebank1_company_key,
             notification_emails=email or [],
@@ -331,8 +344,9 @@ def tenants_connect_url(
     if tenant.target is not TargetSystem.FIKEN:  # type: ignore[union-attr]
         fail(f"tenant {tenant_id} does not transfer to Fiken", EXIT_USAGE)
     if organization_number is not None:
+        organization_number = checked_organization_number(organization_number)
         try:
-            tenant.organization_number = organization_number.replace(" ", "")  # type: ignore[union-attr]
+            tenant.organization_number = organization_number  # type: ignore[union-attr]
             tenant = tenants.save(tenant)  # type: ignore[arg-type]
         except ValueError:
             fail("the organisation number must be 9 digits (e.g. 912345670)", EXIT_USAGE)
@@ -487,7 +501,14 @@ def tenants_migrate_secrets(
         console.print_json(json.dumps(rows))
         return
     for row in rows:
-        console.print(f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else ''}")
+        kept = (
+            " (old KEPT: it holds values the live secret does not; compare them)"
+            if delete_old and row["result"] != "nothing_to_copy"
+            else ""
+        )
+        console.print(
+            f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else kept}"
+        )
 
 
 @tenants_app.command("verify")

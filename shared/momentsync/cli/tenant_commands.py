@@ -26,6 +26,7 @@ from momentsync.cli.context import (
 )
 
 if TYPE_CHECKING:
+    from momentsync.leases import DynamoLeaseLock
     from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin
     from momentsync.tenants import Tenant
 
@@ -48,7 +49,16 @@ def _admin(context: Context, *, with_queue: bool = False, with_credentials: bool
         parked=context.parked() if with_queue else None,
         queue=context.event_queue() if with_queue else None,
         credentials=context.credentials() if with_credentials else None,
+        leases=_token_leases(context) if with_credentials else None,
     )
+
+
+def _token_leases(context: Context) -> DynamoLeaseLock:
+    """The auth table's leases: a secret written here waits for a refresh or a connect in flight."""
+    from momentsync.cli.main import fiken_auth_resources  # main imports this module
+    from momentsync.leases import DynamoLeaseLock
+
+    return DynamoLeaseLock(context.target.table(fiken_auth_resources(context)["AUTH_TABLE"]))
 
 
 def _summary(tenant: Tenant) -> dict:
@@ -240,26 +250,26 @@ def tenants_settings(
         fail("--vat-registered takes yes, no or ask", EXIT_USAGE)
     try:
         change = _settings_change(
-        notification_emails=email,
-        add_emails=add_email or [],
-        remove_emails=remove_email or [],
-        invoice_mode=InvoiceMode(invoice_mode.value) if invoice_mode else None,
-        vat_code_overrides=_pairs(vat_code, "--vat-code"),
-        unset_vat_codes=unset_vat_code or [],
-        account_overrides=_pairs(account, "--account"),
-        unset_accounts=unset_account or [],
-        bank_account_number=bank_account,
-        clear_bank_account_number=clear_bank_account,
-        vat_registered=vat_registered,  # type: ignore[arg-type]
-        foreign_currency=ForeignCurrency(foreign_currency.value) if foreign_currency else None,
-        data_types=_words(data_types, singular=True),
-        cutover_date=_day(cutover),
-        clear_cutover_date=clear_cutover,
-        customer_states=_words(customer_states),
-        clear_customer_states=clear_customer_states,
-        project_states=_words(project_states),
-        clear_project_states=clear_project_states,
-    )
+            notification_emails=email,
+            add_emails=add_email or [],
+            remove_emails=remove_email or [],
+            invoice_mode=InvoiceMode(invoice_mode.value) if invoice_mode else None,
+            vat_code_overrides=_pairs(vat_code, "--vat-code"),
+            unset_vat_codes=unset_vat_code or [],
+            account_overrides=_pairs(account, "--account"),
+            unset_accounts=unset_account or [],
+            bank_account_number=bank_account,
+            clear_bank_account_number=clear_bank_account,
+            vat_registered=vat_registered,  # type: ignore[arg-type]
+            foreign_currency=ForeignCurrency(foreign_currency.value) if foreign_currency else None,
+            data_types=_words(data_types, singular=True),
+            cutover_date=_day(cutover),
+            clear_cutover_date=clear_cutover,
+            customer_states=_words(customer_states),
+            clear_customer_states=clear_customer_states,
+            project_states=_words(project_states),
+            clear_project_states=clear_project_states,
+        )
     except ValidationError as exc:
         fail(one_line(exc).removeprefix("value: ").removeprefix("Value error, "), EXIT_USAGE)
     if change.is_empty and not moment_api_key_stdin:

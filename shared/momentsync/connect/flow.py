@@ -78,6 +78,7 @@ class ConnectProblem(StrEnum):
     AUTHORIZATION_FAILED = "authorization_failed"
     OTHER_BROWSER = "other_browser"
     MALFORMED_FORM = "malformed_form"
+    CROSS_SITE = "cross_site"
 
 
 _REJECTED_TOKEN_PROBLEMS = {
@@ -304,7 +305,13 @@ class FikenConnectFlow:
         logger.info("fiken consent declined", extra={"tenant_id": grant.tenant_id})
 
     def choose(self, *, choice_token: str | None, slug: str | None) -> Connected:
-        grant = self._consume(OneTimeTokenKind.COMPANY_CHOICE, choice_token)
+        try:
+            grant = self.one_time_tokens.consume(OneTimeTokenKind.COMPANY_CHOICE, choice_token)
+        except OneTimeTokenRejected as exc:
+            if exc.problem == "expired" and exc.tenant_id:
+                # Too late to choose: the grant waiting for this choice can never be used, so end it.
+                self._drop_pending(exc.tenant_id, choice_token or "")
+            raise ConnectRefused(_REJECTED_TOKEN_PROBLEMS[(exc.kind, exc.problem)]) from None
         offered = [FikenCompany.model_validate(company) for company in grant.data.get("companies", [])]
         company = next((c for c in offered if c.slug == slug), None)
         if company is None:

@@ -36,10 +36,14 @@ class OneTimeTokenKind(StrEnum):
 class OneTimeTokenRejected(Exception):
     """``unknown`` covers forged, mistyped and already used tokens (they are indistinguishable)."""
 
-    def __init__(self, kind: OneTimeTokenKind, problem: Literal["unknown", "expired"]) -> None:
+    def __init__(
+        self, kind: OneTimeTokenKind, problem: Literal["unknown", "expired"], tenant_id: str | None = None
+    ) -> None:
         super().__init__(f"{kind.value} token {problem}")
         self.kind = kind
         self.problem = problem
+        # An expired token still names its tenant: what it guarded can be cleaned up.
+        self.tenant_id = tenant_id
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,13 @@ class DynamoOneTimeTokens:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )["Attributes"]
         except self._table.meta.client.exceptions.ConditionalCheckFailedException as exc:
-            if exc.response.get("Item"):
+            found = exc.response.get("Item")
+            if found:
                 self._table.delete_item(Key=key)  # expired: tidy up now rather than at TTL time
-                raise OneTimeTokenRejected(kind, "expired") from None
+                # The failed condition's item comes in DynamoDB's wire format ({"S": ...}).
+                tenant = found.get("tenant_id")
+                tenant_id = tenant.get("S") if isinstance(tenant, dict) else tenant
+                raise OneTimeTokenRejected(kind, "expired", tenant_id) from None
             raise OneTimeTokenRejected(kind, "unknown") from None
         return OneTimeGrant(tenant_id=item["tenant_id"], data=_plain(item.get("data") or {}))
 

@@ -86,6 +86,11 @@ _REFUSALS: dict[ConnectProblem, tuple[str, str]] = {
         "This request cannot be read",
         f"The form sent here was not one of ours. {_ASK_FOR_A_NEW_LINK}",
     ),
+    ConnectProblem.CROSS_SITE: (
+        "Please use the link itself",
+        "This request came from another web site, not from our page. Open the connect link you were "
+        "sent and press the button there. Nothing was changed and the link still works.",
+    ),
     ConnectProblem.AUTHORIZATION_FAILED: (
         "Fiken refused the connection",
         "Fiken did not accept momentsync's request. This is a problem on our side; your momentsync "

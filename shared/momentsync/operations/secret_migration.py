@@ -5,20 +5,28 @@ two stacks read and overwrote each other's tenants' credentials. Stacks now name
 ``momentsync/{stack}/tenants/*``. After upgrading, an operator copies each tenant's secret across once
 (``momentsync tenants migrate-secrets --from-prefix momentsync/prod/tenants``); a secret already at the
 new name is never overwritten, and the old ones are deleted only when asked (``--delete-old``).
+
+A secret may appear at the new name before the copy: between the deploy and the migration the connect
+flow stores a reconnect's Fiken tokens there (alone: it found no secret), or an operator sets the Moment
+key. Such a secret is live but partial, so what the old secret holds and the new one lacks is filled in
+(``merged``); nothing the new one holds is replaced. An old secret is deleted only when the new one
+holds everything it held: one whose values differ (another Fiken grant) is kept for the operator.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
 from momentsync.tenants import TenantRepository
 
 
 class Migration(StrEnum):
     COPIED = "copied"
     ALREADY_THERE = "already_there"  # the new secret exists: it is the live one, never overwritten
+    MERGED = "merged"  # the new secret existed without some of the old one's fields: those were added
     NOTHING_TO_COPY = "nothing_to_copy"
 
 
@@ -47,14 +55,30 @@ def migrate_tenant_secrets(
             results.append(MigratedSecret(tenant_id, Migration.NOTHING_TO_COPY, False))
             continue
         try:
-            new.get(tenant_id, fresh=True)
-            result = Migration.ALREADY_THERE
+            live = new.get(tenant_id, fresh=True)
         except CredentialsNotFound:
             new.put(tenant_id, current)
-            result = Migration.COPIED
+            live, result = current, Migration.COPIED
+        else:
+            missing = {
+                name: getattr(current, name)
+                for name in type(current).model_fields
+                if getattr(live, name) is None and getattr(current, name) is not None
+            }
+            result = Migration.ALREADY_THERE
+            if missing:
+                live = live.model_copy(update=missing)
+                new.put(tenant_id, live)
+                result = Migration.MERGED
         deleted = False
-        if delete_old:
+        if delete_old and _holds_everything_of(live, current):
             old.delete(tenant_id)
             deleted = True
         results.append(MigratedSecret(tenant_id, result, deleted))
     return results
+
+
+def _holds_everything_of(live: TenantCredentials, old: TenantCredentials) -> bool:
+    """Deleting ``old`` loses nothing: every field it holds, ``live`` holds with the same value."""
+    mine, theirs = json.loads(live.to_secret_string()), json.loads(old.to_secret_string())
+    return all(mine.get(name) == value for name, value in theirs.items())

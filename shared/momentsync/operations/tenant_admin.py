@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -15,8 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from stdnum.no import kontonr
 
+from momentsync.connectors.fiken.tokens import token_lease_name
 from momentsync.connectors.fiken.vat import SALES_VAT_TYPES
 from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.leases import DynamoLeaseLock
 from momentsync.operations.replay import AuditLog
 from momentsync.queue import EventQueue
 from momentsync.sync.parking import DynamoParkedEvents
@@ -202,6 +205,8 @@ class TenantAdmin:
     parked: DynamoParkedEvents | None = None
     queue: EventQueue | None = None
     credentials: SecretsManagerCredentialsStore | None = None
+    # The per-tenant token lease every writer of the tenant's secret takes (refresh, connect, disconnect).
+    leases: DynamoLeaseLock | None = None
 
     def pause(self, tenant_id: str, reason: str | None = None) -> Tenant:
         """Holds processing: webhooks are still queued, the processor parks them until resumed."""
@@ -297,14 +302,17 @@ class TenantAdmin:
         if not api_key.strip():
             raise TenantChangeRefused("the Moment API key is empty")
         self.tenants.require(tenant_id)
-        try:
-            current = self.credentials.get(tenant_id, fresh=True)
-        except CredentialsNotFound:
-            current = TenantCredentials()
-        replaced = current.moment_api_key is not None
-        self.credentials.put(
-            tenant_id, current.model_copy(update={"moment_api_key": SecretStr(api_key.strip())})
-        )
+        # Read-modify-write of the whole secret: under the token lease, or a processor's refresh (its
+        # rotated, single-use refresh token) or a connect's waiting grant written meanwhile is lost.
+        with self.leases.hold(token_lease_name(tenant_id)) if self.leases else nullcontext():
+            try:
+                current = self.credentials.get(tenant_id, fresh=True)
+            except CredentialsNotFound:
+                current = TenantCredentials()
+            replaced = current.moment_api_key is not None
+            self.credentials.put(
+                tenant_id, current.model_copy(update={"moment_api_key": SecretStr(api_key.strip())})
+            )
         self._audit("tenant.moment_api_key", tenant_id, {"rotated" if replaced else "set": True})
 
     def record_webhook_secret_rotation(self, tenant_id: str) -> None:

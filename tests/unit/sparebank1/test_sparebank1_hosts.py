@@ -170,3 +170,77 @@ def test_a_token_endpoint_on_another_origin_is_ignored(credentials):
     tokens = AppTokens(lambda: credentials)
     assert tokens.for_hosts(LOGIN, SMN).access_token() == "tok"
     assert (evil.call_count, real.call_count) == (0, 1)
+
+
+# ---------------------------------------------------------------- attack-20: parser differentials
+@pytest.mark.parametrize(
+    "app_framework",
+    [
+        # urlsplit calls these hosts "...regnskap.smn.no"; a resolver reads "\." as a dot inside a label
+        # (the name then sits under smn.no, outside regnskap.smn.no), httpx sends them as they are.
+        "https://evil.example\\.regnskap.smn.no",
+        "https://evil.example%2f.regnskap.smn.no",
+        "https://evil.example;.regnskap.smn.no",
+        "https://evil.example%2523.regnskap.smn.no",
+        "https://evil.example\t.regnskap.smn.no",  # httpx refuses it at request time: InvalidURL
+        "https://evil.example\x00.regnskap.smn.no",
+        "https://evil.example\uff0e.regnskap.smn.no",  # fullwidth full stop
+        "https://-evil.regnskap.smn.no",
+    ],
+)
+def test_a_listed_bank_host_that_is_no_dns_name_is_refused(app_framework):
+    with pytest.raises(PermanentError, match="outside its allowlist"):
+        check_endpoints(resolve_bank("smn"), Services(app_framework, LOGIN, None))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://regnskap.smn.no:99999",
+        "https://regnskap.smn.no:443:80",
+        "https://evil.example:.regnskap.smn.no",
+    ],
+)
+def test_a_service_map_with_an_unreadable_port_is_a_refusal_not_a_crash(url):
+    """urlsplit(...).port raises ValueError: that was an unexpected error (retried), not a named refusal."""
+    with pytest.raises(PermanentError, match="outside its allowlist"):
+        check_endpoints(resolve_bank("smn"), Services(url, LOGIN, None))
+    with pytest.raises(PermanentError, match="outside its allowlist"):
+        check_endpoints(resolve_bank("smn"), Services(SMN, LOGIN, url))
+    custom = resolve_bank("http://127.0.0.1:9999", custom_urls=True)
+    with pytest.raises(PermanentError, match="outside its allowlist"):
+        check_endpoints(custom, Services("http://127.0.0.1:99999", "http://127.0.0.1:9999", None))
+
+
+@pytest.mark.parametrize(
+    "app_framework",
+    [
+        "https://REGNSKAP.SMN.NO",
+        "https://regnskap.smn.no.",
+        "https://regnskap.smn.no:443",
+        "HTTPS://regnskap.smn.no",
+    ],
+)
+def test_spellings_of_the_banks_own_host_are_still_accepted(app_framework):
+    assert (
+        check_endpoints(resolve_bank("smn"), Services(app_framework, LOGIN, None)).app_framework
+        == app_framework
+    )
+
+
+def test_a_redirect_from_the_bank_to_another_host_is_not_followed_with_the_token(credentials):
+    """The listed bank answers 302 to another host: httpx must not carry the Authorization header there."""
+    with respx.mock(assert_all_called=False) as mock:
+        mock.get(f"{SMN}/api/endpoints").respond(200, json={"AppFramework": SMN, "Identity": LOGIN})
+        mock.get(f"{LOGIN}/.well-known/openid-configuration").respond(404)
+        mock.post(f"{LOGIN}/connect/token").respond(200, json={"access_token": "tok-smn", "expires_in": 3600})
+        mock.get(f"{SMN}/api/init/companies").respond(302, headers={"Location": "https://evil.example/x"})
+        evil = mock.route(host="evil.example").respond(200, json=[])
+        http = httpx.Client()
+        access = SpareBank1Access(
+            AppTokens(lambda: credentials, http=http), discovery=EndpointDiscovery(http), http=http
+        )
+        client = access.client_for(tenant("smn"))
+        with pytest.raises(PermanentError):
+            client.companies()
+        assert not evil.called

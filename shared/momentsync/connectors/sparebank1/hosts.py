@@ -16,6 +16,7 @@ The table comes from third-party code, so it is configuration, not truth: add a 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -30,10 +31,23 @@ TEST_BANK = "test"
 HOSTS_REMEDY = "docs/security.md#sparebank-1-hosts"
 
 
+# A host name as DNS spells it: letters, digits and hyphens between dots. urlsplit takes anything in a
+# netloc ("evil.com\\.regnskap.sb1.no", "a;b", "%2f"), which resolvers and httpx may read differently.
+_DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+INVALID_ORIGIN = "invalid://"
+
+
 def origin(url: str) -> str:
-    """``scheme://host:port`` of a URL (the port made explicit, so two spellings of one origin are equal)."""
-    parts = urlsplit(url)
-    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    """``scheme://host:port`` of a URL (the port made explicit, so two spellings of one origin are equal).
+
+    A URL urlsplit cannot read (a port out of range or not a number) has no origin: ``INVALID_ORIGIN``,
+    equal to no real one.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    except ValueError:
+        return INVALID_ORIGIN
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
@@ -111,11 +125,18 @@ class ServiceEndpoints:
 
 def _host_within(url: str, host: str) -> bool:
     """``url`` is https, without user info or an odd port, on ``host`` or one of its subdomains."""
-    parts = urlsplit(url)
+    if not (url.isascii() and url.isprintable()) or " " in url:
+        return False  # urlsplit silently drops tabs and newlines that httpx refuses or reads otherwise
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port out of range or not a number
+        return False
     name = (parts.hostname or "").lower().rstrip(".")
     return (
         parts.scheme == "https"
-        and parts.port in (None, 443)
+        and port in (None, 443)
+        and bool(_DNS_NAME.match(name))
         and not parts.username
         and not parts.password
         and (name == host or name.endswith("." + host))
