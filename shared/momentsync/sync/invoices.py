@@ -31,7 +31,14 @@ ENTITY = "invoice"
 PENDING_PDF = "pdf"
 
 
-def sync_invoice(session: TenantSession, invoice_id: int, *, direct: bool = False) -> SyncResult:
+class CreditedBeforeCutover(Exception):
+    """The invoice a credit note credits is dated before the tenant's cutover and the books do not hold
+    it: it was never ours to transfer, so neither is its credit note (skipped, not dead-lettered)."""
+
+
+def sync_invoice(
+    session: TenantSession, invoice_id: int, *, direct: bool = False, credited: bool = False
+) -> SyncResult:
     if direct and (reason := not_transferred(session.tenant, ENTITY)):
         return SyncResult(Outcome.SKIPPED, reason=reason)
     calls_before = session.connector.remote_calls
@@ -64,12 +71,19 @@ def sync_invoice(session: TenantSession, invoice_id: int, *, direct: bool = Fals
         return SyncResult(Outcome.SKIPPED, reason=reason)
     # The cutover holds for every invoice, also an original a credit note would bring along.
     if not (link and link.remote_id) and (reason := filtered_out(session.tenant, ENTITY, invoice)):
+        if credited:
+            # An original a credit note after the cutover needs: adopted when the books hold it (a
+            # tenant that moved from Moment's own integration), never created.
+            return adopt_only(session, invoice, link or session.new_link(ENTITY, invoice_id), reason)
         return SyncResult(Outcome.SKIPPED, reason=reason)
 
     def calls() -> int:
         return session.connector.remote_calls - calls_before
 
-    parties = resolve_parties(session, invoice)
+    try:
+        parties = resolve_parties(session, invoice)
+    except CreditedBeforeCutover as exc:
+        return SyncResult(Outcome.SKIPPED, reason=str(exc))
     content = session.connector.invoice_content(invoice, parties)
     due_date = content.pop("dueDate", None)
     digest = content_hash(content)
@@ -112,8 +126,13 @@ def resolve_parties(session: TenantSession, invoice) -> InvoiceParties:
     if invoice.credited_invoice_id is not None:
         original = session.link(ENTITY, invoice.credited_invoice_id)
         if not (original and original.remote_id):
-            result = sync_invoice(session, invoice.credited_invoice_id)
+            result = sync_invoice(session, invoice.credited_invoice_id, credited=True)
             original = session.link(ENTITY, invoice.credited_invoice_id)
+            if result.outcome is Outcome.SKIPPED and result.details.get("before_cutover"):
+                raise CreditedBeforeCutover(
+                    f"credit note of invoice {invoice.credited_invoice_id}, which is not transferred: "
+                    f"{result.reason}"
+                )
             if result.outcome is Outcome.SKIPPED:
                 raise PermanentError(
                     f"credited invoice {invoice.credited_invoice_id} is not transferred: {result.reason}"
@@ -126,6 +145,42 @@ def resolve_parties(session: TenantSession, invoice) -> InvoiceParties:
                 )
         credited = RemoteRecord(original.remote_id, original.remote_number, original.details)
     return InvoiceParties(customer=customer, project=project, credited=credited)
+
+
+def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> SyncResult:
+    """Link a document the books already hold by its natural key; create nothing."""
+    calls_before = session.connector.remote_calls
+    parties = resolve_parties(session, invoice)
+    remote = session.connector.find_invoice(invoice, parties)
+    if remote is None:
+        return SyncResult(
+            Outcome.SKIPPED,
+            reason=f"{reason}, and the books do not hold it",
+            details={"before_cutover": True},
+        )
+    content = session.connector.invoice_content(invoice, parties)
+    due_date = content.pop("dueDate", None)
+    link = session.state.save(
+        link.model_copy(
+            update={
+                "remote_id": remote.remote_id,
+                "remote_number": remote.remote_number,
+                "content_hash": content_hash(content),
+                "pending": [],
+                "details": {**link.details, **remote.details, "due_date": str(due_date)},
+                "source_modified_at": None,
+            }
+        )
+    )
+    return finish(
+        session,
+        invoice,
+        link,
+        remote,
+        lambda: session.connector.remote_calls - calls_before,
+        adopted=True,
+        created_now=False,
+    )
 
 
 def record_intent(session: TenantSession, link: SyncLink, invoice) -> SyncLink:
