@@ -65,3 +65,71 @@ def test_a_credit_note_of_an_invoice_before_the_cutover_that_the_books_hold_cred
     note = only(pipeline.fiken.credit_notes(pipeline.slug))
     assert note["associatedInvoiceId"] == invoice["invoiceId"]
     assert pipeline.dead_letters() == []
+
+
+# ---------------------------------------------------------------------- attachments: whose PDF counts
+def hand_attached_pdf(pipeline, owner_id: int, filename: str) -> None:
+    """What an accountant does in Fiken's web app: attach a document of their own to the invoice."""
+    with pipeline.fiken.lock:
+        pipeline.fiken.companies[pipeline.slug].attachments.append(
+            {
+                "attachmentId": pipeline.fiken.new_uuid(),
+                "owner": "invoice",
+                "ownerId": owner_id,
+                "filename": filename,
+                "contentType": "application/pdf",
+                "size": 9,
+                "content": b"%PDF-1.4\n",
+                "comment": None,
+            }
+        )
+
+
+def test_an_unrelated_pdf_attached_by_hand_does_not_stop_moments_pdf(pipeline):
+    """Our PDF upload failed for good (dead-lettered); before the replay an accountant attached a
+    timesheet PDF to the invoice in Fiken. "Any PDF counts" would leave the invoice without Moment's
+    own PDF forever, and the event would say synced."""
+    pipeline.fiken.fault_plan.script(
+        "status", status=400, times=1, method="POST", path=rf"/companies/{pipeline.slug}/invoices/\d+/attachments$"
+    )
+    customer = pipeline.driver.create_customer(name="Vedlegg AS", customer_number="100960")
+    invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+    owner_id = only(pipeline.invoices())["invoiceId"]
+    assert pipeline.link("invoice", invoice.id).pending == ["pdf"]
+    hand_attached_pdf(pipeline, owner_id, "timeliste-mars.pdf")
+
+    pipeline.driver.notify("invoice", invoice.id)  # the replay, or Moment's next webhook
+    pipeline.settle()
+
+    names = sorted(a["filename"] for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id)
+    assert names == [f"faktura-{invoice.invoice_number}.pdf", "timeliste-mars.pdf"]
+    assert pipeline.link("invoice", invoice.id).pending == []
+
+
+def test_a_pdf_naming_the_invoice_number_counts_as_the_invoices_own_but_not_one_of_a_longer_number(
+    pipeline,
+):
+    """An adopted document that carries the PDF Moment's own integration attached (named with the
+    invoice number) gets no second copy; a PDF naming invoice 23 is not invoice 2's."""
+    pipeline.fiken.fault_plan.script(
+        "status", status=400, times=2, method="POST", path=rf"/companies/{pipeline.slug}/invoices/\d+/attachments$"
+    )
+    customer = pipeline.driver.create_customer(name="Nummer AS", customer_number="100961")
+    first = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    second = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+    ids = {i["orderReference"]: i["invoiceId"] for i in pipeline.invoices()}
+    first_id, second_id = ids[str(first.invoice_number)], ids[str(second.invoice_number)]
+    hand_attached_pdf(pipeline, first_id, f"Faktura {first.invoice_number}.pdf")
+    hand_attached_pdf(pipeline, second_id, f"Faktura {second.invoice_number}1.pdf")
+
+    pipeline.driver.notify("invoice", first.id)
+    pipeline.driver.notify("invoice", second.id)
+    pipeline.settle()
+
+    def names(owner_id: int) -> list[str]:
+        return sorted(a["filename"] for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id)
+
+    assert names(first_id) == [f"Faktura {first.invoice_number}.pdf"]
+    assert names(second_id) == [f"Faktura {second.invoice_number}1.pdf", f"faktura-{second.invoice_number}.pdf"]

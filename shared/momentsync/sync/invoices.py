@@ -258,7 +258,7 @@ def finish(
     A document this very call created cannot carry a PDF yet, so the common path costs no extra call;
     any other (a retry after an upload whose answer was lost, an adopted one) is looked at first."""
     if PENDING_PDF in link.pending:
-        if created_now or not session.connector.has_invoice_pdf(remote):
+        if created_now or not session.connector.has_invoice_pdf(remote, invoice.invoice_number):
             attach_pdf(session, invoice, remote)
         link = _save(session, link, {"pending": [p for p in link.pending if p != PENDING_PDF]})
 

@@ -8,9 +8,11 @@ full or partial credit note).
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date
 from typing import Any
+from urllib.parse import unquote
 
 from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.fiken import mapping
@@ -356,10 +358,12 @@ class FikenConnector:
             self.client.upload_sale_attachment(int(remote.remote_id), filename, pdf)
         # Issued credit notes take no attachments in Fiken API v2 (only drafts do); Fiken renders its own.
 
-    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
-        """Whether the document already carries a PDF: ours (an upload whose answer was lost) or one
-        attached before we adopted it (Moment's own Fiken integration). Fiken has no idempotency keys,
-        so this is what keeps a retried upload from making a second copy."""
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
+        """Whether the document already carries this invoice's PDF: ours (an upload whose answer was
+        lost) or one attached before we adopted it (Moment's own Fiken integration), recognised by the
+        invoice number in its file name. Fiken has no idempotency keys, so this is what keeps a retried
+        upload from making a second copy; a PDF an accountant attached by hand (a timesheet) is not
+        Moment's invoice and does not stop it."""
         kind = remote.details.get("kind", KIND_INVOICE)
         if kind == KIND_INVOICE:
             attachments = self.client.list_invoice_attachments(int(remote.remote_id))
@@ -367,7 +371,7 @@ class FikenConnector:
             attachments = self.client.list_sale_attachments(int(remote.remote_id))
         else:
             return False  # credit notes take no attachments (see attach_invoice_pdf)
-        return any(_is_pdf(a) for a in attachments)
+        return any(_is_invoice_pdf(a, invoice_number) for a in attachments)
 
     def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> bool:
         # Only issued invoices take a new due date (PATCH newDueDate); sales and credit notes cannot.
@@ -525,11 +529,16 @@ def _sale_totals(sale: SaleResult) -> InvoiceTotals:
     return InvoiceTotals(net, vat, net + vat, _labelled(split), _foreign_nok(sale, nok))
 
 
-def _is_pdf(attachment: Attachment) -> bool:
+def _is_invoice_pdf(attachment: Attachment, invoice_number: Any) -> bool:
     # Fiken's attachment object has no filename field: the file name ends the download URL, and the
-    # identifier may carry it. Any PDF counts: one PDF per document, whoever attached it.
-    names = [attachment.identifier or "", (attachment.download_url or "").rsplit("/", 1)[-1]]
-    return any(name.lower().endswith(".pdf") for name in names)
+    # identifier may carry it. A PDF counts when its name carries the invoice number as a whole number
+    # (ours is faktura-<number>.pdf; 2 is not 23); without a number to look for, any PDF counts.
+    names = [attachment.identifier or "", unquote((attachment.download_url or "").rsplit("/", 1)[-1])]
+    pdfs = [name for name in names if name.lower().endswith(".pdf")]
+    if invoice_number is None:
+        return bool(pdfs)
+    number = re.compile(rf"(?<!\d){re.escape(str(invoice_number))}(?!\d)")
+    return any(number.search(name) for name in pdfs)
 
 
 def _about_counter(message: str | None) -> bool:
