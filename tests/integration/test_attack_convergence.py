@@ -90,7 +90,11 @@ def test_an_unrelated_pdf_attached_by_hand_does_not_stop_moments_pdf(pipeline):
     timesheet PDF to the invoice in Fiken. "Any PDF counts" would leave the invoice without Moment's
     own PDF forever, and the event would say synced."""
     pipeline.fiken.fault_plan.script(
-        "status", status=400, times=1, method="POST", path=rf"/companies/{pipeline.slug}/invoices/\d+/attachments$"
+        "status",
+        status=400,
+        times=1,
+        method="POST",
+        path=rf"/companies/{pipeline.slug}/invoices/\d+/attachments$",
     )
     customer = pipeline.driver.create_customer(name="Vedlegg AS", customer_number="100960")
     invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
@@ -102,7 +106,9 @@ def test_an_unrelated_pdf_attached_by_hand_does_not_stop_moments_pdf(pipeline):
     pipeline.driver.notify("invoice", invoice.id)  # the replay, or Moment's next webhook
     pipeline.settle()
 
-    names = sorted(a["filename"] for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id)
+    names = sorted(
+        a["filename"] for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id
+    )
     assert names == [f"faktura-{invoice.invoice_number}.pdf", "timeliste-mars.pdf"]
     assert pipeline.link("invoice", invoice.id).pending == []
 
@@ -113,7 +119,11 @@ def test_a_pdf_naming_the_invoice_number_counts_as_the_invoices_own_but_not_one_
     """An adopted document that carries the PDF Moment's own integration attached (named with the
     invoice number) gets no second copy; a PDF naming invoice 23 is not invoice 2's."""
     pipeline.fiken.fault_plan.script(
-        "status", status=400, times=2, method="POST", path=rf"/companies/{pipeline.slug}/invoices/\d+/attachments$"
+        "status",
+        status=400,
+        times=2,
+        method="POST",
+        path=rf"/companies/{pipeline.slug}/invoices/\d+/attachments$",
     )
     customer = pipeline.driver.create_customer(name="Nummer AS", customer_number="100961")
     first = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
@@ -129,7 +139,58 @@ def test_a_pdf_naming_the_invoice_number_counts_as_the_invoices_own_but_not_one_
     pipeline.settle()
 
     def names(owner_id: int) -> list[str]:
-        return sorted(a["filename"] for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id)
+        return sorted(
+            a["filename"] for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id
+        )
 
     assert names(first_id) == [f"Faktura {first.invoice_number}.pdf"]
-    assert names(second_id) == [f"Faktura {second.invoice_number}1.pdf", f"faktura-{second.invoice_number}.pdf"]
+    assert names(second_id) == [
+        f"Faktura {second.invoice_number}1.pdf",
+        f"faktura-{second.invoice_number}.pdf",
+    ]
+
+
+# ---------------------------------------------------------------------- clock skew, Moment vs us
+def test_an_invoice_change_stamped_by_moments_slower_clock_is_not_hidden_from_the_sweep(pipeline):
+    """Moment's clock 10 minutes behind ours (inside the 15-minute overlap). An invoice's link kept only
+    *our* write time, so a due-date change made in Moment within 10 minutes of our write, whose webhook
+    was lost, carried an older stamp than our write and the sweep called it synced: hidden for good."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.test_reconcile import sweep
+
+    pipeline.moment.state._clock = lambda: datetime.now(UTC) - timedelta(minutes=10)
+    customer = pipeline.driver.create_customer(name="Skjev Klokke AS", customer_number="100970")
+    invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+    assert sweep(pipeline).enqueued == 0
+    new_due = invoice.due_date + timedelta(days=10)
+    pipeline.moment.update_invoice(pipeline.company, invoice.id, due_date=new_due)  # its webhook is lost
+
+    record = sweep(pipeline)
+    pipeline.settle()
+
+    assert (record.stale, record.enqueued) == (1, 1)
+    assert only(pipeline.invoices())["dueDate"] == str(new_due)
+    # and once applied, the next sweep is quiet (no re-enqueue forever)
+    assert sweep(pipeline).enqueued == 0
+
+
+def test_an_invoice_stamped_by_moments_faster_clock_is_not_enqueued_again_by_every_sweep(pipeline):
+    """Moment's clock an hour ahead (or its offset-less local time read as UTC): every sweep within that
+    hour saw the invoice as newer than our write time and enqueued it again."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.test_reconcile import sweep
+
+    pipeline.moment.state._clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+    customer = pipeline.driver.create_customer(name="Rask Klokke AS", customer_number="100971")
+    pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+
+    rounds = []
+    for _ in range(3):
+        rounds.append(sweep(pipeline).enqueued)
+        pipeline.settle()
+
+    assert rounds[1:] == [0, 0], rounds

@@ -76,7 +76,9 @@ def test_tenants_never_reached_are_swept_first_next_run_so_no_tenant_starves():
     tenants "c" and "d" (later in the order) would never be swept and their lost webhooks never
     repaired. The tenant swept longest ago (or never) goes first."""
     sweep = type("S", (), {"sweeps": Sweeps()})()
-    reconcile = RecordingRun(tenants=Tenants(["a", "b", "c", "d"]), sweep=sweep, credentials=None, moment_base_url="")  # type: ignore[arg-type]
+    reconcile = RecordingRun(
+        tenants=Tenants(["a", "b", "c", "d"]), sweep=sweep, credentials=None, moment_base_url=""
+    )  # type: ignore[arg-type]
 
     for _ in range(2):
         left = iter([900.0, 200.0, 30.0, 10.0])

@@ -23,7 +23,14 @@ from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
 from momentsync.sync.session import TenantSession
-from momentsync.sync.sync_state import StaleWrite, SyncLink, as_utc, content_hash
+from momentsync.sync.sync_state import (
+    StaleWrite,
+    SyncLink,
+    applied_version,
+    as_utc,
+    content_hash,
+    with_version,
+)
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import utcnow
 
@@ -108,7 +115,11 @@ def sync_invoice(
                 "remote_number": remote.remote_number,
                 "content_hash": digest,
                 "pending": [PENDING_PDF],
-                "details": {**link.details, **remote.details, "due_date": str(due_date)},
+                "details": {
+                    **with_version(link, invoice.last_modified),
+                    **remote.details,
+                    "due_date": str(due_date),
+                },
                 "source_modified_at": None,
             }
         )
@@ -167,7 +178,11 @@ def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> 
                 "remote_number": remote.remote_number,
                 "content_hash": content_hash(content),
                 "pending": [],
-                "details": {**link.details, **remote.details, "due_date": str(due_date)},
+                "details": {
+                    **with_version(link, invoice.last_modified),
+                    **remote.details,
+                    "due_date": str(due_date),
+                },
                 "source_modified_at": None,
             }
         )
@@ -201,6 +216,10 @@ def after_transfer(
     session: TenantSession, invoice, link: SyncLink, digest: str, due_date, calls
 ) -> SyncResult:
     remote = RemoteRecord(link.remote_id or "", link.remote_number, link.details)
+    applied = applied_version(link)
+    newer = invoice.last_modified is not None and (applied is None or as_utc(invoice.last_modified) > applied)
+    # Every save below records the Moment version this event saw (for the sweep).
+    link = link.model_copy(update={"details": with_version(link, invoice.last_modified)})
     if digest != link.content_hash:
         # Invoices are immutable in the books; Moment must issue a credit note.
         link = _save(
@@ -228,11 +247,7 @@ def after_transfer(
     if changed_due_date and not applied:
         reason = "due date changed in Moment, but this document's due date cannot be changed in the books"
         return SyncResult(Outcome.FLAGGED, remote_id=link.remote_id, remote_calls=calls(), reason=reason)
-    if (
-        not changed_due_date
-        and invoice.last_modified
-        and (link.updated_at is None or as_utc(invoice.last_modified) > as_utc(link.updated_at))
-    ):
+    if not changed_due_date and newer:
         _save(session, link, {})  # the version seen, for the sweep (see customers.remember_version)
     outcome = Outcome.SYNCED if changed_due_date else Outcome.UNCHANGED
     return SyncResult(
