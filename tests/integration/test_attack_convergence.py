@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures are imported by name
 """Attacks on issue 15 (convergence) that the builders' tests did not generate: cutover edges of credit
 notes, PDFs attached by hand, clock skew between Moment and us, backfill floods, natural-key collisions.
 
@@ -12,6 +13,7 @@ from decimal import Decimal
 from emulators.moment.fixtures import make_line
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TransferSettings
+from tests.integration.test_backfill import cli  # noqa: F401 - fixture
 from tests.integration.test_exactly_once_without_state import only, wipe_sync_state
 
 CUTOVER = date(2025, 3, 1)
@@ -194,3 +196,48 @@ def test_an_invoice_stamped_by_moments_faster_clock_is_not_enqueued_again_by_eve
         pipeline.settle()
 
     assert rounds[1:] == [0, 0], rounds
+
+
+# ---------------------------------------------------------------------- backfill: flood and keys
+def test_a_backfill_queues_at_most_its_cap_per_run_and_the_next_run_the_rest(pipeline, cli):
+    """Without a cap, a backfill of thousands of records sits in the tenant's FIFO group ahead of every
+    webhook that arrives meanwhile: live changes wait hours."""
+    for n in range(3):
+        pipeline.moment.create_customer(pipeline.company, name=f"Flom {n} AS", customer_number=f"10098{n}")
+    pipeline.settle()
+
+    def backfill(*args: str) -> dict:
+        return cli.json("backfill", pipeline.tenant_id, *args)
+
+    from momentsync.cli import backfill_commands
+    from momentsync.operations import backfill as operations
+
+    assert backfill_commands.DEFAULT_MAX_PER_RUN == operations.DEFAULT_MAX_PER_RUN
+
+    first = backfill("--entities", "customers", "--max", "2")
+    assert (first["queued"], first["not_queued"]) == ({"create": 2}, 1)
+    pipeline.settle()
+    second = backfill("--entities", "customers", "--max", "2")
+    assert (second["queued"], second["not_queued"]) == ({"create": 1}, 0)
+    pipeline.settle()
+    assert len(pipeline.contacts()) == 3
+
+
+def test_the_backfill_plan_matches_an_organisation_number_written_with_spaces(pipeline, cli):
+    """Moment holds "912 345 670", Fiken "912345670" (we write digits only): the plan said "create" for
+    a customer the processor then adopts, so the dry-run table an operator decides on was wrong."""
+    customer = pipeline.driver.create_customer(
+        name="Mellomrom AS", customer_number="100990", organization_number="912 345 670"
+    )
+    pipeline.settle()
+    wipe_sync_state(pipeline)
+    # Moment's own integration wrote no memberNumberString: only the organisation number matches.
+    with pipeline.fiken.lock:
+        company = pipeline.fiken.companies[pipeline.slug]
+        for hidden in company.contact_hidden.values():
+            hidden.pop("memberNumberString", None)
+
+    data = cli.json("backfill", pipeline.tenant_id, "--entities", "customers", "--dry-run")
+
+    [record] = [r for r in data["records"] if r["moment_id"] == customer.id]
+    assert record["action"] == "adopt"

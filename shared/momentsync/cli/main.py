@@ -48,13 +48,13 @@ if TYPE_CHECKING:  # imported where used: `momentsync --help` must not load boto
     from momentsync.tenants import Tenant
 
 
-
 class TargetChoice(StrEnum):
     """momentsync.tenants.TargetSystem's values (a test keeps them equal): importing that module
     would load pydantic and boto3 before --help can answer."""
 
     FIKEN = "fiken"
     SPAREBANK1 = "sparebank1"
+
 
 app = typer.Typer(
     help="Operate momentsync: tenants, status, transfer log, dead letters.",

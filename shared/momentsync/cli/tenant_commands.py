@@ -240,26 +240,26 @@ def tenants_settings(
         fail("--vat-registered takes yes, no or ask", EXIT_USAGE)
     try:
         change = _settings_change(
-        notification_emails=email,
-        add_emails=add_email or [],
-        remove_emails=remove_email or [],
-        invoice_mode=InvoiceMode(invoice_mode.value) if invoice_mode else None,
-        vat_code_overrides=_pairs(vat_code, "--vat-code"),
-        unset_vat_codes=unset_vat_code or [],
-        account_overrides=_pairs(account, "--account"),
-        unset_accounts=unset_account or [],
-        bank_account_number=bank_account,
-        clear_bank_account_number=clear_bank_account,
-        vat_registered=vat_registered,  # type: ignore[arg-type]
-        foreign_currency=ForeignCurrency(foreign_currency.value) if foreign_currency else None,
-        data_types=_words(data_types, singular=True),
-        cutover_date=_day(cutover),
-        clear_cutover_date=clear_cutover,
-        customer_states=_words(customer_states),
-        clear_customer_states=clear_customer_states,
-        project_states=_words(project_states),
-        clear_project_states=clear_project_states,
-    )
+            notification_emails=email,
+            add_emails=add_email or [],
+            remove_emails=remove_email or [],
+            invoice_mode=InvoiceMode(invoice_mode.value) if invoice_mode else None,
+            vat_code_overrides=_pairs(vat_code, "--vat-code"),
+            unset_vat_codes=unset_vat_code or [],
+            account_overrides=_pairs(account, "--account"),
+            unset_accounts=unset_account or [],
+            bank_account_number=bank_account,
+            clear_bank_account_number=clear_bank_account,
+            vat_registered=vat_registered,  # type: ignore[arg-type]
+            foreign_currency=ForeignCurrency(foreign_currency.value) if foreign_currency else None,
+            data_types=_words(data_types, singular=True),
+            cutover_date=_day(cutover),
+            clear_cutover_date=clear_cutover,
+            customer_states=_words(customer_states),
+            clear_customer_states=clear_customer_states,
+            project_states=_words(project_states),
+            clear_project_states=clear_project_states,
+        )
     except ValidationError as exc:
         fail(one_line(exc).removeprefix("value: ").removeprefix("Value error, "), EXIT_USAGE)
     if change.is_empty and not moment_api_key_stdin:

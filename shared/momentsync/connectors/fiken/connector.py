@@ -72,8 +72,9 @@ class FikenConnector:
             # memberNumberString is write-only in Fiken (never returned): a list can only be matched by
             # organisation number; ``search_natural_key`` asks Fiken for the rest, one record at a time.
             for contact in self.client.find_contacts():
-                if contact.customer is not False and contact.organization_number:
-                    index.setdefault(f"org:{contact.organization_number}", str(contact.contact_id))
+                org = mapping._digits(contact.organization_number)
+                if contact.customer is not False and org:
+                    index.setdefault(f"org:{org}", str(contact.contact_id))
         elif entity_type == "project":
             index = {f"number:{p.number}": str(p.project_id) for p in self.client.find_projects() if p.number}
         elif self.tenant.mapping.invoice_mode is InvoiceMode.SALE:
@@ -103,7 +104,9 @@ class FikenConnector:
     def natural_keys_of(self, entity_type: str, record: Any) -> list[str]:
         """The keys ``natural_keys`` indexes, for one Moment record, in the order they are tried."""
         if entity_type == "customer":
-            return [f"org:{record.organization_number}"] if record.organization_number else []
+            # Written to Fiken as digits only (mapping), so "912 345 670" in Moment is 912345670 there.
+            org = mapping._digits(record.organization_number)
+            return [f"org:{org}"] if org else []
         if entity_type == "project":
             return [f"number:{record.project_number}"] if record.project_number else []
         return [f"number:{mapping.order_reference(record)}"]
