@@ -241,3 +241,30 @@ def test_the_backfill_plan_matches_an_organisation_number_written_with_spaces(pi
 
     [record] = [r for r in data["records"] if r["moment_id"] == customer.id]
     assert record["action"] == "adopt"
+
+
+def test_backfill_without_permission_to_read_the_processors_configuration_says_which_permission(
+    pipeline, cli, monkeypatch
+):
+    """On a deployed stack backfill reads the processor function's environment: an operator role
+    without lambda:GetFunctionConfiguration got a botocore traceback instead of a line with the remedy."""
+    from botocore.exceptions import ClientError
+
+    from momentsync.cli.target import StackTarget
+
+    def denied(self):
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "AccessDeniedException",
+                    "Message": "not authorized to perform: lambda:GetFunctionConfiguration",
+                }
+            },
+            "GetFunctionConfiguration",
+        )
+
+    monkeypatch.setattr(StackTarget, "processor_environment", denied)
+    result = cli("backfill", pipeline.tenant_id, "--dry-run", code=1)
+
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "lambda:GetFunctionConfiguration" in " ".join(result.output.split())

@@ -82,6 +82,7 @@ def backfill(
     ] = DEFAULT_MAX_PER_RUN,
 ) -> None:
     """Import existing Moment records: adopt what the books hold already, create the rest."""
+    from botocore.exceptions import BotoCoreError, ClientError
     from rich.table import Table
 
     from momentsync.errors import SyncError
@@ -105,6 +106,16 @@ def backfill(
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
     try:
         session = open_session(context, tenant)
+    except (ClientError, BotoCoreError) as exc:
+        fail(
+            f"backfill reaches the books the way the processor does and reads its configuration first: "
+            f"{exc}. The operator needs cloudformation:DescribeStackResource on the stack and "
+            f"lambda:GetFunctionConfiguration on its ProcessorFunction (and secretsmanager:GetSecretValue "
+            f"on the tenant and app secrets)"
+        )
+    except SyncError as exc:
+        fail(f"{exc.reason}")
+    try:
         target = session.connector
         if not hasattr(target, "natural_keys"):
             fail(
