@@ -268,3 +268,59 @@ def test_backfill_without_permission_to_read_the_processors_configuration_says_w
 
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "lambda:GetFunctionConfiguration" in " ".join(result.output.split())
+
+
+# ---------------------------------------------------------------------- two operators at once
+def test_transfer_choices_set_by_two_operators_at_once_keep_both(pipeline):
+    """Operator A sets the data types while operator B, between A's read and A's write, sets the
+    cutover: both choices must survive (compare-and-set, re-read, re-apply), and both be audited."""
+    from momentsync.operations.audit import DynamoAuditLog
+    from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin
+    from momentsync.tenants import DynamoTenantRepository
+
+    aws = pipeline.stack.aws
+    repository = DynamoTenantRepository(
+        aws.resource("dynamodb").Table(pipeline.stack.environment["TENANTS_TABLE"])
+    )
+    audit = DynamoAuditLog(aws.resource("dynamodb").Table(pipeline.stack.physical("AuditTable")))
+    operator_b = TenantAdmin(tenants=repository, audit=audit, actor="local:b")
+
+    class Interleaved:
+        """A's repository: B's change lands between A's read and A's first write."""
+
+        def __init__(self) -> None:
+            self.raced = False
+
+        def require(self, tenant_id):
+            return repository.require(tenant_id)
+
+        def save(self, tenant):
+            if not self.raced:
+                self.raced = True
+                operator_b.change_settings(tenant.tenant_id, SettingsChange(cutover_date=CUTOVER))
+            return repository.save(tenant)
+
+    operator_a = TenantAdmin(tenants=Interleaved(), audit=audit, actor="local:a")  # type: ignore[arg-type]
+    operator_a.change_settings(pipeline.tenant_id, SettingsChange(data_types=["customer", "invoice"]))
+
+    transfer = pipeline.tenant().transfer
+    assert (transfer.data_types, transfer.cutover_date) == (["customer", "invoice"], CUTOVER)
+    actors = sorted(
+        r.actor for r in audit.query(tenant_id=pipeline.tenant_id) if r.action == "tenant.settings"
+    )
+    assert actors == ["local:a", "local:b"]
+
+
+def test_two_webhooks_for_the_same_new_invoice_after_a_state_wipe_give_one_document_and_one_pdf(pipeline):
+    customer = pipeline.driver.create_customer(name="Dobbel AS", customer_number="100995")
+    invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+    wipe_sync_state(pipeline)
+
+    pipeline.driver.notify("invoice", invoice.id)
+    pipeline.driver.notify("invoice", invoice.id)
+    pipeline.settle()
+
+    owner_id = only(pipeline.invoices())["invoiceId"]
+    assert len([a for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id]) == 1
+    assert pipeline.link("invoice", invoice.id).remote_id == str(owner_id)
