@@ -324,3 +324,28 @@ def test_two_webhooks_for_the_same_new_invoice_after_a_state_wipe_give_one_docum
     owner_id = only(pipeline.invoices())["invoiceId"]
     assert len([a for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id]) == 1
     assert pipeline.link("invoice", invoice.id).remote_id == str(owner_id)
+
+
+# ---------------------------------------------------------------------- natural keys: trust but verify
+def test_a_search_answer_not_carrying_our_key_is_not_adopted(pipeline, monkeypatch):
+    """Fiken's spec only says "filter based on order reference": a server that matches loosely (2 finds
+    23) or ignores the filter answers other invoices of the same customer. Adopting the first of them
+    made invoice 2 "synced" as invoice 1's document: invoice 2 never reached the books, silently when
+    the amounts were equal."""
+    from emulators.common.server import Request
+
+    customer = pipeline.driver.create_customer(name="Løst Filter AS", customer_number="100996")
+    first = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+    plain = Request.query_value
+
+    def ignoring_order_reference(self, name):
+        return None if name == "orderReference" else plain(self, name)
+
+    monkeypatch.setattr(Request, "query_value", ignoring_order_reference)
+    second = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+
+    references = sorted(i["orderReference"] for i in pipeline.invoices())
+    assert references == sorted([str(first.invoice_number), str(second.invoice_number)])
+    assert pipeline.link("invoice", second.id).remote_id != pipeline.link("invoice", first.id).remote_id

@@ -162,7 +162,7 @@ class FikenConnector:
         wanted = mapping.project_request(project, _int(customer))
         project_id = int(link.remote_id) if link and link.remote_id else None
         if project_id is None:
-            found = self.client.find_projects(number=wanted.number)
+            found = [p for p in self.client.find_projects(number=wanted.number) if p.number == wanted.number]
             project_id = found[0].project_id if found else None
         try:
             if project_id is None:
@@ -211,7 +211,13 @@ class FikenConnector:
         reference = mapping.order_reference(invoice)
         customer_id = _int(parties.customer)
         if kind == KIND_SALE:
-            sales = [s for s in self.client.find_sales(sale_number=reference) if not s.deleted]
+            # Each answer re-checked against our key: a server filtering loosely (2 finds 23) or not at
+            # all must never make one Moment invoice adopt another's document.
+            sales = [
+                s
+                for s in self.client.find_sales(sale_number=reference)
+                if not s.deleted and str(s.sale_number) == reference
+            ]
             if not sales:
                 return None
             self._remember(kind, sales[0].sale_id, _sale_totals(sales[0]))
@@ -231,6 +237,8 @@ class FikenConnector:
                     )
             return None
         for found in self.client.find_invoices(order_reference=reference):
+            if found.order_reference != reference:
+                continue  # not our key: see the sales above
             if found.customer is None or found.customer.contact_id == customer_id:
                 self._remember(kind, found.invoice_id, _invoice_totals(found))
                 # The due date it was made with: Moment may have moved it since that attempt.
