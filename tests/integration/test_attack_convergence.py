@@ -349,3 +349,26 @@ def test_a_search_answer_not_carrying_our_key_is_not_adopted(pipeline, monkeypat
     references = sorted(i["orderReference"] for i in pipeline.invoices())
     assert references == sorted([str(first.invoice_number), str(second.invoice_number)])
     assert pipeline.link("invoice", second.id).remote_id != pipeline.link("invoice", first.id).remote_id
+
+
+# ---------------------------------------------------------------------- permanent failures vs the sweep
+def test_a_record_that_failed_for_good_is_not_dead_lettered_again_by_every_sweep(pipeline):
+    """A customer Fiken refuses (400, a permanent failure: dead-lettered, the tenant e-mailed). Until
+    Moment changes it, every hourly sweep enqueueing it again would dead-letter and e-mail again."""
+    from tests.integration.test_reconcile import sweep
+
+    pipeline.fiken.fault_plan.script(
+        "status", status=400, times=50, method="POST", path=rf"/companies/{pipeline.slug}/contacts$"
+    )
+    customer = pipeline.driver.create_customer(name="Avvist AS", customer_number="100997")
+    pipeline.settle()
+    assert pipeline.last("customer", customer.id).outcome is Outcome.FAILED
+    letters = len(pipeline.dead_letters())
+
+    rounds = []
+    for _ in range(2):
+        rounds.append(sweep(pipeline).enqueued)
+        pipeline.settle()
+
+    assert rounds == [0, 0], rounds
+    assert len(pipeline.dead_letters()) == letters
