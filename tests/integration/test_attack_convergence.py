@@ -372,3 +372,27 @@ def test_a_record_that_failed_for_good_is_not_dead_lettered_again_by_every_sweep
 
     assert rounds == [0, 0], rounds
     assert len(pipeline.dead_letters()) == letters
+
+
+def test_state_wiped_between_the_create_and_its_pdf_gives_the_adopted_invoice_exactly_one_pdf(pipeline):
+    pipeline.fiken.fault_plan.script(
+        "status",
+        status=400,
+        times=1,
+        method="POST",
+        path=rf"/companies/{pipeline.slug}/invoices/\d+/attachments$",
+    )
+    customer = pipeline.driver.create_customer(name="Mellom AS", customer_number="100998")
+    invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
+    pipeline.settle()
+    owner_id = only(pipeline.invoices())["invoiceId"]
+    assert [a for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id] == []
+    wipe_sync_state(pipeline)  # the pending PDF went with it
+
+    pipeline.driver.notify("invoice", invoice.id)
+    pipeline.driver.notify("invoice", invoice.id)
+    pipeline.settle()
+
+    only(pipeline.invoices())
+    pdfs = [a["filename"] for a in pipeline.fiken.attachments(pipeline.slug) if a["ownerId"] == owner_id]
+    assert pdfs == [f"faktura-{invoice.invoice_number}.pdf"]
