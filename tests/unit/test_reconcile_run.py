@@ -85,3 +85,14 @@ def test_tenants_never_reached_are_swept_first_next_run_so_no_tenant_starves():
         reconcile.run(lambda left=left: next(left), budget_per_tenant=60)
 
     assert set(sweep.sweeps.records) == {"a", "b", "c", "d"}
+
+
+def test_two_scheduled_runs_never_overlap_so_no_tenant_is_swept_twice_at_once():
+    """With an interval shorter than the function's timeout, a slow run is still sweeping when the next
+    starts: the same tenant swept by both at once (every repair enqueued twice, Moment read at twice
+    the sweep's pace). The smallest interval allowed must cover the longest run."""
+    from local.template import load_template
+
+    template = load_template()
+    timeout = template["Resources"]["ReconcileFunction"]["Properties"]["Timeout"]
+    assert template["Parameters"]["ReconcileIntervalMinutes"]["MinValue"] * 60 >= timeout
