@@ -54,5 +54,3 @@ def stored_credentials(source: CredentialsSource, tenant_id: str) -> TenantCrede
         return source.get(tenant_id, fresh=True)
     except CredentialsNotFound:
         return TenantCredentials()
-
-

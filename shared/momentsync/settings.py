@@ -93,6 +93,8 @@ class ReconcileSettings(_Settings):
 @lru_cache(maxsize=1)
 def reconcile_settings() -> ReconcileSettings:
     return ReconcileSettings()  # type: ignore[call-arg]
+
+
 class HealthSettings(_Settings):
     """The scheduled tenant-health check (momentsync.health)."""
 

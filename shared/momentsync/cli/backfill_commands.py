@@ -19,10 +19,12 @@ from momentsync.cli.context import (
     print_json,
 )
 
+# = momentsync.operations.backfill.DEFAULT_MAX_PER_RUN (not imported: --help stays light; a test ties them)
+DEFAULT_MAX_PER_RUN = 200
+
 if TYPE_CHECKING:  # boto3, pydantic and the connectors load when the command runs, never for --help
     from momentsync.sync.session import TenantSession
     from momentsync.tenants import Tenant
-
 
 
 def register(app: typer.Typer) -> None:
@@ -69,13 +71,22 @@ def backfill(
         str | None, typer.Option(help="Invoices dated from this day (ISO); earlier ones are not transferred.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show create vs adopt; queue nothing.")] = False,
+    max_records: Annotated[
+        int,
+        typer.Option(
+            "--max",
+            min=1,
+            help="Queue at most this many records per run: the tenant's webhooks wait behind them. "
+            "Run again (after the queue drained) for the rest.",
+        ),
+    ] = DEFAULT_MAX_PER_RUN,
 ) -> None:
     """Import existing Moment records: adopt what the books hold already, create the rest."""
+    from botocore.exceptions import BotoCoreError, ClientError
     from rich.table import Table
 
     from momentsync.errors import SyncError
     from momentsync.operations import backfill as operations
-
 
     columns = (
         operations.LINKED,
@@ -95,6 +106,16 @@ def backfill(
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
     try:
         session = open_session(context, tenant)
+    except (ClientError, BotoCoreError) as exc:
+        fail(
+            f"backfill reaches the books the way the processor does and reads its configuration first: "
+            f"{exc}. The operator needs cloudformation:DescribeStackResource on the stack and "
+            f"lambda:GetFunctionConfiguration on its ProcessorFunction (and secretsmanager:GetSecretValue "
+            f"on the tenant and app secrets)"
+        )
+    except SyncError as exc:
+        fail(f"{exc.reason}")
+    try:
         target = session.connector
         if not hasattr(target, "natural_keys"):
             fail(
@@ -126,7 +147,14 @@ def backfill(
                 "target_reads": plan.target_reads,
                 "records": [r.__dict__ for r in plan.records] if dry_run else None,
             }
-            | ({} if dry_run else {"queued": _execute(context, tenant, plan)})
+            | (
+                {}
+                if dry_run
+                else {
+                    "queued": _execute(context, tenant, plan, max_records),
+                    "not_queued": max(0, len(plan.to_queue) - max_records),
+                }
+            )
         )
         return
     table = Table(title=f"backfill {tenant_id}" + (" (dry run)" if dry_run else ""))
@@ -145,13 +173,18 @@ def backfill(
                 + (f" -> {record.remote_id}" if record.remote_id else "")
             )
         return
-    queued = _execute(context, tenant, plan)
+    queued = _execute(context, tenant, plan, max_records)
     console.print(f"queued {sum(queued.values())} record(s): {queued}")
+    if (rest := len(plan.to_queue) - max_records) > 0:
+        console.print(
+            f"{rest} more not queued (--max {max_records}): run the same command again once these are "
+            "processed; it queues only what is not linked yet"
+        )
     if not tenant.processing_enabled:
         errors.print(f"[yellow]tenant is {tenant.status.value}: the events park until it is resumed[/yellow]")
 
 
-def _execute(context: Context, tenant: Tenant, plan: Any) -> dict[str, int]:
+def _execute(context: Context, tenant: Tenant, plan: Any, max_records: int) -> dict[str, int]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from momentsync.operations.backfill import Backfill
@@ -165,9 +198,11 @@ def _execute(context: Context, tenant: Tenant, plan: Any) -> dict[str, int]:
         transient=True,
         disable=context.as_json,
     ) as progress:
-        task = progress.add_task("backfill", total=len(plan.to_queue))
+        task = progress.add_task("backfill", total=min(len(plan.to_queue), max_records))
         try:
-            return run.execute(tenant, plan, on_sent=lambda _record: progress.advance(task))
+            return run.execute(
+                tenant, plan, on_sent=lambda _record: progress.advance(task), max_records=max_records
+            )
         except Exception as exc:  # noqa: BLE001 - a line with the remedy, never a traceback
             fail(
                 f"queueing stopped after {int(progress.tasks[0].completed)} record(s): "

@@ -36,7 +36,6 @@ ReasonOption = Annotated[str | None, typer.Option(help="Reason contains this tex
 ErrorClassOption = Annotated[str | None, typer.Option(help="Exactly this error class (e.g. PermanentError).")]
 
 if TYPE_CHECKING:
-
     from momentsync.operations.dead_letters import DeadLetter, DeadLetterFilter
     from momentsync.operations.replay import (
         ReplayReport,

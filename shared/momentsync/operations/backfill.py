@@ -27,6 +27,9 @@ from momentsync.queue import EventQueue
 from momentsync.tenants import Tenant
 
 BACKFILL_EVENT = "BACKFILL"
+# At most this many events per run (like the sweep's cap): they share the tenant's FIFO group with its
+# webhooks, which wait behind them; a backfill of thousands would hold live changes back for hours.
+DEFAULT_MAX_PER_RUN = 200
 LINKED, ADOPT, CREATE = "linked", "adopt", "create"
 NOT_TRANSFERABLE, BEFORE_CUTOVER = "not transferable", "before cutover"
 
@@ -125,10 +128,18 @@ class Backfill:
     new_event_id: Callable[[], str] = lambda: f"backfill-{uuid.uuid4().hex}"
 
     def execute(
-        self, tenant: Tenant, plan: BackfillPlan, on_sent: Callable[[PlannedRecord], None] | None = None
+        self,
+        tenant: Tenant,
+        plan: BackfillPlan,
+        on_sent: Callable[[PlannedRecord], None] | None = None,
+        *,
+        max_records: int | None = DEFAULT_MAX_PER_RUN,
     ) -> dict[str, int]:
+        """Queues at most ``max_records`` (None: all); the rest wait for the next run, which queues only
+        what is still not linked."""
         sent: Counter[str] = Counter()
-        for record in plan.to_queue:  # customers, projects, invoices: parties before documents
+        batch = plan.to_queue if max_records is None else plan.to_queue[:max_records]
+        for record in batch:  # customers, projects, invoices: parties before documents
             event_id = self.new_event_id()
             self.queue.send(
                 QueueEnvelope(
@@ -150,7 +161,12 @@ class Backfill:
             actor=self.actor,
             action="tenant.backfill",
             tenant_id=tenant.tenant_id,
-            details={"counts": plan.counts(), "queued": dict(sent), "target_reads": plan.target_reads},
+            details={
+                "counts": plan.counts(),
+                "queued": dict(sent),
+                "not_queued": len(plan.to_queue) - len(batch),
+                "target_reads": plan.target_reads,
+            },
         )
         return dict(sent)
 

@@ -31,8 +31,6 @@ class StatusCountsSource(Protocol):
     def status_counts(self, tenant_id: str) -> StatusCounts: ...
 
 
-
-
 __all__ = ["connection_state", "tenant_report", "queue_backlog", "CloudWatchQueueAge", "entity_status"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -21,7 +21,7 @@ from momentsync.reconcile.sweep import (
     TenantSweep,
 )
 from momentsync.settings import ReconcileSettings
-from momentsync.sync.sync_state import DynamoSyncState
+from momentsync.sync.sync_state import DynamoSyncState, as_utc
 from momentsync.tenants import DynamoTenantRepository, Tenant, TenantRepository
 
 
@@ -42,7 +42,7 @@ class ReconcileRun:
         a tenant not reached keeps its watermark and is swept next run."""
         self.results = []
         not_reached = 0
-        for tenant in self.tenants.list():
+        for tenant in self._longest_unswept_first(self.tenants.list()):
             if time_left() < budget_per_tenant:
                 not_reached += 1
                 continue
@@ -56,6 +56,20 @@ class ReconcileRun:
             "enqueued": sum(r.enqueued for r in self.results),
             "moment_requests": sum(r.moment_requests for r in self.results),
         }
+
+    def _longest_unswept_first(self, tenants: list[Tenant]) -> list[Tenant]:
+        """Never swept first, then the oldest last sweep: when the budget ends the run early, the
+        tenants it did not reach go first next run instead of starving behind the same few."""
+        sweeps = getattr(self.sweep, "sweeps", None)
+        if sweeps is None:
+            return list(tenants)
+        never = datetime.min.replace(tzinfo=UTC)
+
+        def last_started(tenant: Tenant) -> datetime:
+            record = sweeps.get(tenant.tenant_id)
+            return as_utc(record.started_at) if record else never
+
+        return sorted(tenants, key=last_started)  # stable: tenant id order among equals
 
     def sweep_tenant(self, tenant: Tenant) -> SweepRecord:
         paced = PacedTransport(self.transport(), MOMENT_MIN_REQUEST_INTERVAL_SECONDS)

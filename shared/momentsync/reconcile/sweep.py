@@ -27,7 +27,14 @@ from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
 from momentsync.queue import EventQueue
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.sync_state import META_PREFIX, DynamoSyncState, SyncLink, _plain, as_utc
+from momentsync.sync.sync_state import (
+    META_PREFIX,
+    DynamoSyncState,
+    SyncLink,
+    _plain,
+    applied_version,
+    as_utc,
+)
 from momentsync.tenants import Tenant
 
 logger = logging.getLogger("momentsync.reconcile")
@@ -149,9 +156,10 @@ def needs_sync(link: SyncLink | None, last_modified: datetime | None) -> str | N
         return "missing"
     if last_modified is None:
         return "stale"  # Moment did not say: enqueueing costs one "unchanged" at worst
-    # Customers and projects store the Moment version they applied; invoices, when we last wrote them.
-    applied = link.source_modified_at or link.updated_at
-    if applied is None or as_utc(last_modified) > as_utc(applied):
+    # Customers and projects store the Moment version they applied; invoices keep it in their details
+    # (Moment's clock: ours may be minutes off), and only links written before that by our write time.
+    applied = applied_version(link)
+    if applied is None or as_utc(last_modified) > applied:
         return "stale"
     return None
 

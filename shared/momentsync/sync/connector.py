@@ -45,8 +45,9 @@ class AccountingConnector(Protocol):
 
     def create_invoice(self, invoice: Any, parties: InvoiceParties) -> RemoteRecord: ...
 
-    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
-        """Whether the document already carries a PDF (checked before an upload is sent again)."""
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
+        """Whether the document already carries this invoice's PDF (checked before an upload is sent
+        again): ours, or one whose file name carries the invoice number; not any PDF."""
         ...
 
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None: ...

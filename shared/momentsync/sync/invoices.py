@@ -23,7 +23,14 @@ from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
 from momentsync.sync.session import TenantSession
-from momentsync.sync.sync_state import StaleWrite, SyncLink, as_utc, content_hash
+from momentsync.sync.sync_state import (
+    StaleWrite,
+    SyncLink,
+    applied_version,
+    as_utc,
+    content_hash,
+    with_version,
+)
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import utcnow
 
@@ -31,8 +38,18 @@ ENTITY = "invoice"
 PENDING_PDF = "pdf"
 
 
+class CreditedBeforeCutover(Exception):
+    """The invoice a credit note credits is dated before the tenant's cutover and the books do not hold
+    it: it was never ours to transfer, so neither is its credit note (skipped, not dead-lettered)."""
+
+
 def sync_invoice(
-    session: TenantSession, invoice_id: int, crediting: tuple[int, ...] = (), *, direct: bool = False
+    session: TenantSession,
+    invoice_id: int,
+    crediting: tuple[int, ...] = (),
+    *,
+    direct: bool = False,
+    credited: bool = False,
 ) -> SyncResult:
     """``crediting``: the credit notes whose credited invoice this sync resolves (a chain guard)."""
     if direct and (reason := not_transferred(session.tenant, ENTITY)):
@@ -67,12 +84,19 @@ def sync_invoice(
         return SyncResult(Outcome.SKIPPED, reason=reason)
     # The cutover holds for every invoice, also an original a credit note would bring along.
     if not (link and link.remote_id) and (reason := filtered_out(session.tenant, ENTITY, invoice)):
+        if credited:
+            # An original a credit note after the cutover needs: adopted when the books hold it (a
+            # tenant that moved from Moment's own integration), never created.
+            return adopt_only(session, invoice, link or session.new_link(ENTITY, invoice_id), reason)
         return SyncResult(Outcome.SKIPPED, reason=reason)
 
     def calls() -> int:
         return session.connector.remote_calls - calls_before
 
-    parties = resolve_parties(session, invoice, crediting)
+    try:
+        parties = resolve_parties(session, invoice, crediting)
+    except CreditedBeforeCutover as exc:
+        return SyncResult(Outcome.SKIPPED, reason=str(exc))
     content = session.connector.invoice_content(invoice, parties)
     due_date = content.pop("dueDate", None)
     digest = content_hash(content)
@@ -97,7 +121,11 @@ def sync_invoice(
                 "remote_number": remote.remote_number,
                 "content_hash": digest,
                 "pending": [PENDING_PDF],
-                "details": {**link.details, **remote.details, "due_date": str(due_date)},
+                "details": {
+                    **with_version(link, invoice.last_modified),
+                    **remote.details,
+                    "due_date": str(due_date),
+                },
                 "source_modified_at": None,
             }
         )
@@ -130,8 +158,13 @@ def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] 
             )
         original = session.link(ENTITY, invoice.credited_invoice_id)
         if not (original and original.remote_id):
-            result = sync_invoice(session, invoice.credited_invoice_id, chain)
+            result = sync_invoice(session, invoice.credited_invoice_id, chain, credited=True)
             original = session.link(ENTITY, invoice.credited_invoice_id)
+            if result.outcome is Outcome.SKIPPED and result.details.get("before_cutover"):
+                raise CreditedBeforeCutover(
+                    f"credit note of invoice {invoice.credited_invoice_id}, which is not transferred: "
+                    f"{result.reason}"
+                )
             if result.outcome is Outcome.SKIPPED:
                 raise PermanentError(
                     f"credited invoice {invoice.credited_invoice_id} is not transferred: {result.reason}"
@@ -144,6 +177,46 @@ def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] 
                 )
         credited = RemoteRecord(original.remote_id, original.remote_number, original.details)
     return InvoiceParties(customer=customer, project=project, credited=credited)
+
+
+def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> SyncResult:
+    """Link a document the books already hold by its natural key; create nothing."""
+    calls_before = session.connector.remote_calls
+    parties = resolve_parties(session, invoice)
+    remote = session.connector.find_invoice(invoice, parties)
+    if remote is None:
+        return SyncResult(
+            Outcome.SKIPPED,
+            reason=f"{reason}, and the books do not hold it",
+            details={"before_cutover": True},
+        )
+    content = session.connector.invoice_content(invoice, parties)
+    due_date = content.pop("dueDate", None)
+    link = session.state.save(
+        link.model_copy(
+            update={
+                "remote_id": remote.remote_id,
+                "remote_number": remote.remote_number,
+                "content_hash": content_hash(content),
+                "pending": [],
+                "details": {
+                    **with_version(link, invoice.last_modified),
+                    **remote.details,
+                    "due_date": str(due_date),
+                },
+                "source_modified_at": None,
+            }
+        )
+    )
+    return finish(
+        session,
+        invoice,
+        link,
+        remote,
+        lambda: session.connector.remote_calls - calls_before,
+        adopted=True,
+        created_now=False,
+    )
 
 
 def record_intent(session: TenantSession, link: SyncLink, invoice) -> SyncLink:
@@ -164,6 +237,10 @@ def after_transfer(
     session: TenantSession, invoice, link: SyncLink, digest: str, due_date, calls
 ) -> SyncResult:
     remote = RemoteRecord(link.remote_id or "", link.remote_number, link.details)
+    applied = applied_version(link)
+    newer = invoice.last_modified is not None and (applied is None or as_utc(invoice.last_modified) > applied)
+    # Every save below records the Moment version this event saw (for the sweep).
+    link = link.model_copy(update={"details": with_version(link, invoice.last_modified)})
     if digest != link.content_hash:
         # Invoices are immutable in the books; Moment must issue a credit note.
         link = _save(
@@ -191,11 +268,7 @@ def after_transfer(
     if changed_due_date and not applied:
         reason = "due date changed in Moment, but this document's due date cannot be changed in the books"
         return SyncResult(Outcome.FLAGGED, remote_id=link.remote_id, remote_calls=calls(), reason=reason)
-    if (
-        not changed_due_date
-        and invoice.last_modified
-        and (link.updated_at is None or as_utc(invoice.last_modified) > as_utc(link.updated_at))
-    ):
+    if not changed_due_date and newer:
         _save(session, link, {})  # the version seen, for the sweep (see customers.remember_version)
     outcome = Outcome.SYNCED if changed_due_date else Outcome.UNCHANGED
     return SyncResult(
@@ -221,7 +294,7 @@ def finish(
     A document this very call created cannot carry a PDF yet, so the common path costs no extra call;
     any other (a retry after an upload whose answer was lost, an adopted one) is looked at first."""
     if PENDING_PDF in link.pending:
-        if created_now or not session.connector.has_invoice_pdf(remote):
+        if created_now or not session.connector.has_invoice_pdf(remote, invoice.invoice_number):
             attach_pdf(session, invoice, remote)
         link = _save(session, link, {"pending": [p for p in link.pending if p != PENDING_PDF]})
 

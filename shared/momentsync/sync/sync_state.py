@@ -238,6 +238,39 @@ class DynamoSyncState:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+# Invoices are saved unconditionally (``source_modified_at`` stays None: their exactly-once bookkeeping
+# must never be refused), so the Moment version a link applied is kept in its details under this key.
+MOMENT_VERSION = "moment_modified_at"
+
+
+def applied_version(link: SyncLink) -> datetime | None:
+    """The Moment ``lastModifiedDate`` this link applied, in Moment's own clock when we know it; else
+    our write time (which Moment's clock may be ahead of or behind)."""
+    if link.source_modified_at is not None:
+        return as_utc(link.source_modified_at)
+    recorded = link.details.get(MOMENT_VERSION)
+    if recorded:
+        try:
+            return as_utc(datetime.fromisoformat(str(recorded)))
+        except ValueError:
+            pass
+    return as_utc(link.updated_at) if link.updated_at else None
+
+
+def with_version(link: SyncLink, last_modified: datetime | None) -> dict[str, Any]:
+    """The link's details, recording ``last_modified`` (Moment's clock) when it is newer."""
+    if last_modified is None:
+        return dict(link.details)
+    recorded = link.details.get(MOMENT_VERSION)
+    try:
+        older = recorded is None or as_utc(datetime.fromisoformat(str(recorded))) < as_utc(last_modified)
+    except ValueError:
+        older = True
+    if not older:
+        return dict(link.details)
+    return {**link.details, MOMENT_VERSION: as_utc(last_modified).isoformat()}
+
+
 def as_utc(value: datetime) -> datetime:
     """Moment's timestamps may come without an offset: read as UTC, so they compare with ours."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -8,9 +8,11 @@ full or partial credit note).
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date
 from typing import Any
+from urllib.parse import unquote
 
 from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.fiken import mapping
@@ -70,8 +72,9 @@ class FikenConnector:
             # memberNumberString is write-only in Fiken (never returned): a list can only be matched by
             # organisation number; ``search_natural_key`` asks Fiken for the rest, one record at a time.
             for contact in self.client.find_contacts():
-                if contact.customer is not False and contact.organization_number:
-                    index.setdefault(f"org:{contact.organization_number}", str(contact.contact_id))
+                org = mapping._digits(contact.organization_number)
+                if contact.customer is not False and org:
+                    index.setdefault(f"org:{org}", str(contact.contact_id))
         elif entity_type == "project":
             index = {f"number:{p.number}": str(p.project_id) for p in self.client.find_projects() if p.number}
         elif self.tenant.mapping.invoice_mode is InvoiceMode.SALE:
@@ -101,7 +104,9 @@ class FikenConnector:
     def natural_keys_of(self, entity_type: str, record: Any) -> list[str]:
         """The keys ``natural_keys`` indexes, for one Moment record, in the order they are tried."""
         if entity_type == "customer":
-            return [f"org:{record.organization_number}"] if record.organization_number else []
+            # Written to Fiken as digits only (mapping), so "912 345 670" in Moment is 912345670 there.
+            org = mapping._digits(record.organization_number)
+            return [f"org:{org}"] if org else []
         if entity_type == "project":
             return [f"number:{record.project_number}"] if record.project_number else []
         return [f"number:{mapping.order_reference(record)}"]
@@ -196,7 +201,7 @@ class FikenConnector:
         wanted = mapping.project_request(project, _int(customer))
         project_id = int(link.remote_id) if link and link.remote_id else None
         if project_id is None:
-            found = self.client.find_projects(number=wanted.number)
+            found = [p for p in self.client.find_projects(number=wanted.number) if p.number == wanted.number]
             project_id = found[0].project_id if found else None
         try:
             if project_id is None:
@@ -245,7 +250,13 @@ class FikenConnector:
         reference = mapping.order_reference(invoice)
         customer_id = _int(parties.customer)
         if kind == KIND_SALE:
-            sales = [s for s in self.client.find_sales(sale_number=reference) if not s.deleted]
+            # Each answer re-checked against our key: a server filtering loosely (2 finds 23) or not at
+            # all must never make one Moment invoice adopt another's document.
+            sales = [
+                s
+                for s in self.client.find_sales(sale_number=reference)
+                if not s.deleted and str(s.sale_number) == reference
+            ]
             if not sales:
                 return None
             self._remember(kind, sales[0].sale_id, _sale_totals(sales[0]))
@@ -265,6 +276,8 @@ class FikenConnector:
                     )
             return None
         for found in self.client.find_invoices(order_reference=reference):
+            if found.order_reference != reference:
+                continue  # not our key: see the sales above
             if found.customer is None or found.customer.contact_id == customer_id:
                 self._remember(kind, found.invoice_id, _invoice_totals(found))
                 # The due date it was made with: Moment may have moved it since that attempt.
@@ -435,10 +448,12 @@ class FikenConnector:
             self.client.upload_sale_attachment(int(remote.remote_id), filename, pdf)
         # Issued credit notes take no attachments in Fiken API v2 (only drafts do); Fiken renders its own.
 
-    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
-        """Whether the document already carries a PDF: ours (an upload whose answer was lost) or one
-        attached before we adopted it (Moment's own Fiken integration). Fiken has no idempotency keys,
-        so this is what keeps a retried upload from making a second copy."""
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
+        """Whether the document already carries this invoice's PDF: ours (an upload whose answer was
+        lost) or one attached before we adopted it (Moment's own Fiken integration), recognised by the
+        invoice number in its file name. Fiken has no idempotency keys, so this is what keeps a retried
+        upload from making a second copy; a PDF an accountant attached by hand (a timesheet) is not
+        Moment's invoice and does not stop it."""
         kind = remote.details.get("kind", KIND_INVOICE)
         if kind == KIND_INVOICE:
             attachments = self.client.list_invoice_attachments(int(remote.remote_id))
@@ -446,7 +461,7 @@ class FikenConnector:
             attachments = self.client.list_sale_attachments(int(remote.remote_id))
         else:
             return False  # credit notes take no attachments (see attach_invoice_pdf)
-        return any(_is_pdf(a) for a in attachments)
+        return any(_is_invoice_pdf(a, invoice_number) for a in attachments)
 
     def update_invoice_due_date(self, remote: RemoteRecord, due_date: date) -> bool:
         # Only issued invoices take a new due date (PATCH newDueDate); sales and credit notes cannot.
@@ -604,11 +619,16 @@ def _sale_totals(sale: SaleResult) -> InvoiceTotals:
     return InvoiceTotals(net, vat, net + vat, _labelled(split), _foreign_nok(sale, nok))
 
 
-def _is_pdf(attachment: Attachment) -> bool:
+def _is_invoice_pdf(attachment: Attachment, invoice_number: Any) -> bool:
     # Fiken's attachment object has no filename field: the file name ends the download URL, and the
-    # identifier may carry it. Any PDF counts: one PDF per document, whoever attached it.
-    names = [attachment.identifier or "", (attachment.download_url or "").rsplit("/", 1)[-1]]
-    return any(name.lower().endswith(".pdf") for name in names)
+    # identifier may carry it. A PDF counts when its name carries the invoice number as a whole number
+    # (ours is faktura-<number>.pdf; 2 is not 23); without a number to look for, any PDF counts.
+    names = [attachment.identifier or "", unquote((attachment.download_url or "").rsplit("/", 1)[-1])]
+    pdfs = [name for name in names if name.lower().endswith(".pdf")]
+    if invoice_number is None:
+        return bool(pdfs)
+    number = re.compile(rf"(?<!\d){re.escape(str(invoice_number))}(?!\d)")
+    return any(number.search(name) for name in pdfs)
 
 
 def _about_counter(message: str | None) -> bool:

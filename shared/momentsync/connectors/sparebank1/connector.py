@@ -402,7 +402,7 @@ class SpareBank1Connector:
             amounts_include_vat=self.amounts_include_vat,
         )
 
-    def has_invoice_pdf(self, remote: RemoteRecord) -> bool:
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
         return False  # no PDFs are sent (below), so there is nothing to look for
 
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
