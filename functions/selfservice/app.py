@@ -114,7 +114,7 @@ def unexpected_error(exc: Exception) -> Response:
 
 
 def _session(tenant_id: str, *, csrf: bool = False) -> PageSession:
-    session = service.sessions.find(tenant_id, _cookie(SESSION_COOKIE))
+    session = service.find_session(tenant_id, _cookie(SESSION_COOKIE))
     if session is None or (csrf and not session.csrf_matches(_form("csrf"))):
         raise NoSession()
     return session
