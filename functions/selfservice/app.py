@@ -26,6 +26,10 @@ service = build_self_service(settings)
 app = APIGatewayHttpResolver()
 
 
+class BadForm(Exception):
+    """A form body the page never sends (too many fields)."""
+
+
 class NoSession(Exception):
     """No live session for this tenant (none, expired, another tenant's) or a wrong CSRF token."""
 
@@ -71,7 +75,7 @@ def send_again(tenant_id: str) -> Response:
     session = _session(tenant_id, csrf=True)
     moment_id = _form("moment_id") or ""
     try:
-        if not moment_id.isdigit():
+        if not (moment_id.isascii() and moment_id.isdigit()):  # "²".isdigit(), yet int("²") fails
             raise PageRefused("that record is not among the failed ones")
         service.send_again(session, _form("entity_type") or "", int(moment_id))
     except PageRefused as exc:
@@ -103,6 +107,13 @@ def sign_out(tenant_id: str) -> Response:
 def no_session(_exc: NoSession) -> Response:
     metrics.add_metric(name="PageRefused", unit=MetricUnit.Count, value=1)
     return _page(403, refused_page(_language()))
+
+
+@app.exception_handler(BadForm)
+def bad_form(_exc: BadForm) -> Response:
+    return Response(
+        status_code=400, headers=dict(PAGE_HEADERS), body="<!doctype html><p>Bad request.</p>"
+    )
 
 
 @app.exception_handler(Exception)
@@ -164,7 +175,10 @@ def _language() -> Language:
 
 
 def _form(name: str) -> str | None:
-    values = parse_qs(app.current_event.decoded_body or "", max_num_fields=20).get(name)
+    try:
+        values = parse_qs(app.current_event.decoded_body or "", max_num_fields=20).get(name)
+    except ValueError as exc:  # more fields than any of the page's forms has
+        raise BadForm() from exc
     return values[0] if values else None
 
 
