@@ -27,6 +27,8 @@ from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, Ten
 
 PAGE_EVENT = "PAGE_RESEND"
 RECENT_TRANSFERS = 50
+MAX_PAGE_EMAILS = 10  # a tenant's own notification addresses; not a mailing list
+MAX_EMAIL_LENGTH = 254
 
 
 class AuditLog(Protocol):
@@ -109,6 +111,10 @@ class SelfService:
 
     def change_emails(self, session: PageSession, emails: list[str]) -> Tenant:
         emails = list(dict.fromkeys(e.strip() for e in emails if e.strip()))
+        if len(emails) > MAX_PAGE_EMAILS:
+            raise PageRefused(f"at most {MAX_PAGE_EMAILS} addresses")
+        if any(len(e) > MAX_EMAIL_LENGTH for e in emails):
+            raise PageRefused(f"an address has at most {MAX_EMAIL_LENGTH} characters")
         for _ in range(3):
             tenant = self.tenants.require(session.tenant_id)
             before = list(tenant.notification_emails)
