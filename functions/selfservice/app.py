@@ -195,9 +195,18 @@ def _cookie(name: str) -> str | None:
     return None
 
 
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
 def _base_url() -> str:
+    """https on every public host (API Gateway serves nothing else), whatever X-Forwarded-Proto says or
+    lacks: the session cookie's Secure flag and the reconnect link follow it. Plain http only on the
+    local stack."""
     event = app.current_event
-    return f"{event.headers.get('x-forwarded-proto', 'http')}://{event.request_context.domain_name}"
+    domain = event.request_context.domain_name
+    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
+    scheme = event.headers.get("x-forwarded-proto", "http") if host.lower() in _LOCAL_HOSTS else "https"
+    return f"{scheme}://{domain}"
 
 
 def _page(status_code: int, html: str) -> Response:

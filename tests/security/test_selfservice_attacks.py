@@ -187,3 +187,18 @@ def test_odd_form_bodies_get_an_answer_not_a_crash(paused_stack, http, two):
     assert response.status_code == 400
     repository = DynamoTenantRepository(table(paused_stack, "TenantsTable"))
     assert repository.require(a).notification_emails == ["a@a.no"]
+
+
+@pytest.mark.parametrize("forwarded", [None, "http"])
+def test_the_session_cookie_is_secure_on_any_public_host_whatever_x_forwarded_proto_says(
+    paused_stack, http, two, forwarded
+):
+    a, _ = two
+    headers = {"host": "selfservice.example.no"} | ({"x-forwarded-proto": forwarded} if forwarded else {})
+    response = http.post(f"/tenant/{a}/open", data={"token": link_token(paused_stack, a)}, headers=headers)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+    # The local stack (plain http on localhost) still gets a cookie the browser keeps.
+    local = http.post(f"/tenant/{a}/open", data={"token": link_token(paused_stack, a)})
+    assert "Secure" not in local.headers["set-cookie"]
