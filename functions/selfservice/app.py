@@ -111,9 +111,7 @@ def no_session(_exc: NoSession) -> Response:
 
 @app.exception_handler(BadForm)
 def bad_form(_exc: BadForm) -> Response:
-    return Response(
-        status_code=400, headers=dict(PAGE_HEADERS), body="<!doctype html><p>Bad request.</p>"
-    )
+    return Response(status_code=400, headers=dict(PAGE_HEADERS), body="<!doctype html><p>Bad request.</p>")
 
 
 @app.exception_handler(Exception)

@@ -49,7 +49,9 @@ def queued(stack) -> list[QueueEnvelope]:
 
 def link_token(stack, tenant_id: str) -> str:
     tokens = DynamoOneTimeTokens(table(stack, "AuthTable"))
-    url = create_page_link(tokens, base_url=stack.webhook_base_url, tenant_id=tenant_id, ttl=timedelta(hours=1)).url
+    url = create_page_link(
+        tokens, base_url=stack.webhook_base_url, tenant_id=tenant_id, ttl=timedelta(hours=1)
+    ).url
     return url.split("token=", 1)[1]
 
 
@@ -106,7 +108,9 @@ def test_a_disabled_tenant_neither_opens_nor_keeps_its_page(paused_stack, http, 
     headers = {"cookie": f"momentsync_page={cookie}"}
     assert http.get(f"/tenant/{a}", headers=headers).status_code == 403
     sent = http.post(
-        f"/tenant/{a}/send-again", headers=headers, data={"csrf": csrf, "entity_type": "invoice", "moment_id": "7"}
+        f"/tenant/{a}/send-again",
+        headers=headers,
+        data={"csrf": csrf, "entity_type": "invoice", "moment_id": "7"},
     )
     assert sent.status_code == 403
     assert queued(paused_stack) == []
@@ -120,7 +124,10 @@ def test_another_sessions_csrf_token_and_another_tenants_cookie_are_refused(paus
     cookie_b, csrf_b = session_of(http, paused_stack, b)
     form = {"entity_type": "invoice", "moment_id": "7"}
     headers = {"cookie": f"momentsync_page={cookie_1}"}
-    assert http.post(f"/tenant/{a}/send-again", headers=headers, data={**form, "csrf": csrf_2}).status_code == 403
+    assert (
+        http.post(f"/tenant/{a}/send-again", headers=headers, data={**form, "csrf": csrf_2}).status_code
+        == 403
+    )
     assert http.post(f"/tenant/{a}/send-again", headers=headers, data=form).status_code == 403
     # B's cookie and B's own csrf token on A's path, with path tricks around A's id
     b_headers = {"cookie": f"momentsync_page={cookie_b}"}
@@ -145,7 +152,9 @@ def test_another_sessions_csrf_token_and_another_tenants_cookie_are_refused(paus
         ("invoice", "-7"),
     ],
 )
-def test_send_again_queues_nothing_but_a_listed_failed_record(paused_stack, http, two, entity_type, moment_id):
+def test_send_again_queues_nothing_but_a_listed_failed_record(
+    paused_stack, http, two, entity_type, moment_id
+):
     a, _ = two
     cookie, csrf = session_of(http, paused_stack, a)
     response = http.post(
