@@ -26,6 +26,10 @@ service = build_self_service(settings)
 app = APIGatewayHttpResolver()
 
 
+class BadForm(Exception):
+    """A form body the page never sends (too many fields)."""
+
+
 class NoSession(Exception):
     """No live session for this tenant (none, expired, another tenant's) or a wrong CSRF token."""
 
@@ -71,7 +75,7 @@ def send_again(tenant_id: str) -> Response:
     session = _session(tenant_id, csrf=True)
     moment_id = _form("moment_id") or ""
     try:
-        if not moment_id.isdigit():
+        if not (moment_id.isascii() and moment_id.isdigit()):  # "²".isdigit(), yet int("²") fails
             raise PageRefused("that record is not among the failed ones")
         service.send_again(session, _form("entity_type") or "", int(moment_id))
     except PageRefused as exc:
@@ -105,6 +109,11 @@ def no_session(_exc: NoSession) -> Response:
     return _page(403, refused_page(_language()))
 
 
+@app.exception_handler(BadForm)
+def bad_form(_exc: BadForm) -> Response:
+    return Response(status_code=400, headers=dict(PAGE_HEADERS), body="<!doctype html><p>Bad request.</p>")
+
+
 @app.exception_handler(Exception)
 def unexpected_error(exc: Exception) -> Response:
     logger.error("self-service request failed", extra={"error_type": type(exc).__name__})
@@ -114,7 +123,7 @@ def unexpected_error(exc: Exception) -> Response:
 
 
 def _session(tenant_id: str, *, csrf: bool = False) -> PageSession:
-    session = service.sessions.find(tenant_id, _cookie(SESSION_COOKIE))
+    session = service.find_session(tenant_id, _cookie(SESSION_COOKIE))
     if session is None or (csrf and not session.csrf_matches(_form("csrf"))):
         raise NoSession()
     return session
@@ -164,7 +173,10 @@ def _language() -> Language:
 
 
 def _form(name: str) -> str | None:
-    values = parse_qs(app.current_event.decoded_body or "", max_num_fields=20).get(name)
+    try:
+        values = parse_qs(app.current_event.decoded_body or "", max_num_fields=20).get(name)
+    except ValueError as exc:  # more fields than any of the page's forms has
+        raise BadForm() from exc
     return values[0] if values else None
 
 
@@ -181,9 +193,18 @@ def _cookie(name: str) -> str | None:
     return None
 
 
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
 def _base_url() -> str:
+    """https on every public host (API Gateway serves nothing else), whatever X-Forwarded-Proto says or
+    lacks: the session cookie's Secure flag and the reconnect link follow it. Plain http only on the
+    local stack."""
     event = app.current_event
-    return f"{event.headers.get('x-forwarded-proto', 'http')}://{event.request_context.domain_name}"
+    domain = event.request_context.domain_name
+    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
+    scheme = event.headers.get("x-forwarded-proto", "http") if host.lower() in _LOCAL_HOSTS else "https"
+    return f"{scheme}://{domain}"
 
 
 def _page(status_code: int, html: str) -> Response:

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from momentsync.cli.context import EXIT_NOT_FOUND, age, console, context_of, fail, print_json, when
+from momentsync.cli.context import (
+    EXIT_CONFLICT,
+    EXIT_NOT_FOUND,
+    age,
+    console,
+    context_of,
+    fail,
+    print_json,
+    when,
+)
 
 _CONNECTION_STYLE = {"ok": "green", "paused": "yellow", "disabled": "dim"}
 
@@ -58,8 +67,17 @@ def status(
     sync_state, parked, credentials = context.sync_state(), context.parked(), context.credentials()
     sweeps = context.sweeps()
     if recount:
+        from momentsync.sync.sync_state import RecountRaced
+
         for tenant in tenants:
-            sync_state.recount(tenant.tenant_id)
+            try:
+                sync_state.recount(tenant.tenant_id)
+            except RecountRaced:
+                fail(
+                    f"tenant {tenant.tenant_id}'s records kept changing during the recount",
+                    EXIT_CONFLICT,
+                    hint="run `momentsync status --recount` again when it is quieter",
+                )
     reports = [
         tenant_report(t, sync_state=sync_state, parked=parked, credentials=credentials, sweeps=sweeps)
         for t in tenants

@@ -23,10 +23,12 @@ from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.queue import EventQueue
 from momentsync.selfservice.sessions import DynamoPageSessions, PageSession
 from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantConflict
+from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantConflict, TenantStatus
 
 PAGE_EVENT = "PAGE_RESEND"
 RECENT_TRANSFERS = 50
+MAX_PAGE_EMAILS = 10  # a tenant's own notification addresses; not a mailing list
+MAX_EMAIL_LENGTH = 254
 
 
 class AuditLog(Protocol):
@@ -79,11 +81,23 @@ class SelfService:
     def open_link(self, tenant_id: str, token: str | None) -> PageSession:
         """Spends the one-time link (raises OneTimeTokenRejected); a link for another tenant fails alike."""
         grant = self.tokens.consume(OneTimeTokenKind.SELF_SERVICE_LINK, token)
-        if grant.tenant_id != tenant_id or self.tenants.get(tenant_id) is None:
+        if grant.tenant_id != tenant_id or not self._page_allowed(tenant_id):
             raise OneTimeTokenRejected(OneTimeTokenKind.SELF_SERVICE_LINK, "unknown")
         session = self.sessions.open(tenant_id)
         self.audit.record(actor=session.reference, action="page.open", tenant_id=tenant_id)
         return session
+
+    def find_session(self, tenant_id: str, session_id: str | None) -> PageSession | None:
+        """The live session for this tenant's page, or None: also when the tenant was removed or disabled
+        after the session opened (a disabled tenant has no page)."""
+        session = self.sessions.find(tenant_id, session_id)
+        if session is None or not self._page_allowed(tenant_id):
+            return None
+        return session
+
+    def _page_allowed(self, tenant_id: str) -> bool:
+        tenant = self.tenants.get(tenant_id)
+        return tenant is not None and tenant.status is not TenantStatus.DISABLED
 
     def picture(self, session: PageSession) -> TenantPicture:
         tenant = self.tenants.require(session.tenant_id)
@@ -97,6 +111,10 @@ class SelfService:
 
     def change_emails(self, session: PageSession, emails: list[str]) -> Tenant:
         emails = list(dict.fromkeys(e.strip() for e in emails if e.strip()))
+        if len(emails) > MAX_PAGE_EMAILS:
+            raise PageRefused(f"at most {MAX_PAGE_EMAILS} addresses")
+        if any(len(e) > MAX_EMAIL_LENGTH for e in emails):
+            raise PageRefused(f"an address has at most {MAX_EMAIL_LENGTH} characters")
         for _ in range(3):
             tenant = self.tenants.require(session.tenant_id)
             before = list(tenant.notification_emails)

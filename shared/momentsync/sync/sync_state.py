@@ -117,6 +117,14 @@ class StatusCounts(BaseModel):
         return item
 
 
+COUNTS_REVISION = "revision"  # on the status counts item; no '#', so not read as a count
+RECOUNT_ATTEMPTS = 5
+
+
+class RecountRaced(RuntimeError):
+    """The tenant's records kept changing during every recount attempt; run it again later."""
+
+
 class StaleWrite(RuntimeError):
     """A newer state of this record was stored meanwhile; the older one is dropped."""
 
@@ -194,7 +202,11 @@ class DynamoSyncState:
             sets += ["#le = :le", "#lr = :lr", "#lm = :lm"]
         if not adds and not sets:
             return
-        clauses = ([f"ADD {', '.join(adds)}"] if adds else []) + ([f"SET {', '.join(sets)}"] if sets else [])
+        # Every change bumps the item's revision, so a recount racing it notices and starts over.
+        names["#rev"] = COUNTS_REVISION
+        values[":rev"] = 1
+        adds.append("#rev :rev")
+        clauses = [f"ADD {', '.join(adds)}"] + ([f"SET {', '.join(sets)}"] if sets else [])
         try:
             self._table.update_item(
                 Key={"tenant_id": new["tenant_id"], "record_key": STATUS_COUNTS_KEY},
@@ -214,16 +226,34 @@ class DynamoSyncState:
 
     def recount(self, tenant_id: str) -> StatusCounts:
         """Rebuilds the status item from every link of the tenant (after an upgrade, or to repair)."""
-        counts = StatusCounts.of_links(self.list(tenant_id))
-        self._table.put_item(Item=counts.to_item(tenant_id))
-        return counts
+        key = {"tenant_id": tenant_id, "record_key": STATUS_COUNTS_KEY}
+        conflict = self._table.meta.client.exceptions.ConditionalCheckFailedException
+        for _ in range(RECOUNT_ATTEMPTS):
+            # A save between reading the records and writing the counts would be overwritten: the
+            # write holds only if the revision is still the one read before the records were.
+            current = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+            revision = current.get(COUNTS_REVISION)
+            counts = StatusCounts.of_links(self.list(tenant_id, consistent=True))
+            if revision is None:
+                condition = Attr(COUNTS_REVISION).not_exists()
+            else:
+                condition = Attr(COUNTS_REVISION).eq(revision)
+            item = counts.to_item(tenant_id) | {COUNTS_REVISION: (revision or 0) + 1}
+            try:
+                self._table.put_item(Item=item, ConditionExpression=condition)
+            except conflict:
+                continue
+            return counts
+        raise RecountRaced(tenant_id)
 
-    def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]:
+    def list(
+        self, tenant_id: str, entity_type: str | None = None, *, consistent: bool = False
+    ) -> list[SyncLink]:
         condition = Key("tenant_id").eq(tenant_id)
         if entity_type:
             condition = condition & Key("record_key").begins_with(f"{entity_type}#")
         links: list[SyncLink] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": consistent}
         while True:
             page = self._table.query(**kwargs)
             links.extend(
