@@ -87,7 +87,7 @@ def accept_webhook(
             "unsupported_media_type",
         )
     try:
-        body = parse_json_body(request.body)
+        body = parse_json_body(request.body, _charset(request.content_type))
     except BodyRejected as exc:
         if exc.field_path is None:
             return WebhookOutcome(400, {"error": "malformed_json", "message": exc.message}, "bad_json")
@@ -152,6 +152,14 @@ def accept_webhook(
         entity_type=webhook.kind,
         event_id=envelope.event_id,
     )
+
+
+def _charset(content_type: str | None) -> str | None:
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip()
+    return None
 
 
 def _plausible_tenant_id(tenant_id: str) -> bool:
