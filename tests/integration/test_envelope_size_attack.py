@@ -51,5 +51,9 @@ def test_every_accepted_body_fits_a_parked_item(paused_stack, make_tenant):
     for message in queued(paused_stack, handle.tenant.tenant_id):
         envelope = json.loads(message["Body"])
         table.put_item(
-            Item={"tenant_id": handle.tenant.tenant_id, "parked_key": envelope["event_id"], "envelope": message["Body"]}
+            Item={
+                "tenant_id": handle.tenant.tenant_id,
+                "parked_key": envelope["event_id"],
+                "envelope": message["Body"],
+            }
         )
