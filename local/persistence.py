@@ -16,9 +16,12 @@ when the process died are visible again at once on restore (as after a Lambda ti
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
+import stat
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,19 +138,49 @@ def take(stack: Any, emulators: dict[str, Any], demo: dict[str, Any]) -> Snapsho
 
 
 def save(snapshot: Snapshot, path: Path = SNAPSHOT_FILE) -> None:
-    """Written to a temporary file and renamed: a kill mid-write leaves the previous snapshot."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(snapshot._bytes)  # type: ignore[attr-defined]
-    temporary.replace(path)
+    """Written to a temporary file and renamed: a kill mid-write leaves the previous snapshot.
+
+    The file holds tenants' Moment keys and Fiken tokens in clear and is unpickled on the next start:
+    it is readable and writable by its owner only (0600, in a 0700 directory), its temporary file is
+    unique (two runs saving at once never rename each other's half-written file) and flushed to disk
+    before the rename.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):
+        os.chmod(path.parent, 0o700)  # also a directory made by an older version with the umask's mode
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(snapshot._bytes)  # type: ignore[attr-defined]
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _check_private(path: Path) -> None:
+    """Unpickling runs code: refuse a file (or its directory) another user owns or anyone may write."""
+    for target in (path, path.parent):
+        info = target.stat()
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise SnapshotUnusable(f"{target} belongs to another user; not loaded (delete it or use --fresh)")
+        if info.st_mode & stat.S_IWOTH:
+            raise SnapshotUnusable(
+                f"{target} is writable by other users; not loaded (unpickling it could run their code)"
+            )
 
 
 def load(path: Path = SNAPSHOT_FILE) -> Snapshot | None:
     """The saved snapshot, None when there is none; ``SnapshotUnusable`` when it cannot be read."""
     if not path.exists():
         return None
+    _check_private(path)
     try:
-        snapshot = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by save()
+        snapshot = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, private (checked above)
     except Exception as exc:  # noqa: BLE001 - any unreadable snapshot is reported the same way
         raise SnapshotUnusable(f"{path} cannot be read ({type(exc).__name__})") from None
     if not isinstance(snapshot, Snapshot) or snapshot.format != FORMAT:

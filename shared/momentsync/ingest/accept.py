@@ -42,6 +42,9 @@ class WebhookOutcome:
 
 
 _TENANT_ID = re.compile(TENANT_ID_PATTERN)
+# The queued envelope, as SQS and the parked-events table store it: SQS's classic message limit, well
+# under DynamoDB's 400 KB item (the parked copy adds its key and reason).
+MAX_ENVELOPE_BYTES = 256 * 1024
 
 NOT_FOUND = WebhookOutcome(404, {"error": "not_found", "message": "Unknown webhook URL"}, "unknown_tenant")
 
@@ -84,7 +87,7 @@ def accept_webhook(
             "unsupported_media_type",
         )
     try:
-        body = parse_json_body(request.body)
+        body = parse_json_body(request.body, _charset(request.content_type))
     except BodyRejected as exc:
         if exc.field_path is None:
             return WebhookOutcome(400, {"error": "malformed_json", "message": exc.message}, "bad_json")
@@ -119,6 +122,19 @@ def accept_webhook(
         received_at=request.received_at,
         payload=body,
     )
+    if len(envelope.to_message_body().encode()) > MAX_ENVELOPE_BYTES:
+        # The envelope re-serialises the body: 1e15 (4 bytes) becomes 1000000000000000.0 (18), so a body
+        # under the limit can make a message SQS refuses or a parked item DynamoDB refuses (400 KB).
+        return WebhookOutcome(
+            413,
+            {
+                "error": "payload_too_large",
+                "message": f"The queued event would exceed {MAX_ENVELOPE_BYTES} bytes "
+                "(numbers such as 1e15 are stored written out); send a smaller body",
+            },
+            "too_large",
+            entity_type=webhook.kind,
+        )
     try:
         queue.send(envelope)
     except Exception:  # noqa: BLE001 - any failure to enqueue must become a retryable 5xx
@@ -136,6 +152,14 @@ def accept_webhook(
         entity_type=webhook.kind,
         event_id=envelope.event_id,
     )
+
+
+def _charset(content_type: str | None) -> str | None:
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip()
+    return None
 
 
 def _plausible_tenant_id(tenant_id: str) -> bool:

@@ -15,9 +15,16 @@ from dataclasses import dataclass
 # Long opaque runs (tokens, keys, signatures), credentials in URLs and query strings, and
 # Authorization-style headers are masked before a message is stored anywhere.
 _SECRET_LIKE = re.compile(
-    r"(?i)(bearer\s+|basic\s+|authorization[=:]\s*)\S+"
+    # An Authorization header or field: the scheme (Bearer, Basic, ...) and the credential after it.
+    r"(?i)(authorization[\"']?\s*[=:]\s*[\"']?)(?:(?:bearer|basic|token|digest)\s+)?[^\s\"',;}]+"
+    r"|((?:bearer|basic)\s+)[^\s\"',;}]+"
     r"|(?<=://)[^/\s:@]+:[^/\s@]+@"
-    r"|(?<=[?&])[^=&\s]*(?:token|key|secret|password|code)[^=&\s]*=[^&\s]+"
+    # A labelled credential in any notation: key=v, api_key: v, "access_token": "v", X-Api-Key: v.
+    r"|([\w-]*(?:token|key|secret|passw(?:or)?d|pwd|credential|signature)s?[\"']?\s*[=:]\s*[\"']?)"
+    r"[^\s&\"',;}]+"
+    r"|((?<=[?&])[^=&\s]*code=)[^&\s]+"
+    # The secret path segment of a webhook URL.
+    r"|(/webhooks/moment/[^/\s]+/)[^/\s?#\"']+"
     r"|[A-Za-z0-9_\-+/.=~]{32,}"
 )
 MAX_MESSAGE_CHARS = 300
@@ -33,8 +40,8 @@ def safe_message(exc: BaseException) -> str:
 
 
 def _mask(match: re.Match[str]) -> str:
-    prefix = match.group(1)
-    return f"{prefix}***" if prefix else "***"
+    prefix = next((group for group in match.groups() if group), "")
+    return f"{prefix}***"
 
 
 @dataclass(frozen=True)

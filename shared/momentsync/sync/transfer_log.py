@@ -77,7 +77,11 @@ class DynamoTransferLog:
         event_id: str | None = None,
         limit: int = 100,
         newest_first: bool = True,
+        page_size: int | None = None,
+        max_scanned: int | None = None,
     ) -> list[TransferLogEntry]:
+        """Entries matching the filters; ``page_size`` bounds each read (DynamoDB applies it before the
+        filters) and ``max_scanned`` the entries read in all, matching or not (a cheap check in a flood)."""
         condition = Key("tenant_id").eq(tenant_id)
         if since is not None:
             condition = condition & Key("logged_at").gte(since.isoformat())
@@ -94,9 +98,13 @@ class DynamoTransferLog:
             for extra in filters[1:]:
                 expression = expression & extra
             kwargs["FilterExpression"] = expression
+        if page_size:
+            kwargs["Limit"] = page_size
         entries: list[TransferLogEntry] = []
-        while len(entries) < limit:
+        scanned = 0
+        while len(entries) < limit and (max_scanned is None or scanned < max_scanned):
             page = self._table.query(**kwargs)
+            scanned += page.get("ScannedCount", len(page.get("Items", [])))
             for item in page.get("Items", []):
                 item = _plain(item)
                 item["logged_at"] = item["logged_at"].split("#", 1)[0]
