@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT4
 from momentsync.connectors.fiken import client as fiken_client
 from momentsync.connectors.fiken import models as m
 
-SPEC_PATH = Path("/work/shared/reference/fiken-openapi.yaml")
+SPEC_PATH = Path(__file__).resolve().parents[3] / "contracts" / "fiken-openapi.yaml"  # the published spec
 SPEC_URI = "urn:fiken-openapi"
 
 

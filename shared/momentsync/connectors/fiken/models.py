@@ -1,6 +1,6 @@
 """Every Fiken JSON field and query-parameter name, as pydantic models named after the spec's schemas.
 
-Contract: ``/work/shared/reference/fiken-openapi.yaml`` (tests validate dumped bodies against it).
+Contract: ``contracts/fiken-openapi.yaml`` (Fiken's published spec) (tests validate dumped bodies against it).
 
 - Requests (``FikenRequest``) reject unknown fields when built: Fiken answers 400 to some unexpected
   fields and silently drops others (fiken.md §4), so a misspelt field must fail here, not there. They
