@@ -364,14 +364,14 @@ def test_adding_a_tenant_offers_the_backfill_for_records_from_before_its_webhook
     added = cli(
         "tenants", "add", tenant_id, "--name", "Ny AS", "--moment-company", "nyas",
         "--moment-api-key-stdin", stdin="moment-key\n",
-    ).stdout  # fmt: skip
+    ).output  # fmt: skip; the offer is a hint, on stderr
     assert f"momentsync backfill {tenant_id} --dry-run" in " ".join(added.split())
     sb1 = f"sb-{uuid.uuid4().hex[:8]}"
     added = cli(
         "tenants", "add", sb1, "--name", "Bank AS", "--moment-company", "bankas", "--target", "sparebank1",
         "--sparebank1-bank", "test", "--sparebank1-company-key", "3f1c9a52-7d4e-4b8a-9c21-5e6f7a8b9c0d",
         "--moment-api-key-stdin", stdin="moment-key\n",
-    ).stdout  # fmt: skip
+    ).output  # fmt: skip; the offer is a hint, on stderr
     assert f"momentsync resync {sb1} --entity invoice --since" in " ".join(added.split())
 def test_migrate_secrets_fills_a_secret_written_during_the_gap_and_never_deletes_what_it_lacks(
     paused_stack, make_tenant, cli
