@@ -24,6 +24,7 @@ from momentsync.connect.pages import (
 )
 from momentsync.connect.wiring import build_connect_flow
 from momentsync.errors import TransientError
+from momentsync.http_cookies import request_cookie
 from momentsync.observability import logger, metrics, tracer
 from momentsync.settings import connect_settings
 
@@ -126,17 +127,7 @@ def _binding_cookie(value: str, max_age: int) -> Cookie:
 
 
 def _cookie(name: str) -> str | None:
-    event = app.current_event
-    # HTTP API payload 2.0 lifts cookies into their own list; a plain Cookie header is read too.
-    pairs = list(event.cookies or [])
-    header = event.headers.get("cookie")
-    if header:
-        pairs += header.split(";")
-    for pair in pairs:
-        key, _, value = pair.strip().partition("=")
-        if key == name and value:
-            return value
-    return None
+    return request_cookie(app.current_event, name)
 
 
 def _refuse_cross_site() -> None:

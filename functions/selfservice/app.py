@@ -11,6 +11,7 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.connect.links import OneTimeTokenRejected
+from momentsync.http_cookies import request_cookie
 from momentsync.observability import logger, metrics, tracer
 from momentsync.selfservice.pages import PAGE_HEADERS, open_page, refused_page, signed_out_page, tenant_page
 from momentsync.selfservice.service import PageRefused
@@ -181,16 +182,7 @@ def _form(name: str) -> str | None:
 
 
 def _cookie(name: str) -> str | None:
-    event = app.current_event
-    pairs = list(event.cookies or [])
-    header = event.headers.get("cookie")
-    if header:
-        pairs += header.split(";")
-    for pair in pairs:
-        key, _, value = pair.strip().partition("=")
-        if key == name and value:
-            return value
-    return None
+    return request_cookie(app.current_event, name)
 
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")

@@ -1,0 +1,19 @@
+"""Reading a cookie from an HTTP API (payload 2.0) request, for the connect and self-service handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def request_cookie(event: Any, name: str) -> str | None:
+    """``event``: Powertools' ``APIGatewayProxyEventV2``. Payload 2.0 lifts cookies into their own list;
+    a plain Cookie header is read too."""
+    pairs = list(event.cookies or [])
+    header = event.headers.get("cookie")
+    if header:
+        pairs += header.split(";")
+    for pair in pairs:
+        key, _, value = pair.strip().partition("=")
+        if key == name and value:
+            return value
+    return None
