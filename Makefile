@@ -13,7 +13,7 @@ help:
 	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
 	@echo "make demo   - the same, self-checking, exits 0 when every demo record arrived"
 	@echo "make test   - unit and integration tests (no network, no AWS account)"
-	@echo "make lint   - ruff + cfn-lint template.yaml"
+	@echo "make lint   - ruff + mypy (strict: the layer and the handlers) + cfn-lint template.yaml"
 	@echo "make bench  - benchmarks (figures printed and written to bench/results.json)"
 	@echo "make chaos  - the long seeded fault-injection run"
 	@echo "make fuzz   - 10,000 generated webhook requests (no 5xx, nothing invalid queued) + 60 generated sequences through the whole pipeline"
@@ -39,6 +39,7 @@ browser:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
 test: install browser
@@ -76,4 +77,4 @@ lock:
 		--output-file requirements.txt requirements.in
 
 clean:
-	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json .local-stack
+	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam .local-stack.json .local-stack
