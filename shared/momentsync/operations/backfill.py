@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.operations.replay import AuditLog
 from momentsync.queue import EventQueue
 from momentsync.tenants import Tenant
@@ -50,7 +50,7 @@ class LinkLookup(Protocol):
 
 @dataclass(frozen=True)
 class PlannedRecord:
-    entity_type: str
+    entity_type: EntityType
     moment_id: int
     number: str | None
     action: str
@@ -145,7 +145,7 @@ class Backfill:
                 QueueEnvelope(
                     event_id=event_id,
                     tenant_id=tenant.tenant_id,
-                    entity_type=record.entity_type,  # type: ignore[arg-type]
+                    entity_type=record.entity_type,
                     entity_id=record.moment_id,
                     moment_event=BACKFILL_EVENT,
                     received_at=self.clock(),

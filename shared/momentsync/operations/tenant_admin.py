@@ -47,6 +47,10 @@ class TenantChangeRefused(ValueError):
     """The change is not valid for this tenant (bad settings, or not from its current state)."""
 
 
+# The tenant's VAT registration as an operator sets it: "ask" leaves it to the target system.
+VatRegistered = Literal["yes", "no", "ask"]
+
+
 class SettingsChange(BaseModel):
     """What an operator asks to change; anything left at its default stays as it is."""
 
@@ -62,7 +66,7 @@ class SettingsChange(BaseModel):
     unset_accounts: list[str] = Field(default_factory=list)
     bank_account_number: str | None = None
     clear_bank_account_number: bool = False
-    vat_registered: Literal["yes", "no", "ask"] | None = None
+    vat_registered: VatRegistered | None = None
     foreign_currency: ForeignCurrency | None = None
     # What is transferred (TransferSettings): None leaves a choice as it is.
     data_types: list[str] | None = None

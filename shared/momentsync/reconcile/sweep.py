@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.moment.client import MomentClient
 from momentsync.queue import EventQueue
 from momentsync.sync.choices import filtered_out, not_transferred
@@ -91,9 +91,10 @@ class SweepStore:
         """The last sweep, with the last deep check's fields (kept in an item of their own)."""
         item = self._get(tenant_id, SWEEP_RECORD_KEY)
         deep = self._get(tenant_id, DEEP_CHECK_RECORD_KEY)
-        if item is None and deep is None:
-            return None
-        if item is None:  # deep-checked, never swept
+        if item is None:
+            if deep is None:
+                return None
+            # deep-checked, never swept
             item = {"tenant_id": tenant_id, "started_at": deep["deep_checked_at"], "outcome": "never"}
         record = SweepRecord.model_validate(item)
         if deep is not None:
@@ -176,7 +177,7 @@ class TenantSweep:
     max_enqueued: int = 200
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_event_id: Callable[[], str] = lambda: f"reconcile-{uuid.uuid4().hex}"
-    entity_types: tuple[str, ...] = field(default=ENTITY_TYPES)
+    entity_types: tuple[EntityType, ...] = field(default=ENTITY_TYPES)
 
     def run(
         self, tenant: Tenant, moment: MomentClient, requests: Callable[[], int] = lambda: 0
@@ -231,7 +232,7 @@ class TenantSweep:
 
     def _changes(
         self, tenant: Tenant, moment: MomentClient, since: datetime | None
-    ) -> Iterator[tuple[str, Any]]:
+    ) -> Iterator[tuple[EntityType, Any]]:
         listings = {
             "customer": moment.list_customers,
             "project": moment.list_projects,
@@ -243,12 +244,12 @@ class TenantSweep:
             for found in listings[entity_type](modified_since=since):
                 yield entity_type, found
 
-    def _enqueue(self, tenant: Tenant, entity_type: str, moment_id: int) -> None:
+    def _enqueue(self, tenant: Tenant, entity_type: EntityType, moment_id: int) -> None:
         event_id = self.new_event_id()
         envelope = QueueEnvelope(
             event_id=event_id,
             tenant_id=tenant.tenant_id,
-            entity_type=entity_type,  # type: ignore[arg-type]
+            entity_type=entity_type,
             entity_id=moment_id,
             moment_event=RECONCILE_EVENT,
             received_at=self.clock(),

@@ -19,7 +19,7 @@ from momentsync.connect.links import (
     create_connect_link,
 )
 from momentsync.connection import CredentialsSource, connection_state, stored_credentials
-from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.envelope import QueueEnvelope, is_entity_type
 from momentsync.queue import EventQueue
 from momentsync.selfservice.sessions import DynamoPageSessions, PageSession
 from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
@@ -140,7 +140,7 @@ class SelfService:
     def send_again(self, session: PageSession, entity_type: str, moment_id: int) -> str:
         """Queues a resync of one record the page shows as failed (nothing else can be sent)."""
         picture = self.picture(session)
-        if entity_type not in ENTITY_TYPES or not any(
+        if not is_entity_type(entity_type) or not any(
             (e.entity_type, e.entity_id) == (entity_type, moment_id) for e in picture.failed
         ):
             raise PageRefused("that record is not among the failed ones")
@@ -149,7 +149,7 @@ class SelfService:
             QueueEnvelope(
                 event_id=event_id,
                 tenant_id=session.tenant_id,
-                entity_type=entity_type,  # type: ignore[arg-type]
+                entity_type=entity_type,
                 entity_id=moment_id,
                 moment_event=PAGE_EVENT,
                 received_at=self.clock(),
