@@ -515,11 +515,8 @@ def disconnect_tenant(
             revoked = _revoke(oauth, tokens, clock)
         if pending is not None:
             _revoke(oauth, pending.tokens, clock)  # a connect waiting for its company choice
-        if tokens is not None or pending is not None:
-            credentials.put(
-                tenant_id,
-                stored.model_copy(update={"fiken": None, "fiken_pending": None}),  # type: ignore[union-attr]
-            )
+        if stored is not None and (tokens is not None or pending is not None):
+            credentials.put(tenant_id, stored.model_copy(update={"fiken": None, "fiken_pending": None}))
     for _ in range(5):
         tenant = tenants.require(tenant_id)
         tenant.status = TenantStatus.DISABLED

@@ -307,6 +307,7 @@ class MomentClient:
         for ``momentsync tenants probe``, which compares them with the models."""
         include = {"invoices": INVOICE_INCLUDE, "customers": CUSTOMER_INCLUDE, "projects": PROJECT_INCLUDE}
         path = _with_include(collection, include.get(collection))
+        records: list[Any] = []
         for number in (0, 1):
             response = self._request(
                 path, params={PAGE_PARAM: number, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID}
@@ -315,12 +316,13 @@ class MomentClient:
                 data = json.loads(response.content, parse_float=Decimal)
             except ValueError:
                 raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
-            records = data.get("content") if isinstance(data, dict) else data
-            if not isinstance(records, list):
+            found = data.get("content") if isinstance(data, dict) else data
+            if not isinstance(found, list):
                 keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
                 raise MomentResponseInvalid(
                     f"Moment's {collection} list has no 'content' list (it sent: {keys})"
                 )
+            records = found
             counted = (data.get("page") or {}).get("totalElements") if isinstance(data, dict) else None
             if records or not isinstance(counted, int) or counted <= 0:
                 break
@@ -346,8 +348,9 @@ class MomentClient:
         self, collection: str, include: str | None, model: type[ModelT], modified_since: datetime | None
     ) -> Iterator[ModelT]:
         path = _with_include(collection, include)
-        page_model = Page[model]  # type: ignore[valid-type]
-        number, seen, requests = 0, set(), 0
+        page_model = Page[model]  # type: ignore[valid-type]  # a generic model made at run time from a class
+        number, requests = 0, 0
+        seen: set[object] = set()
         while True:
             params: dict[str, Any] = {PAGE_PARAM: number, SIZE_PARAM: self.page_size, SORT_PARAM: SORT_BY_ID}
             if modified_since is not None:
@@ -555,7 +558,7 @@ class MomentClient:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]; a Retry-After is honoured."""
-        delay = self._jitter() * min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        delay = self._jitter() * min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry_after_cap))
         return delay

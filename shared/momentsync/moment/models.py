@@ -221,8 +221,8 @@ class FinancialAccountRef(MomentModel):
     @property
     def vat_code(self) -> str | None:
         for code in (self.external_tax_code, self.vat_category_code):
-            if (code or "").strip():
-                return code.strip()  # type: ignore[union-attr]
+            if code and code.strip():
+                return code.strip()
         return None
 
 

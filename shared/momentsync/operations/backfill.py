@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.operations.replay import AuditLog
@@ -34,8 +34,9 @@ LINKED, ADOPT, CREATE = "linked", "adopt", "create"
 NOT_TRANSFERABLE, BEFORE_CUTOVER = "not transferable", "before cutover"
 
 
+@runtime_checkable
 class NaturalKeyIndex(Protocol):
-    """What a connector offers a backfill (Fiken: ``FikenConnector``)."""
+    """What a connector offers a backfill (Fiken: ``FikenConnector``); checked with isinstance."""
 
     def natural_keys(self, entity_type: str) -> dict[str, str]: ...
 

@@ -91,8 +91,8 @@ class TenantReport:
 
     @property
     def last_error(self) -> EntityStatus | None:
-        errored = [e for e in self.entities if e.last_error_at]
-        return max(errored, key=lambda e: e.last_error_at) if errored else None  # type: ignore[arg-type, return-value]
+        errored = [(e.last_error_at, e) for e in self.entities if e.last_error_at]
+        return max(errored, key=lambda pair: pair[0])[1] if errored else None
 
     def as_dict(self) -> dict[str, Any]:
         latest = self.last_error

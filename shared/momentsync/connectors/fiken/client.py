@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypedDict, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -122,6 +122,16 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 # ---------------------------------------------------------------- errors
+class FikenFailureContext(TypedDict):
+    """The keyword arguments every FikenFailure takes: where it happened and what Fiken said."""
+
+    method: str
+    path: str
+    status: int | None
+    fiken_message: str | None
+    request_id: str | None
+
+
 class FikenFailure(Exception):
     """Mixed into every error this client raises; catch it for "anything Fiken". Never instantiated alone.
 
@@ -758,7 +768,7 @@ class FikenClient:
     def _rejection(self, call: _Call, status: int, message: str | None, request_id: str) -> FikenFailure:
         said = f": {message}" if message else ""
         where = f"{call.method} {call.template}"
-        context = {
+        context: FikenFailureContext = {
             "method": call.method,
             "path": call.template,
             "status": status,

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from momentsync.connectors.fiken.oauth import FikenOAuthClient, InvalidGrant
 from momentsync.credentials import CredentialsNotFound, OAuthTokens, TenantCredentials
@@ -132,7 +132,7 @@ class FikenTokenProvider:
         """(new tokens, whether another holder stored them); the new pair is not yet persisted."""
         if stored.refresh_token is None:
             self._needs_reauth("Fiken gave no refresh token; the connection must be renewed")
-        spent = stored.refresh_token.get_secret_value()  # type: ignore[union-attr]
+        spent = stored.refresh_token.get_secret_value()
         try:
             grant = self._oauth.refresh(spent)
         except InvalidGrant:
@@ -159,7 +159,7 @@ class FikenTokenProvider:
                     raise TransientError("could not store the refreshed Fiken tokens") from None
                 time.sleep(self._persist_retry_seconds * attempt)
 
-    def _needs_reauth(self, reason: str) -> None:
+    def _needs_reauth(self, reason: str) -> NoReturn:
         """Flags the tenant (compare-and-set) and raises; the processor parks and notifies."""
         for _ in range(3):
             tenant = self._tenants.get(self.tenant_id)
@@ -195,7 +195,7 @@ class FikenTokenProvider:
     def _tokens_of(self, credentials: TenantCredentials) -> OAuthTokens:
         if credentials.fiken is None:
             self._needs_reauth("no Fiken connection is stored for this tenant")
-        return credentials.fiken  # type: ignore[return-value]
+        return credentials.fiken
 
     def _usable(self, tokens: OAuthTokens) -> bool:
         return tokens.expires_at - self._margin > self._clock()

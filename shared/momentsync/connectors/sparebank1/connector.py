@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from momentsync.connectors.credits import over_credit_reason
@@ -338,7 +339,7 @@ class SpareBank1Connector:
         lines = [JournalEntryLine.model_validate(row) for row in rows]
         voucher = credited.details.get("voucher") or credited.remote_number
         original = sum(
-            mapping.to_ore(line.Amount or 0)
+            mapping.to_ore(line.Amount or Decimal(0))
             for line in lines
             if str(line.JournalEntryID) == credited.remote_id
         )
@@ -363,7 +364,7 @@ class SpareBank1Connector:
                     "note belongs to the credited invoice's customer; correct it in Moment"
                 )
         already = -sum(
-            mapping.to_ore(line.Amount or 0)
+            mapping.to_ore(line.Amount or Decimal(0))
             for line in lines
             if line.InvoiceNumber != str(invoice.invoice_number)
             and mapping.credits_invoice(line.Description, invoice.credited_invoice_number, voucher)
@@ -438,7 +439,7 @@ class SpareBank1Connector:
             return _company_ids.setdefault(self.client.company_key.lower(), {})
 
     def _currency_id(self, code: str) -> int:
-        cache = self._ids().setdefault("currencies", {})
+        cache: dict[str, int] = self._ids().setdefault("currencies", {})
         if code not in cache:
             rows = self.client.find(
                 "currencycodes",
@@ -451,7 +452,7 @@ class SpareBank1Connector:
         return cache[code]
 
     def _sales_account_id(self, number: str) -> int:
-        cache = self._ids().setdefault("accounts", {})
+        cache: dict[str, int] = self._ids().setdefault("accounts", {})
         if number not in cache:
             if not number.isdigit():
                 raise PermanentError(f"account {number} is not a number; SpareBank 1 accounts are numeric")
@@ -509,7 +510,8 @@ class SpareBank1Connector:
             )
             types = [VatType.model_validate(row) for row in rows]
             ids["vat_types"] = {str(t.VatCode): t for t in types if t.VatCode is not None}
-        return ids["vat_types"]
+        vat_types: dict[str, VatType] = ids["vat_types"]
+        return vat_types
 
     def _vat_codes(self) -> dict[int, str]:
         return {t.ID: code for code, t in self._vat_types().items()}
