@@ -19,11 +19,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from momentsync.clock import utcnow
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
 from momentsync.moment.models import Invoice
+from momentsync.ports import InvoiceParties, RemoteRecord, differences_reason, totals_differences
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.connector import InvoiceParties, RemoteRecord, differences_reason, totals_differences
 from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
@@ -37,7 +38,6 @@ from momentsync.sync.sync_state import (
     with_version,
 )
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import utcnow
 
 ENTITY = "invoice"
 PENDING_PDF = "pdf"
