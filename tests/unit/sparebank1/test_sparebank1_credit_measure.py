@@ -12,7 +12,7 @@ from emulators.moment.fixtures import make_line
 from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 from momentsync.errors import PermanentError
 from momentsync.moment.models import CustomerRef, Invoice, InvoiceRef
-from momentsync.sync.connector import InvoiceParties, RemoteRecord
+from momentsync.ports import InvoiceParties, RemoteRecord
 from momentsync.tenants import TargetSystem, Tenant
 
 CUSTOMER_ACCOUNT = 500
