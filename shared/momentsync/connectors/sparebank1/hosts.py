@@ -1,6 +1,7 @@
 """Which hosts a tenant's bank may send us to, and what its ``/api/endpoints`` service map says.
 
-SpareBank 1 Regnskap is one Unimicro platform behind many bank hosts (sparebank1.md §1.1). Our app token
+SpareBank 1 Regnskap is one Unimicro platform behind many bank hosts (docs/reference/sparebank1.md §1.1). Our
+app token
 is good for EVERY company that activated the app, so a host that receives it can read every tenant's books:
 hosts therefore come only from an allowlist (docs/security.md, "SpareBank 1 hosts"):
 
@@ -66,7 +67,8 @@ class Bank:
         return origin(self.base_url)
 
 
-# Maintained list (sparebank1.md §1.1, [OBS] Metorial slates, 2026): add a bank here when one is missing.
+# Maintained list (docs/reference/sparebank1.md §1.1, [OBS] Metorial slates, 2026): add a bank here when one
+# is missing.
 BANKS: dict[str, Bank] = {
     bank.key: bank
     for bank in (
