@@ -69,7 +69,9 @@ def test_every_note_cited_in_code_is_in_the_repository_under_its_repository_path
             if path.suffix == ".md" and not cited.startswith(ROOT_FOLDERS):
                 continue  # a page next to code (an emulator's README) may cite by relative name: next test
             if not (REPO / cited).is_file():
-                missing.append(f"{where(path)}: {cited} (cite it as docs/reference/<note>.md, and write the note)")
+                missing.append(
+                    f"{where(path)}: {cited} (cite it as docs/reference/<note>.md, and write the note)"
+                )
     assert missing == []
 
 
@@ -100,7 +102,9 @@ def test_every_cited_section_of_a_reference_note_exists():
             sections = set(HEADING_NUMBER.findall(note.read_text(encoding="utf-8")))
             for number in re.findall(r"\d+(?:\.\d+)*", match.group(2)):
                 if number not in sections:
-                    wrong.append(f"{where(path)}: {match.group(1)} §{number} (no such heading in {where(note)})")
+                    wrong.append(
+                        f"{where(path)}: {match.group(1)} §{number} (no such heading in {where(note)})"
+                    )
     assert wrong == []
 
 
