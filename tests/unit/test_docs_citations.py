@@ -123,3 +123,47 @@ def test_the_readme_stays_a_short_front_page_without_paths_of_a_developers_machi
     assert re.findall(r"(?<![\w.])/(?:work|home|Users|tmp)/\S*", readme) == []
     for target in ("docs/README.md", "docs/architecture.md", "docs/operations.md", "docs/exactly-once.md"):
         assert f"]({target})" in readme, f"the README links {target}"
+
+
+# `shared/momentsync/sync/invoices.py`, `tests/integration/test_sync_invoices.py::test_x`, `bench/run.py`
+FILE_IN_REPO = re.compile(
+    r"`((?:shared|functions|local|emulators|bench|chaos|tests|contracts|audit|events)/[\w./-]+?)/?(?:::(\w+))?`"
+)
+MODULE_PATH = re.compile(r"`(momentsync(?:\.\w+)+)")
+
+
+def _defines(source: str, name: str) -> bool:
+    return re.search(rf"^\s*(?:async\s+def|def|class)\s+{name}\b|^{name}\s*[:=]", source, re.M) is not None
+
+
+def module_path_exists(dotted: str) -> bool:
+    """`momentsync.sync.invoices.sync_invoice` names a module of the layer, then what it defines."""
+    parts = dotted.split(".")
+    base = REPO / "shared"
+    for cut in range(len(parts), 0, -1):
+        stem = base.joinpath(*parts[:cut])
+        module = stem.with_suffix(".py") if stem.with_suffix(".py").is_file() else stem / "__init__.py"
+        if module.is_file():
+            source = module.read_text(encoding="utf-8")
+            return all(_defines(source, name) for name in parts[cut:])
+    return False
+
+
+def test_every_file_test_and_module_a_page_names_exists():
+    """The docs name modules, files and tests as the path of an event and as proof: a rename must
+    take the page along."""
+    stale = []
+    for page in doc_pages():
+        text = prose(page)
+        for match in FILE_IN_REPO.finditer(text):
+            path, test = REPO / match.group(1), match.group(2)
+            if any(mark in match.group(1) for mark in ("*", "{", "…")) or "artifacts" in path.parts:
+                continue  # a pattern, or what a test run writes (git-ignored)
+            if not path.exists():
+                stale.append(f"{where(page)}: {match.group(1)}")
+            elif test and not _defines(path.read_text(encoding="utf-8"), test):
+                stale.append(f"{where(page)}: {match.group(1)}::{test}")
+        for match in MODULE_PATH.finditer(text):
+            if not module_path_exists(match.group(1)):
+                stale.append(f"{where(page)}: {match.group(1)}")
+    assert stale == []
