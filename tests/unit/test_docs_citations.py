@@ -167,3 +167,10 @@ def test_every_file_test_and_module_a_page_names_exists():
             if not module_path_exists(match.group(1)):
                 stale.append(f"{where(page)}: {match.group(1)}")
     assert stale == []
+
+
+def test_every_page_of_the_docs_is_in_the_index():
+    index = (REPO / "docs" / "README.md").read_text(encoding="utf-8")
+    linked = {(REPO / "docs" / target).resolve() for target in MARKDOWN_LINK.findall(index)}
+    pages = [p for p in (REPO / "docs").rglob("*.md") if p.name != "README.md" or p.parent != REPO / "docs"]
+    assert [where(p) for p in sorted(pages) if p.resolve() not in linked] == []
