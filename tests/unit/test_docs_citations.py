@@ -8,12 +8,33 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 THIS_FILE = Path(__file__).resolve()
-CODE_ROOTS = ("shared", "functions", "local", "emulators", "bench", "chaos", "audit", "tests", "contracts")
+CODE_ROOTS = (
+    "shared",
+    "functions",
+    "local",
+    "emulators",
+    "bench",
+    "chaos",
+    "audit",
+    "tests",
+    "contracts",
+    "edge",
+)
 CODE_FILES_AT_ROOT = ("template.yaml", "Makefile", "pyproject.toml", "samconfig.toml")
 CODE_SUFFIXES = {".py", ".yaml", ".yml", ".toml", ".md", ".cfg", ".sh"}
 SKIPPED_DIRS = {".venv", "__pycache__", ".local-stack", "node_modules", "artifacts"}
 # Folders at the repository root a page may name a file in by its repository path.
-ROOT_FOLDERS = ("docs/", "emulators/", "shared/", "tests/", "bench/", "chaos/", "local/", "functions/")
+ROOT_FOLDERS = (
+    "docs/",
+    "emulators/",
+    "shared/",
+    "tests/",
+    "bench/",
+    "chaos/",
+    "local/",
+    "functions/",
+    "edge/",
+)
 
 # A file name ending in .md, not glued to a longer path or a URL on its left.
 MD_PATH = re.compile(r"(?<![\w./:-])((?:\.\./)*[\w./-]*[\w-]\.md)\b")
@@ -127,7 +148,7 @@ def test_the_readme_stays_a_short_front_page_without_paths_of_a_developers_machi
 
 # `shared/momentsync/sync/invoices.py`, `tests/integration/test_sync_invoices.py::test_x`, `bench/run.py`
 FILE_IN_REPO = re.compile(
-    r"`((?:shared|functions|local|emulators|bench|chaos|tests|contracts|audit|events)/[\w./-]+?)/?(?:::(\w+))?`"
+    r"`((?:shared|functions|local|emulators|bench|chaos|tests|contracts|audit|events|edge)/[\w./-]+?)/?(?:::(\w+))?`"
 )
 MODULE_PATH = re.compile(r"`(momentsync(?:\.\w+)+)")
 
