@@ -1,10 +1,9 @@
 """The entity model the emulator stores: field names, types, relations and routes.
 
 Names follow the platform's generated OpenAPI tables quoted in docs/reference/sparebank1.md (and the
-"platform-api" entity
-pages it cites). Only the subset a Moment connector touches is modelled; a property the model does not list is
-ignored on write (the platform's JSON binder drops unknown members [INF]) and a filter on it is ignored
-(documented).
+"platform-api" entity pages it cites). Only the subset a Moment connector touches is modelled; a property the
+model does not list is ignored on write (the platform's JSON binder drops unknown members [INF]) and a filter
+on it is ignored (documented).
 
 Relations are never returned unless ``expand`` names them ("None of these come back unless the query asks for
 them"), except in the answer to a write, which echoes what was written (see ``store.render``).

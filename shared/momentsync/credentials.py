@@ -2,8 +2,7 @@
 
 Holds the Moment API key and the target system's OAuth tokens. Reads are cached in memory for a
 short time; every write updates the cache (Powertools' ``set_secret`` does not, see docs/reference/aws.md
-§1.5),
-and ``fresh=True`` bypasses it, as a token refresh under a lock must.
+§1.5), and ``fresh=True`` bypasses it, as a token refresh under a lock must.
 """
 
 from __future__ import annotations

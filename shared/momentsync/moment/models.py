@@ -855,8 +855,7 @@ class MomentErrorBody(MomentModel):
 
 # --- webhook payloads --------------------------------------------------------------------------
 # Documented (docs/reference/moment.md §1.2) for invoices only; customer/project/offer/claim mirror it
-# (GUESS).
-# Only the entity's top-level ``id`` is trusted; the rest is kept for operators.
+# (GUESS). Only the entity's top-level ``id`` is trusted; the rest is kept for operators.
 
 WEBHOOK_EVENT_KEY = "event"
 

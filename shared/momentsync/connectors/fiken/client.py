@@ -361,8 +361,7 @@ class FikenClient:
 
         The spec declares only 200 here; the 409 for "not initialised" is what a third-party
         client saw (docs/reference/fiken.md §8). So a 404, a 400/409 and a 200 without a value all read as
-        "not
-        initialised": the caller then initialises it, which cannot hurt (see below).
+        "not initialised": the caller then initialises it, which cannot hurt (see below).
         """
         try:
             response = self._request("GET", INVOICE_COUNTER)
@@ -446,8 +445,8 @@ class FikenClient:
         return self._create(BANK_ACCOUNTS, bank_account)
 
     def list_accounts(self, **filters: Any) -> list[Account]:
-        """This year's bookkeeping accounts. Paged although the spec's table says not (docs/reference/fiken.md
-        §3.6)."""
+        """This year's bookkeeping accounts, paged although the spec's table says not
+        (docs/reference/fiken.md §3.6)."""
         params = AccountFilter.model_validate(filters).to_params()
         return list(self.iterate(ACCOUNTS, params, Account))
 

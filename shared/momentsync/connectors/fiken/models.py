@@ -4,8 +4,8 @@ Contract: ``contracts/fiken-openapi.yaml`` (Fiken's published spec) (tests valid
 
 - Requests (``FikenRequest``) reject unknown fields when built: Fiken answers 400 to some unexpected
   fields and silently drops others (docs/reference/fiken.md §4), so a misspelt field must fail here, not
-  there. They
-  dump with aliases and without ``None`` (``to_body``). Read-only fields of a schema are not on them.
+  there. They dump with aliases and without ``None`` (``to_body``). Read-only fields of a schema are not on
+  them.
 - Results (``FikenResult``) ignore fields they do not know, so Fiken adding a field breaks nothing.
   Where the spec uses one schema both ways (``contact``, ``address``, ``contactPerson``,
   ``orderLine``), there is a request model and a ``…Result`` twin.
@@ -526,8 +526,7 @@ class SaleRequest(FikenRequest):
 
     The spec lists ``paid`` as required without defining it: a literal validator rejects a sale
     without it and accepts ``"paid": false`` (docs/reference/fiken.md §8), so it is sent. Moment's invoices
-    reach
-    Fiken unpaid; payments are registered in Fiken.
+    reach Fiken unpaid; payments are registered in Fiken.
     """
 
     sale_number: str | None = None

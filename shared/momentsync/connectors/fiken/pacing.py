@@ -2,8 +2,7 @@
 
 Fiken allows a single concurrent request and may slow or ban callers above ~4 requests per second
 (docs/reference/fiken.md §2). ``RequestPacer`` enforces both per key (a tenant or company): one request in
-flight, and
-at least ``min_interval`` seconds between request *starts*. Keys are independent, so one tenant's
+flight, and at least ``min_interval`` seconds between request *starts*. Keys are independent, so one tenant's
 traffic never delays another's.
 
 One pacer is meant to be shared by every client in the process (``default_pacer``); a pacer per client

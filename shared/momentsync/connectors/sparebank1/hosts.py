@@ -1,9 +1,8 @@
 """Which hosts a tenant's bank may send us to, and what its ``/api/endpoints`` service map says.
 
 SpareBank 1 Regnskap is one Unimicro platform behind many bank hosts (docs/reference/sparebank1.md §1.1). Our
-app token
-is good for EVERY company that activated the app, so a host that receives it can read every tenant's books:
-hosts therefore come only from an allowlist (docs/security.md, "SpareBank 1 hosts"):
+app token is good for EVERY company that activated the app, so a host that receives it can read every tenant's
+books: hosts therefore come only from an allowlist (docs/security.md, "SpareBank 1 hosts"):
 
 * a listed bank: the bank's ``/api/endpoints`` may name AppFramework and Files only on the bank's own
   host or its subdomains (``files.regnskap.sb1.no``), Identity only on the bank's identity host(s), all

@@ -1,8 +1,7 @@
 """Moment records -> SpareBank 1 Regnskap bodies: pure functions carrying the business rules.
 
 Moment's own rules come first (docs/reference/moment.md §4.3) and fail before any remote call: a customer
-number is
-numeric within 100000-199999, a project number is numeric.
+number is numeric within 100000-199999, a project number is numeric.
 
 - Customers: upserted by ``CustomerNumber``. A new customer gets every row with a ``_createguid``
   derived from the Moment record and its version (uuid5), so a replayed write cannot insert twice; an
@@ -486,8 +485,7 @@ def voucher(
 
 
 # JournalEntry.ExternalReference / ExternalSource (docs/reference/sparebank1.md §8) carry the natural key of a
-# booked
-# Moment invoice: the tenant (one Moment company) and Moment's invoice id (the sync state's key too).
+# booked Moment invoice: the tenant (one Moment company) and Moment's invoice id (the sync state's key too).
 EXTERNAL_SOURCE = "momentsync"
 
 

@@ -1,9 +1,8 @@
 """Every SpareBank 1 Regnskap (Unimicro platform) field name, as pydantic models (PascalCase, as sent).
 
 Attribute names *are* the platform's JSON names (docs/reference/sparebank1.md §3-§6), so a misspelling is
-visible here
-and nowhere else. Models keep unknown fields (``extra="allow"``): an update PUTs the object we fetched
-with our fields changed, and whatever the platform owns travels back untouched. ``_createguid`` (the
+visible here and nowhere else. Models keep unknown fields (``extra="allow"``): an update PUTs the object we
+fetched with our fields changed, and whatever the platform owns travels back untouched. ``_createguid`` (the
 platform's insert-once key for new child rows) is the ``createguid`` attribute.
 
 Amounts are ``Decimal`` kroner, as the platform speaks; øre exist only on our side of
