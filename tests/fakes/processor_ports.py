@@ -1,0 +1,76 @@
+"""The processor's own ports in memory: transfer log, parked events, dead letters, tenant notices,
+failure records. Each keeps what it was given, in order, for a test to read back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from momentsync.envelope import QueueEnvelope
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from momentsync.tenants import Tenant
+
+
+class InMemoryTransferLog:
+    def __init__(self) -> None:
+        self.entries: list[TransferLogEntry] = []
+
+    def record(self, entry: TransferLogEntry) -> None:
+        self.entries.append(entry)
+
+    def outcomes(self) -> list[Outcome]:
+        return [entry.outcome for entry in self.entries]
+
+
+class InMemoryParkedEvents:
+    """Parked per tenant in arrival order; ``release`` takes one event back out (by its event id)."""
+
+    def __init__(self) -> None:
+        self.parked: dict[str, list[tuple[QueueEnvelope, str]]] = {}
+        self.history: list[tuple[str, str]] = []  # ("park" | "release", event id)
+
+    def park(self, envelope: QueueEnvelope, reason: str) -> None:
+        events = self.parked.setdefault(envelope.tenant_id, [])
+        if all(parked.event_id != envelope.event_id for parked, _ in events):
+            events.append((envelope, reason))
+        self.history.append(("park", envelope.event_id))
+
+    def release(self, envelope: QueueEnvelope) -> None:
+        events = self.parked.get(envelope.tenant_id, [])
+        self.parked[envelope.tenant_id] = [(e, r) for e, r in events if e.event_id != envelope.event_id]
+        self.history.append(("release", envelope.event_id))
+
+    def of(self, tenant_id: str) -> list[QueueEnvelope]:
+        return [envelope for envelope, _ in self.parked.get(tenant_id, [])]
+
+
+class InMemoryDeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[dict[str, Any]] = []
+
+    def send(self, **kwargs: Any) -> str:
+        self.letters.append(kwargs)
+        return f"dlq-{len(self.letters)}"
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.notices: list[dict[str, Any]] = []
+
+    def notify(self, tenant: Tenant, *, kind: str, subject: str, message: str, dedupe_key: str) -> None:
+        self.notices.append(
+            {
+                "tenant_id": tenant.tenant_id,
+                "kind": kind,
+                "subject": subject,
+                "message": message,
+                "dedupe_key": dedupe_key,
+            }
+        )
+
+
+class RecordingFailures:
+    def __init__(self) -> None:
+        self.failures: list[tuple[str, Outcome, str]] = []
+
+    def __call__(self, envelope: QueueEnvelope, outcome: Outcome, reason: str) -> None:
+        self.failures.append((envelope.event_id, outcome, reason))
