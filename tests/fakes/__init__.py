@@ -5,6 +5,12 @@ assertions against a fake and its moto-backed adapter, and ``tests/unit/test_fak
 checks every fake against its Protocol.
 """
 
+from tests.fakes.alerts import (
+    InMemoryAuditLog,
+    InMemoryNotificationThrottle,
+    InMemoryOperatorAlerts,
+    StaticTokens,
+)
 from tests.fakes.books import InMemoryBooks
 from tests.fakes.credentials import InMemoryCredentials
 from tests.fakes.moment import InMemoryMoment
@@ -20,6 +26,10 @@ from tests.fakes.sync_state import InMemorySyncState
 from tests.fakes.tenants import InMemoryTenants
 
 __all__ = [
+    "InMemoryAuditLog",
+    "InMemoryNotificationThrottle",
+    "InMemoryOperatorAlerts",
+    "StaticTokens",
     "InMemoryBooks",
     "InMemoryCredentials",
     "InMemoryDeadLetters",

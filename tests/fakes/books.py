@@ -188,6 +188,39 @@ class InMemoryBooks:
     def expected_totals(self, invoice: Invoice) -> InvoiceTotals:
         return InvoiceTotals(invoice.total_excl_vat_ore, invoice.total_vat_ore, invoice.total_incl_vat_ore)
 
+    # ---------------------------------------------------------------- backfill and deep check
+    def natural_keys(self, entity_type: str) -> dict[str, str]:
+        """Natural key -> remote id of every record of that type in the books (one listing)."""
+        self.calls.append(f"list_{entity_type}s")
+        if entity_type == "customer":
+            return {str(c["number"]): cid for cid, c in self.contacts.items()}
+        if entity_type == "project":
+            return {str(p["number"]): pid for pid, p in self.projects.items()}
+        return {d.order_reference: d.document_id for d in self.documents.values()}
+
+    def natural_keys_of(self, entity_type: str, record: Any) -> list[str]:
+        number = {"customer": "customer_number", "project": "project_number"}.get(
+            entity_type, "invoice_number"
+        )
+        value = getattr(record, number, None)
+        return [str(value)] if value is not None else []
+
+    def search_natural_key(self, entity_type: str, record: Any) -> str | None:
+        keys = self.natural_keys_of(entity_type, record)
+        found = self.natural_keys(entity_type)
+        return next((found[key] for key in keys if key in found), None)
+
+    def target_records(self, entity_type: str) -> dict[str, dict[str, Any]]:
+        self.calls.append(f"list_{entity_type}s")
+        if entity_type == "customer":
+            return {cid: dict(c) for cid, c in self.contacts.items()}
+        if entity_type == "project":
+            return {pid: dict(p) for pid, p in self.projects.items()}
+        return {d.document_id: {"gross": d.net + d.vat} for d in self.documents.values()}
+
+    def target_key(self, entity_type: str, link: SyncLink) -> str:
+        return link.remote_id or ""
+
     # ---------------------------------------------------------------- helpers of the fake
     def documents_for(self, invoice_number: int) -> list[Document]:
         return [d for d in self.documents.values() if d.order_reference == str(invoice_number)]

@@ -3,6 +3,7 @@ failure records. Each keeps what it was given, in order, for a test to read back
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from momentsync.envelope import QueueEnvelope
@@ -19,6 +20,41 @@ class InMemoryTransferLog:
 
     def outcomes(self) -> list[Outcome]:
         return [entry.outcome for entry in self.entries]
+
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        entity_type: str | None = None,
+        outcome: str | None = None,
+        event_id: str | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+        page_size: int | None = None,
+        max_scanned: int | None = None,
+    ) -> list[TransferLogEntry]:
+        """As ``DynamoTransferLog.query``: by time (the sort key), then the filters; ``max_scanned``
+        bounds the entries looked at, matching or not."""
+        entries = sorted(
+            (e for e in self.entries if e.tenant_id == tenant_id and (since is None or e.logged_at >= since)),
+            key=lambda e: (e.logged_at, e.event_id),
+            reverse=newest_first,
+        )
+        if max_scanned is not None:
+            entries = entries[:max_scanned]
+        matching = [
+            e
+            for e in entries
+            if (entity_type is None or e.entity_type == entity_type)
+            and (outcome is None or e.outcome == outcome)
+            and (event_id is None or e.event_id == event_id)
+        ]
+        return matching[:limit]
+
+    def last_logged_at(self, tenant_id: str) -> datetime | None:
+        times = [e.logged_at for e in self.entries if e.tenant_id == tenant_id]
+        return max(times, default=None)
 
 
 class InMemoryParkedEvents:
@@ -41,6 +77,12 @@ class InMemoryParkedEvents:
 
     def of(self, tenant_id: str) -> list[QueueEnvelope]:
         return [envelope for envelope, _ in self.parked.get(tenant_id, [])]
+
+    def count(self, tenant_id: str) -> int:
+        return len(self.parked.get(tenant_id, []))
+
+    def oldest_received_at(self, tenant_id: str) -> datetime | None:
+        return min((e.received_at for e in self.of(tenant_id)), default=None)
 
 
 class InMemoryDeadLetters:
