@@ -78,6 +78,19 @@ class InMemoryParkedEvents:
     def of(self, tenant_id: str) -> list[QueueEnvelope]:
         return [envelope for envelope, _ in self.parked.get(tenant_id, [])]
 
+    def resume(self, tenant_id: str, queue: Any) -> int:
+        """As ``DynamoParkedEvents.resume``: in arrival order (received_at, then event id), each removed
+        only once it is sent, deduplicated per parked event."""
+        resumed = 0
+        for envelope in sorted(self.of(tenant_id), key=lambda e: (e.received_at, e.event_id)):
+            queue.send(
+                envelope.model_copy(update={"origin": "resume"}),
+                deduplication_id=f"resume-{envelope.event_id}",
+            )
+            self.release(envelope)
+            resumed += 1
+        return resumed
+
     def count(self, tenant_id: str) -> int:
         return len(self.parked.get(tenant_id, []))
 
