@@ -22,6 +22,7 @@ from tests.fakes.processor_ports import (
     RecordingNotifier,
 )
 from tests.fakes.queue import InMemoryEventQueue
+from tests.fakes.sweeps import InMemorySweepStore
 from tests.fakes.sync_state import InMemorySyncState
 from tests.fakes.tenants import InMemoryTenants
 
@@ -36,6 +37,7 @@ __all__ = [
     "InMemoryEventQueue",
     "InMemoryMoment",
     "InMemoryParkedEvents",
+    "InMemorySweepStore",
     "InMemorySyncState",
     "InMemoryTenants",
     "InMemoryTransferLog",

@@ -24,9 +24,16 @@ from local.template import load_template
 from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
 from momentsync.envelope import QueueEnvelope
 from momentsync.queue import SqsEventQueue
+from momentsync.reconcile.sweep import SweepRecord, SweepStore
 from momentsync.sync.sync_state import DynamoSyncState, StaleWrite, SyncLink
 from momentsync.tenants import DynamoTenantRepository, TenantConflict
-from tests.fakes import InMemoryCredentials, InMemoryEventQueue, InMemorySyncState, InMemoryTenants
+from tests.fakes import (
+    InMemoryCredentials,
+    InMemoryEventQueue,
+    InMemorySweepStore,
+    InMemorySyncState,
+    InMemoryTenants,
+)
 from tests.fakes.records import NOW, tenant
 
 REGION = "eu-north-1"
@@ -63,6 +70,11 @@ def sync_state(request, aws):
     return (
         InMemorySyncState() if request.param == "fake" else DynamoSyncState(template_table("SyncStateTable"))
     )
+
+
+@pytest.fixture(params=["fake", "moto"])
+def sweeps(request, aws):
+    return InMemorySweepStore() if request.param == "fake" else SweepStore(template_table("SyncStateTable"))
 
 
 @pytest.fixture(params=["fake", "moto"])
@@ -166,6 +178,30 @@ def test_sync_state_lists_a_tenants_links_by_entity_type(sync_state):
     assert [x.moment_id for x in sync_state.list("acme", "invoice")] == [9]
     counts = sync_state.status_counts("acme").counts
     assert counts == {"customer": {"synced": 1}, "invoice": {"flagged": 1}}
+
+
+# ---------------------------------------------------------------------------- sweep records
+
+
+def test_a_sweep_and_a_deep_check_saved_at_once_never_undo_each_other(sweeps):
+    assert sweeps.get("acme") is None
+    started = SweepRecord(tenant_id="acme", started_at=NOW)
+    # Both read the same record, then each saves its own result.
+    swept = started.model_copy(update={"outcome": "complete", "watermark": NOW, "listed": 12})
+    checked = started.model_copy(update={"deep_checked_at": NOW, "deep_checked": 40, "drift_count": 2})
+    sweeps.save_deep_check(checked)
+    sweeps.save(swept)
+
+    record = sweeps.get("acme")
+    assert (record.outcome, record.watermark, record.listed) == ("complete", NOW, 12)
+    assert (record.deep_checked, record.drift_count) == (40, 2)
+
+
+def test_a_deep_check_without_a_sweep_reads_as_never_swept(sweeps):
+    sweeps.save_deep_check(SweepRecord(tenant_id="acme", started_at=NOW, deep_checked_at=NOW, deep_checked=3))
+
+    record = sweeps.get("acme")
+    assert (record.outcome, record.started_at, record.deep_checked) == ("never", NOW, 3)
 
 
 # ---------------------------------------------------------------------------- tenants
