@@ -41,7 +41,10 @@ REGION = "eu-north-1"
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[None]:
-    with mock_aws():
+    # A local stack started earlier in this worker points every new boto3 client at its moto server
+    # (AWS_ENDPOINT_URL); these adapters must reach mock_aws instead.
+    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
         yield
 
 

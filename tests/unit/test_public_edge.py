@@ -250,6 +250,9 @@ class _Context:
 def edge_stack():
     """The webhook, connect and self-service functions as deployed with WebhookEdge=cloudfront (moto)."""
     with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
+        # A local stack started earlier in this worker points every new boto3 client at its moto
+        # server (AWS_ENDPOINT_URL); these clients must reach mock_aws instead.
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
         region = "eu-north-1"
         monkeypatch.setenv("AWS_DEFAULT_REGION", region)
         ddb = boto3.client("dynamodb", region_name=region)
@@ -294,7 +297,7 @@ def edge_stack():
             monkeypatch.setenv(key, value)
         from momentsync import settings
 
-        for cached in (settings.connect_settings, settings.selfservice_settings):
+        for cached in (settings.connect_settings, settings.selfservice_settings, settings.webhook_settings):
             cached.cache_clear()
         try:
             yield {
@@ -305,7 +308,7 @@ def edge_stack():
                 "queue": queue,
             }
         finally:
-            for cached in (settings.connect_settings, settings.selfservice_settings):
+            for cached in (settings.connect_settings, settings.selfservice_settings, settings.webhook_settings):
                 cached.cache_clear()
 
 
