@@ -246,6 +246,11 @@ class _Context:
         return 10_000
 
 
+def _cached_settings(settings):
+    """The settings the three functions read once (lru_cache): cleared so each reads this environment."""
+    return (settings.connect_settings, settings.selfservice_settings, settings.webhook_settings)
+
+
 @pytest.fixture(scope="module")
 def edge_stack():
     """The webhook, connect and self-service functions as deployed with WebhookEdge=cloudfront (moto)."""
@@ -297,7 +302,7 @@ def edge_stack():
             monkeypatch.setenv(key, value)
         from momentsync import settings
 
-        for cached in (settings.connect_settings, settings.selfservice_settings, settings.webhook_settings):
+        for cached in _cached_settings(settings):
             cached.cache_clear()
         try:
             yield {
@@ -308,7 +313,7 @@ def edge_stack():
                 "queue": queue,
             }
         finally:
-            for cached in (settings.connect_settings, settings.selfservice_settings, settings.webhook_settings):
+            for cached in _cached_settings(settings):
                 cached.cache_clear()
 
 
