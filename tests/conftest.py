@@ -13,9 +13,10 @@ import pytest
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack, LocalStackConfig
-from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.onboarding import add_tenant
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantStatus
+from momentsync.tenants import TargetSystem, Tenant, TenantStatus
 
 # The test pyramid, by folder: `make unit` runs tests/unit minus whatever is marked integration here.
 _TESTS = Path(__file__).parent

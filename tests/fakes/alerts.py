@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from momentsync.tenants import utcnow
+from momentsync.clock import utcnow
 
 
 class InMemoryOperatorAlerts:

@@ -20,7 +20,7 @@ from typing import Any
 
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.models import Customer, Invoice, Project
-from momentsync.sync.connector import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.ports import InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
 
 KIND_INVOICE = "invoice"

@@ -3,8 +3,8 @@ overwrites a newer one (``StaleWrite``), a save without ``source_modified_at`` a
 
 from __future__ import annotations
 
+from momentsync.clock import utcnow
 from momentsync.sync.sync_state import StaleWrite, StatusCounts, SyncLink, as_utc, record_key
-from momentsync.tenants import utcnow
 
 
 class InMemorySyncState:

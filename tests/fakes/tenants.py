@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from momentsync.tenants import Tenant, TenantConflict, TenantNotFound, utcnow
+from momentsync.clock import utcnow
+from momentsync.tenants import Tenant, TenantConflict, TenantNotFound
 
 
 class InMemoryTenants:

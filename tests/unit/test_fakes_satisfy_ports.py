@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import momentsync
+from momentsync.aws.notifications import NotificationThrottle, OperatorAlerts
 from momentsync.connection import CredentialsSource
 from momentsync.connectors.fiken.auth import TokenProvider
 from momentsync.connectors.fiken.tokens import CredentialsStore
@@ -20,15 +21,14 @@ from momentsync.connectors.fiken.tokens import TenantStore as TokenTenantStore
 from momentsync.connectors.sparebank1.auth import TokenSource
 from momentsync.health import LastTransfer, OldestParked
 from momentsync.ingest.accept import TenantRepository
-from momentsync.notifications import NotificationThrottle, OperatorAlerts
 from momentsync.operations.backfill import LinkLookup, NaturalKeyIndex
 from momentsync.operations.dead_letters import TransferLogReader as DeadLetterLogReader
 from momentsync.operations.replay import AuditLog as ReplayAuditLog
 from momentsync.operations.status import ParkedCounter, StatusCountsSource, SweepRecords
+from momentsync.ports import AccountingConnector
 from momentsync.queue import EventQueue
 from momentsync.reconcile.deep_check import DriftAlerts, LinkListing, TargetSide, TransferLogWriter
 from momentsync.selfservice.service import AuditLog as SelfServiceAuditLog
-from momentsync.sync.connector import AccountingConnector
 from momentsync.sync.not_found import NotFoundAlerts
 from momentsync.sync.not_found import TransferLogReader as NotFoundLogReader
 from momentsync.sync.processor import (

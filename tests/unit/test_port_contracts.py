@@ -21,12 +21,16 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from local.template import load_template
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.sweep_store import SweepStore
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.credentials import CredentialsNotFound, TenantCredentials
 from momentsync.envelope import QueueEnvelope
-from momentsync.queue import SqsEventQueue
-from momentsync.reconcile.sweep import SweepRecord, SweepStore
-from momentsync.sync.sync_state import DynamoSyncState, StaleWrite, SyncLink
-from momentsync.tenants import DynamoTenantRepository, TenantConflict
+from momentsync.reconcile.sweep import SweepRecord
+from momentsync.sync.sync_state import StaleWrite, SyncLink
+from momentsync.tenants import TenantConflict
 from tests.fakes import (
     InMemoryCredentials,
     InMemoryEventQueue,

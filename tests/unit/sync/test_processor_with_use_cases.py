@@ -13,8 +13,8 @@ from momentsync.errors import TransientError
 from momentsync.sync.processor import EventProcessor
 from momentsync.sync.session import TenantSession
 from momentsync.sync.transfer_log import Outcome
-from momentsync.sync.wiring import record_failure, use_cases
 from momentsync.tenants import Tenant, TenantStatus
+from momentsync.wiring.processor import record_failure, use_cases
 from tests.fakes import (
     InMemoryBooks,
     InMemoryDeadLetters,
