@@ -400,12 +400,6 @@ def test_state_wiped_between_the_create_and_its_pdf_gives_the_adopted_invoice_ex
     assert pdfs == [f"faktura-{invoice.invoice_number}.pdf"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: the organisation-number fallback adopts a contact already linked to another Moment "
-    "customer (memberNumberString is write-only in Fiken, so the contact's owner cannot be read back); "
-    "needs a sync-state check that the contact is not linked to another customer before adopting",
-)
 def test_two_moment_customers_sharing_an_organisation_number_stay_two_contacts(pipeline):
     """Two departments of one company: same organisation number, different customer numbers and names.
     The second customer, not found by its memberNumberString, was found by the organisation number and

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures are imported by name
 """SpareBank 1 Regnskap through the whole local pipeline: Moment emulator -> webhook -> SQS FIFO ->
 processor -> SpareBank 1 emulator (customers, projects, invoices as vouchers, faults, tokens)."""
 
@@ -25,11 +24,6 @@ from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
 from tests.corpus.moment_invoices import SB1_BATCHES
 from tests.corpus.verdict import finalize_batch, judge, report, sb1_figures
-from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
-    make_sb1_pipeline,
-    sparebank1_app,
-    sparebank1_emulator,
-)
 
 ISSUED = date(2025, 3, 3)
 
