@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import pytest
-
 from emulators.moment.fixtures import make_line
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TransferSettings

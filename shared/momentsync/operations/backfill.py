@@ -116,12 +116,16 @@ def plan_backfill(
                 claimed.add(str(link.remote_id))
                 continue
             candidates.append((record, number))
+        keys = {record.id: target.natural_keys_of(entity_type, record) for record, _ in candidates}
+        # A key two unlinked Moment records share (an organisation number) says nothing of whose the
+        # target record is: those records are searched by a key of their own instead.
+        shared = {k for k, n in Counter(k for ks in keys.values() for k in set(ks)).items() if n > 1}
         for record, number in candidates:
             found = next(
                 (
                     index[k]
-                    for k in target.natural_keys_of(entity_type, record)
-                    if k in index and index[k] not in claimed
+                    for k in keys[record.id]
+                    if k in index and k not in shared and index[k] not in claimed
                 ),
                 None,
             )
