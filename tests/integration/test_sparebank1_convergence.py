@@ -291,3 +291,20 @@ def test_sparebank1_invoices_before_the_cutover_date_are_left_out(pipeline, cli)
 
     actions = {r["moment_id"]: r["action"] for r in plan["records"] if r["entity_type"] == "invoice"}
     assert actions[early.id] == "before cutover"
+
+
+def test_sparebank1_backfill_plan_waits_out_the_platforms_rate_limit(pipeline, cli, monkeypatch):
+    """No rate limit is published for the platform (sparebank1.md §3.5); if it answers 429, the plan's
+    reads go through the tenant's own client, which waits (Retry-After) and repeats the read: the plan
+    is the same, only slower; nothing fails and nothing is read twice for good."""
+    books_with_records_made_elsewhere(pipeline)
+    only_in_moment(pipeline)
+    expected = cli.json("backfill", pipeline.tenant_id, "--dry-run")["counts"]
+    monkeypatch.setattr(pipeline.sb1, "rate_limit_per_second", 1)
+    limited_before = pipeline.sb1.rate_limited
+
+    plan = cli.json("backfill", pipeline.tenant_id, "--dry-run")
+
+    assert plan["counts"] == expected
+    assert pipeline.sb1.rate_limited > limited_before  # the limit did bite
+    assert plan["target_reads"] == 4 + (pipeline.sb1.rate_limited - limited_before)
