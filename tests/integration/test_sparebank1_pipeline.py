@@ -728,10 +728,11 @@ def test_sync_state_wiped_and_the_same_three_webhooks_again_still_give_one_vouch
     assert result.remote_id == str(entry["ID"])
 
 
-# Attack on #21 (kept in this module: a second module with its own SpareBank 1 app key pauses the
-# tenants of this one). The period-lock check is a GET before booking, so a lock set between the check
-# and the booking (an accountant closing the month at that moment) is met by the platform itself: the
-# event fails permanently with the platform's reason (date and lock), nothing is booked, no retry loop.
+# Attack on #21. (The SpareBank 1 fixtures are registered once, in conftest.py: a second module no
+# longer brings its own app key, which paused this module's tenants.) The period-lock check is a GET
+# before booking, so a lock set between the check and the booking (an accountant closing the month at
+# that moment) is met by the platform itself: the event fails permanently with the platform's reason
+# (date and lock), nothing is booked, no retry loop.
 def test_a_lock_set_between_the_check_and_the_booking_fails_with_the_platforms_reason(
     make_sb1_pipeline, monkeypatch
 ):
@@ -758,7 +759,6 @@ def test_a_lock_set_between_the_check_and_the_booking_fails_with_the_platforms_r
     assert "refused the voucher" in entry.reason and "locked period" in entry.reason
     assert "2025-03-03" in entry.reason and "AccountingLockedDate" in entry.reason
 # ---------------------------------------------------------------------- credit-note attacks (issue 19)
-# In this module: the SpareBank 1 fixtures are per module (a second module pauses its tenants).
 def finalize_lines(pipeline, customer, lines, **fields: Any):
     return pipeline.driver.finalize_invoice(
         customer=customer.id, lines=lines, invoice_date=ISSUED, payment_id=None, **fields
