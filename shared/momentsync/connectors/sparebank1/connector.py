@@ -148,17 +148,19 @@ class SpareBank1Connector:
         voucher by hand (its lines credited). Customers and projects: their lists, read once (paged);
         a deleted one is not listed. Vouchers: only the linked ones' lines, a chunk of IDs per request
         (a company's journal holds every bank and purchase voucher too)."""
+        # ``Deleted`` selected too: the platform deletes softly, and a list that returned deleted rows
+        # must not hide a deletion (the emulator, like the platform's UI, leaves them out).
         if entity_type == "customer":
             return {
                 str(row["ID"]): {"number": _text(row.get("CustomerNumber"))}
-                for row in self.client.list_all("customers", select="ID,CustomerNumber")
-                if row.get("ID") is not None
+                for row in self.client.list_all("customers", select="ID,CustomerNumber,Deleted")
+                if row.get("ID") is not None and not row.get("Deleted")
             }
         if entity_type == "project":
             return {
                 str(row["ID"]): {"number": _text(row.get("ProjectNumber"))}
-                for row in self.client.list_all("projects", select="ID,ProjectNumber")
-                if row.get("ID") is not None
+                for row in self.client.list_all("projects", select="ID,ProjectNumber,Deleted")
+                if row.get("ID") is not None and not row.get("Deleted")
             }
         wanted = sorted({int(link.remote_id) for link in links or () if _is_id(link.remote_id)})
         by_entry: dict[int, list[JournalEntryLine]] = {}
