@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from momentsync.sync.connector import AccountingConnector
+from momentsync.ports import AccountingConnector
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
 
