@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from emulators.moment.fixtures import make_line
-from momentsync.reconcile.sweep import SweepStore
+from momentsync.aws.sweep_store import SweepStore
 from momentsync.sync.transfer_log import Outcome
 from tests.integration.test_backfill import cli  # noqa: F401 - fixture
 from tests.integration.test_deep_check import deep_check
