@@ -195,10 +195,17 @@ def only_in_moment(pipeline):
 
 
 def run_backfill(cli, tenant_id: str) -> dict[str, Any]:
-    """The backfill's --json answer: the processor (threads of this process) may log to the same stdout
-    as soon as the first event is queued, so only the first JSON document is the CLI's."""
-    document, _end = json.JSONDecoder().raw_decode(cli("--json", "backfill", tenant_id).stdout)
-    return document
+    """The backfill's --json answer: the processor (threads of this process) logs JSON to the same
+    stdout as soon as the first event is queued, before or after the CLI's document: pick the CLI's."""
+    text, decoder, at = cli("--json", "backfill", tenant_id).stdout, json.JSONDecoder(), 0
+    while at < len(text):
+        if text[at].isspace():
+            at += 1
+            continue
+        document, at = decoder.raw_decode(text, at)
+        if isinstance(document, dict) and "queued" in document and document.get("tenant_id") == tenant_id:
+            return document
+    raise AssertionError(f"no backfill answer in the output: {text[:500]}")
 
 
 def test_sparebank1_dry_run_reads_each_list_once_and_shows_adopt_vs_create(pipeline, cli):
