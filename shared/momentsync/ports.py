@@ -7,6 +7,7 @@ the decisions that are the same everywhere (re-fetch, unchanged -> no call, stat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -31,7 +32,10 @@ class AccountingConnector(Protocol):
 
     def customer_content(self, customer: Any) -> dict[str, Any]: ...
 
-    def upsert_customer(self, customer: Any, link: SyncLink | None) -> RemoteRecord: ...
+    # ``taken``: whether a target record is already linked to another Moment customer (never adopt it).
+    def upsert_customer(
+        self, customer: Any, link: SyncLink | None, taken: Callable[[str], bool] | None = None
+    ) -> RemoteRecord: ...
 
     def deactivate_customer(self, link: SyncLink) -> None: ...
 

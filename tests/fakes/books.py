@@ -14,6 +14,7 @@ from Fiken and SpareBank 1, without their field names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -68,7 +69,10 @@ class InMemoryBooks:
             "email": customer.email,
         }
 
-    def upsert_customer(self, customer: Customer, link: SyncLink | None) -> RemoteRecord:
+    def upsert_customer(
+        self, customer: Customer, link: SyncLink | None, taken: Callable[[str], bool] | None = None
+    ) -> RemoteRecord:
+        # ``taken`` guards a key two customers may share; this fake finds by customer number only.
         content = self.customer_content(customer)
         contact_id = link.remote_id if link and link.remote_id in self.contacts else None
         if contact_id is None:
@@ -210,7 +214,8 @@ class InMemoryBooks:
         found = self.natural_keys(entity_type)
         return next((found[key] for key in keys if key in found), None)
 
-    def target_records(self, entity_type: str) -> dict[str, dict[str, Any]]:
+    def target_records(self, entity_type: str, links: Any = None) -> dict[str, dict[str, Any]]:
+        # ``links``: for a target reading only the linked records; this fake lists everything, as Fiken.
         self.calls.append(f"list_{entity_type}s")
         if entity_type == "customer":
             return {cid: dict(c) for cid, c in self.contacts.items()}

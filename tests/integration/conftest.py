@@ -26,6 +26,14 @@ from momentsync.sync.transfer_log import TransferLogEntry
 from momentsync.tenants import MappingSettings, Tenant
 from tests.conftest import FIKEN_CLIENT_ID
 
+# The SpareBank 1 fixtures are registered here, once: a session fixture imported into two test modules
+# is two fixtures (two emulators, and the second overwrites the app's key in the stack's one secret).
+from tests.integration.sparebank1_fixtures import (  # noqa: E402, F401 - fixtures, registered by import
+    make_sb1_pipeline,
+    sparebank1_app,
+    sparebank1_emulator,
+)
+
 
 @dataclass
 class Pipeline:

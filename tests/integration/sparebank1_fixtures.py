@@ -3,7 +3,8 @@ Moment emulator -> webhook (local HTTP API) -> SQS FIFO (moto) -> processor -> S
 
 The tenant's ``sparebank1_bank`` is the emulator's base URL (the hosts table's escape hatch for a local
 host), so no stack parameter is needed; the app's client id and key go into the stack's one secret.
-Import the fixtures into a test module: ``from tests.integration.sparebank1_fixtures import *``.
+The fixtures are registered by ``tests/integration/conftest.py``: do not import them into a test module
+(a session fixture imported into two modules is two fixtures).
 """
 
 from __future__ import annotations

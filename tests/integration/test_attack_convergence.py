@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import pytest
-
 from emulators.moment.fixtures import make_line
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TransferSettings
@@ -165,8 +163,7 @@ def test_an_invoice_change_stamped_by_moments_slower_clock_is_not_hidden_from_th
 
     from tests.integration.test_reconcile import sweep
 
-    # monkeypatch: the Moment emulator is shared by the session; a skewed clock left behind makes later
-    # tests' records look newer than their sync state (the failed-for-good test then saw its own stale).
+    # monkeypatch: the Moment emulator is the session's; its clock must not stay skewed for later tests.
     monkeypatch.setattr(pipeline.moment.state, "_clock", lambda: datetime.now(UTC) - timedelta(minutes=10))
     customer = pipeline.driver.create_customer(name="Skjev Klokke AS", customer_number="100970")
     invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
@@ -193,7 +190,8 @@ def test_an_invoice_stamped_by_moments_faster_clock_is_not_enqueued_again_by_eve
 
     from tests.integration.test_reconcile import sweep
 
-    # Its stamps never go back: the last one is put back too, or every later record is an hour ahead.
+    # Restored after the test: the clock, and the last stamp (stamps only move forward: an hour ahead
+    # left behind made every later test's Moment record look newer than its sync state).
     monkeypatch.setattr(pipeline.moment.state, "_last_stamp", pipeline.moment.state._last_stamp)
     monkeypatch.setattr(pipeline.moment.state, "_clock", lambda: datetime.now(UTC) + timedelta(hours=1))
     customer = pipeline.driver.create_customer(name="Rask Klokke AS", customer_number="100971")
@@ -408,12 +406,6 @@ def test_state_wiped_between_the_create_and_its_pdf_gives_the_adopted_invoice_ex
     assert pdfs == [f"faktura-{invoice.invoice_number}.pdf"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: the organisation-number fallback adopts a contact already linked to another Moment "
-    "customer (memberNumberString is write-only in Fiken, so the contact's owner cannot be read back); "
-    "needs a sync-state check that the contact is not linked to another customer before adopting",
-)
 def test_two_moment_customers_sharing_an_organisation_number_stay_two_contacts(pipeline):
     """Two departments of one company: same organisation number, different customer numbers and names.
     The second customer, not found by its memberNumberString, was found by the organisation number and

@@ -411,7 +411,8 @@ def test_adding_a_tenant_offers_the_backfill_for_records_from_before_its_webhook
         "--moment-api-key-stdin",
         stdin="moment-key\n",
     ).output  # fmt: skip; the offer is a hint, on stderr
-    assert f"momentsync resync {sb1} --entity invoice --since" in " ".join(added.split())
+    # SpareBank 1 tenants are offered the same backfill (it adopts what their books hold too).
+    assert f"momentsync backfill {sb1} --dry-run" in " ".join(added.split())
 
 
 def test_migrate_secrets_fills_a_secret_written_during_the_gap_and_never_deletes_what_it_lacks(

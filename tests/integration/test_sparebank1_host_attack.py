@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures are imported by name
 """Issue #20's attack, replayed: a tenant whose SpareBank 1 bank is a fake bank on loopback, whose
 ``/api/endpoints`` points Identity at the real (emulated) identity server and AppFramework at itself.
 
@@ -19,11 +18,6 @@ from momentsync.connectors.sparebank1.access import SpareBank1Access
 from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
 from momentsync.errors import PermanentError
 from momentsync.sync.transfer_log import Outcome
-from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
-    make_sb1_pipeline,
-    sparebank1_app,
-    sparebank1_emulator,
-)
 
 
 class FakeBank:

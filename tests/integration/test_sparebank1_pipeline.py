@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures are imported by name
 """SpareBank 1 Regnskap through the whole local pipeline: Moment emulator -> webhook -> SQS FIFO ->
 processor -> SpareBank 1 emulator (customers, projects, invoices as vouchers, faults, tokens)."""
 
@@ -25,11 +24,6 @@ from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
 from tests.corpus.moment_invoices import SB1_BATCHES
 from tests.corpus.verdict import finalize_batch, judge, report, sb1_figures
-from tests.integration.sparebank1_fixtures import (  # noqa: F401 - fixtures
-    make_sb1_pipeline,
-    sparebank1_app,
-    sparebank1_emulator,
-)
 
 ISSUED = date(2025, 3, 3)
 
@@ -739,10 +733,11 @@ def test_sync_state_wiped_and_the_same_three_webhooks_again_still_give_one_vouch
     assert result.remote_id == str(entry["ID"])
 
 
-# Attack on #21 (kept in this module: a second module with its own SpareBank 1 app key pauses the
-# tenants of this one). The period-lock check is a GET before booking, so a lock set between the check
-# and the booking (an accountant closing the month at that moment) is met by the platform itself: the
-# event fails permanently with the platform's reason (date and lock), nothing is booked, no retry loop.
+# Attack on #21. (The SpareBank 1 fixtures are registered once, in conftest.py: a second module no
+# longer brings its own app key, which paused this module's tenants.) The period-lock check is a GET
+# before booking, so a lock set between the check and the booking (an accountant closing the month at
+# that moment) is met by the platform itself: the event fails permanently with the platform's reason
+# (date and lock), nothing is booked, no retry loop.
 def test_a_lock_set_between_the_check_and_the_booking_fails_with_the_platforms_reason(
     make_sb1_pipeline, monkeypatch
 ):
@@ -771,7 +766,6 @@ def test_a_lock_set_between_the_check_and_the_booking_fails_with_the_platforms_r
 
 
 # ---------------------------------------------------------------------- credit-note attacks (issue 19)
-# In this module: the SpareBank 1 fixtures are per module (a second module pauses its tenants).
 def finalize_lines(pipeline, customer, lines, **fields: Any):
     return pipeline.driver.finalize_invoice(
         customer=customer.id, lines=lines, invoice_date=ISSUED, payment_id=None, **fields

@@ -39,3 +39,10 @@ def test_missing_and_different_keep_both_values_in_ore():
         ("gross", 1250, 1251),
     ]
     assert all(isinstance(d["target"], int) for d in drift if d["field"] == "gross")
+
+
+def test_a_voucher_reversed_in_the_books_is_different_in_state():
+    [drift] = compare("invoice", link(remote_number="5-2025"), {"number": "5-2025", "state": "reversed"})
+    assert (drift["field"], drift["ours"], drift["target"]) == ("state", "booked", "reversed")
+    assert "'reversed' in the books, 'booked' when we wrote it" in describe(drift)
+    assert compare("invoice", link(), {"number": "5-2025", "state": "booked"}) == []

@@ -120,7 +120,7 @@ def backfill(
         target = session.connector
         if not isinstance(target, operations.NaturalKeyIndex):
             fail(
-                f"backfill reads the target's lists, which this release does for Fiken only "
+                f"backfill reads the target's lists, which this release does for Fiken and SpareBank 1 "
                 f"(tenant {tenant_id} transfers to {tenant.target.value}); use `momentsync resync --since`",
                 EXIT_USAGE,
             )

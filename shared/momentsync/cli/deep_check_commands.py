@@ -20,7 +20,7 @@ def deep_check(
     ctx: typer.Context,
     tenant_ids: Annotated[list[str] | None, typer.Argument(help="Tenant ids; all tenants when none.")] = None,
 ) -> None:
-    """Compare linked records with the books (Fiken): missing or different is reported, not re-created."""
+    """Compare linked records with the books (Fiken, SpareBank 1): drift is reported, never re-created."""
     # Imported when the command runs: `momentsync --help` must not load pydantic, boto3 or httpx.
     from momentsync.aws.transfer_log import DynamoTransferLog
     from momentsync.reconcile.deep_check import DeepCheck, DeepCheckRun, describe

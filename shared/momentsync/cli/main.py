@@ -249,14 +249,8 @@ def check_target_options(
 
 
 def backfill_offer(tenant_id: str, target: Any) -> str:
-    """Webhooks only bring what changes from now on: the records before them need a backfill."""
-    from momentsync.tenants import TargetSystem
-
-    if target is not TargetSystem.FIKEN:
-        return (
-            f"Records from before the webhooks: `momentsync resync {tenant_id} --entity invoice "
-            "--since DATE` (backfill with adoption is built for Fiken only)."
-        )
+    """Webhooks only bring what changes from now on: the records before them need a backfill (Fiken and
+    SpareBank 1 alike: both adopt what the books hold)."""
     return (
         f"Once connected, bring in the records from before the webhooks: `momentsync backfill {tenant_id} "
         "--dry-run` shows what the books already hold (adopted, never created twice), then run it "

@@ -98,6 +98,10 @@ def plan_backfill(
         if entity_type not in entities:
             continue
         index = target.natural_keys(entity_type)
+        candidates: list[tuple[Any, str | None]] = []
+        # What is linked already is nobody else's to adopt (two Moment customers sharing an organisation
+        # number must not become one contact), nor what an earlier record of this plan adopts.
+        claimed: set[str] = set()
         for record in listings[entity_type]():
             number = _number(entity_type, record)
             if entity_type == "invoice":
@@ -110,10 +114,26 @@ def plan_backfill(
             link = links.get(tenant.tenant_id, entity_type, record.id)
             if link is not None and link.remote_id:
                 plan.records.append(PlannedRecord(entity_type, record.id, number, LINKED, link.remote_id))
+                claimed.add(str(link.remote_id))
                 continue
-            found = next((index[k] for k in target.natural_keys_of(entity_type, record) if k in index), None)
+            candidates.append((record, number))
+        keys = {record.id: target.natural_keys_of(entity_type, record) for record, _ in candidates}
+        # A key two unlinked Moment records share (an organisation number) says nothing of whose the
+        # target record is: those records are searched by a key of their own instead.
+        shared = {k for k, n in Counter(k for ks in keys.values() for k in set(ks)).items() if n > 1}
+        for record, number in candidates:
+            found = next(
+                (
+                    index[k]
+                    for k in keys[record.id]
+                    if k in index and k not in shared and index[k] not in claimed
+                ),
+                None,
+            )
             if found is None:
                 found = target.search_natural_key(entity_type, record)
+            if found is not None:
+                claimed.add(found)
             action = ADOPT if found else CREATE
             plan.records.append(PlannedRecord(entity_type, record.id, number, action, found))
     plan.target_reads = target_requests() - reads_before

@@ -23,7 +23,7 @@ from momentsync.envelope import ENTITY_TYPES
 from momentsync.reconcile.sweep import SweepRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
-from momentsync.tenants import TargetSystem, Tenant
+from momentsync.tenants import Tenant
 
 logger = logging.getLogger("momentsync.reconcile")
 
@@ -32,12 +32,15 @@ DEEP_CHECK_ORIGIN = "deep_check"
 # 400 KB); the count is always exact and every entry is in the transfer log.
 MAX_DRIFT_KEPT = 50
 MISSING, DIFFERENT = "missing", "different"
+BOOKED = "booked"
 
 
 class TargetSide(Protocol):
-    """What a connector offers the deep check (Fiken: ``FikenConnector``)."""
+    """What a connector offers the deep check (``FikenConnector``, ``SpareBank1Connector``)."""
 
-    def target_records(self, entity_type: str) -> dict[str, dict[str, Any]]: ...
+    # ``links``: the linked records of the type, for a target that reads only those (SpareBank 1's
+    # vouchers); a target that reads its whole list ignores them.
+    def target_records(self, entity_type: str, links: list[SyncLink]) -> dict[str, dict[str, Any]]: ...
 
     def target_key(self, entity_type: str, link: SyncLink) -> str: ...
 
@@ -67,6 +70,9 @@ def compare(entity_type: str, link: SyncLink, found: dict[str, Any] | None) -> l
     if ours_gross is not None and found.get("gross") is not None and int(found["gross"]) != int(ours_gross):
         drift.append({**base, "kind": DIFFERENT, "field": "gross", "ours": int(ours_gross),
                       "target": int(found["gross"])})  # fmt: skip
+    if found.get("state") not in (None, BOOKED):
+        # E.g. a SpareBank 1 voucher reversed by hand: still in the books, no longer in force.
+        drift.append({**base, "kind": DIFFERENT, "field": "state", "ours": BOOKED, "target": found["state"]})
     return drift
 
 
@@ -88,7 +94,7 @@ class DeepCheck:
             links = [link for link in self.sync_state.list(tenant.tenant_id, entity_type) if link.remote_id]
             if not links:
                 continue  # nothing linked: the target's list is not read at all
-            records = target.target_records(entity_type)
+            records = target.target_records(entity_type, links)
             for link in links:
                 checked += 1
                 drift.extend(compare(entity_type, link, records.get(target.target_key(entity_type, link))))
@@ -204,11 +210,6 @@ class DeepCheckRun:
         if not tenant.processing_enabled:
             # A paused or re-auth tenant's books cannot be read with its connection anyway.
             return self.check.record_skip(tenant, f"tenant is {tenant.status.value}")
-        if tenant.target is not TargetSystem.FIKEN:
-            # SpareBank 1's journal lines would need their own comparison (not built in this release).
-            return self.check.record_skip(
-                tenant, f"the deep check reads Fiken's lists; not built for {tenant.target.value} yet"
-            )
         try:
             target = self.open_target(tenant)
             return self.check.run(tenant, target, requests=lambda: target.remote_calls)

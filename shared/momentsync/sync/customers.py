@@ -42,7 +42,9 @@ def sync_customer(session: TenantSession, customer_id: int, *, direct: bool = Fa
         remember_version(session, link, customer.last_modified)
         return SyncResult(Outcome.UNCHANGED, remote_id=link.remote_id)
 
-    remote = session.connector.upsert_customer(customer, link)
+    remote = session.connector.upsert_customer(
+        customer, link, taken=session.linked_to_another(ENTITY, customer_id)
+    )
     store_synced(
         session, link or session.new_link(ENTITY, customer_id), remote, digest, customer.last_modified
     )

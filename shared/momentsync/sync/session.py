@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,8 @@ class SyncStateStore(Protocol):
 
     def save(self, link: SyncLink) -> SyncLink: ...
 
+    def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
+
 
 @dataclass
 class TenantSession:
@@ -35,6 +38,22 @@ class TenantSession:
 
     def link(self, entity_type: str, moment_id: int) -> SyncLink | None:
         return self.state.get(self.tenant.tenant_id, entity_type, moment_id)
+
+    def linked_to_another(self, entity_type: str, moment_id: int) -> Callable[[str], bool]:
+        """Whether a target record is already the link of another Moment record of the type: asked
+        (one Query of the tenant's links of the type, at most once per event) only when a record would be
+        adopted by a key two Moment records may share (Fiken's organisation number)."""
+        linked: dict[str, set[int]] = {}
+
+        def check(remote_id: str) -> bool:
+            if not linked:
+                for other in self.state.list(self.tenant.tenant_id, entity_type):
+                    if other.remote_id and other.last_outcome != "deleted":
+                        linked.setdefault(str(other.remote_id), set()).add(other.moment_id)
+                linked.setdefault("", set())  # read once, even when the tenant has no links
+            return bool(linked.get(str(remote_id), set()) - {moment_id})
+
+        return check
 
     def new_link(self, entity_type: str, moment_id: int) -> SyncLink:
         return SyncLink(tenant_id=self.tenant.tenant_id, entity_type=entity_type, moment_id=moment_id)

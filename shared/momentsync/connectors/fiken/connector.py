@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import unquote
@@ -113,7 +114,7 @@ class FikenConnector:
         return [f"number:{mapping.order_reference(record)}"]
 
     # ------------------------------------------------------------------ deep check
-    def target_records(self, entity_type: str) -> dict[str, dict[str, Any]]:
+    def target_records(self, entity_type: str, links: Any = None) -> dict[str, dict[str, Any]]:
         """Every record of one kind in Fiken, read once (paged), keyed as ``target_key`` keys a link,
         with what the deep check compares: the number Fiken gave it and, for documents, the gross."""
         if entity_type == "customer":
@@ -155,9 +156,11 @@ class FikenConnector:
     def customer_content(self, customer: Customer) -> dict[str, Any]:
         return mapping.contact_from_customer(customer).to_body()
 
-    def upsert_customer(self, customer: Customer, link: SyncLink | None) -> RemoteRecord:
+    def upsert_customer(
+        self, customer: Customer, link: SyncLink | None, taken: Callable[[str], bool] | None = None
+    ) -> RemoteRecord:
         wanted = mapping.contact_from_customer(customer)
-        existing = self._linked_contact(link) or self._find_contact(customer, wanted)
+        existing = self._linked_contact(link) or self._find_contact(customer, wanted, taken)
         if existing is None:
             contact_id = self.client.create_contact(wanted)
             # customerNumber is assigned by Fiken; read it back for the sync state.
@@ -177,14 +180,20 @@ class FikenConnector:
         except FikenNotFound:
             return None  # deleted in Fiken: find or create it again
 
-    def _find_contact(self, customer: Customer, wanted: Contact) -> ContactResult | None:
-        """No link yet (or a lost create response): look Fiken up by our keys before any POST."""
+    def _find_contact(
+        self, customer: Customer, wanted: Contact, taken: Callable[[str], bool] | None = None
+    ) -> ContactResult | None:
+        """No link yet (or a lost create response): look Fiken up by our keys before any POST.
+
+        The organisation number is not one customer's: two departments of a company are two Moment
+        customers with one number. A contact found only by it is adopted only when no other Moment
+        customer is linked to it (memberNumberString, which would say whose it is, is write-only)."""
         found = self.client.find_contacts(member_number_string=wanted.member_number_string)
         if not found and wanted.organization_number:
             found = [
                 c
                 for c in self.client.find_contacts(organization_number=wanted.organization_number)
-                if c.customer is not False
+                if c.customer is not False and not (taken and taken(str(c.contact_id)))
             ]
         return found[0] if found else None
 

@@ -208,6 +208,8 @@ class JournalEntryLine(UniModel):
     DueDate: dt.date | None = None
     StatusCode: int | None = None
     Description: str | None = None
+    # Set on a booked line once the voucher is reversed ("kreditert"): the reversal's line ID.
+    ReferenceCreditPostID: int | None = None
 
 
 JournalEntry.model_rebuild()
