@@ -164,14 +164,19 @@ class SpareBank1Connector:
                 for row in self.client.list_all("projects", select="ID,ProjectNumber,Deleted")
                 if row.get("ID") is not None and not row.get("Deleted")
             }
-        wanted = sorted({int(link.remote_id) for link in links or () if _is_id(link.remote_id)})
+        ids = [link.remote_id for link in links or ()]
+        wanted = sorted({int(remote_id) for remote_id in ids if remote_id and _is_id(remote_id)})
         by_entry: dict[int, list[JournalEntryLine]] = {}
         for start in range(0, len(wanted), VOUCHERS_PER_READ):
             chunk = set(wanted[start : start + VOUCHERS_PER_READ])
+
+            def in_chunk(row: dict[str, Any], chunk: set[int] = chunk) -> bool:
+                return row.get("JournalEntryID") in chunk
+
             rows = self.client.find(
                 "journalentrylines",
                 " or ".join(f"JournalEntryID eq {entry_id}" for entry_id in sorted(chunk)),
-                lambda row, chunk=chunk: row.get("JournalEntryID") in chunk,
+                in_chunk,
                 select=JOURNAL_LINE_SELECT + ",ReferenceCreditPostID",
                 orderby="ID",
             )
