@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the adapters pull in boto3 and pydantic models: imported wh
     from momentsync.queue import SqsEventQueue
     from momentsync.reconcile.sweep import SweepStore
     from momentsync.sync.parking import DynamoParkedEvents
+    from momentsync.sync.state_epoch import DynamoStateEpochs
     from momentsync.sync.sync_state import DynamoSyncState
     from momentsync.sync.transfer_log import DynamoTransferLog
     from momentsync.tenants import DynamoTenantRepository
@@ -130,6 +131,12 @@ class Context:
         from momentsync.sync.sync_state import DynamoSyncState
 
         return DynamoSyncState(self.target.table(self.target.sync_state_table))
+
+    def state_epochs(self) -> DynamoStateEpochs:
+        """Each tenant's "state complete since" epoch (kept in the sync-state table)."""
+        from momentsync.sync.state_epoch import DynamoStateEpochs
+
+        return DynamoStateEpochs(self.target.table(self.target.sync_state_table))
 
     def sweeps(self) -> SweepStore:
         """The reconciliation sweep's record per tenant (kept in the sync-state table)."""

@@ -27,6 +27,7 @@ from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.processor import DeadLetters, EventProcessor, Notifier, SyncResult, UseCase
 from momentsync.sync.projects import sync_project
 from momentsync.sync.sessions import TenantSessions
+from momentsync.sync.state_epoch import DynamoStateEpochs
 from momentsync.sync.sync_state import DynamoSyncState, SyncLink
 from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
 from momentsync.tenants import DynamoTenantRepository, utcnow
@@ -75,7 +76,8 @@ def tenant_notifier(settings: ProcessorSettings, dynamodb: Any) -> Notifier:
 def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, DeadLetters]:
     dynamodb = boto3.resource("dynamodb")
     sqs = boto3.client("sqs")
-    sync_state = DynamoSyncState(dynamodb.Table(settings.sync_state_table))
+    sync_state_table = dynamodb.Table(settings.sync_state_table)
+    sync_state = DynamoSyncState(sync_state_table)
     alerts = (
         SnsOperatorAlerts(boto3.client("sns"), settings.operator_topic_arn, stage=settings.stage)
         if settings.operator_topic_arn
@@ -90,6 +92,7 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
         dynamodb=dynamodb,
         tenants=tenants,
         sync_state=sync_state,
+        epochs=DynamoStateEpochs(sync_state_table),
     )
     transfer_log = DynamoTransferLog(
         dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)
