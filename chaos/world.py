@@ -36,6 +36,7 @@ from momentsync.onboarding import add_tenant
 from momentsync.queue import SqsEventQueue
 from momentsync.reconcile.run import ReconcileRun
 from momentsync.reconcile.sweep import SweepStore, TenantSweep
+from momentsync.sync.state_epoch import DynamoStateEpochs
 from momentsync.sync.sync_state import DynamoSyncState
 from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
 from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, utcnow
@@ -155,8 +156,27 @@ class ChaosWorld:
             moment_base_url=env["MOMENT_API_BASE_URL"],
         )
 
+    def links(self, tenant_id: str) -> list[Any]:
+        return DynamoSyncState(self.table("SYNC_STATE_TABLE")).list(tenant_id)
+
+    def epochs(self) -> DynamoStateEpochs:
+        return DynamoStateEpochs(self.table("SYNC_STATE_TABLE"))
+
+    def state_complete_from_now(self, tenant: ConnectedTenant) -> None:
+        """What the backfill offered at onboarding leaves a tenant whose books hold nothing of it: a
+        "state complete since" epoch above every Moment invoice id the company has (none yet)."""
+        invoices = self.moment.state.list(tenant.company, "invoice")
+        self.epochs().establish(
+            self.tenant(tenant.tenant_id),
+            invoice_id_floor=max((i.id for i in invoices), default=0),
+            established_by="onboarding backfill (empty books)",
+        )
+
     def wipe_sync_state(self, tenant_id: str) -> int:
-        """What a restore to an empty table leaves a tenant: no links, no sweep watermark."""
+        """What a restore to an empty table leaves a tenant: no links, no sweep watermark, no epoch.
+        A restore is all at once; deleting item by item, the epoch goes first (as for anything that
+        deletes a tenant's state: sync/state_epoch.py), never after the links it vouches for."""
+        self.epochs().forget(tenant_id)
         table = self.table("SYNC_STATE_TABLE")
         keys, kwargs = [], {"KeyConditionExpression": Key("tenant_id").eq(tenant_id)}
         while True:

@@ -3,6 +3,8 @@ records, adopting what its accounting system already holds (see momentsync.opera
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -52,6 +54,23 @@ def open_session(context: Context, tenant: Tenant) -> TenantSession:
     return sessions.open(tenant)
 
 
+def _logs_to_stderr() -> Callable[[], None]:
+    """The processor's code logs as in Lambda, on stdout (a retry after a 429, say); here stdout is the
+    command's output (--json is parsed by scripts), so its log lines go to stderr until the command
+    ends. Returns what puts them back."""
+    import sys
+
+    from momentsync.observability import logger
+
+    swapped = [(h, h.setStream(sys.stderr)) for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+
+    def put_back() -> None:
+        for handler, previous in swapped:
+            handler.setStream(previous)
+
+    return put_back
+
+
 def _entities(value: str) -> tuple[str, ...]:
     from momentsync.envelope import ENTITY_TYPES
 
@@ -97,6 +116,7 @@ def backfill(
         operations.BEFORE_CUTOVER,
     )
     context = context_of(ctx)
+    ctx.call_on_close(_logs_to_stderr())
     chosen = _entities(entities)
     try:
         cutover = date.fromisoformat(since) if since else None
