@@ -1,7 +1,7 @@
 """State complete since: a per-tenant proof that a new Moment invoice is not in the books yet.
 
 Fiken has no idempotency key, so before creating a document we look it up by its natural key unless our
-state proves the books cannot hold it (docs/reconciliation.md, section 1). The epoch is that proof:
+state proves the books cannot hold it (docs/exactly-once.md). The epoch is that proof:
 
 - It says: every Moment invoice with an id above ``invoice_id_floor`` (created after the epoch, as
   Moment's ids are one increasing sequence) reaches these books only through us, and every attempt
