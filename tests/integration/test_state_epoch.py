@@ -122,6 +122,41 @@ def test_a_restored_table_does_not_keep_an_epoch_that_claims_completeness(pipeli
         client.delete_backup(BackupArn=backup["BackupDetails"]["BackupArn"])
 
 
+def test_a_warm_process_reads_the_table_generation_again_after_an_in_place_restore(pipeline):
+    """Restored under the same name (the table deleted first, then restored from a backup): a process
+    that read the old table's generation reads it again within a minute, and the epoch stops proving."""
+    tenant = pipeline.tenant()
+    dynamodb = pipeline.stack.aws.resource("dynamodb")  # type: ignore[union-attr]
+    client = dynamodb.meta.client
+    name = f"epoch-in-place-{pipeline.tenant_id}"
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "tenant_id", "KeyType": "HASH"},
+            {"AttributeName": "record_key", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "tenant_id", "AttributeType": "S"},
+            {"AttributeName": "record_key", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    now = [0.0]
+    warm = DynamoStateEpochs(dynamodb.Table(name), clock=lambda: now[0])
+    warm.establish(tenant, invoice_id_floor=0, established_by="test")
+    assert warm.proves_never_sent(tenant, 1)
+    backup = client.create_backup(TableName=name, BackupName="in-place")["BackupDetails"]["BackupArn"]
+    try:
+        client.delete_table(TableName=name)
+        client.restore_table_from_backup(TargetTableName=name, BackupArn=backup)
+        now[0] += 61  # a restore takes minutes; the warm process reads the generation again
+        assert warm.get(tenant.tenant_id) is not None  # the restored item is there
+        assert not warm.proves_never_sent(tenant, 1)
+    finally:
+        client.delete_table(TableName=name)
+        client.delete_backup(BackupArn=backup)
+
+
 def test_a_tenant_added_again_or_moved_to_other_books_does_not_inherit_the_epoch(pipeline, cli):
     cli.json("backfill", pipeline.tenant_id)
     store = epochs(pipeline)

@@ -24,6 +24,8 @@ Whenever anything does not match, the answer is "not proven" and the lookup runs
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -33,6 +35,7 @@ from momentsync.tenants import Tenant, utcnow
 
 # In the tenant's partition beside its links; "meta#" items are never read as links.
 STATE_EPOCH_KEY = "meta#state-epoch"
+GENERATION_MAX_AGE_SECONDS = 60.0
 
 
 class StateEpoch(BaseModel):
@@ -70,20 +73,26 @@ def books_of(tenant: Tenant) -> str:
 class DynamoStateEpochs:
     """The ``meta#state-epoch`` item of each tenant, in the sync-state table it speaks for."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._table = table
+        self._clock = clock
         self._generation: str | None = None
+        self._generation_read_at = 0.0
 
     def table_generation(self) -> str:
-        """Which table this is (DescribeTable, once per process): a restore, from a backup or to a
-        point in time, makes a new table with a new creation time (and, on AWS, a new TableId)."""
-        if self._generation is None:
+        """Which table this is (DescribeTable): a restore, from a backup or to a point in time, makes a
+        new table with a new creation time (and, on AWS, a new TableId). Read again after a minute: a
+        warm process must not keep the old table's generation across a restore under the same name
+        (which first deletes the table, and takes minutes)."""
+        now = self._clock()
+        if self._generation is None or now - self._generation_read_at > GENERATION_MAX_AGE_SECONDS:
             table = self._table.meta.client.describe_table(TableName=self._table.name)["Table"]
             created = table["CreationDateTime"]
             created = created.isoformat() if hasattr(created, "isoformat") else str(created)
             self._generation = "|".join(
                 str(p) for p in (table.get("TableId"), table["TableArn"], created) if p
             )
+            self._generation_read_at = now
         return self._generation
 
     def get(self, tenant_id: str) -> StateEpoch | None:
