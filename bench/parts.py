@@ -24,10 +24,10 @@ from emulators.moment.fixtures import make_line, organization_number
 from emulators.moment.webhook_driver import customer_webhook, invoice_webhook, project_webhook
 from local.http_api import build_event
 from local.lambda_runtime import LocalLambdaContext
+from momentsync.aws.state_epochs import DynamoStateEpochs
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.moment.models import WebhookEvent
 from momentsync.observability import logger
-from momentsync.sync.state_epoch import DynamoStateEpochs
-from momentsync.tenants import DynamoTenantRepository
 
 ROOT = Path(__file__).resolve().parent.parent
 FIKEN_MAX_RATE = 4.0  # requests/s per company (fiken.md §2); the emulator's rate rule enforces it

@@ -55,7 +55,7 @@ class ProcessorSettings(_Settings):
     # The queue's maxReceiveCount: on the last delivery a transient failure is dead-lettered by us,
     # with its reason, rather than by SQS without one.
     max_receive_count: int = Field(default=5, ge=1)
-    # Notifications (momentsync.notifications): the throttle table keeps one e-mail per incident;
+    # Notifications (momentsync.aws.notifications): the throttle table keeps one e-mail per incident;
     # an empty sender means SES is off and tenant notifications are only logged; an empty topic,
     # that dead letters are only logged.
     notifications_table: str = Field(min_length=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from momentsync.sync.state_epoch import DynamoStateEpochs
+from momentsync.aws.state_epochs import DynamoStateEpochs
 from momentsync.sync.transfer_log import Outcome
 from tests.integration.test_backfill import books_with_records_made_elsewhere
 from tests.integration.test_backfill import cli as cli  # noqa: F401 - the CLI fixture

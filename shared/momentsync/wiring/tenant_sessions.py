@@ -10,6 +10,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.connectors.fiken.client import FikenClient
 from momentsync.connectors.fiken.connector import FikenConnector
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
@@ -18,9 +20,8 @@ from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenPro
 from momentsync.connectors.sparebank1.access import SpareBank1Access
 from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.credentials import CredentialsNotFound
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
-from momentsync.leases import DynamoLeaseLock
 from momentsync.moment.client import MomentClient
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.session import SyncStateStore, TenantSession
