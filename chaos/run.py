@@ -69,6 +69,12 @@ class ChaosConfig:
     # Removed and added again after the storm (sync state gone, Fiken keeps the books); the operator
     # then runs `momentsync backfill`, which must adopt what the books hold, not create it again.
     readded_tenants: int = 1
+    # Removed and added again halfway through its own webhooks: the operator backfills it at once, its
+    # later webhooks go to the new URL, and what was in flight for the old tenant must still converge.
+    readded_during_storm: int = 1
+    # Moving from Moment's own Fiken integration: before the storm, its books already hold records
+    # with our natural keys and we hold no state; the operator's backfill must adopt them.
+    migration_tenants: int = 1
     lost_last_changes: int = 1  # tenants whose last change (a new customer) never sends its webhook
     convergence_rounds: int = 6  # sweeps (each followed by a drain) at most, until one repairs nothing
     rates: FaultRates = field(default_factory=FaultRates)
@@ -96,8 +102,12 @@ class ChaosReport:
     problems: list[str] = field(default_factory=list)  # the run itself went wrong
     lost_before_ingest: int = 0  # notices never sent (webhooks lost on the way)
     convergence: dict[str, Any] = field(default_factory=dict)
-    # Per tenant removed and added again: what its backfill adopted from the books and created.
+    # Per backfilled tenant (added again, after or during the storm; migrating): adopted and created.
     adoption: dict[str, Any] = field(default_factory=dict)
+    # From the transfer log: invoices the processor found by natural key (adopted), and those created
+    # without that lookup because the tenant's "state complete since" epoch proved it safe.
+    invoices_adopted: int = 0
+    lookups_skipped_by_epoch: int = 0
 
     @property
     def ok(self) -> bool:
@@ -132,6 +142,8 @@ class ChaosRun:
         self._reconnected: set[str] = set()
         self._losses = random.Random(config.seed + 3)
         self._wiped: dict[str, int] = {}
+        self.current: dict[str, ConnectedTenant] = {}  # as now registered (a re-add changes the URL)
+        self._readded_during: dict[str, int] = {}
 
     # ------------------------------------------------------------------ the run
     def run(self) -> ChaosReport:
@@ -154,12 +166,26 @@ class ChaosRun:
         self.revoked = {t.tenant_id for t in chosen[: config.revoked_tenants]}
         healthy = [t.tenant_id for t in self.tenants if t not in chosen]
         self.to_wipe = set(healthy[: config.wiped_tenants])
-        self.to_readd = set(healthy[config.wiped_tenants : config.wiped_tenants + config.readded_tenants])
+        cut = config.wiped_tenants + config.readded_tenants
+        self.to_readd = set(healthy[config.wiped_tenants : cut])
+        self.to_readd_during = set(healthy[cut : cut + config.readded_during_storm])
+        cut += config.readded_during_storm
+        self.migrating = set(healthy[cut : cut + config.migration_tenants])
+        wanted = cut + config.migration_tenants
+        if len(healthy) < wanted:
+            self.report.problems.append(
+                f"{len(healthy)} tenants left for {wanted} wiped/re-added/migrating: add tenants"
+            )
+        self.current = {t.tenant_id: t for t in self.tenants}
         poisoned = chosen[config.revoked_tenants :]
         self.poison = {
             t.tenant_id: ("unknown_vat_code" if i % 2 == 0 else "no_vat_code") for i, t in enumerate(poisoned)
         }
         self.poison_invoices: dict[str, Any] = {}
+        for tenant in self.tenants:
+            if tenant.tenant_id not in self.migrating:
+                world.state_complete_from_now(tenant)
+        self._migrate()
         self.report.phases["setup"] = round(time.monotonic() - started, 1)
         self.say(
             f"seed {config.seed}: {config.tenants} tenants × {config.events_per_tenant} events; "
@@ -189,7 +215,7 @@ class ChaosRun:
                 self.report.problems.append("the queue did not drain during the storm")
         finally:
             crashes.uninstall()
-            self.report.faults = {
+            self.report.faults |= {
                 "fiken": dict(fired_by_rule(world.fiken.fault_plan)),
                 "fiken_rate_rule_429": world.fiken.rate_limited - rate_limited_before,
                 "moment": dict(fired_by_rule(world.moment.fault_plan)),
@@ -259,6 +285,12 @@ class ChaosRun:
     def _step(self, tenant: ConnectedTenant) -> None:
         script, tenant_id = self.scripts[tenant.tenant_id], tenant.tenant_id
         events = self.config.events_per_tenant
+        if (
+            tenant_id in self.to_readd_during
+            and script.sent >= events // 2
+            and tenant_id not in self._readded_during
+        ):
+            self._readd_during_storm(tenant_id)
         if tenant_id in self.to_wipe and script.sent >= events // 2 and not self._wiped.get(tenant_id):
             # Counted once the tenant had state to lose (the queue may still be behind its webhooks).
             self._wiped[tenant_id] = self.world.wipe_sync_state(tenant_id)
@@ -276,11 +308,12 @@ class ChaosRun:
         if tenant_id in self.poison and script.sent >= events // 3 and tenant_id not in self.poison_invoices:
             invoice, notices = script.poison_invoice(self.poison[tenant_id])
             self.poison_invoices[tenant_id] = invoice
-            self._send(tenant, notices)
+            self._send(tenant, notices, may_lose=False)  # the verdict counts on its dead letter
             return
         self._send(tenant, script.step())
 
     def _send(self, tenant: ConnectedTenant, notices: list[Notice], *, may_lose: bool = True) -> None:
+        tenant = self.current.get(tenant.tenant_id, tenant)  # its webhook URL as now registered
         for notice in notices:
             with self._lock:
                 lost = may_lose and self._losses.random() < self.config.rates.lost_webhook
@@ -353,30 +386,80 @@ class ChaosRun:
     def _remove_and_add_again(self) -> None:
         """The tenant leaves and comes back: no sync state, a new webhook URL, the same books."""
         readded: dict[str, int] = {}
-        for index, tenant in enumerate(self.tenants):
-            if tenant.tenant_id in self.to_readd:
-                self.tenants[index], readded[tenant.tenant_id] = self.world.remove_and_add_again(tenant)
+        for tenant_id in sorted(self.to_readd):
+            readded[tenant_id] = self._readd(tenant_id)
         self.report.faults["tenants_removed_and_added_again"] = readded
+
+    def _readd(self, tenant_id: str) -> int:
+        """Removes and adds the tenant again (same Moment and Fiken companies); returns the links lost."""
+        again, lost = self.world.remove_and_add_again(self.current[tenant_id])
+        with self._lock:
+            self.current[tenant_id] = again
+            self.tenants = [again if t.tenant_id == tenant_id else t for t in self.tenants]
+        return lost
+
+    def _readd_during_storm(self, tenant_id: str) -> None:
+        """Removed and added again while its webhooks keep coming (this sender's next ones go to the new
+        URL; what was queued for the old tenant is processed, dead-lettered or replayed meanwhile); the
+        operator backfills it at once."""
+        # Once it has state to lose: the queue may still be behind its webhooks (this sender waits).
+        deadline = time.monotonic() + 60
+        while len(self.world.links(tenant_id)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self._readded_during[tenant_id] = self._readd(tenant_id)
+        self.report.faults["tenants_removed_and_added_during_storm"] = dict(self._readded_during)
+        self._backfill(tenant_id, "during the storm")
+
+    def _migrate(self) -> None:
+        """Tenants moving from Moment's own Fiken integration: records it wrote are in the books (same
+        natural keys; written here through the pipeline, standing in for that integration, which also
+        writes through Fiken's API), and none of our state exists. The operator backfills first."""
+        if not self.migrating:
+            return
+        for tenant in self.tenants:
+            if tenant.tenant_id in self.migrating:
+                script = self.scripts[tenant.tenant_id]
+                while script.sent < max(6, self.config.events_per_tenant // 5):
+                    self._send(tenant, script.step(), may_lose=False)
+        if not self.world.idle(self.config.drain_timeout):
+            self.report.problems.append("the queue did not drain before the migration")
+        migrated = {tenant_id: self.world.wipe_sync_state(tenant_id) for tenant_id in sorted(self.migrating)}
+        self.report.faults["migration_tenants"] = migrated
+        for tenant_id in sorted(self.migrating):
+            self._backfill(tenant_id, "migration")
+        if not self.world.idle(self.config.drain_timeout):
+            self.report.problems.append("the queue did not drain after the migration's backfill")
+
+    def _backfill(self, tenant_id: str, when: str) -> None:
+        """`momentsync backfill`, run again by the operator when it stops on a fault (it resumes)."""
+        failures: list[str] = []
+        for _attempt in range(4):
+            try:
+                result = self.world.cli("backfill", tenant_id)
+                break
+            except RuntimeError as exc:
+                failures.append(str(exc)[-200:])
+                time.sleep(1)
+        else:
+            self.report.problems.append(f"backfill of {tenant_id} ({when}) failed: {failures}")
+            return
+        counts = result["counts"]
+        self.report.adoption[tenant_id] = {
+            "when": when,
+            "adopt": sum(c.get("adopt", 0) for c in counts.values()),
+            "create": sum(c.get("create", 0) for c in counts.values()),
+            "queued": sum(result.get("queued", {}).values()),
+            "target_reads": result["target_reads"],
+            "failed_attempts": len(failures),
+            "state_epoch": result.get("state_epoch"),
+        }
 
     def _backfill_readded(self) -> None:
         """The operator's first step for a tenant added again: backfill, adopting what the books hold."""
-        adoption: dict[str, Any] = {}
         for tenant_id in sorted(self.to_readd):
-            try:
-                result = self.world.cli("backfill", tenant_id)
-            except RuntimeError as exc:
-                self.report.problems.append(f"backfill of {tenant_id} failed: {exc}")
-                continue
-            counts = result["counts"]
-            adoption[tenant_id] = {
-                "adopt": sum(c.get("adopt", 0) for c in counts.values()),
-                "create": sum(c.get("create", 0) for c in counts.values()),
-                "queued": sum(result.get("queued", {}).values()),
-                "target_reads": result["target_reads"],
-            }
+            self._backfill(tenant_id, "after the storm")
         if not self.world.idle(self.config.drain_timeout):
             self.report.problems.append("the queue did not drain after the backfill")
-        self.report.adoption = adoption
 
     # ------------------------------------------------------------------ the operator
     def _operate(self) -> None:
@@ -476,6 +559,41 @@ class ChaosRun:
             check_pdfs(world.fiken, tenant.slug, self.report.records)
         logs = {t.tenant_id: world.transfer_log(t.tenant_id) for t in self.tenants}
         check_events(self.accepted, logs, self.replays, self.report.events)
+        entries = [
+            e for tenant_entries in logs.values() for e in tenant_entries if e.entity_type == "invoice"
+        ]
+        self.report.invoices_adopted = len(
+            {(e.tenant_id, e.entity_id) for e in entries if e.details.get("adopted")}
+        )
+        self.report.lookups_skipped_by_epoch = sum(1 for e in entries if e.details.get("lookup_skipped"))
+        self._every_fault_kind_fired()
+
+    def _every_fault_kind_fired(self) -> None:
+        """Issue 15's fault kinds, each configured one must have happened (or the run proves nothing)."""
+        config, faults = self.config, self.report.faults
+        fired = {
+            "webhooks lost before ingest": (config.rates.lost_webhook > 0, self.report.lost_before_ingest),
+            "sync state wiped": (config.wiped_tenants > 0, sum(faults.get("sync_state_wiped", {}).values())),
+            "removed and added again after the storm": (
+                config.readded_tenants > 0,
+                len(faults.get("tenants_removed_and_added_again", {})),
+            ),
+            "removed and added again during the storm": (
+                config.readded_during_storm > 0,
+                len(faults.get("tenants_removed_and_added_during_storm", {})),
+            ),
+            "migration (books held records, adopted)": (
+                config.migration_tenants > 0,
+                sum(a["adopt"] for a in self.report.adoption.values() if a["when"] == "migration"),
+            ),
+            "attachment answers lost": (
+                config.rates.attachment_lost_response > 0,
+                faults.get("attachment_answers_lost", 0),
+            ),
+        }
+        for kind, (configured, count) in fired.items():
+            if configured and not count:
+                self.report.problems.append(f"fault kind never fired: {kind}")
 
 
 def _reason_kind(reason: str) -> str:
@@ -612,12 +730,26 @@ def render(report: ChaosReport) -> str:
         ),
         ("attachment answers lost", str(report.faults.get("attachment_answers_lost", 0))),
         (
-            "removed and added again (links lost): backfill adopted / created",
+            "removed and added again after / during the storm (links lost)",
+            _figures(readded)
+            + " / "
+            + _figures(report.faults.get("tenants_removed_and_added_during_storm", {})),
+        ),
+        (
+            "migrating tenants (links dropped, books kept)",
+            _figures(report.faults.get("migration_tenants", {})),
+        ),
+        (
+            "backfills: adopted / created",
             ", ".join(
-                f"{tenant_id} ({readded.get(tenant_id, 0)}): {figures['adopt']} / {figures['create']}"
+                f"{tenant_id} {figures['when']}: {figures['adopt']} / {figures['create']}"
                 for tenant_id, figures in report.adoption.items()
             )
             or "-",
+        ),
+        (
+            "invoices adopted by natural key / created without lookup (epoch)",
+            f"{report.invoices_adopted} / {report.lookups_skipped_by_epoch}",
         ),
         (
             "sweep: rounds / repaired / time to converge",
@@ -669,6 +801,10 @@ def render(report: ChaosReport) -> str:
     return "\n".join(lines)
 
 
+def _figures(by_tenant: dict[str, int]) -> str:
+    return ", ".join(f"{k} ({v})" for k, v in by_tenant.items()) or "0"
+
+
 def to_json(report: ChaosReport) -> dict[str, Any]:
     lags = sorted(report.events.lags)
     return {
@@ -704,6 +840,9 @@ def to_json(report: ChaosReport) -> dict[str, Any]:
         },
         "lost_before_ingest": report.lost_before_ingest,
         "convergence": report.convergence,
+        "adoption": report.adoption,
+        "invoices_adopted": report.invoices_adopted,
+        "lookups_skipped_by_epoch": report.lookups_skipped_by_epoch,
         "still_parked": report.still_parked,
         "still_dead": report.still_dead,
         "log_scan": {

@@ -33,6 +33,7 @@ from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.state_epochs import DynamoStateEpochs
 from momentsync.aws.sweep_store import SweepStore
 from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.aws.tenants import DynamoTenantRepository
@@ -160,8 +161,27 @@ class ChaosWorld:
             moment_base_url=env["MOMENT_API_BASE_URL"],
         )
 
+    def links(self, tenant_id: str) -> list[Any]:
+        return DynamoSyncState(self.table("SYNC_STATE_TABLE")).list(tenant_id)
+
+    def epochs(self) -> DynamoStateEpochs:
+        return DynamoStateEpochs(self.table("SYNC_STATE_TABLE"))
+
+    def state_complete_from_now(self, tenant: ConnectedTenant) -> None:
+        """What the backfill offered at onboarding leaves a tenant whose books hold nothing of it: a
+        "state complete since" epoch above every Moment invoice id the company has (none yet)."""
+        invoices = self.moment.state.list(tenant.company, "invoice")
+        self.epochs().establish(
+            self.tenant(tenant.tenant_id),
+            invoice_id_floor=max((i.id for i in invoices), default=0),
+            established_by="onboarding backfill (empty books)",
+        )
+
     def wipe_sync_state(self, tenant_id: str) -> int:
-        """What a restore to an empty table leaves a tenant: no links, no sweep watermark."""
+        """What a restore to an empty table leaves a tenant: no links, no sweep watermark, no epoch.
+        A restore is all at once; deleting item by item, the epoch goes first (as for anything that
+        deletes a tenant's state: sync/state_epoch.py), never after the links it vouches for."""
+        self.epochs().forget(tenant_id)
         table = self.table("SYNC_STATE_TABLE")
         keys, kwargs = [], {"KeyConditionExpression": Key("tenant_id").eq(tenant_id)}
         while True:

@@ -33,7 +33,7 @@ def world(stack, fiken_emulator, moment_emulator):
 def test_a_small_storm_loses_nothing_duplicates_nothing_and_leaks_nothing(world):
     config = ChaosConfig(
         seed=7,
-        tenants=6,
+        tenants=7,
         events_per_tenant=30,
         senders=3,
         revoked_tenants=1,
@@ -50,7 +50,7 @@ def test_a_small_storm_loses_nothing_duplicates_nothing_and_leaks_nothing(world)
     assert report.ok, figures
     # + the newer event that fixes a poison invoice; the lost ones never reached us (the sweep repaired them)
     # (+ one new customer whose webhook is lost at the end, so the sweep must repair something)
-    assert report.events.accepted + report.lost_before_ingest == 6 * 30 + 1 + 1, figures
+    assert report.events.accepted + report.lost_before_ingest == 7 * 30 + 1 + 1, figures
     assert report.events.lost == [] and report.records.duplicates == [], figures
     # The storm really happened: every kind of fault fired at least once.
     assert set(report.faults["fiken"]) >= {"429", "5xx", "timeout", "drop_after_apply", "slow"}, figures
@@ -66,9 +66,17 @@ def test_a_small_storm_loses_nothing_duplicates_nothing_and_leaks_nothing(world)
     assert report.lost_before_ingest >= 1 and report.convergence["repaired"] >= 1, figures
     assert sum(report.faults["sync_state_wiped"].values()) >= 1, figures
     assert report.faults["attachment_answers_lost"] >= 1, figures
-    assert report.records.pdfs_checked >= 6 and report.records.pdf_copies == [], figures
-    assert report.secrets_scanned >= 6 * 3, figures
+    assert report.records.pdfs_checked >= 7 and report.records.pdf_copies == [], figures
+    assert report.secrets_scanned >= 7 * 3, figures
     # A tenant removed and added again: its links were lost, the books kept; backfill adopted them
     # (nothing created twice: the record check above finds no duplicate).
     [(readded, links_lost)] = report.faults["tenants_removed_and_added_again"].items()
     assert links_lost >= 1 and report.adoption[readded]["adopt"] >= 1, figures
+    # Removed and added again while its webhooks kept coming: backfilled at once, converged (above).
+    [(during, during_lost)] = report.faults["tenants_removed_and_added_during_storm"].items()
+    assert during_lost >= 1 and report.adoption[during]["when"] == "during the storm", figures
+    # A tenant moving from Moment's own integration: its books' records adopted, none created twice.
+    [(migrating, in_books)] = report.faults["migration_tenants"].items()
+    assert in_books >= 3 and report.adoption[migrating]["adopt"] >= 3, figures
+    # The epoch was on (every tenant has one after its backfill) and saved lookups, wipe or not.
+    assert report.lookups_skipped_by_epoch >= 1 and report.invoices_adopted >= 1, figures

@@ -22,11 +22,13 @@ from tests.fakes.processor_ports import (
     RecordingNotifier,
 )
 from tests.fakes.queue import InMemoryEventQueue
+from tests.fakes.state_epochs import InMemoryStateEpochs
 from tests.fakes.sweeps import InMemorySweepStore
 from tests.fakes.sync_state import InMemorySyncState
 from tests.fakes.tenants import InMemoryTenants
 
 __all__ = [
+    "InMemoryStateEpochs",
     "InMemoryAuditLog",
     "InMemoryNotificationThrottle",
     "InMemoryOperatorAlerts",

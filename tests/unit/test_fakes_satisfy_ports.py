@@ -40,6 +40,7 @@ from momentsync.sync.processor import (
     TransferLog,
 )
 from momentsync.sync.session import MomentApi, SyncStateStore
+from momentsync.sync.state_epoch import StateEpochStore
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryBooks,
@@ -50,6 +51,7 @@ from tests.fakes import (
     InMemoryNotificationThrottle,
     InMemoryOperatorAlerts,
     InMemoryParkedEvents,
+    InMemoryStateEpochs,
     InMemorySweepStore,
     InMemorySyncState,
     InMemoryTenants,
@@ -62,6 +64,7 @@ from tests.fakes import (
 PORTS: list[tuple[type, type]] = [
     (MomentApi, InMemoryMoment),
     (SyncStateStore, InMemorySyncState),
+    (StateEpochStore, InMemoryStateEpochs),
     (LinkLookup, InMemorySyncState),
     (LinkListing, InMemorySyncState),
     (StatusCountsSource, InMemorySyncState),

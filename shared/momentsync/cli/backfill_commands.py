@@ -3,6 +3,8 @@ records, adopting what its accounting system already holds (see momentsync.opera
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +19,7 @@ from momentsync.cli.context import (
     errors,
     fail,
     print_json,
+    record_action,
 )
 
 # = momentsync.operations.backfill.DEFAULT_MAX_PER_RUN (not imported: --help stays light; a test ties them)
@@ -50,6 +53,23 @@ def open_session(context: Context, tenant: Tenant) -> TenantSession:
         sync_state=context.sync_state(),
     )
     return sessions.open(tenant)
+
+
+def _logs_to_stderr() -> Callable[[], None]:
+    """The processor's code logs as in Lambda, on stdout (a retry after a 429, say); here stdout is the
+    command's output (--json is parsed by scripts), so its log lines go to stderr until the command
+    ends. Returns what puts them back."""
+    import sys
+
+    from momentsync.observability import logger
+
+    swapped = [(h, h.setStream(sys.stderr)) for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+
+    def put_back() -> None:
+        for handler, previous in swapped:
+            handler.setStream(previous)
+
+    return put_back
 
 
 def _entities(value: str) -> tuple[str, ...]:
@@ -97,6 +117,7 @@ def backfill(
         operations.BEFORE_CUTOVER,
     )
     context = context_of(ctx)
+    ctx.call_on_close(_logs_to_stderr())
     chosen = _entities(entities)
     try:
         cutover = date.fromisoformat(since) if since else None
@@ -154,6 +175,7 @@ def backfill(
                 else {
                     "queued": _execute(context, tenant, plan, max_records),
                     "not_queued": max(0, len(plan.to_queue) - max_records),
+                    "state_epoch": _establish_epoch(context, tenant, plan),
                 }
             )
         )
@@ -176,6 +198,11 @@ def backfill(
         return
     queued = _execute(context, tenant, plan, max_records)
     console.print(f"queued {sum(queued.values())} record(s): {queued}")
+    if epoch := _establish_epoch(context, tenant, plan):
+        console.print(
+            f"state complete since {epoch['since']}: Moment invoices above id {epoch['invoice_id_floor']} "
+            "are created without a lookup by invoice number"
+        )
     if (rest := len(plan.to_queue) - max_records) > 0:
         console.print(
             f"{rest} more not queued (--max {max_records}): run the same command again once these are "
@@ -209,3 +236,21 @@ def _execute(context: Context, tenant: Tenant, plan: Any, max_records: int) -> d
                 f"queueing stopped after {int(progress.tasks[0].completed)} record(s): "
                 f"{type(exc).__name__}; run the same command again: it queues only what is not linked yet"
             )
+
+
+def _establish_epoch(context: Context, tenant: Tenant, plan: Any) -> dict[str, Any] | None:
+    """After a backfill that listed every Moment invoice and the books' lists: from now on our state is
+    complete for invoices newer than any it saw (momentsync.sync.state_epoch). Moment's own integration
+    must be off by then: a tenant still running it is a second writer the epoch cannot see."""
+    floor = plan.invoice_id_floor
+    if floor is None:
+        return None
+    epochs = context.state_epochs()
+    epoch = epochs.establish(tenant, since=plan.started_at, invoice_id_floor=floor, established_by="backfill")
+    record_action(
+        context,
+        "tenant.state_epoch",
+        tenant.tenant_id,
+        {"established_by": "backfill", "since": epoch.since.isoformat(), "invoice_id_floor": floor},
+    )
+    return {"since": epoch.since.isoformat(), "invoice_id_floor": floor}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the adapters pull in boto3 and pydantic models: imported wh
     from momentsync.aws.credentials import SecretsManagerCredentialsStore
     from momentsync.aws.parking import DynamoParkedEvents
     from momentsync.aws.queue import SqsEventQueue
+    from momentsync.aws.state_epochs import DynamoStateEpochs
     from momentsync.aws.sweep_store import SweepStore
     from momentsync.aws.sync_state import DynamoSyncState
     from momentsync.aws.tenants import DynamoTenantRepository
@@ -130,6 +131,12 @@ class Context:
         from momentsync.aws.sync_state import DynamoSyncState
 
         return DynamoSyncState(self.target.table(self.target.sync_state_table))
+
+    def state_epochs(self) -> DynamoStateEpochs:
+        """Each tenant's "state complete since" epoch (kept in the sync-state table)."""
+        from momentsync.aws.state_epochs import DynamoStateEpochs
+
+        return DynamoStateEpochs(self.target.table(self.target.sync_state_table))
 
     def sweeps(self) -> SweepStore:
         """The reconciliation sweep's record per tenant (kept in the sync-state table)."""

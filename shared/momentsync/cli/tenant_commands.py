@@ -23,6 +23,7 @@ from momentsync.cli.context import (
     context_of,
     fail,
     print_json,
+    record_action,
     when,
 )
 
@@ -238,6 +239,14 @@ def tenants_settings(
         str | None, typer.Option(help="Only projects in these Moment states, comma-separated.")
     ] = None,
     clear_project_states: Annotated[bool, typer.Option(help="Projects in any state.")] = False,
+    state_incomplete: Annotated[
+        bool,
+        typer.Option(
+            help="Forget the 'state complete since' epoch: another writer touched the books (e.g. "
+            "Moment's own integration ran again) or sync state was edited by hand. Every new invoice is "
+            "looked up by its number again until the next `momentsync backfill`."
+        ),
+    ] = False,
 ) -> None:
     """Show the tenant's settings, or change them (validated; every change is audited)."""
     from pydantic import ValidationError
@@ -273,6 +282,15 @@ def tenants_settings(
         )
     except ValidationError as exc:
         fail(one_line(exc).removeprefix("value: ").removeprefix("Value error, "), EXIT_USAGE)
+    if state_incomplete:
+        if not change.is_empty or moment_api_key_stdin:
+            fail(
+                "--state-incomplete is given on its own",
+                EXIT_USAGE,
+                "change the other settings in a second call",
+            )
+        _forget_state_epoch(context, tenant_id)
+        return
     if change.is_empty and not moment_api_key_stdin:
         tenant = context.tenants().get(tenant_id)
         if tenant is None:
@@ -293,6 +311,18 @@ def tenants_settings(
         _run(lambda: admin.store_moment_api_key(tenant_id, api_key))
         result["moment_api_key"] = "stored"
     _show(context, result, f"settings of {tenant_id} changed")
+
+
+def _forget_state_epoch(context: Context, tenant_id: str) -> None:
+    if context.tenants().get(tenant_id) is None:
+        fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
+    forgotten = context.state_epochs().forget(tenant_id)
+    record_action(context, "tenant.state_epoch", tenant_id, {"forgotten": forgotten})
+    _show(
+        context,
+        {"tenant_id": tenant_id, "state_epoch": "forgotten" if forgotten else "none was set"},
+        f"state epoch of {tenant_id}",
+    )
 
 
 def _words(value: str | None, *, singular: bool = False) -> list[str] | None:

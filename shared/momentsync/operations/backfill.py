@@ -63,6 +63,16 @@ class BackfillPlan:
     tenant_id: str
     records: list[PlannedRecord] = field(default_factory=list)
     target_reads: int = 0  # requests to the target that built the plan
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    listed_invoices: bool = False  # every Moment invoice was listed (the epoch's floor needs them all)
+
+    @property
+    def invoice_id_floor(self) -> int | None:
+        """The highest Moment invoice id listed: a "state complete since" epoch's floor
+        (sync/state_epoch.py); None when invoices were not listed."""
+        if not self.listed_invoices:
+            return None
+        return max((r.moment_id for r in self.records if r.entity_type == "invoice"), default=0)
 
     def counts(self) -> dict[str, dict[str, int]]:
         table: dict[str, Counter[str]] = {entity: Counter() for entity in ENTITY_TYPES}
@@ -136,6 +146,7 @@ def plan_backfill(
                 claimed.add(found)
             action = ADOPT if found else CREATE
             plan.records.append(PlannedRecord(entity_type, record.id, number, action, found))
+        plan.listed_invoices = plan.listed_invoices or entity_type == "invoice"
     plan.target_reads = target_requests() - reads_before
     return plan
 

@@ -6,7 +6,9 @@ The target has no idempotency keys (Fiken: none). Exactly once comes from four r
    anything is created. An intent without an id means a lost response, a crash between the target's
    201 and our state write, a redelivery or a replay; no state at all may mean state that was lost
    (a table restored or wiped, a tenant removed and added again) or a document made by Moment's own
-   integration before the tenant moved to us. Our state cannot prove absence, so we always look.
+   integration before the tenant moved to us. Our state alone cannot prove absence, so we look,
+   unless the tenant's "state complete since" epoch (sync/state_epoch.py) proves this invoice is
+   newer than any loss of state or foreign writer and no link for it was ever written.
 3. Once the remote id is stored, the invoice is never created again: later events only patch the
    due date, retry what is pending (the PDF), or flag a change that needs a credit note in Moment.
 4. A PDF is sent again only after the document's attachments show none: an upload whose answer was
@@ -109,8 +111,11 @@ def sync_invoice(
     if link and link.remote_id:
         return after_transfer(session, invoice, link, digest, due_date, calls)
 
+    # Read after the link (never before): a loss of state removes the epoch first, so "no link" read
+    # before an epoch still present means the link never existed.
+    never_sent = link is None and session.proves_never_sent(invoice_id)
     link = link or session.new_link(ENTITY, invoice_id)
-    remote = session.connector.find_invoice(invoice, parties)
+    remote = None if never_sent else session.connector.find_invoice(invoice, parties)
     adopted = remote is not None
     if remote is None:
         link = record_intent(session, link, invoice)
@@ -135,7 +140,9 @@ def sync_invoice(
             }
         )
     )
-    return finish(session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted)
+    return finish(
+        session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted, proven_new=never_sent
+    )
 
 
 def resolve_parties(
@@ -301,6 +308,7 @@ def finish(
     *,
     adopted: bool,
     created_now: bool,
+    proven_new: bool = False,
 ) -> SyncResult:
     """What remains after the document exists: its PDF (retried on its own) and the totals check.
 
@@ -313,9 +321,16 @@ def finish(
 
     totals = session.connector.invoice_totals(remote)
     expected = session.connector.expected_totals(invoice)
-    details = {"net": totals.net, "vat": totals.vat, "gross": totals.gross, "moment_gross": expected.gross}
+    details: dict[str, int | bool | str] = {
+        "net": totals.net,
+        "vat": totals.vat,
+        "gross": totals.gross,
+        "moment_gross": expected.gross,
+    }
     if adopted:
         details["adopted"] = True  # found by its natural key after an ambiguous create
+    if proven_new:
+        details["lookup_skipped"] = "state epoch"  # created without a natural-key search, proven safe
     # Net, VAT and gross, and per group (account / VAT type): a right gross with a wrong split is wrong.
     differences = totals_differences(expected, totals)
     if differences:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from momentsync.ports import AccountingConnector
+from momentsync.sync.state_epoch import StateEpochStore
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
 
@@ -35,6 +36,8 @@ class TenantSession:
     moment: MomentApi
     connector: AccountingConnector
     state: SyncStateStore
+    # None: no epoch can prove anything, every new invoice is looked up by its natural key first.
+    epochs: StateEpochStore | None = None
 
     def link(self, entity_type: str, moment_id: int) -> SyncLink | None:
         return self.state.get(self.tenant.tenant_id, entity_type, moment_id)
@@ -54,6 +57,10 @@ class TenantSession:
             return bool(linked.get(str(remote_id), set()) - {moment_id})
 
         return check
+
+    def proves_never_sent(self, moment_invoice_id: int) -> bool:
+        """The tenant's "state complete since" epoch proves this invoice never reached the books."""
+        return self.epochs is not None and self.epochs.proves_never_sent(self.tenant, moment_invoice_id)
 
     def new_link(self, entity_type: str, moment_id: int) -> SyncLink:
         return SyncLink(tenant_id=self.tenant.tenant_id, entity_type=entity_type, moment_id=moment_id)

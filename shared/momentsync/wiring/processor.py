@@ -19,6 +19,7 @@ from momentsync.aws.notifications import (
     SnsOperatorAlerts,
 )
 from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.state_epochs import DynamoStateEpochs
 from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
@@ -78,7 +79,8 @@ def tenant_notifier(settings: ProcessorSettings, dynamodb: Any) -> Notifier:
 def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, DeadLetters]:
     dynamodb = boto3.resource("dynamodb")
     sqs = boto3.client("sqs")
-    sync_state = DynamoSyncState(dynamodb.Table(settings.sync_state_table))
+    sync_state_table = dynamodb.Table(settings.sync_state_table)
+    sync_state = DynamoSyncState(sync_state_table)
     alerts = (
         SnsOperatorAlerts(boto3.client("sns"), settings.operator_topic_arn, stage=settings.stage)
         if settings.operator_topic_arn
@@ -93,6 +95,7 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
         dynamodb=dynamodb,
         tenants=tenants,
         sync_state=sync_state,
+        epochs=DynamoStateEpochs(sync_state_table),
     )
     transfer_log = DynamoTransferLog(
         dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)

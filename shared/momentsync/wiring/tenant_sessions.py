@@ -25,6 +25,7 @@ from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.client import MomentClient
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.session import SyncStateStore, TenantSession
+from momentsync.sync.state_epoch import StateEpochStore
 from momentsync.tenants import TargetSystem, Tenant, TenantRepository
 
 
@@ -37,9 +38,11 @@ class TenantSessions:
         dynamodb: Any,
         tenants: TenantRepository,
         sync_state: SyncStateStore,
+        epochs: StateEpochStore | None = None,
     ) -> None:
         self._settings = settings
         self._sync_state = sync_state
+        self._epochs = epochs
         self.credentials = SecretsManagerCredentialsStore(secretsmanager, settings.credentials_secret_prefix)
         # One pacer per process: Fiken allows one request in flight per company and ~4 per second.
         self.pacer = RequestPacer(
@@ -78,6 +81,7 @@ class TenantSessions:
             moment=self._moment_client(tenant),
             connector=self._connector(tenant),
             state=self._sync_state,
+            epochs=self._epochs,
         )
 
     def _moment_client(self, tenant: Tenant) -> MomentClient:

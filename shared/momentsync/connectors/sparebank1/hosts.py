@@ -36,6 +36,7 @@ def custom_bank_urls_permitted(setting: str, stage: str) -> bool:
     """``SpareBank1CustomBankUrls=allowed`` counts only on a non-production stage (defence in depth)."""
     return setting == "allowed" and stage in NON_PRODUCTION_STAGES
 
+
 TEST_BANK = "test"
 HOSTS_REMEDY = "docs/security.md#sparebank-1-hosts"
 

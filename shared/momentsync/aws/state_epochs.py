@@ -1,0 +1,79 @@
+"""The "state complete since" epoch in DynamoDB (the model and its rule: momentsync.sync.state_epoch)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from momentsync.clock import utcnow
+from momentsync.sync.state_epoch import STATE_EPOCH_KEY, StateEpoch, books_of
+from momentsync.tenants import Tenant
+
+GENERATION_MAX_AGE_SECONDS = 60.0
+
+
+class DynamoStateEpochs:
+    """The ``meta#state-epoch`` item of each tenant, in the sync-state table it speaks for."""
+
+    def __init__(self, table: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._table = table
+        self._clock = clock
+        self._generation: str | None = None
+        self._generation_read_at = 0.0
+
+    def table_generation(self) -> str:
+        """Which table this is (DescribeTable): a restore, from a backup or to a point in time, makes a
+        new table with a new creation time (and, on AWS, a new TableId). Read again after a minute: a
+        warm process must not keep the old table's generation across a restore under the same name
+        (which first deletes the table, and takes minutes)."""
+        now = self._clock()
+        if self._generation is None or now - self._generation_read_at > GENERATION_MAX_AGE_SECONDS:
+            table = self._table.meta.client.describe_table(TableName=self._table.name)["Table"]
+            created = table["CreationDateTime"]
+            created = created.isoformat() if hasattr(created, "isoformat") else str(created)
+            self._generation = "|".join(
+                str(p) for p in (table.get("TableId"), table["TableArn"], created) if p
+            )
+            self._generation_read_at = now
+        return self._generation
+
+    def get(self, tenant_id: str) -> StateEpoch | None:
+        item = self._table.get_item(
+            Key={"tenant_id": tenant_id, "record_key": STATE_EPOCH_KEY}, ConsistentRead=True
+        ).get("Item")
+        return (
+            StateEpoch.model_validate({**item, "invoice_id_floor": int(item["invoice_id_floor"])})
+            if item
+            else None
+        )
+
+    def proves_never_sent(self, tenant: Tenant, moment_invoice_id: int) -> bool:
+        epoch = self.get(tenant.tenant_id)
+        return epoch is not None and epoch.proves_never_sent(
+            tenant, self.table_generation(), moment_invoice_id
+        )
+
+    def establish(
+        self, tenant: Tenant, *, since: datetime | None = None, invoice_id_floor: int, established_by: str
+    ) -> StateEpoch:
+        epoch = StateEpoch(
+            tenant_id=tenant.tenant_id,
+            since=since or utcnow(),
+            invoice_id_floor=invoice_id_floor,
+            table_generation=self.table_generation(),
+            tenant_created_at=tenant.created_at,
+            books=books_of(tenant),
+            established_by=established_by,
+        )
+        self._table.put_item(Item={**epoch.model_dump(mode="json"), "record_key": STATE_EPOCH_KEY})
+        return epoch
+
+    def forget(self, tenant_id: str) -> bool:
+        """Deletes the epoch; returns whether there was one. Anything that deletes a tenant's links
+        calls this first: links gone while the epoch stays would let a known invoice be created again."""
+        old = self._table.delete_item(
+            Key={"tenant_id": tenant_id, "record_key": STATE_EPOCH_KEY}, ReturnValues="ALL_OLD"
+        )
+        return bool(old.get("Attributes"))
