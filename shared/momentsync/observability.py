@@ -9,12 +9,42 @@ dimensions: a dimension per tenant multiplies CloudWatch cost by the tenant coun
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "momentsync")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MomentSync")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: off when POWERTOOLS_TRACE_DISABLED is true, outside Lambda, in SAM local."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true", "yes", "on"):
+        return False
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("AWS_SAM_LOCAL")
+
+
+class UntracedHandlers:
+    """What the functions use of Powertools' Tracer, doing nothing: Tracer imports the X-Ray SDK (about
+    a third of a cold `import app`) even when it is disabled."""
+
+    def capture_lambda_handler(self, *_: Any, **__: Any) -> Callable[[Callable], Callable]:
+        return lambda handler: handler
+
+    def capture_method(self, *_: Any, **__: Any) -> Callable[[Callable], Callable]:
+        return lambda method: method
+
+
+def _tracer() -> Any:
+    if not tracing_enabled():
+        return UntracedHandlers()
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+tracer = _tracer()
