@@ -9,6 +9,7 @@ dimensions: a dimension per tenant multiplies CloudWatch cost by the tenant coun
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,21 @@ from aws_lambda_powertools import Logger, Metrics
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "momentsync")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MomentSync")
 
+
+
+class ThreadSafeMetrics(Metrics):
+    """The processor adds metrics from several threads at once (one per tenant of a batch): Powertools'
+    metric set is a plain dict of lists, where two first adds of one name would lose a count."""
+
+    _adding = threading.Lock()
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        with self._adding:
+            super().add_metric(*args, **kwargs)
+
+
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+metrics = ThreadSafeMetrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def tracing_enabled() -> bool:
