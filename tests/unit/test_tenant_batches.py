@@ -181,3 +181,28 @@ def test_a_tenant_is_read_again_after_an_event_that_parked_it():
     assert second is Outcome.PARKED
     assert len(calls) == 1
     assert tenants.reads >= 3  # the first event's read, its park check, the second event's fresh read
+
+
+def test_metrics_added_from_many_threads_at_once_are_all_counted():
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from momentsync.observability import ThreadSafeMetrics
+
+    metrics = ThreadSafeMetrics(namespace="Test", service="test")
+    metrics.clear_metrics()
+    start = threading.Barrier(8, timeout=5)
+
+    def add():
+        start.wait()
+        for _ in range(10):  # 80 in all: below Powertools' 100-value flush
+            metrics.add_metric(name="EventsSynced", unit=MetricUnit.Count, value=1)
+
+    threads = [threading.Thread(target=add) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert len(metrics.metric_set["EventsSynced"]["Value"]) == 80
+    finally:
+        metrics.clear_metrics()
