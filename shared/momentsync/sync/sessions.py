@@ -15,6 +15,7 @@ from momentsync.connectors.fiken.connector import FikenConnector
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenProviders
+from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
 from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.leases import DynamoLeaseLock
@@ -78,9 +79,10 @@ class TenantSessions:
                 self._sparebank1 = SpareBank1Access.from_secret(
                     self._secretsmanager,
                     self._settings.sparebank1_app_secret_id,
-                    # Defence in depth: a prod stage refuses bank URLs even if the parameter slipped through.
-                    custom_bank_urls=self._settings.sparebank1_custom_bank_urls == "allowed"
-                    and self._settings.stage != "prod",
+                    # Defence in depth: only a dev/test stage honours bank URLs, whatever the parameter says.
+                    custom_bank_urls=custom_bank_urls_permitted(
+                        self._settings.sparebank1_custom_bank_urls, self._settings.stage
+                    ),
                 )
             return self._sparebank1
 

@@ -1,0 +1,358 @@
+"""The optional CloudFront + WAF edge (WebhookEdge=cloudfront): the template wires it to every public
+function, and the functions refuse requests that skipped it, before any table is read."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.template import NO_VALUE, ROOT, LocalNames, Resolver, functions, load_template
+from momentsync.public_edge import EDGE_HEADER, EdgeGate, public_base_url
+
+EDGE_ON = {
+    "Stage": "dev",
+    "WebhookEdge": "cloudfront",
+    "WebhookEdgeWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/momentsync/0c0ffee0",
+}
+SECRET = "s" * 48
+
+
+# ------------------------------------------------------------------ the gate
+def test_without_an_edge_every_request_is_admitted():
+    gate = EdgeGate(None)
+    assert not gate.enabled and gate.admits({}) and gate.admits(None)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        None,
+        {EDGE_HEADER: ""},
+        {EDGE_HEADER: SECRET[:-1]},
+        {EDGE_HEADER: SECRET + "s"},
+        {EDGE_HEADER: "S" * 48},
+        {"x-momentsync-edge-x": SECRET},
+        {"x-forwarded-for": SECRET},
+    ],
+)
+def test_with_an_edge_only_the_exact_header_value_is_admitted(headers):
+    gate = EdgeGate(SECRET)
+    assert not gate.admits(headers)
+    assert gate.admits({EDGE_HEADER: SECRET})
+    assert gate.admits({"X-Momentsync-Edge": SECRET})  # header names are case-insensitive
+
+
+def test_a_short_edge_secret_is_refused_at_cold_start():
+    with pytest.raises(ValueError, match="at least 32"):
+        EdgeGate("short")
+
+
+@pytest.mark.parametrize(
+    ("domain", "proto", "configured", "expected"),
+    [
+        (
+            "abc.execute-api.eu-north-1.amazonaws.com",
+            None,
+            None,
+            "https://abc.execute-api.eu-north-1.amazonaws.com",
+        ),
+        (
+            "abc.execute-api.eu-north-1.amazonaws.com",
+            "http",
+            None,
+            "https://abc.execute-api.eu-north-1.amazonaws.com",
+        ),
+        (
+            "abc.execute-api.eu-north-1.amazonaws.com",
+            "http",
+            "https://d1.cloudfront.net/",
+            "https://d1.cloudfront.net",
+        ),
+        ("127.0.0.1:8080", "http", None, "http://127.0.0.1:8080"),
+        ("localhost:8080", None, None, "http://localhost:8080"),
+        ("[::1]", "https", None, "https://[::1]"),
+        ("127.0.0.1:8080", "javascript", None, "http://127.0.0.1:8080"),
+    ],
+)
+def test_public_base_url(domain, proto, configured, expected):
+    assert public_base_url(domain, proto, configured) == expected
+
+
+# ------------------------------------------------------------------ the template
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+def _resolver(template, parameters: dict[str, str]) -> Resolver:
+    names = LocalNames(parameters=parameters)
+    names.physical["EdgeOriginSecret"] = "arn:aws:secretsmanager:eu-north-1:123456789012:secret:edge"
+    names.attributes[("WebhookEdgeDistribution", "DomainName")] = "d1.cloudfront.net"
+    return Resolver(template, names)
+
+
+def _condition(template, parameters: dict[str, str], name: str) -> bool:
+    return bool(_resolver(template, parameters).resolve(template["Conditions"][name]))
+
+
+def _choose(node: Any, *, edge_on: bool) -> Any:
+    """The template node with every ``!If [HasWebhookEdge, a, b]`` decided (NoValue dropped)."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"} and node["Fn::If"][0] == "HasWebhookEdge":
+            return _choose(node["Fn::If"][1 if edge_on else 2], edge_on=edge_on)
+        return {k: _choose(v, edge_on=edge_on) for k, v in node.items()}
+    if isinstance(node, list):
+        chosen = [_choose(v, edge_on=edge_on) for v in node]
+        return [v for v in chosen if v != {"Ref": "AWS::NoValue"}]
+    return node
+
+
+def _public_functions(template) -> set[str]:
+    return {spec.logical_id for spec in functions(template) if spec.http_routes}
+
+
+def test_the_edge_is_off_by_default_and_creates_nothing(template):
+    assert template["Parameters"]["WebhookEdge"]["Default"] == "none"
+    assert not _condition(template, {"Stage": "dev"}, "HasWebhookEdge")
+    resolver = _resolver(template, {"Stage": "dev"})
+    for spec in functions(template):
+        value = spec.environment.get("EDGE_ORIGIN_SECRET_ARN")
+        assert value is None or resolver.resolve(value) is NO_VALUE
+
+
+def test_with_the_edge_every_public_function_checks_its_header_and_only_they_read_its_secret(template):
+    assert _condition(template, EDGE_ON, "HasWebhookEdge")
+    resolver = _resolver(template, EDGE_ON)
+    public = _public_functions(template)
+    assert public == {"WebhookFunction", "ConnectFunction", "SelfServiceFunction"}
+    checking = set()
+    readers = set()
+    for spec in functions(template):
+        value = spec.environment.get("EDGE_ORIGIN_SECRET_ARN")
+        if value is not None and resolver.resolve(value) is not NO_VALUE:
+            checking.add(spec.logical_id)
+        policies = template["Resources"][spec.logical_id]["Properties"].get("Policies", [])
+        if '{"Ref": "EdgeOriginSecret"}' in json.dumps(_choose(policies, edge_on=True)):
+            readers.add(spec.logical_id)
+        assert '"EdgeOriginSecret"' not in json.dumps(_choose(policies, edge_on=False))
+    assert checking == public  # a new public function cannot forget the check
+    assert readers == public
+    # Links and Fiken's redirect URI name the edge, never the execute-api address.
+    for logical_id in ("ConnectFunction", "SelfServiceFunction"):
+        [spec] = [f for f in functions(template) if f.logical_id == logical_id]
+        assert resolver.resolve(spec.environment["PUBLIC_BASE_URL"]) == "https://d1.cloudfront.net"
+    outputs = template["Outputs"]
+    assert resolver.resolve(outputs["WebhookBaseUrl"]["Value"]) == "https://d1.cloudfront.net"
+    assert (
+        resolver.resolve(outputs["FikenRedirectUri"]["Value"])
+        == "https://d1.cloudfront.net/oauth/fiken/callback"
+    )
+
+
+def test_the_distribution_sends_the_header_carries_the_web_acl_and_caches_nothing(template):
+    distribution = template["Resources"]["WebhookEdgeDistribution"]
+    assert distribution["Condition"] == "HasWebhookEdge"
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["WebACLId"] == {"Ref": "WebhookEdgeWebAclArn"}
+    [origin] = config["Origins"]
+    [header] = origin["OriginCustomHeaders"]
+    assert header["HeaderName"].lower() == EDGE_HEADER
+    assert "EdgeOriginSecret" in json.dumps(header["HeaderValue"])
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["ViewerProtocolPolicy"] == "https-only"
+    assert behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # managed CachingDisabled
+    assert "POST" in behaviour["AllowedMethods"]
+    secret = template["Resources"]["EdgeOriginSecret"]["Properties"]["GenerateSecretString"]
+    assert secret["PasswordLength"] >= 32
+
+
+def test_the_edge_cannot_be_enabled_without_a_web_acl(template):
+    rule = template["Rules"]["WebhookEdgeNeedsWebAcl"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "WebhookEdge"}, "cloudfront"]}
+    assert rule["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "WebhookEdgeWebAclArn"}, ""]}]
+    }
+
+
+def test_the_waf_template_limits_per_source_and_per_tenant_and_blocks_unknown_paths():
+    waf = load_template(ROOT / "edge" / "webhook-waf.yaml")
+    acl = waf["Resources"]["WebhookWebAcl"]["Properties"]
+    assert acl["Scope"] == "CLOUDFRONT"
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    per_source = rules["PerSourceLimit"]["Statement"]["RateBasedStatement"]
+    assert per_source["AggregateKeyType"] == "IP"
+    per_tenant = rules["PerTenantLimit"]["Statement"]["RateBasedStatement"]
+    assert per_tenant["AggregateKeyType"] == "CUSTOM_KEYS"
+    assert "UriPath" in per_tenant["CustomKeys"][0]
+    assert "UnknownPaths" in rules
+    for name in ("PerSourceLimit", "PerTenantLimit"):
+        assert rules[name]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    # Every route of the API is one of the prefixes the web ACL lets through.
+    prefixes = json.dumps(rules["UnknownPaths"]["Statement"])
+    for spec in functions(load_template()):
+        for _method, path in spec.http_routes:
+            first = "/" + path.strip("/").split("/")[0] + "/"
+            assert first in prefixes, path
+
+
+# ------------------------------------------------------------------ the functions
+def _load(function_dir: str, name: str):
+    path = ROOT / "functions" / function_dir / "app.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _http_event(method: str, path: str, headers: dict[str, str], body: str = "") -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": "abc.execute-api.eu-north-1.amazonaws.com", **headers},
+        "requestContext": {
+            "domainName": "abc.execute-api.eu-north-1.amazonaws.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9"},
+            "requestId": uuid.uuid4().hex,
+            "stage": "$default",
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+class _Context:
+    function_name = "edge-test"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:eu-north-1:123456789012:function:edge-test"
+    aws_request_id = "req"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture(scope="module")
+def edge_stack():
+    """The webhook, connect and self-service functions as deployed with WebhookEdge=cloudfront (moto)."""
+    with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
+        region = "eu-north-1"
+        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+        ddb = boto3.client("dynamodb", region_name=region)
+        # Only the tenants table is read by what these tests reach; the others just exist.
+        for table, key in (
+            ("tenants", "tenant_id"),
+            ("auth", "pk"),
+            ("parked", "pk"),
+            ("log", "pk"),
+            ("audit", "pk"),
+        ):
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        sqs = boto3.client("sqs", region_name=region)
+        queue = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        secrets = boto3.client("secretsmanager", region_name=region)
+        edge_arn = secrets.create_secret(Name="edge", SecretString=SECRET)["ARN"]
+        app_arn = secrets.create_secret(
+            Name="fiken-app", SecretString='{"client_id": "c", "client_secret": "s"}'
+        )["ARN"]
+        environment = {
+            "STAGE": "dev",
+            "TENANTS_TABLE": "tenants",
+            "AUTH_TABLE": "auth",
+            "PARKED_EVENTS_TABLE": "parked",
+            "TRANSFER_LOG_TABLE": "log",
+            "AUDIT_TABLE": "audit",
+            "EVENT_QUEUE_URL": queue,
+            "CREDENTIALS_SECRET_PREFIX": "momentsync/edge-test/tenants",
+            "FIKEN_APP_SECRET_ID": app_arn,
+            "EDGE_ORIGIN_SECRET_ARN": edge_arn,
+            "PUBLIC_BASE_URL": "https://d1.cloudfront.net",
+            "POWERTOOLS_METRICS_NAMESPACE": "MomentSync",
+            "POWERTOOLS_SERVICE_NAME": "momentsync",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        for key, value in environment.items():
+            monkeypatch.setenv(key, value)
+        from momentsync import settings
+
+        for cached in (settings.connect_settings, settings.selfservice_settings):
+            cached.cache_clear()
+        try:
+            yield {
+                "webhook": _load("webhook", "_edge_webhook"),
+                "connect": _load("connect", "_edge_connect"),
+                "selfservice": _load("selfservice", "_edge_selfservice"),
+                "sqs": sqs,
+                "queue": queue,
+            }
+        finally:
+            for cached in (settings.connect_settings, settings.selfservice_settings):
+                cached.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("function", "method", "path"),
+    [
+        ("webhook", "POST", "/webhooks/moment/t-1/" + "x" * 43),
+        ("connect", "GET", "/connect/fiken/t-1"),
+        ("connect", "GET", "/oauth/fiken/callback"),
+        ("selfservice", "GET", "/tenant/t-1"),
+    ],
+)
+@pytest.mark.parametrize("headers", [{}, {EDGE_HEADER: "guess" * 10}, {"x-forwarded-for": "1.2.3.4"}])
+def test_a_request_that_skipped_the_edge_is_refused_before_any_work(
+    edge_stack, function, method, path, headers
+):
+    body = json.dumps({"event": "customer.created", "customer": {"id": 1}}) if method == "POST" else ""
+    answer = edge_stack[function].lambda_handler(_http_event(method, path, headers, body), _Context())
+    assert answer["statusCode"] == 403
+    assert json.loads(answer["body"])["error"] == "forbidden"
+    depth = edge_stack["sqs"].get_queue_attributes(
+        QueueUrl=edge_stack["queue"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert depth == "0"
+
+
+def test_a_request_through_the_edge_reaches_the_function(edge_stack):
+    webhook = _http_event(
+        "POST",
+        "/webhooks/moment/t-1/" + "x" * 43,
+        {EDGE_HEADER: SECRET, "content-type": "application/json"},
+        json.dumps({"event": "customer.created", "customer": {"id": 1}}),
+    )
+    answer = edge_stack["webhook"].lambda_handler(webhook, _Context())
+    assert answer["statusCode"] == 404  # past the edge: an unknown tenant, judged by the function itself
+    landing = edge_stack["connect"].lambda_handler(
+        _http_event("GET", "/connect/fiken/t-1", {EDGE_HEADER: SECRET}), _Context()
+    )
+    assert landing["statusCode"] in (400, 403, 404, 410)
+    assert "forbidden" not in landing["body"]
+
+
+def test_the_edge_secret_is_never_logged(edge_stack, capsys):
+    event = _http_event("POST", "/webhooks/moment/t-1/" + "x" * 43, {EDGE_HEADER: SECRET}, "{}")
+    edge_stack["webhook"].lambda_handler(event, _Context())
+    edge_stack["webhook"].lambda_handler(
+        _http_event("GET", "/tenant/t-1", {EDGE_HEADER: SECRET[:-2]}), _Context()
+    )
+    captured = capsys.readouterr()
+    assert SECRET[:40] not in captured.out + captured.err
