@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from local.template import NO_VALUE, ROOT, LocalNames, Resolver, functions, load_template
 from momentsync.public_edge import EDGE_HEADER, EdgeGate, public_base_url
@@ -247,19 +246,25 @@ class _Context:
 
 
 @pytest.fixture(scope="module")
-def edge_stack():
-    """The webhook, connect and self-service functions as deployed with WebhookEdge=cloudfront (moto)."""
-    with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
+def edge_stack(stack):
+    """The webhook, connect and self-service functions as deployed with WebhookEdge=cloudfront, on the
+    local stack's moto server. Never mock_aws here: leaving it resets moto's in-process state, which
+    the local stack's server shares, under every later test of this worker (a full run saw 271 errors:
+    queues and tables of the session's stack gone)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
         region = "eu-north-1"
         monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stack.describe()["aws_endpoint_url"])
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         ddb = boto3.client("dynamodb", region_name=region)
         # Only the tenants table is read by what these tests reach; the others just exist.
         for table, key in (
-            ("tenants", "tenant_id"),
-            ("auth", "pk"),
-            ("parked", "pk"),
-            ("log", "pk"),
-            ("audit", "pk"),
+            ("edge-tenants", "tenant_id"),
+            ("edge-auth", "pk"),
+            ("edge-parked", "pk"),
+            ("edge-log", "pk"),
+            ("edge-audit", "pk"),
         ):
             ddb.create_table(
                 TableName=table,
@@ -268,19 +273,19 @@ def edge_stack():
                 BillingMode="PAY_PER_REQUEST",
             )
         sqs = boto3.client("sqs", region_name=region)
-        queue = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        queue = sqs.create_queue(QueueName="edge-events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
         secrets = boto3.client("secretsmanager", region_name=region)
-        edge_arn = secrets.create_secret(Name="edge", SecretString=SECRET)["ARN"]
+        edge_arn = secrets.create_secret(Name="edge-origin", SecretString=SECRET)["ARN"]
         app_arn = secrets.create_secret(
-            Name="fiken-app", SecretString='{"client_id": "c", "client_secret": "s"}'
+            Name="edge-fiken-app", SecretString='{"client_id": "c", "client_secret": "s"}'
         )["ARN"]
         environment = {
             "STAGE": "dev",
-            "TENANTS_TABLE": "tenants",
-            "AUTH_TABLE": "auth",
-            "PARKED_EVENTS_TABLE": "parked",
-            "TRANSFER_LOG_TABLE": "log",
-            "AUDIT_TABLE": "audit",
+            "TENANTS_TABLE": "edge-tenants",
+            "AUTH_TABLE": "edge-auth",
+            "PARKED_EVENTS_TABLE": "edge-parked",
+            "TRANSFER_LOG_TABLE": "edge-log",
+            "AUDIT_TABLE": "edge-audit",
             "EVENT_QUEUE_URL": queue,
             "CREDENTIALS_SECRET_PREFIX": "momentsync/edge-test/tenants",
             "FIKEN_APP_SECRET_ID": app_arn,
@@ -294,7 +299,7 @@ def edge_stack():
             monkeypatch.setenv(key, value)
         from momentsync import settings
 
-        for cached in (settings.connect_settings, settings.selfservice_settings):
+        for cached in (settings.connect_settings, settings.selfservice_settings, settings.webhook_settings):
             cached.cache_clear()
         try:
             yield {
@@ -305,7 +310,11 @@ def edge_stack():
                 "queue": queue,
             }
         finally:
-            for cached in (settings.connect_settings, settings.selfservice_settings):
+            for cached in (
+                settings.connect_settings,
+                settings.selfservice_settings,
+                settings.webhook_settings,
+            ):
                 cached.cache_clear()
 
 
