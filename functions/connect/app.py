@@ -23,12 +23,12 @@ from momentsync.connect.pages import (
     result_page,
     unavailable_page,
 )
-from momentsync.connect.wiring import build_connect_flow
 from momentsync.errors import TransientError
 from momentsync.http_cookies import request_cookie
 from momentsync.observability import logger, metrics, tracer
 from momentsync.public_edge import EdgeGate, public_base_url, refusal
 from momentsync.settings import connect_settings
+from momentsync.wiring.connect import build_connect_flow
 
 CALLBACK_PATH = "/oauth/fiken/callback"
 BINDING_COOKIE = "momentsync_connect"

@@ -10,7 +10,7 @@ from momentsync.observability import logger, metrics, tracer
 from momentsync.settings import processor_settings
 from momentsync.sync.records import handle_record
 from momentsync.sync.tenant_batches import TenantGroupsProcessor
-from momentsync.sync.wiring import build_event_processor
+from momentsync.wiring.processor import build_event_processor
 
 settings = processor_settings()
 event_processor, dead_letters = build_event_processor(settings)

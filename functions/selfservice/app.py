@@ -19,8 +19,8 @@ from momentsync.selfservice.pages import PAGE_HEADERS, open_page, refused_page, 
 from momentsync.selfservice.service import PageRefused
 from momentsync.selfservice.sessions import PageSession
 from momentsync.selfservice.texts import Language
-from momentsync.selfservice.wiring import build_self_service
 from momentsync.settings import selfservice_settings
+from momentsync.wiring.selfservice import build_self_service
 
 SESSION_COOKIE = "momentsync_page"
 

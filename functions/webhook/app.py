@@ -12,12 +12,12 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.ingest.accept import WebhookRequest, accept_webhook
 from momentsync.observability import logger, metrics, tracer
 from momentsync.public_edge import EdgeGate, refusal
-from momentsync.queue import SqsEventQueue
 from momentsync.settings import webhook_settings
-from momentsync.tenants import DynamoTenantRepository
 
 settings = webhook_settings()
 tenants = DynamoTenantRepository(boto3.resource("dynamodb").Table(settings.tenants_table))

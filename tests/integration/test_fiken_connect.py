@@ -22,19 +22,22 @@ import httpx
 import pytest
 
 from emulators.fiken import FikenEmulator
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.clock import utcnow
 from momentsync.connect.flow import disconnect_tenant
-from momentsync.connect.links import DynamoOneTimeTokens, OneTimeTokenKind, create_connect_link
-from momentsync.connect.wiring import build_connect_flow
+from momentsync.connect.links import OneTimeTokenKind, create_connect_link
 from momentsync.connectors.fiken.client import FikenClient
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient, InvalidGrant
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider
-from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.envelope import QueueEnvelope
 from momentsync.errors import TenantLevelError, TenantProblem
-from momentsync.leases import DynamoLeaseLock
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.tenants import DynamoTenantRepository, TenantStatus, utcnow
+from momentsync.tenants import TenantStatus
+from momentsync.wiring.connect import build_connect_flow
 
 pytestmark = pytest.mark.integration
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 import uuid
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from local.template import NO_VALUE, ROOT, LocalNames, Resolver, functions, load_template
 from momentsync.public_edge import EDGE_HEADER, EdgeGate, public_base_url
@@ -204,20 +207,31 @@ def test_the_waf_template_limits_per_source_and_per_tenant_and_blocks_unknown_pa
 
 
 # ------------------------------------------------------------------ the functions
-def _load(function_dir: str, name: str):
-    path = ROOT / "functions" / function_dir / "app.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(name, None)
-    return module
+# The functions run in a child process under moto's in-process mock: that mock patches botocore for the
+# whole process and would capture a local stack that another test runs in this pytest worker.
+WEBHOOK_PATH = "/webhooks/moment/t-1/" + "x" * 43
+CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (function, method, path, headers)
+    for function, method, path in [
+        ("webhook", "POST", WEBHOOK_PATH),
+        ("connect", "GET", "/connect/fiken/t-1"),
+        ("connect", "GET", "/oauth/fiken/callback"),
+        ("selfservice", "GET", "/tenant/t-1"),
+    ]
+    for headers in [
+        {},
+        {EDGE_HEADER: "guess" * 10},
+        {EDGE_HEADER: SECRET[:-1]},
+        {"x-forwarded-for": "1.2.3.4"},
+    ]
+] + [
+    ("webhook", "POST", WEBHOOK_PATH, {EDGE_HEADER: SECRET, "content-type": "application/json"}),
+    ("connect", "GET", "/connect/fiken/t-1", {EDGE_HEADER: SECRET}),
+    ("selfservice", "GET", "/tenant/t-1", {"X-Momentsync-Edge": SECRET}),
+]
 
 
-def _http_event(method: str, path: str, headers: dict[str, str], body: str = "") -> dict[str, Any]:
+def _http_event(method: str, path: str, headers: dict[str, str], body: str) -> dict[str, Any]:
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -245,123 +259,103 @@ class _Context:
         return 10_000
 
 
-@pytest.fixture(scope="module")
-def edge_stack(stack):
-    """The webhook, connect and self-service functions as deployed with WebhookEdge=cloudfront, on the
-    local stack's moto server. Never mock_aws here: leaving it resets moto's in-process state, which
-    the local stack's server shares, under every later test of this worker (a full run saw 271 errors:
-    queues and tables of the session's stack gone)."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        region = "eu-north-1"
-        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", stack.describe()["aws_endpoint_url"])
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        ddb = boto3.client("dynamodb", region_name=region)
-        # Only the tenants table is read by what these tests reach; the others just exist.
-        for table, key in (
-            ("edge-tenants", "tenant_id"),
-            ("edge-auth", "pk"),
-            ("edge-parked", "pk"),
-            ("edge-log", "pk"),
-            ("edge-audit", "pk"),
-        ):
+def _load(function_dir: str) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        f"_edge_{function_dir}", ROOT / "functions" / function_dir / "app.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_functions_behind_the_edge() -> None:
+    """Child process: the three public functions as deployed with WebhookEdge=cloudfront (on moto),
+    each case's answer and the queue depth after it, as JSON on stdout."""
+
+    os.environ["AWS_DEFAULT_REGION"] = "eu-north-1"
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        for table, key in (("tenants", "tenant_id"), ("auth", "pk"), ("parked", "pk"), ("log", "pk")):
             ddb.create_table(
                 TableName=table,
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             )
-        sqs = boto3.client("sqs", region_name=region)
-        queue = sqs.create_queue(QueueName="edge-events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        secrets = boto3.client("secretsmanager", region_name=region)
-        edge_arn = secrets.create_secret(Name="edge-origin", SecretString=SECRET)["ARN"]
-        app_arn = secrets.create_secret(
-            Name="edge-fiken-app", SecretString='{"client_id": "c", "client_secret": "s"}'
-        )["ARN"]
-        environment = {
-            "STAGE": "dev",
-            "TENANTS_TABLE": "edge-tenants",
-            "AUTH_TABLE": "edge-auth",
-            "PARKED_EVENTS_TABLE": "edge-parked",
-            "TRANSFER_LOG_TABLE": "edge-log",
-            "AUDIT_TABLE": "edge-audit",
-            "EVENT_QUEUE_URL": queue,
-            "CREDENTIALS_SECRET_PREFIX": "momentsync/edge-test/tenants",
-            "FIKEN_APP_SECRET_ID": app_arn,
-            "EDGE_ORIGIN_SECRET_ARN": edge_arn,
-            "PUBLIC_BASE_URL": "https://d1.cloudfront.net",
-            "POWERTOOLS_METRICS_NAMESPACE": "MomentSync",
-            "POWERTOOLS_SERVICE_NAME": "momentsync",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-        for key, value in environment.items():
-            monkeypatch.setenv(key, value)
-        from momentsync import settings
+        sqs = boto3.client("sqs")
+        queue = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        secrets = boto3.client("secretsmanager")
+        app_secret = '{"client_id": "c", "client_secret": "s"}'
+        os.environ.update(
+            STAGE="dev",
+            TENANTS_TABLE="tenants",
+            AUTH_TABLE="auth",
+            PARKED_EVENTS_TABLE="parked",
+            TRANSFER_LOG_TABLE="log",
+            AUDIT_TABLE="log",
+            EVENT_QUEUE_URL=queue,
+            CREDENTIALS_SECRET_PREFIX="momentsync/edge-test/tenants",
+            FIKEN_APP_SECRET_ID=secrets.create_secret(Name="fiken-app", SecretString=app_secret)["ARN"],
+            EDGE_ORIGIN_SECRET_ARN=secrets.create_secret(Name="edge", SecretString=SECRET)["ARN"],
+            PUBLIC_BASE_URL="https://d1.cloudfront.net",
+            POWERTOOLS_TRACE_DISABLED="true",
+        )
+        functions_ = {name: _load(name) for name in ("webhook", "connect", "selfservice")}
+        results = []
+        for function, method, path, headers in CASES:
+            body = (
+                json.dumps({"event": "customer.created", "customer": {"id": 1}}) if method == "POST" else ""
+            )
+            answer = functions_[function].lambda_handler(_http_event(method, path, headers, body), _Context())
+            depth = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+            results.append(
+                {
+                    "status": answer["statusCode"],
+                    "body": answer.get("body") or "",
+                    "queued": int(depth["Attributes"]["ApproximateNumberOfMessages"]),
+                }
+            )
+    print("RESULTS " + json.dumps(results))
 
-        for cached in (settings.connect_settings, settings.selfservice_settings, settings.webhook_settings):
-            cached.cache_clear()
-        try:
-            yield {
-                "webhook": _load("webhook", "_edge_webhook"),
-                "connect": _load("connect", "_edge_connect"),
-                "selfservice": _load("selfservice", "_edge_selfservice"),
-                "sqs": sqs,
-                "queue": queue,
-            }
-        finally:
-            for cached in (
-                settings.connect_settings,
-                settings.selfservice_settings,
-                settings.webhook_settings,
-            ):
-                cached.cache_clear()
+
+@pytest.fixture(scope="module")
+def answers() -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import tests.unit.test_public_edge as t; t.run_functions_behind_the_edge()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULTS "))
+    assert SECRET not in done.stdout + done.stderr  # the edge secret is never logged
+    results = json.loads(line.removeprefix("RESULTS "))
+    return {
+        (f, m, p, json.dumps(h, sort_keys=True)): r for (f, m, p, h), r in zip(CASES, results, strict=True)
+    }
 
 
 @pytest.mark.parametrize(
-    ("function", "method", "path"),
-    [
-        ("webhook", "POST", "/webhooks/moment/t-1/" + "x" * 43),
-        ("connect", "GET", "/connect/fiken/t-1"),
-        ("connect", "GET", "/oauth/fiken/callback"),
-        ("selfservice", "GET", "/tenant/t-1"),
-    ],
+    "case", [c for c in CASES if c[3].get(EDGE_HEADER) != SECRET and "X-Momentsync-Edge" not in c[3]]
 )
-@pytest.mark.parametrize("headers", [{}, {EDGE_HEADER: "guess" * 10}, {"x-forwarded-for": "1.2.3.4"}])
-def test_a_request_that_skipped_the_edge_is_refused_before_any_work(
-    edge_stack, function, method, path, headers
-):
-    body = json.dumps({"event": "customer.created", "customer": {"id": 1}}) if method == "POST" else ""
-    answer = edge_stack[function].lambda_handler(_http_event(method, path, headers, body), _Context())
-    assert answer["statusCode"] == 403
+def test_a_request_that_skipped_the_edge_is_refused_before_any_work(answers, case):
+    function, method, path, headers = case
+    answer = answers[(function, method, path, json.dumps(headers, sort_keys=True))]
+    assert answer["status"] == 403
     assert json.loads(answer["body"])["error"] == "forbidden"
-    depth = edge_stack["sqs"].get_queue_attributes(
-        QueueUrl=edge_stack["queue"], AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]["ApproximateNumberOfMessages"]
-    assert depth == "0"
+    assert answer["queued"] == 0
 
 
-def test_a_request_through_the_edge_reaches_the_function(edge_stack):
-    webhook = _http_event(
-        "POST",
-        "/webhooks/moment/t-1/" + "x" * 43,
-        {EDGE_HEADER: SECRET, "content-type": "application/json"},
-        json.dumps({"event": "customer.created", "customer": {"id": 1}}),
-    )
-    answer = edge_stack["webhook"].lambda_handler(webhook, _Context())
-    assert answer["statusCode"] == 404  # past the edge: an unknown tenant, judged by the function itself
-    landing = edge_stack["connect"].lambda_handler(
-        _http_event("GET", "/connect/fiken/t-1", {EDGE_HEADER: SECRET}), _Context()
-    )
-    assert landing["statusCode"] in (400, 403, 404, 410)
-    assert "forbidden" not in landing["body"]
-
-
-def test_the_edge_secret_is_never_logged(edge_stack, capsys):
-    event = _http_event("POST", "/webhooks/moment/t-1/" + "x" * 43, {EDGE_HEADER: SECRET}, "{}")
-    edge_stack["webhook"].lambda_handler(event, _Context())
-    edge_stack["webhook"].lambda_handler(
-        _http_event("GET", "/tenant/t-1", {EDGE_HEADER: SECRET[:-2]}), _Context()
-    )
-    captured = capsys.readouterr()
-    assert SECRET[:40] not in captured.out + captured.err
+def test_a_request_through_the_edge_reaches_the_function(answers):
+    through = [a for (f, m, p, h), a in answers.items() if SECRET in h]
+    assert len(through) == 3
+    webhook, landing, page = through
+    assert webhook["status"] == 404  # past the edge: an unknown tenant, judged by the function itself
+    for answer in (landing, page):
+        assert answer["status"] != 403 or "forbidden" not in answer["body"]
+        assert answer["status"] < 500

@@ -10,15 +10,16 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.connectors.fiken.client import FikenClient
 from momentsync.connectors.fiken.connector import FikenConnector
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenProviders
 from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.credentials import CredentialsNotFound
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
-from momentsync.leases import DynamoLeaseLock
 from momentsync.moment.client import MomentClient
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.session import SyncStateStore, TenantSession
