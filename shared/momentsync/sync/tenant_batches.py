@@ -2,8 +2,8 @@
 
 Why: the processor's time is mostly waiting for Fiken's pacing (one request in flight per tenant, 0.255 s
 between starts), and Lambda bills that wait. A batch holds up to 10 records and may hold several message
-groups (tenants; aws.md §1.3 and §2); run one after another, a batch costs the *sum* of its tenants'
-waits, overlapped only the longest one.
+groups (tenants; docs/reference/aws.md §1.3, §2); run one after another, a batch costs the *sum* of its
+tenants' waits, overlapped only the longest one.
 
 What is kept from Powertools' ``SqsFifoPartialProcessor(skip_group_on_error=True)``: records of one group
 run strictly in queue order, one at a time; after a failed record the group's later records are failed
@@ -30,7 +30,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 
-# SQS FIFO batches hold at most 10 records (aws.md §2), so never more than 10 groups.
+# SQS FIFO batches hold at most 10 records (docs/reference/aws.md §2), so never more than 10 groups.
 MAX_GROUPS_PER_BATCH = 10
 
 _SKIPPED = (
@@ -66,9 +66,9 @@ class TenantGroupsProcessor(BatchProcessor):
         max_workers: int = MAX_GROUPS_PER_BATCH,
         group_scope: Callable[[], AbstractContextManager[Any]] = nullcontext,
     ) -> None:
-        # Never raise when every record failed: Powertools' FIFO processor does (aws.md §1.3), Lambda
-        # then counts a function error and throttles the whole event source, so one broken tenant would
-        # slow every other tenant. The partial response with every id fails the same records.
+        # Never raise when every record failed: Powertools' FIFO processor does (docs/reference/aws.md
+        # §1.3), Lambda then counts a function error and throttles the whole event source, so one broken
+        # tenant would slow every other tenant. The partial response with every id fails the same records.
         super().__init__(EventType.SQS, raise_on_entire_batch_failure=False)
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
