@@ -132,3 +132,44 @@ def cost_per_million(
             "X-Ray, DynamoDB storage and PITR, data transfer, NAT (none is used)",
         ],
     }
+
+
+# Lambda gives a function CPU in proportion to its memory: one full vCPU at 1,769 MB (AWS Lambda docs,
+# "Configuring function memory"); below that, CPU-bound work takes proportionally longer.
+FULL_VCPU_MB = 1769
+MEMORY_SIZES_MB = (128, 256, 512, 1024)
+
+
+def memory_table(
+    part4: dict[str, Any], cost: dict[str, Any], *, import_ms: float | None, import_rss_mb: float | None
+) -> list[dict[str, Any]]:
+    """The processor's cost per million events at each memory size, modelled from part 4's invocations.
+
+    Each invocation's billed time = its wait (wall - CPU, as measured) + its CPU stretched by
+    1769 / memory (the rig ran it on a whole core); the rest of the cost table is unchanged. The cold
+    init estimate is the CPU of a cold `import app` (process CPU, less sensitive to the rig's load than its
+    wall time) stretched the same way.
+    ``import_rss_mb``: the process's peak RSS after `import app`; a size without 1.5 x that is marked.
+    """
+    events = part4["events"]
+    price = PRICES_USD["lambda_arm64_per_gb_second"]
+    others = cost["usd_per_million_total"] - cost["usd_per_million_events"]["lambda_gb_s_processor"]
+    rows = []
+    for memory in MEMORY_SIZES_MB:
+        stretch = max(1.0, FULL_VCPU_MB / memory)
+        invocations = part4["_invocations"]
+        billed_s = sum(
+            math.ceil((max(0.0, i.wall - i.cpu) + i.cpu * stretch) * 1000) / 1000 for i in invocations
+        )
+        processor_usd = billed_s / events * memory / 1024 * price * 1_000_000
+        rows.append(
+            {
+                "memory_mb": memory,
+                "processor_billed_ms_per_event": round(billed_s / events * 1000, 1),
+                "processor_usd_per_million": round(processor_usd, 2),
+                "total_usd_per_million": round(others + processor_usd, 2),
+                "cold_init_ms_estimate": round(import_ms * stretch) if import_ms else None,
+                "fits": import_rss_mb is None or memory >= 1.5 * import_rss_mb,
+            }
+        )
+    return rows

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench.instrument import AwsCallCounter, HandlerTimer, ProcessingRecorder, acting_as
+from bench.instrument import AwsCallCounter, HandlerTimer, ProcessingRecorder, acting_as, measure_record_cpu
 from emulators.common import RequestLog
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
@@ -68,6 +68,7 @@ class BenchEnv:
         self.timer = HandlerTimer(self.stack)
         self.set_poller_concurrency(poller_concurrency)
         self.recorder = ProcessingRecorder(self.stack.function_module("ProcessorFunction"))
+        measure_record_cpu(self.stack.function_module("ProcessorFunction"))
         self.http = httpx.Client(timeout=30)
         with acting_as("setup"):
             self.fiken.register_client(
@@ -124,6 +125,11 @@ class BenchEnv:
         return DynamoTransferLog(self.table("TRANSFER_LOG_TABLE"), timedelta(days=1)).query(
             tenant.tenant_id, limit=100_000, newest_first=False
         )
+
+    def set_tenant_concurrency(self, workers: int) -> None:
+        """Tenants of one batch processed at once (PROCESSOR_TENANT_CONCURRENCY); 1 = one after another,
+        the processor before issue 18."""
+        self.stack.function_module("ProcessorFunction").tenant_concurrency = workers
 
     def set_poller_concurrency(self, concurrency: int) -> None:
         """Restarts the local event source mapping with ``concurrency`` pollers.

@@ -6,6 +6,7 @@ the functions under test run unmodified.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import math
@@ -21,11 +22,13 @@ from typing import Any
 
 import boto3
 
-_role = threading.local()
+# A context variable, not a thread-local: the processor's tenant groups run on pool threads in a copy of
+# the invoking context, and their AWS calls are the processor's.
+_role: contextvars.ContextVar[str | None] = contextvars.ContextVar("bench_role", default=None)
 
 
 def current_role() -> str:
-    role = getattr(_role, "name", None)
+    role = _role.get()
     if role:
         return role
     name = threading.current_thread().name
@@ -39,12 +42,11 @@ def current_role() -> str:
 
 @contextmanager
 def acting_as(role: str) -> Iterator[None]:
-    previous = getattr(_role, "name", None)
-    _role.name = role
+    token = _role.set(role)
     try:
         yield
     finally:
-        _role.name = previous
+        _role.reset(token)
 
 
 # ---------------------------------------------------------------------- DynamoDB capacity estimate
@@ -186,6 +188,29 @@ class AwsCallCounter:
 
 
 # ---------------------------------------------------------------------- handler timing and order
+# CPU seconds spent by the current invocation on threads other than the invoking one (the processor's
+# tenant groups run on a pool; Lambda bills the invocation, and its CPU is all of its threads').
+_worker_cpu: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("worker_cpu", default=None)
+
+
+def measure_record_cpu(processor_module: Any) -> None:
+    """Wraps the processor's ``record_handler``: CPU of records run on worker threads counts for their
+    invocation (the groups run in a copy of the invoking context, so the sink travels with them)."""
+    original = processor_module.record_handler
+
+    def record_handler(record: Any) -> Any:
+        sink = _worker_cpu.get()
+        invoking = sink is None or threading.get_ident() == sink[1]
+        cpu0 = time.thread_time()
+        try:
+            return original(record)
+        finally:
+            if not invoking:
+                sink[0] += time.thread_time() - cpu0  # type: ignore[index]
+
+    processor_module.record_handler = record_handler
+
+
 @dataclass
 class Invocation:
     function: str
@@ -194,6 +219,7 @@ class Invocation:
     cpu: float  # CPU seconds of the invoking thread: no remote work (moto, emulators) counted
     started_wall: float  # epoch seconds, comparable with the emulators' request logs
     ended_wall: float
+    groups: int = 1  # message groups (tenants) in the batch
 
 
 class HandlerTimer:
@@ -218,12 +244,15 @@ class HandlerTimer:
             with self._lock:
                 self.overlapping_group_deliveries += sum(1 for g in groups if self._groups_in_flight[g])
                 self._groups_in_flight.update(groups)
+            sink = [0.0, threading.get_ident()]
+            token = _worker_cpu.set(sink)
             with acting_as(role):
                 epoch, started, cpu0 = time.time(), time.perf_counter(), time.thread_time()
                 try:
                     return handler(event, context)
                 finally:
-                    ended, cpu1 = time.perf_counter(), time.thread_time()
+                    ended, cpu1 = time.perf_counter(), time.thread_time() + sink[0]
+                    _worker_cpu.reset(token)
                     with self._lock:
                         self._groups_in_flight.subtract(groups)
                         self.invocations.append(
@@ -234,6 +263,7 @@ class HandlerTimer:
                                 cpu1 - cpu0,
                                 epoch,
                                 epoch + ended - started,
+                                max(1, len(groups)),
                             )
                         )
 

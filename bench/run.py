@@ -1,11 +1,14 @@
 """`make bench`: measures the local pipeline, prints a table, writes the same figures to results.json.
 
 Parts (each with a size flag; defaults keep the whole run near five minutes on two cores):
-  1  one tenant's backlog vs Fiken's ceiling (4 requests/s), Fiken latency 80 ms, rate rule on
+  1  one tenant's backlog vs Fiken's ceiling (4 requests/s), Fiken latency 80 ms, rate rule on; again at
+     300 ms, where one-in-flight binds: how much of the time the tenant's only slot is busy
   2  Fiken calls per event by kind, next to the minimum for that kind
   3  processor CPU per event (no remote waits), webhook handler p50/p95, cold import per function
-  4  many tenants x events through the whole local pipeline: wall time, events/s, ordering
-  5  cost per million events from the AWS calls and Lambda time counted in part 4
+  4  many tenants x events through the whole local pipeline: wall time, events/s, ordering; run twice,
+     the batch's tenants one after another (before issue 18) and overlapped (PROCESSOR_TENANT_CONCURRENCY)
+  5  cost per million events from the AWS calls and Lambda time counted in part 4, before and after, and
+     per Lambda memory size
 
 Everything runs on 127.0.0.1 (moto, the Fiken and Moment emulators) and is seeded.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import parts
-from bench.cost import cost_per_million
+from bench.cost import cost_per_million, memory_table
 from bench.env import BenchEnv
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -36,6 +39,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", default="1,2,3,4,5", help="comma-separated subset of 1-5")
     parser.add_argument("--backlog", type=int, default=60, help="part 1: events queued for one tenant")
     parser.add_argument("--fiken-latency-ms", type=float, default=80, help="part 1: Fiken answer latency")
+    parser.add_argument(
+        "--slow-latency-ms", type=float, default=300, help="part 1 again: one-in-flight binds (0 = skip)"
+    )
+    parser.add_argument("--slow-backlog", type=int, default=30, help="part 1 at the slow latency: events")
+    parser.add_argument(
+        "--tenant-concurrency", type=int, default=10, help="part 4: tenants of a batch at once (deployed: 10)"
+    )
+    parser.add_argument(
+        "--lean-pollers",
+        type=int,
+        default=4,
+        help="part 4 once more, overlapped with this many pollers: fuller batches (0 = skip)",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="part 4: skip the run with the batch's tenants one after another (the old processor)",
+    )
     parser.add_argument("--webhook-requests", type=int, default=300, help="part 3: timed webhook calls")
     parser.add_argument("--import-runs", type=int, default=5, help="part 3: fresh interpreters per function")
     parser.add_argument("--tenants", type=int, default=100, help="part 4: tenants (the target is 1000)")
@@ -69,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             results["part1_throughput"] = parts.part1_throughput(
                 env, backlog=args.backlog, latency=args.fiken_latency_ms / 1000
             )
+            if args.slow_latency_ms:
+                _step(f"1 throughput under backlog, Fiken latency {args.slow_latency_ms} ms")
+                results["part1_throughput_slow"] = parts.part1_throughput(
+                    env, backlog=args.slow_backlog, latency=args.slow_latency_ms / 1000
+                )
         if 2 in wanted or 3 in wanted:
             _step("2 Fiken calls per event kind")
             results["part2_calls_per_kind"] = parts.part2_calls_per_kind(
@@ -78,29 +104,49 @@ def main(argv: list[str] | None = None) -> int:
             _step("3 webhook latency, cold imports")
             results["part3_webhook"] = parts.part3_webhook_latency(env, requests=args.webhook_requests)
             results["part3_cold_import"] = parts.part3_cold_imports(env, runs=args.import_runs)
-        part4 = None
+        runs: list[tuple[str, int]] = []  # (label, tenants of a batch at once)
         if 4 in wanted or 5 in wanted:
-            _step(f"4 {args.tenants} tenants x {args.events_per_tenant} events")
+            if not args.no_baseline:
+                runs.append(("sequential", 1))
+            runs.append(("overlapped", args.tenant_concurrency))
+            if args.lean_pollers:
+                runs.append(("lean", args.tenant_concurrency))
+        for label, workers in runs:
+            _step(f"4 {args.tenants} tenants x {args.events_per_tenant} events, {label} ({workers})")
+            env.set_tenant_concurrency(workers)
             part4 = parts.part4_many_tenants(
                 env,
                 tenants=args.tenants,
                 events=args.events_per_tenant,
                 latency=args.fast_latency_ms / 1000,
-                concurrency=args.concurrency,
+                concurrency=args.lean_pollers if label == "lean" else args.concurrency,
                 senders=args.senders,
             )
-            results["part4_many_tenants"] = {k: v for k, v in part4.items() if not k.startswith("_")}
-            results["part4_many_tenants"]["processor_cpu_ms_per_event"] = round(
+            suffix = "" if label == "overlapped" else f"_{label}"
+            shown = {k: v for k, v in part4.items() if not k.startswith("_")}
+            shown["tenant_concurrency"] = workers
+            shown["processor_cpu_ms_per_event"] = round(
                 sum(i.cpu for i in part4["_invocations"]) / part4["events"] * 1000, 2
             )
-        if 5 in wanted and part4 is not None:
-            results["part5_cost"] = cost_per_million(
-                part4,
-                memory_mb=args.memory_mb,
-                secrets_per_tenant=part4["secrets_per_tenant"],
-                webhook_ms=results.get("part3_webhook", {}).get("wall_p50_ms"),
-                quiet_processor_ms=_quiet_processor_ms(results.get("part2_calls_per_kind"), part4),
-            )
+            shown["records_per_invocation"] = round(part4["events"] / max(1, len(part4["_invocations"])), 2)
+            results[f"part4_many_tenants{suffix}"] = shown
+            if 5 in wanted:
+                cost = cost_per_million(
+                    part4,
+                    memory_mb=args.memory_mb,
+                    secrets_per_tenant=part4["secrets_per_tenant"],
+                    webhook_ms=results.get("part3_webhook", {}).get("wall_p50_ms"),
+                    quiet_processor_ms=_quiet_processor_ms(results.get("part2_calls_per_kind"), part4),
+                )
+                imports = results.get("part3_cold_import", {}).get("functions", {}).get("processor", {})
+                cost["memory_sizes"] = memory_table(
+                    part4,
+                    cost,
+                    import_ms=imports.get("process_cpu_median_ms"),
+                    import_rss_mb=imports.get("peak_rss_mb_after_import"),
+                )
+                results[f"part5_cost{suffix}"] = cost
+        env.set_tenant_concurrency(args.tenant_concurrency)
     finally:
         env.stop()
     results["bench_runtime_s"] = round(time.perf_counter() - started, 1)
@@ -145,7 +191,9 @@ def render(results: dict[str, Any]) -> str:
     def section(title: str) -> None:
         rows.append((f"== {title}", "", ""))
 
-    if p1 := results.get("part1_throughput"):
+    for key in ("part1_throughput", "part1_throughput_slow"):
+        if not (p1 := results.get(key)):
+            continue
         section(f"1. Per-tenant throughput, backlog of {p1['backlog_events']} ({p1['event_kind']})")
         rows.append(
             ("Fiken latency", f"{p1['fiken_latency_ms']} ms", "rate rule on: 1 in flight, 4 starts/s")
@@ -172,6 +220,13 @@ def render(results: dict[str, Any]) -> str:
         )
         if "why_missed" in p1:
             rows.append(("  why it missed", "", p1["why_missed"]))
+        rows.append(
+            (
+                "in-flight slot busy",
+                f"{p1['slot_busy_fraction']}",
+                "goal >= 0.95 where one-in-flight binds (latency > 255 ms)",
+            )
+        )
     if p2 := results.get("part2_calls_per_kind"):
         section("2. Fiken calls per event (measured / minimum), processor CPU per event")
         for kind, k in p2["kinds"].items():
@@ -276,6 +331,67 @@ def render(results: dict[str, Any]) -> str:
                 f"= variable cost of {p5['fixed_equals_events']} events; anchor < $0.10",
             )
         )
+    after = results.get("part5_cost")
+    runs = [
+        (label, results[f"part4_many_tenants{suffix}"], results[f"part5_cost{suffix}"])
+        for label, suffix in (("before", "_sequential"), ("after", ""), ("after, fewer pollers", "_lean"))
+        if f"part4_many_tenants{suffix}" in results and f"part5_cost{suffix}" in results
+    ]
+    if len(runs) > 1:
+        heading = " | ".join(
+            f"{label}: {p4['tenant_concurrency']} tenant(s) at once, {p4['poller_concurrency']} pollers"
+            for label, p4, _ in runs
+        )
+        section(f"4+5. Side by side in one run ({heading})")
+
+        def calls(cost: dict[str, Any], service: str) -> str:
+            return f"{sum(v for k, v in cost['per_event']['aws_calls'].items() if k.startswith(service)):.2f}"
+
+        def order(p4: dict[str, Any]) -> str:
+            return "/".join(str(p4["ordering"][k]) for k in ("violations", "missing", "repeats"))
+
+        figures: list[tuple[str, Any, str]] = [
+            (
+                "records / tenants per invocation",
+                lambda p4, c: f"{p4['records_per_invocation']} / {p4['groups_per_invocation']}",
+                "",
+            ),
+            (
+                "processor billed ms per event",
+                lambda p4, c: c["per_event"]["processor_billed_ms"],
+                "goal 3x less",
+            ),
+            ("processor CPU ms per event", lambda p4, c: c["per_event"]["processor_cpu_ms"], "goal <= 5 ms"),
+            ("DynamoDB calls per event", lambda p4, c: calls(c, "dynamodb:"), ""),
+            (
+                "DynamoDB RRU / WRU per event",
+                lambda p4, c: f"{c['per_event']['dynamodb_rru']} / {c['per_event']['dynamodb_wru']}",
+                "",
+            ),
+            (
+                "log bytes per event",
+                lambda p4, c: c["per_event"]["log_bytes"],
+                "deployed level INFO, both functions",
+            ),
+            ("USD per million events", lambda p4, c: f"${c['usd_per_million_total']:.2f}", "goal <= $5"),
+            ("fixed per tenant-month", lambda p4, c: f"${c['fixed_usd_per_tenant_month']:.2f}", "no higher"),
+            ("wall s / events per s", lambda p4, c: f"{p4['wall_s']} / {p4['events_per_s']}", ""),
+            ("ordering violations/missing/repeats", lambda p4, c: order(p4), "goal 0"),
+            ("Fiken 429 answers", lambda p4, c: p4["http_429"], "goal 0"),
+        ]
+        for figure, value, note in figures:
+            rows.append((figure, "  ->  ".join(str(value(p4, c)) for _, p4, c in runs), note))
+    if after and after.get("memory_sizes"):
+        section("5b. Processor memory size (after): billed time, cost, cold init, modelled from part 4")
+        for m in after["memory_sizes"]:
+            rows.append(
+                (
+                    f"{m['memory_mb']} MB",
+                    f"{m['processor_billed_ms_per_event']} ms/event, ${m['total_usd_per_million']:.2f}/M",
+                    f"cold init ~{m['cold_init_ms_estimate']} ms"
+                    + ("" if m["fits"] else "; below 1.5 x the import's RSS"),
+                )
+            )
     body = [r for r in rows if not r[0].startswith("==")]  # section titles span the whole line
     width = max(len(r[0]) for r in body) + 2
     mid = max(len(r[1]) for r in body) + 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,28 +12,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from momentsync.observability import logger, metrics, tracer
 from momentsync.settings import processor_settings
 from momentsync.sync.records import handle_record
+from momentsync.sync.tenant_batches import TenantGroupsProcessor
 from momentsync.wiring.processor import build_event_processor
 
-
-class TenantFairFifoProcessor(SqsFifoPartialProcessor):
-    """Skips only the failed tenant's later records, and never raises when every record failed.
-
-    Powertools' FIFO processor raises BatchProcessingError when all records fail (docs/reference/aws.md §1.3),
-    which Lambda counts as a function error and answers by throttling the whole event source: one broken
-    tenant would slow every other tenant. A partial response with every id fails the same records without that
-    side effect.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(skip_group_on_error=True)
-        self.raise_on_entire_batch_failure = False
-
-
-event_processor, dead_letters = build_event_processor(processor_settings())
+settings = processor_settings()
+event_processor, dead_letters = build_event_processor(settings)
+# Tenants of one batch at once, each in order; 1 = one after another (make bench's "before").
+tenant_concurrency = settings.processor_tenant_concurrency
 
 
 def record_handler(record: SQSRecord) -> str:
-    logger.append_keys(tenant_id=record.attributes.message_group_id, message_id=record.message_id)
+    # Thread-safe keys: the batch's tenants run on their own threads (sync/tenant_batches.py).
+    logger.thread_safe_append_keys(tenant_id=record.attributes.message_group_id, message_id=record.message_id)
     return handle_record(record, processor=event_processor, dead_letters=dead_letters).value
 
 
@@ -44,6 +34,7 @@ def record_handler(record: SQSRecord) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # A batch processor holds one batch's successes, failures and skipped groups: one per invocation,
     # so invocations that share a process (the local stack's concurrent pollers) never mix batches.
+    processor = TenantGroupsProcessor(max_workers=tenant_concurrency, group_scope=event_processor.tenant_memo)
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=TenantFairFifoProcessor(), context=context
+        event=event, record_handler=record_handler, processor=processor, context=context
     )

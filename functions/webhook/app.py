@@ -50,7 +50,10 @@ def receive_moment_webhook(tenant_id: str, secret: str) -> Response[dict[str, An
         max_body_bytes=settings.max_webhook_body_bytes,
     )
     _count(outcome.outcome, outcome.status_code)
-    logger.info(
+    # One line per accepted webhook would be the biggest log cost per event and says nothing the HTTP API's
+    # access log (status, request id), the metrics and the transfer log do not: accepted ones at DEBUG.
+    log = logger.debug if outcome.outcome in ("queued", "ignored") else logger.info
+    log(
         "webhook answered",
         extra={"status": outcome.status_code, "outcome": outcome.outcome, "entity_type": outcome.entity_type},
     )

@@ -9,12 +9,63 @@ dimensions: a dimension per tenant multiplies CloudWatch cost by the tenant coun
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "momentsync")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MomentSync")
 
+
+
+class ThreadSafeMetrics(Metrics):
+    """The processor adds metrics from several threads at once (one per tenant of a batch): Powertools'
+    metric set is a plain dict of lists, where two first adds of one name would lose a count."""
+
+    _adding = threading.Lock()
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        with self._adding:
+            super().add_metric(*args, **kwargs)
+
+
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+metrics = ThreadSafeMetrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: off when POWERTOOLS_TRACE_DISABLED is true, outside Lambda, in SAM local."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true", "yes", "on"):
+        return False
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("AWS_SAM_LOCAL")
+
+
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class UntracedHandlers:
+    """What the functions use of Powertools' Tracer, doing nothing: Tracer imports the X-Ray SDK (about
+    a third of a cold `import app`) even when it is disabled."""
+
+    def capture_lambda_handler(self, *_: Any, **__: Any) -> _Decorator:
+        return lambda handler: handler
+
+    def capture_method(self, *_: Any, **__: Any) -> _Decorator:
+        return lambda method: method
+
+
+def _tracer() -> Tracer:
+    if not tracing_enabled():
+        # Typed as the Tracer it stands in for: the handlers' decorators keep their signatures.
+        return cast("Tracer", UntracedHandlers())
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+tracer = _tracer()

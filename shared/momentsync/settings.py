@@ -55,6 +55,9 @@ class ProcessorSettings(_Settings):
     # The queue's maxReceiveCount: on the last delivery a transient failure is dead-lettered by us,
     # with its reason, rather than by SQS without one.
     max_receive_count: int = Field(default=5, ge=1)
+    # Message groups (tenants) of one batch processed at once, each in order (sync/tenant_batches.py);
+    # 1 processes the batch's tenants one after another. A FIFO batch holds at most 10 records.
+    processor_tenant_concurrency: int = Field(default=10, ge=1, le=10)
     # Notifications (momentsync.aws.notifications): the throttle table keeps one e-mail per incident;
     # an empty sender means SES is off and tenant notifications are only logged; an empty topic,
     # that dead letters are only logged.

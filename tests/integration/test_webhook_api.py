@@ -211,3 +211,20 @@ def test_no_secret_or_raw_path_in_log_output(paused_stack, make_tenant, capsys, 
     assert handle.secret not in output
     assert "wrong-secret-value" not in output
     assert f"/webhooks/moment/{handle.tenant.tenant_id}/" not in output
+
+
+def test_an_accepted_webhook_writes_no_info_line_a_rejected_one_does(
+    paused_stack, make_tenant, capsys, caplog
+):
+    """Issue 18: the accepted webhook's line was the biggest log cost per event, and the access log, the
+    metrics and the transfer log already record it; refusals keep theirs (they are what an operator reads)."""
+    handle = make_tenant()
+    capsys.readouterr()
+    caplog.clear()
+    assert post(handle.webhook_url, CUSTOMER).status_code == 202
+    captured = capsys.readouterr()
+    assert "webhook answered" not in captured.out + captured.err + caplog.text
+
+    assert post(handle.webhook_url, b"not json").status_code == 400
+    captured = capsys.readouterr()
+    assert "webhook answered" in captured.out + captured.err + caplog.text

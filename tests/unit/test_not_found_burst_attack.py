@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.envelope import QueueEnvelope
@@ -47,21 +46,25 @@ class CountingTable:
 
 
 @pytest.fixture
-def table():
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="eu-north-1")
-        yield dynamodb.create_table(
-            TableName="log",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "tenant_id", "AttributeType": "S"},
-                {"AttributeName": "logged_at", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "tenant_id", "KeyType": "HASH"},
-                {"AttributeName": "logged_at", "KeyType": "RANGE"},
-            ],
-        )
+def table(stack):
+    """A table on the local stack's moto server. Never mock_aws here: entering and leaving it resets
+    moto's in-process state, which that server shares, under every later test of this worker (a full
+    -n 2 run lost the session stack's queues, tables and secrets: 232 errors)."""
+    dynamodb = stack.aws.resource("dynamodb")
+    created = dynamodb.create_table(
+        TableName=f"not-found-log-{uuid.uuid4().hex[:12]}",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "tenant_id", "AttributeType": "S"},
+            {"AttributeName": "logged_at", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "tenant_id", "KeyType": "HASH"},
+            {"AttributeName": "logged_at", "KeyType": "RANGE"},
+        ],
+    )
+    yield created
+    created.delete()
 
 
 def envelope(n: int) -> QueueEnvelope:

@@ -17,7 +17,9 @@ Nothing accepted is lost: every path ends in the target, in the parked table, or
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,6 +33,23 @@ from momentsync.sync.failures import UnexpectedRetryPolicy, safe_message
 from momentsync.sync.not_found import NotFoundBurstWatch
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from momentsync.tenants import Tenant, TenantConflict, TenantStatus
+
+# Outcomes after which the tenant item read for the event still holds for the group's next event:
+# nothing of the tenant was flagged or changed by it (parking, failures and retries re-read it).
+_TENANT_STILL_CURRENT = frozenset(
+    {
+        Outcome.SYNCED,
+        Outcome.UNCHANGED,
+        Outcome.WAITING,
+        Outcome.DELETED,
+        Outcome.NOT_FOUND,
+        Outcome.SKIPPED,
+        Outcome.FLAGGED,
+    }
+)
+
+# The tenants read in the current message group's run (see EventProcessor.tenant_memo); None outside one.
+_group_tenants: ContextVar[dict[str, Tenant] | None] = ContextVar("group_tenants", default=None)
 
 
 @dataclass
@@ -90,9 +109,46 @@ class EventProcessor:
     sleep: Callable[[float], None] = time.sleep
     not_found_watch: NotFoundBurstWatch | None = None
 
+    @contextmanager
+    def tenant_memo(self) -> Iterator[None]:
+        """Within it, a tenant is read once for a run of its events (one message group of a batch).
+
+        Saves one consistent DynamoDB read per event after the group's first. A change an operator makes
+        to the tenant (pause, settings) then applies from the next batch, at most 9 events later; any
+        outcome that is not a plain success (parked, failed, retrying) drops the memo, so a flagged
+        tenant is read again.
+        """
+        token = _group_tenants.set({})
+        try:
+            yield
+        finally:
+            _group_tenants.reset(token)
+
     def process(self, envelope: QueueEnvelope, *, receive_count: int = 1) -> Outcome:
+        memo = _group_tenants.get()
+        try:
+            outcome = self._process(envelope, receive_count, memo)
+        except BaseException:
+            if memo is not None:
+                memo.pop(envelope.tenant_id, None)
+            raise
+        if memo is not None and outcome not in _TENANT_STILL_CURRENT:
+            memo.pop(envelope.tenant_id, None)
+        return outcome
+
+    def _read_tenant(self, tenant_id: str, memo: dict[str, Tenant] | None) -> Tenant | None:
+        tenant = memo.get(tenant_id) if memo is not None else None
+        if tenant is None:
+            tenant = self.tenants.get(tenant_id)
+            if memo is not None and tenant is not None:
+                memo[tenant_id] = tenant
+        return tenant
+
+    def _process(
+        self, envelope: QueueEnvelope, receive_count: int, memo: dict[str, Tenant] | None
+    ) -> Outcome:
         started = time.monotonic()
-        tenant = self.tenants.get(envelope.tenant_id)
+        tenant = self._read_tenant(envelope.tenant_id, memo)
         if tenant is None:
             return self._dead_letter(
                 envelope,

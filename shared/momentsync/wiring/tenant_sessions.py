@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.aws.leases import DynamoLeaseLock
@@ -17,8 +17,6 @@ from momentsync.connectors.fiken.connector import FikenConnector
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenProviders
-from momentsync.connectors.sparebank1.access import SpareBank1Access
-from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
 from momentsync.credentials import CredentialsNotFound
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
@@ -27,6 +25,10 @@ from momentsync.settings import ProcessorSettings
 from momentsync.sync.session import SyncStateStore, TenantSession
 from momentsync.sync.state_epoch import StateEpochStore
 from momentsync.tenants import TargetSystem, Tenant, TenantRepository
+
+if TYPE_CHECKING:
+    from momentsync.connectors.sparebank1.access import SpareBank1Access
+    from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 
 
 class TenantSessions:
@@ -64,16 +66,29 @@ class TenantSessions:
                 refresh_margin=margin,
             )
         )
-        # SpareBank 1: one app token (per identity host) and one endpoint map for every tenant.
-        self.sparebank1 = SpareBank1Access.from_secret(
-            secretsmanager,
-            settings.sparebank1_app_secret_id,
-            # Defence in depth: only a dev/test stage honours bank URLs, whatever the parameter says.
-            custom_bank_urls=custom_bank_urls_permitted(settings.sparebank1_custom_bank_urls, settings.stage),
-        )
+        # SpareBank 1: one app token (per identity host) and one endpoint map for every tenant, built at
+        # its first tenant: its modules (JWT signing, X.509) stay out of a Fiken-only cold start.
+        self._secretsmanager = secretsmanager
+        self._sparebank1: SpareBank1Access | None = None
         self._moment: dict[str, tuple[str, MomentClient]] = {}
         self._fiken: dict[tuple[str, str], FikenClient] = {}
         self._lock = threading.Lock()
+
+    @property
+    def sparebank1(self) -> SpareBank1Access:
+        with self._lock:  # tenants of one batch open sessions on their own threads
+            if self._sparebank1 is None:
+                from momentsync.connectors.sparebank1.access import SpareBank1Access
+
+                self._sparebank1 = SpareBank1Access.from_secret(
+                    self._secretsmanager,
+                    self._settings.sparebank1_app_secret_id,
+                    # Defence in depth: only a dev/test stage honours bank URLs, whatever the parameter says.
+                    custom_bank_urls=custom_bank_urls_permitted(
+                        self._settings.sparebank1_custom_bank_urls, self._settings.stage
+                    ),
+                )
+            return self._sparebank1
 
     def open(self, tenant: Tenant) -> TenantSession:
         return TenantSession(
@@ -108,6 +123,8 @@ class TenantSessions:
 
     def _connector(self, tenant: Tenant) -> FikenConnector | SpareBank1Connector:
         if tenant.target is TargetSystem.SPAREBANK1:
+            from momentsync.connectors.sparebank1.connector import SpareBank1Connector
+
             return SpareBank1Connector(tenant, self.sparebank1.client_for(tenant))
         if tenant.target is not TargetSystem.FIKEN:
             raise PermanentError(f"no connector for target system {tenant.target.value} in this release")

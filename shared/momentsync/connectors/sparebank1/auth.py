@@ -21,17 +21,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from momentsync.connectors.sparebank1.hosts import origin
 from momentsync.errors import TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SCOPE = "AppFramework"
@@ -59,6 +58,11 @@ class AppCredentials:
 
     @classmethod
     def from_secret(cls, text: str) -> AppCredentials:
+        # Imported here: X.509 and JWT are needed by SpareBank 1 tenants only (cold start).
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
         try:
             data = json.loads(text)
             client_id = str(data["client_id"]).strip()
@@ -138,6 +142,8 @@ def client_assertion(
         if credentials.certificate_der
         else None
     )
+    import jwt
+
     return jwt.encode(claims, credentials.private_key, algorithm="RS256", headers=headers)
 
 
