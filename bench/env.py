@@ -15,12 +15,13 @@ from typing import Any
 
 import httpx
 
-from bench.instrument import AwsCallCounter, HandlerTimer, ProcessingRecorder, acting_as
+from bench.instrument import WORKER_PROBE, AwsCallCounter, HandlerTimer, ProcessingRecorder, acting_as
 from emulators.common import RequestLog
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
+from local.workers import WorkerInvocation
 from momentsync.observability import logger
 from momentsync.sync.transfer_log import DynamoTransferLog
 
@@ -32,7 +33,16 @@ BenchTenant = ConnectedTenant
 
 
 class BenchEnv:
-    def __init__(self, *, seed: int, poller_concurrency: int = 2, idle_poll_seconds: float = 0.2) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        poller_concurrency: int = 2,
+        idle_poll_seconds: float = 0.2,
+        workers: int = 0,
+        stack_name: str = "momentsync-bench",
+    ) -> None:
+        """``workers``: run the functions in that many worker processes (0: in this process)."""
         self.seed = seed
         self.idle_poll_seconds = idle_poll_seconds
         self.random = random.Random(seed)
@@ -48,7 +58,7 @@ class BenchEnv:
         self.moment.start()
         self.stack = LocalStack(
             LocalStackConfig(
-                stack_name="momentsync-bench",
+                stack_name=stack_name,
                 parameters={
                     "MomentApiBaseUrl": self.moment.api_base_url,
                     "FikenApiBaseUrl": self.fiken.api_base_url,
@@ -58,6 +68,8 @@ class BenchEnv:
                 visibility_timeout=60,
                 poller_concurrency=poller_concurrency,
                 log_level="WARNING",
+                workers=workers,
+                worker_probes=(WORKER_PROBE,) if workers else (),
             )
         ).start()
         assert self.stack.aws
@@ -65,9 +77,12 @@ class BenchEnv:
         # The functions share one Logger object, created when the bench first imported it (before the
         # stack set POWERTOOLS_LOG_LEVEL): quiet it as the stack's log_level asks.
         logger.setLevel("WARNING")
-        self.timer = HandlerTimer(self.stack)
+        self.recorder = ProcessingRecorder(
+            None if self.stack.workers else self.stack.function_module("ProcessorFunction")
+        )
+        self.worker_log_bytes = 0  # what the workers logged at the deployed level
+        self.timer = HandlerTimer(self.stack, on_worker_invocation=self._worker_invocation)
         self.set_poller_concurrency(poller_concurrency)
-        self.recorder = ProcessingRecorder(self.stack.function_module("ProcessorFunction"))
         self.http = httpx.Client(timeout=30)
         with acting_as("setup"):
             self.fiken.register_client(
@@ -79,6 +94,15 @@ class BenchEnv:
             )
             self._factory = TenantFactory(self.stack, self.fiken, self.moment, CLIENT_ID)
         self._count = 0
+
+    def _worker_invocation(self, invocation: WorkerInvocation) -> None:
+        """Folds what a worker measured into the rig's own counts, as if it had run here."""
+        measured = invocation.probes.get(WORKER_PROBE)
+        if not measured:
+            return
+        self.aws_calls.add(measured["aws"])
+        self.recorder.extend(measured["processed"])
+        self.worker_log_bytes += measured["log_bytes"]
 
     def table(self, variable: str) -> Any:
         return self.aws.resource("dynamodb").Table(self.stack.environment[variable])

@@ -22,12 +22,16 @@ from typing import Any
 import boto3
 
 _role = threading.local()
+# In a worker process every call not marked otherwise is the function's own (its threads included).
+_process_role: str | None = None
 
 
 def current_role() -> str:
     role = getattr(_role, "name", None)
     if role:
         return role
+    if _process_role:
+        return _process_role
     name = threading.current_thread().name
     # The local event source mapping's own calls: what Lambda's pollers would do (and bill) in AWS.
     if name.startswith("esm-poller"):
@@ -141,6 +145,20 @@ class AwsCallCounter:
 
         return run
 
+    def add(self, stats: CallStats) -> None:
+        """Adds calls counted elsewhere (a worker process's, sent back with its invocation)."""
+        with self._lock:
+            self.stats.calls.update(stats.calls)
+            self.stats.empty_receives.update(stats.empty_receives)
+            self.stats.rru.update(stats.rru)
+            self.stats.wru.update(stats.wru)
+
+    def take(self) -> CallStats:
+        """What was counted since the last ``take``, and a fresh count."""
+        with self._lock:
+            stats, self.stats = self.stats, CallStats()
+        return stats
+
     def snapshot(self) -> CallStats:
         with self._lock:
             return CallStats(
@@ -199,8 +217,11 @@ class Invocation:
 class HandlerTimer:
     """Wraps the stack's handlers: each invocation's wall and thread CPU time, and its AWS role."""
 
-    def __init__(self, stack: Any) -> None:
+    def __init__(self, stack: Any, on_worker_invocation: Any = None) -> None:
         self._lock = threading.Lock()
+        # With worker processes the handler runs elsewhere: its cost and probes come back with it.
+        self._workers = stack.workers
+        self._on_worker_invocation = on_worker_invocation
         self.invocations: list[Invocation] = []
         # FIFO promise: one batch per message group in flight. Counted, not assumed, because the
         # local poller relies on moto for it.
@@ -224,6 +245,12 @@ class HandlerTimer:
                     return handler(event, context)
                 finally:
                     ended, cpu1 = time.perf_counter(), time.thread_time()
+                    worker = self._workers.last_invocation() if self._workers else None
+                    if worker is not None:
+                        # The worker's own figures: the IPC round trip is not the function's time.
+                        started, ended, cpu0, cpu1 = 0.0, worker.wall, 0.0, worker.cpu
+                        if self._on_worker_invocation:
+                            self._on_worker_invocation(worker)
                     with self._lock:
                         self._groups_in_flight.subtract(groups)
                         self.invocations.append(
@@ -260,9 +287,18 @@ class Processed:
 class ProcessingRecorder:
     """Wraps the processor's EventProcessor.process: which event of which tenant started when."""
 
-    def __init__(self, processor_module: Any) -> None:
+    def __init__(self, processor_module: Any | None) -> None:
+        """``None``: the processor runs in worker processes, whose probes ``extend`` this record."""
         self._lock = threading.Lock()
         self.processed: list[Processed] = []
+        if processor_module is not None:
+            self._wrap(processor_module)
+
+    def extend(self, entries: list[Processed]) -> None:
+        with self._lock:
+            self.processed.extend(entries)
+
+    def _wrap(self, processor_module: Any) -> None:
         event_processor = processor_module.event_processor
         original = event_processor.process
 
@@ -284,6 +320,53 @@ class ProcessingRecorder:
     def since(self, mark: int) -> list[Processed]:
         with self._lock:
             return list(self.processed[mark:])
+
+
+class BenchWorkerProbe:
+    """The bench's measuring inside a worker process (``local.workers.WorkerProbe``).
+
+    Counts the worker's AWS calls (registered before the handlers create their clients), records
+    the processor's event starts, and counts the bytes the functions log at the deployed level (INFO,
+    EMF metrics on: what CloudWatch Logs would ingest); each invocation's share goes back with it.
+    """
+
+    def __init__(self) -> None:
+        os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"
+        self.calls = AwsCallCounter()
+        self.recorder: ProcessingRecorder | None = None
+        self.sink = _CountingStream()
+        self._stdout: Any = None
+
+    def loaded(self, modules: dict[str, Any]) -> None:
+        from momentsync.observability import logger  # noqa: PLC0415 - the functions' shared Logger
+
+        logger.registered_handler.setStream(self.sink)
+        logger.setLevel("INFO")
+        self.recorder = ProcessingRecorder(modules["ProcessorFunction"])
+
+    def start(self, logical_id: str) -> None:
+        global _process_role  # noqa: PLW0603 - one invocation at a time in a worker
+        _process_role = "processor" if logical_id == "ProcessorFunction" else "webhook"
+        self._stdout = redirect_stdout(self.sink)  # EMF metric blobs are printed to stdout
+        self._stdout.__enter__()
+        self.calls.take()
+        self.sink.bytes = 0
+        if self.recorder:
+            self.recorder.processed.clear()
+
+    def finish(self) -> dict[str, Any]:
+        if self._stdout is not None:
+            self._stdout.__exit__(None, None, None)
+            self._stdout = None
+        return {
+            "aws": self.calls.take(),
+            "processed": list(self.recorder.processed) if self.recorder else [],
+            "log_bytes": self.sink.bytes,
+        }
+
+
+WORKER_PROBE = "bench.instrument:BenchWorkerProbe"
 
 
 def ordering_report(accepted: dict[str, list[str]], processed: list[Processed]) -> dict[str, int]:

@@ -452,6 +452,7 @@ def part4_many_tenants(
     overlaps_before = env.timer.overlapping_group_deliveries
     fiken_count_before, moment_count_before = len(env.fiken.request_log), len(env.moment.request_log)
     aws_before = env.aws_calls.snapshot()
+    worker_log_bytes_before = env.worker_log_bytes
     errors: list[str] = []
 
     def send(mine: list[TenantScript]) -> None:
@@ -482,11 +483,12 @@ def part4_many_tenants(
         )
         idle = env.stack.wait_until_idle(600, settle=0.2)
         wall = time.perf_counter() - started
-        log_bytes = logs.bytes
+        log_bytes = logs.bytes + env.worker_log_bytes - worker_log_bytes_before
     env.set_poller_concurrency(2)
     env.fiken.latency = 0.0
 
-    processed = env.recorder.since(recorder_mark)
+    # In start order: worker processes report an invocation's starts when it ends.
+    processed = sorted(env.recorder.since(recorder_mark), key=lambda entry: entry.started_wall)
     order = ordering_report({s.tenant.tenant_id: s.accepted for s in scripts}, processed)
     # Cross-check from our own transfer log: one entry per processed event, in acceptance order.
     log_order_violations = log_entries = 0
@@ -506,6 +508,7 @@ def part4_many_tenants(
         "event_mix": dict(kinds),
         "fiken_latency_ms": round(latency * 1000),
         "poller_concurrency": concurrency,
+        "worker_processes": env.stack.workers.size if env.stack.workers else 0,
         "sender_threads": senders,
         "tenant_setup_s": round(setup_s, 1),
         "secrets_per_tenant": created / tenants,

@@ -48,6 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--idle-poll-ms", type=float, default=200, help="pause after an empty receive (Lambda long-polls)"
     )
     parser.add_argument("--senders", type=int, default=4, help="part 4: threads posting webhooks")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="part 4: worker processes the functions run in (default: pollers + senders; 0: the old "
+        "path, every function on the rig's threads in one process)",
+    )
     parser.add_argument("--memory-mb", type=int, default=512, help="part 5: Lambda memory size priced")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
@@ -80,7 +87,17 @@ def main(argv: list[str] | None = None) -> int:
             results["part3_cold_import"] = parts.part3_cold_imports(env, runs=args.import_runs)
         part4 = None
         if 4 in wanted or 5 in wanted:
-            _step(f"4 {args.tenants} tenants x {args.events_per_tenant} events")
+            workers = args.concurrency + args.senders if args.workers is None else args.workers
+            _step(f"4 {args.tenants} tenants x {args.events_per_tenant} events, {workers} worker processes")
+            if workers:
+                # Its own rig: parts 1-3 measure in one process, comparable with earlier runs.
+                env.stop()
+                env = BenchEnv(
+                    seed=args.seed,
+                    idle_poll_seconds=args.idle_poll_ms / 1000,
+                    workers=workers,
+                    stack_name="momentsync-bench-workers",
+                )
             part4 = parts.part4_many_tenants(
                 env,
                 tenants=args.tenants,

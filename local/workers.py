@@ -1,0 +1,175 @@
+"""Each Lambda invocation in a worker process, the way Lambda runs one invocation per execution environment.
+
+The local stack's servers (moto, the HTTP API stand-in, the event source mapping stand-in, the
+emulators) stay in the stack's process; the functions run in a pool of worker processes that talk to
+them over HTTP, as deployed functions talk to AWS. Each worker imports every function's handler once
+(a warm execution environment, reused for later invocations) and runs one invocation at a time, so
+production modules never see two invocations on threads of one process, and the rig uses every core.
+
+Workers are started with ``spawn``: the stack's process runs server threads, and a forked copy of
+their locks could be held forever. They ignore SIGINT: Ctrl-C in a terminal reaches the whole
+process group, and ``make run`` drains the invocations in flight before it stops (the stack's process
+decides, not the workers).
+
+A worker that dies mid-invocation (killed, out of memory) fails that invocation like a crashed Lambda
+(the poller returns the batch to the queue; the HTTP API answers 500) and the pool is replaced.
+
+Probes (``probes``: dotted ``module:factory`` names) are how a benchmark measures code it must not
+change: each worker builds them before the handlers are imported (so boto3 hooks reach every client),
+hands them the loaded modules, and returns what each one collected with every invocation's answer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from local.lambda_runtime import LocalLambdaContext, load_handler, module_name
+from local.template import FunctionSpec
+
+
+class WorkerProbe(Protocol):
+    """Measures inside a worker; what ``finish`` returns is sent back with the invocation's answer."""
+
+    def loaded(self, modules: dict[str, Any]) -> None: ...
+
+    def start(self, logical_id: str) -> None: ...
+
+    def finish(self) -> Any: ...
+
+
+@dataclass
+class WorkerInvocation:
+    """What one invocation cost in its worker (the stack's process only waits for it)."""
+
+    function: str
+    pid: int
+    wall: float  # seconds, the handler call as Lambda would bill it (before rounding)
+    cpu: float  # CPU seconds of the worker process during the call (every thread of the function)
+    probes: dict[str, Any] = field(default_factory=dict)
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker died during the invocation (the execution environment was lost)."""
+
+
+# ---------------------------------------------------------------------- inside a worker
+_handlers: dict[str, Any] = {}
+_probes: dict[str, WorkerProbe] = {}
+
+
+def _initialize(environment: dict[str, str], specs: list[FunctionSpec], probes: tuple[str, ...]) -> None:
+    # The stack's process decides when to stop (after draining); see the module docstring.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(environment)
+    for name in probes:
+        module, factory = name.split(":")
+        _probes[name] = getattr(importlib.import_module(module), factory)()
+    for spec in specs:
+        _handlers[spec.logical_id] = load_handler(spec)
+    modules = {spec.logical_id: sys.modules[module_name(spec)] for spec in specs}
+    for probe in _probes.values():
+        probe.loaded(modules)
+
+
+def _invoke(logical_id: str, event: dict[str, Any], timeout: float) -> tuple[Any, WorkerInvocation]:
+    for probe in _probes.values():
+        probe.start(logical_id)
+    started, cpu = time.perf_counter(), time.process_time()
+    try:
+        response = _handlers[logical_id](
+            event, LocalLambdaContext(function_name=logical_id, timeout_seconds=timeout)
+        )
+    finally:
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        collected = {name: probe.finish() for name, probe in _probes.items()}
+    return response, WorkerInvocation(logical_id, os.getpid(), wall, cpu, collected)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+# ---------------------------------------------------------------------- in the stack's process
+class LambdaWorkers:
+    """A pool of ``size`` warm worker processes; ``invoke`` blocks until a worker answered."""
+
+    def __init__(
+        self,
+        specs: list[FunctionSpec],
+        environment: dict[str, str],
+        size: int,
+        *,
+        probes: tuple[str, ...] = (),
+    ) -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.size = size
+        self._initargs = (dict(environment), list(specs), tuple(probes))
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._executor = self._new_executor()
+        self.replaced = 0  # pools replaced after a worker died
+        self.invocations_by_pid: Counter[int] = Counter()  # warm reuse, seen from outside
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_initialize,
+            initargs=self._initargs,
+        )
+
+    def warm(self, timeout: float = 300) -> None:
+        """Starts every worker now (imports included), so no invocation pays for a cold start later."""
+        with self._lock:
+            executor = self._executor
+        # The pool starts a worker for each task that finds none idle: ``size`` tasks start them all.
+        for future in [executor.submit(_ready) for _ in range(self.size)]:
+            future.result(timeout=timeout)
+
+    def invoke(self, logical_id: str, event: dict[str, Any], timeout: float) -> Any:
+        with self._lock:
+            executor = self._executor
+        self._local.last = None
+        try:
+            response, invocation = executor.submit(_invoke, logical_id, event, timeout).result()
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            raise WorkerCrashed(f"the worker running {logical_id} died; the invocation failed") from exc
+        with self._lock:
+            self.invocations_by_pid[invocation.pid] += 1
+        self._local.last = invocation
+        return response
+
+    def worker_pids(self) -> set[int]:
+        """The pool's live worker processes (the executor keeps no public list)."""
+        with self._lock:
+            return set(self._executor._processes or {})  # noqa: SLF001
+
+    def last_invocation(self) -> WorkerInvocation | None:
+        """The cost of this thread's last completed invocation (read right after ``invoke``)."""
+        return getattr(self._local, "last", None)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = self._new_executor()
+                self.replaced += 1
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor = self._executor
+        executor.shutdown(wait=True, cancel_futures=True)
