@@ -467,7 +467,7 @@ def part4_many_tenants(
             errors.append(f"{type(exc).__name__}: {exc}")
 
     with deployed_logging(logger) as logs:
-        started = time.perf_counter()
+        started, rig_cpu_started = time.perf_counter(), time.process_time()
         threads = [
             threading.Thread(target=send, args=(scripts[i::senders],), name=f"bench-sender-{i}")
             for i in range(senders)
@@ -483,6 +483,7 @@ def part4_many_tenants(
         )
         idle = env.stack.wait_until_idle(600, settle=0.2)
         wall = time.perf_counter() - started
+        rig_cpu = time.process_time() - rig_cpu_started
         log_bytes = logs.bytes + env.worker_log_bytes - worker_log_bytes_before
     env.set_poller_concurrency(2)
     env.fiken.latency = 0.0
@@ -500,6 +501,13 @@ def part4_many_tenants(
     invocations = env.timer.since(timer_mark, "ProcessorFunction")
     webhook_calls = env.timer.since(timer_mark, "WebhookFunction")
     outcomes = Counter(e.outcome.value for s in scripts for e in env.transfer_log(s.tenant))
+    # CPU, not wall: what the rig needs per event whatever else the machine runs. The stack's process
+    # (moto, emulators, HTTP API, pollers, senders; the functions too without workers) is one
+    # interpreter, so at most one core; the workers' invocations can use the others.
+    worker_cpu = sum(i.cpu for i in invocations + webhook_calls) if env.stack.workers else 0.0
+    stack_ms, worker_ms = rig_cpu / total * 1000, worker_cpu / total * 1000
+    cores = os.cpu_count() or 1
+    ceiling = min(1000 / stack_ms, cores * 1000 / (stack_ms + worker_ms)) if stack_ms else None
     kinds: Counter = sum((s.kinds for s in scripts), Counter())
     return {
         "tenants": tenants,
@@ -516,6 +524,14 @@ def part4_many_tenants(
         "drain_after_ingest_s": round(wall - ingest_s, 1),
         "wall_s": round(wall, 1),
         "events_per_s": round(total / wall, 1),
+        "rig_cpu_ms_per_event": {
+            "stack_process": round(stack_ms, 2),
+            "worker_processes": round(worker_ms, 2),
+            "total": round(stack_ms + worker_ms, 2),
+        },
+        # What this machine's cores would carry with nothing else running (from the CPU above).
+        "events_per_s_ceiling_idle_machine": round(ceiling, 1) if ceiling else None,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
         "all_processed": finished and idle,
         "send_errors": errors[:5],
         "ordering": {
