@@ -70,6 +70,8 @@ class BenchEnv:
                 log_level="WARNING",
                 workers=workers,
                 worker_probes=(WORKER_PROBE,) if workers else (),
+                # With workers, moto gets its own process too: the stack's interpreter is one core.
+                aws_process=bool(workers),
             )
         ).start()
         assert self.stack.aws

@@ -49,6 +49,8 @@ class LocalStackConfig:
     workers: int = 0
     # Dotted ``module:factory`` probes built in every worker (local.workers.WorkerProbe).
     worker_probes: tuple[str, ...] = ()
+    # moto in a process of its own (bench, chaos): its CPU off this interpreter; no snapshots then.
+    aws_process: bool = False
 
 
 class LocalStack:
@@ -73,7 +75,9 @@ class LocalStack:
     # ------------------------------------------------------------------ lifecycle
     def start(self, restore: Snapshot | None = None) -> LocalStack:
         """Starts everything; with ``restore``, moto's state is the snapshot's instead of fresh resources."""
-        self.aws = start_embedded_aws(self.config.region)
+        if restore is not None and self.config.aws_process:
+            raise ValueError("a snapshot is restored into an in-process moto (aws_process=False)")
+        self.aws = start_embedded_aws(self.config.region, own_process=self.config.aws_process)
         template = load_template()
         if restore is None:
             resolver = create_resources(

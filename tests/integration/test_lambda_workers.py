@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from emulators.moment.webhook_driver import MomentWebhookDriver
+from local import persistence
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import TenantFactory
 from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
@@ -34,6 +35,7 @@ def worker_stack(fiken_emulator, moment_emulator) -> Iterator[LocalStack]:
             visibility_timeout=1,
             poller_concurrency=2,
             workers=WORKERS,
+            aws_process=True,  # moto in a process of its own too, as the benchmark runs it
             parameters={
                 "MomentApiBaseUrl": moment_emulator.api_base_url,
                 "FikenApiBaseUrl": fiken_emulator.api_base_url,
@@ -120,3 +122,10 @@ def test_workers_ignore_ctrl_c_so_the_stack_decides_when_they_stop(worker_stack)
 def test_a_function_module_cannot_be_patched_from_the_stacks_process(worker_stack):
     with pytest.raises(RuntimeError, match="worker processes"):
         worker_stack.function_module("ProcessorFunction")
+
+
+def test_a_stack_whose_moto_runs_in_its_own_process_refuses_to_snapshot_rather_than_save_nothing(
+    worker_stack,
+):
+    with pytest.raises(persistence.SnapshotUnusable, match="own process"):
+        persistence.take(worker_stack, {}, {})
