@@ -29,6 +29,7 @@ from moto.server import ThreadedMotoServer
 from moto.sqs.models import SQSBackend
 
 from local.template import LocalNames, Resolver, load_template
+from local.workers import exit_with_parent
 
 _SUPPORTED = {
     "AWS::SQS::Queue",
@@ -122,6 +123,7 @@ def fifo_group_order() -> None:
 def _serve_moto(connection: Any) -> None:
     """A moto server process: sends its endpoint, serves until told to stop (or the stack is gone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack's process decides when AWS stops
+    exit_with_parent()
     fifo_group_order()
     atomic_sqs()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

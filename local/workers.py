@@ -72,9 +72,25 @@ _probes: dict[str, WorkerProbe] = {}
 _startup_cpu = 0.0
 
 
+def exit_with_parent(interval: float = 0.5) -> None:
+    """Ends this process when the process that started it is gone (a ``kill -9`` of ``make run``).
+
+    A worker waits on its task pipe forever otherwise: the stack's process would leave orphans.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _initialize(environment: dict[str, str], specs: list[FunctionSpec], probes: tuple[str, ...]) -> None:
     # The stack's process decides when to stop (after draining); see the module docstring.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()
     os.environ.clear()
     os.environ.update(environment)
     for name in probes:
