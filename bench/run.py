@@ -228,9 +228,20 @@ def render(results: dict[str, Any]) -> str:
                 "wall time / events per s",
                 f"{p4['wall_s']} s / {p4['events_per_s']}",
                 f"ingest {p4['ingest_s']} s, drain after ingest {p4['drain_after_ingest_s']} s, "
-                f"{p4['poller_concurrency']} pollers",
+                f"{p4['poller_concurrency']} pollers, {p4.get('worker_processes', 0)} worker processes",
             )
         )
+        if cpu := p4.get("rig_cpu_ms_per_event"):
+            rows.append(
+                (
+                    "rig CPU per event",
+                    f"{cpu['total']} ms",
+                    f"stack process {cpu['stack_process']} ms (one core at most), workers "
+                    f"{cpu['worker_processes']} ms; ceiling on an idle machine "
+                    f"{p4['events_per_s_ceiling_idle_machine']} events/s; "
+                    f"load at end {p4['load_average_1m_at_end']}",
+                )
+            )
         order = p4["ordering"]
         rows.append(
             (
