@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
-    env = BenchEnv(seed=args.seed, idle_poll_seconds=args.idle_poll_ms / 1000)
+    workers = args.concurrency + args.senders if args.workers is None else args.workers
+    # Parts 1-3 measure in one process, comparable with earlier runs; part 4 gets its own rig with workers.
+    in_process = bool(wanted & {1, 2, 3}) or not workers
+    env = BenchEnv(seed=args.seed, idle_poll_seconds=args.idle_poll_ms / 1000) if in_process else None
     try:
         if 1 in wanted:
             _step("1 throughput under backlog")
@@ -87,11 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             results["part3_cold_import"] = parts.part3_cold_imports(env, runs=args.import_runs)
         part4 = None
         if 4 in wanted or 5 in wanted:
-            workers = args.concurrency + args.senders if args.workers is None else args.workers
             _step(f"4 {args.tenants} tenants x {args.events_per_tenant} events, {workers} worker processes")
             if workers:
-                # Its own rig: parts 1-3 measure in one process, comparable with earlier runs.
-                env.stop()
+                if env is not None:
+                    env.stop()
                 env = BenchEnv(
                     seed=args.seed,
                     idle_poll_seconds=args.idle_poll_ms / 1000,
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 quiet_processor_ms=_quiet_processor_ms(results.get("part2_calls_per_kind"), part4),
             )
     finally:
-        env.stop()
+        if env is not None:
+            env.stop()
     results["bench_runtime_s"] = round(time.perf_counter() - started, 1)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(render(results))
