@@ -72,6 +72,7 @@ class BenchEnv:
                 worker_probes=(WORKER_PROBE,) if workers else (),
                 # With workers, moto gets its own process too: the stack's interpreter is one core.
                 aws_process=bool(workers),
+                warm_workers=True,  # no cold start inside a timed part
             )
         ).start()
         assert self.stack.aws

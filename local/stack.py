@@ -47,6 +47,9 @@ class LocalStackConfig:
     log_level: str | None = None
     # Worker processes the invocations run in (0: in this process, on the servers' threads).
     workers: int = 0
+    # Start every worker before the stack serves (a benchmark's timing); otherwise a worker starts
+    # when an invocation finds none idle, a cold start as in Lambda, and is reused from then on.
+    warm_workers: bool = False
     # Dotted ``module:factory`` probes built in every worker (local.workers.WorkerProbe).
     worker_probes: tuple[str, ...] = ()
     # moto in a process of its own (bench, chaos): its CPU off this interpreter; no snapshots then.
@@ -109,7 +112,8 @@ class LocalStack:
                 self.config.workers,
                 probes=self.config.worker_probes,
             )
-            self.workers.warm()
+            if self.config.warm_workers:
+                self.workers.warm()
         for logical_id, spec in self._specs.items():
             self.handlers[logical_id] = self._dispatcher(logical_id) if self.workers else load_handler(spec)
 
