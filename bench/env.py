@@ -22,8 +22,8 @@ from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
 from local.workers import WorkerInvocation
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.observability import logger
-from momentsync.sync.transfer_log import DynamoTransferLog
 
 CLIENT_ID = "momentsync-bench"
 CLIENT_SECRET = "bench-client-secret"  # noqa: S105 - the emulator's own, not a real credential

@@ -51,7 +51,7 @@ from chaos.nemesis import (
 from chaos.workload import UNKNOWN_VAT_CODE, UNKNOWN_VAT_CODE_MEANS, Notice, TenantScript
 from chaos.world import Accepted, ChaosWorld
 from local.tenants import ConnectedTenant
-from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.aws.parking import DynamoParkedEvents
 from momentsync.tenants import TenantStatus
 
 

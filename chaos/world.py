@@ -31,14 +31,19 @@ from emulators.moment.webhook_driver import WEBHOOK_HEADERS
 from local.connect_browser import open_connect_link
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
-from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.sweep_store import SweepStore
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.clock import utcnow
+from momentsync.credentials import OAuthTokens, TenantCredentials
 from momentsync.onboarding import add_tenant
-from momentsync.queue import SqsEventQueue
 from momentsync.reconcile.run import ReconcileRun
-from momentsync.reconcile.sweep import SweepStore, TenantSweep
-from momentsync.sync.sync_state import DynamoSyncState
-from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, utcnow
+from momentsync.reconcile.sweep import TenantSweep
+from momentsync.sync.transfer_log import TransferLogEntry
+from momentsync.tenants import TargetSystem, Tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 _PYTHONPATH = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])

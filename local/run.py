@@ -40,11 +40,13 @@ from emulators.sparebank1 import SpareBank1Emulator
 from local import persistence
 from local.connect_browser import open_connect_link
 from local.stack import STATE_FILE, LocalStack, LocalStackConfig
-from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
-from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.connect.links import create_connect_link
 from momentsync.onboarding import add_tenant
-from momentsync.sync.transfer_log import DynamoTransferLog
-from momentsync.tenants import DynamoTenantRepository, TargetSystem
+from momentsync.tenants import TargetSystem
 
 DEMO_TENANT = "demo"
 DEMO_FIKEN_COMPANY = "demo-as"

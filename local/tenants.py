@@ -17,9 +17,12 @@ from pydantic import SecretStr
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack
-from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.clock import utcnow
+from momentsync.credentials import OAuthTokens, TenantCredentials
 from momentsync.onboarding import add_tenant
-from momentsync.tenants import DynamoTenantRepository, MappingSettings, TargetSystem, utcnow
+from momentsync.tenants import MappingSettings, TargetSystem
 
 
 @dataclass(frozen=True)

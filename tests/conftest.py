@@ -12,9 +12,10 @@ import pytest
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack, LocalStackConfig
-from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.onboarding import add_tenant
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantStatus
+from momentsync.tenants import TargetSystem, Tenant, TenantStatus
 
 FIKEN_CLIENT_ID = "momentsync-test-app"
 # One app for every test: the stack has one FikenAppSecret, so tests that run their own Fiken

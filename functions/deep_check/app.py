@@ -7,10 +7,10 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.observability import logger, metrics
-from momentsync.reconcile.deep_check import build_deep_check_run
 from momentsync.settings import processor_settings
-from momentsync.tenants import DynamoTenantRepository
+from momentsync.wiring.deep_check import build_deep_check_run
 
 settings = processor_settings()
 dynamodb = boto3.resource("dynamodb")

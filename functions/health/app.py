@@ -8,13 +8,13 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from momentsync.aws.notifications import DynamoNotificationThrottle
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.health import check_health
-from momentsync.notifications import DynamoNotificationThrottle
 from momentsync.observability import logger, metrics, tracer
 from momentsync.settings import health_settings
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.transfer_log import DynamoTransferLog
-from momentsync.tenants import DynamoTenantRepository
 
 settings = health_settings()
 dynamodb = boto3.resource("dynamodb")

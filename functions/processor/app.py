@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from momentsync.observability import logger, metrics, tracer
 from momentsync.settings import processor_settings
 from momentsync.sync.records import handle_record
-from momentsync.sync.wiring import build_event_processor
+from momentsync.wiring.processor import build_event_processor
 
 
 class TenantFairFifoProcessor(SqsFifoPartialProcessor):

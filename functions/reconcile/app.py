@@ -5,8 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.observability import logger, metrics
-from momentsync.reconcile.run import build_reconcile_run
 from momentsync.settings import reconcile_settings
+from momentsync.wiring.reconcile import build_reconcile_run
 
 reconcile_run = build_reconcile_run(reconcile_settings())
 

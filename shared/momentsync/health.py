@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from momentsync.notifications import DynamoNotificationThrottle
+from momentsync.aws.notifications import DynamoNotificationThrottle
 from momentsync.observability import logger
 from momentsync.tenants import Tenant, TenantStatus
 

@@ -10,14 +10,11 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from momentsync.credentials import SecretsManagerCredentialsStore, TenantCredentials
-from momentsync.tenants import (
-    DynamoTenantRepository,
-    MappingSettings,
-    TargetSystem,
-    Tenant,
-    utcnow,
-)
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.clock import utcnow
+from momentsync.credentials import TenantCredentials
+from momentsync.tenants import MappingSettings, TargetSystem, Tenant
 from momentsync.webhook_secret import hash_webhook_secret, new_webhook_secret
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Protocol
 
 from momentsync.envelope import QueueEnvelope
 
@@ -19,27 +19,3 @@ def sqs_safe_text(text: str) -> str:
 
 class EventQueue(Protocol):
     def send(self, envelope: QueueEnvelope, *, deduplication_id: str | None = None) -> str: ...
-
-
-class SqsEventQueue:
-    def __init__(self, client: Any, queue_url: str) -> None:
-        self._client = client
-        self._queue_url = queue_url
-
-    def send(self, envelope: QueueEnvelope, *, deduplication_id: str | None = None) -> str:
-        """Enqueue in the tenant's group; returns the SQS message id.
-
-        The deduplication id is per *received request*, never content based: successive edits of one
-        record send identical thin bodies, and SQS would drop the later edit within 5 minutes.
-        """
-        response = self._client.send_message(
-            QueueUrl=self._queue_url,
-            MessageBody=envelope.to_message_body(),
-            MessageGroupId=envelope.tenant_id,
-            MessageDeduplicationId=deduplication_id or envelope.event_id,
-            MessageAttributes={
-                "entity_type": {"DataType": "String", "StringValue": envelope.entity_type},
-                "origin": {"DataType": "String", "StringValue": envelope.origin},
-            },
-        )
-        return response["MessageId"]

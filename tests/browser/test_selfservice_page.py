@@ -24,12 +24,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from momentsync.connect.links import DynamoOneTimeTokens
+from momentsync.aws.audit_log import DynamoAuditLog
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.envelope import QueueEnvelope
-from momentsync.operations.audit import DynamoAuditLog
 from momentsync.selfservice.service import create_page_link
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

@@ -17,10 +17,13 @@ from emulators.moment.emulator import MomentEmulator
 from emulators.moment.webhook_driver import MomentWebhookDriver
 from local.stack import LocalStack
 from local.tenants import TenantFactory
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.sync_state import DynamoSyncState, SyncLink
-from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, MappingSettings, Tenant
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.sync.sync_state import SyncLink
+from momentsync.sync.transfer_log import TransferLogEntry
+from momentsync.tenants import MappingSettings, Tenant
 from tests.conftest import FIKEN_CLIENT_ID
 
 

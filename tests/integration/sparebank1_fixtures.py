@@ -23,10 +23,13 @@ from emulators.moment.emulator import MomentEmulator
 from emulators.moment.webhook_driver import MomentWebhookDriver
 from emulators.sparebank1 import SpareBank1Emulator
 from local.stack import LocalStack
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.sync_state import DynamoSyncState, SyncLink
-from momentsync.sync.transfer_log import DynamoTransferLog, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.sync.sync_state import SyncLink
+from momentsync.sync.transfer_log import TransferLogEntry
+from momentsync.tenants import TargetSystem, Tenant
 
 SB1_CLIENT_ID = "momentsync-sb1-test-app"
 SALES_ACCOUNTS = (

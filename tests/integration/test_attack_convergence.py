@@ -276,9 +276,9 @@ def test_backfill_without_permission_to_read_the_processors_configuration_says_w
 def test_transfer_choices_set_by_two_operators_at_once_keep_both(pipeline):
     """Operator A sets the data types while operator B, between A's read and A's write, sets the
     cutover: both choices must survive (compare-and-set, re-read, re-apply), and both be audited."""
-    from momentsync.operations.audit import DynamoAuditLog
+    from momentsync.aws.audit_log import DynamoAuditLog
+    from momentsync.aws.tenants import DynamoTenantRepository
     from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin
-    from momentsync.tenants import DynamoTenantRepository
 
     aws = pipeline.stack.aws
     repository = DynamoTenantRepository(

@@ -128,7 +128,7 @@ def test_bad_arguments_get_a_line_with_a_hint(pipeline, cli):
 
 
 def test_a_queue_failure_midway_ends_with_a_line_saying_to_run_it_again(pipeline, cli, monkeypatch):
-    from momentsync.queue import SqsEventQueue
+    from momentsync.aws.queue import SqsEventQueue
 
     books_with_records_made_elsewhere(pipeline)
 

@@ -11,12 +11,15 @@ import httpx
 
 from emulators.moment.webhook_driver import MomentWebhookDriver
 from local.connect_browser import open_connect_link
-from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
-from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.connect.links import create_connect_link
 from momentsync.onboarding import add_tenant
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, TenantStatus
+from momentsync.sync.transfer_log import Outcome
+from momentsync.tenants import TargetSystem, TenantStatus
 
 
 def wait_for(condition, timeout: float = 20) -> bool:

@@ -18,12 +18,14 @@ from types import SimpleNamespace
 
 from emulators.moment.fixtures import make_line
 from local.template import load_template
-from momentsync.notifications import SnsOperatorAlerts
-from momentsync.reconcile.deep_check import DeepCheckRun, build_deep_check_run
-from momentsync.reconcile.sweep import SweepRecord, SweepStore
+from momentsync.aws.notifications import SnsOperatorAlerts
+from momentsync.aws.sweep_store import SweepStore
+from momentsync.reconcile.deep_check import DeepCheckRun
+from momentsync.reconcile.sweep import SweepRecord
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
+from momentsync.wiring.deep_check import build_deep_check_run
 from tests.integration.test_backfill import cli  # noqa: F401 - fixture
 from tests.integration.test_reconcile import sweep
 

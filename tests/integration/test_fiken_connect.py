@@ -22,19 +22,22 @@ import httpx
 import pytest
 
 from emulators.fiken import FikenEmulator
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.clock import utcnow
 from momentsync.connect.flow import disconnect_tenant
-from momentsync.connect.links import DynamoOneTimeTokens, OneTimeTokenKind, create_connect_link
-from momentsync.connect.wiring import build_connect_flow
+from momentsync.connect.links import OneTimeTokenKind, create_connect_link
 from momentsync.connectors.fiken.client import FikenClient
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient, InvalidGrant
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider
-from momentsync.credentials import SecretsManagerCredentialsStore
 from momentsync.envelope import QueueEnvelope
 from momentsync.errors import TenantLevelError, TenantProblem
-from momentsync.leases import DynamoLeaseLock
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.tenants import DynamoTenantRepository, TenantStatus, utcnow
+from momentsync.tenants import TenantStatus
+from momentsync.wiring.connect import build_connect_flow
 
 pytestmark = pytest.mark.integration
 
@@ -912,3 +915,26 @@ def test_a_victims_callback_carried_back_to_the_attackers_browser_is_dead(world,
     assert replayed.status == 400
     assert world.fiken.token_calls["authorization_code"] == code_calls
     assert world.credentials().get(tenant_id, fresh=True).fiken is None
+
+
+@pytest.mark.parametrize("forwarded", [None, "http", "gopher"])
+def test_the_redirect_uri_and_cookie_are_https_on_any_public_host_whatever_x_forwarded_proto_says(
+    world, make_tenant, forwarded
+):
+    """A client can send X-Forwarded-Proto itself: on a public host it must not turn Fiken's
+    redirect URI into http (a mismatch Fiken refuses) or drop the binding cookie's Secure flag."""
+    handle = make_tenant(organization_number=ORG)
+    link = world.link(handle.tenant.tenant_id)
+    landing = browse("GET", link)
+    token = unescape(re.search(r'name=token value="([^"]+)"', landing.text).group(1))
+    headers = {"host": "connect.example.no"} | ({"x-forwarded-proto": forwarded} if forwarded else {})
+    parts = urlsplit(link)
+    response = httpx.post(
+        f"{parts.scheme}://{parts.netloc}/connect/fiken/{handle.tenant.tenant_id}/continue",
+        data={"token": token},
+        headers=headers,
+    )
+    assert response.status_code == 303
+    redirect = parse_qs(urlsplit(response.headers["location"]).query)["redirect_uri"]
+    assert redirect == ["https://connect.example.no/oauth/fiken/callback"]
+    assert "Secure" in response.headers["set-cookie"]

@@ -20,7 +20,8 @@ from emulators.moment.webhook_driver import MomentWebhookDriver
 from local import persistence
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import TenantFactory
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.sync.transfer_log import Outcome
 
 FIKEN_CLIENT_ID = "momentsync-test-app"
 WORKERS = 2

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from emulators.moment.fixtures import make_line
-from momentsync.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
 
 
 def test_no_token_secret_or_key_in_any_log_line(make_pipeline, stack, capsys, caplog):

@@ -10,10 +10,10 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.cli.main import app
 from momentsync.operations.status import tenant_report
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.sync_state import DynamoSyncState
 from momentsync.sync.transfer_log import Outcome
 
 UNKNOWN_IDS = [900_000_000 + i for i in range(10)]

@@ -12,14 +12,18 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.dead_letters import SqsDeadLetters
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.cli.main import app
-from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore
+from momentsync.credentials import OAuthTokens
 from momentsync.envelope import QueueEnvelope
-from momentsync.sync.dead_letters import SqsDeadLetters
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.sync_state import DynamoSyncState, SyncLink
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, TenantStatus
+from momentsync.sync.sync_state import SyncLink
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from momentsync.tenants import TenantStatus
 
 NOW = datetime.now(UTC)
 
@@ -362,17 +366,38 @@ def test_tenants_add_refuses_an_unknown_sparebank1_bank_before_storing_anything(
 def test_adding_a_tenant_offers_the_backfill_for_records_from_before_its_webhooks(cli):
     tenant_id = f"bf-{uuid.uuid4().hex[:8]}"
     added = cli(
-        "tenants", "add", tenant_id, "--name", "Ny AS", "--moment-company", "nyas",
-        "--moment-api-key-stdin", stdin="moment-key\n",
+        "tenants",
+        "add",
+        tenant_id,
+        "--name",
+        "Ny AS",
+        "--moment-company",
+        "nyas",
+        "--moment-api-key-stdin",
+        stdin="moment-key\n",
     ).output  # fmt: skip; the offer is a hint, on stderr
     assert f"momentsync backfill {tenant_id} --dry-run" in " ".join(added.split())
     sb1 = f"sb-{uuid.uuid4().hex[:8]}"
     added = cli(
-        "tenants", "add", sb1, "--name", "Bank AS", "--moment-company", "bankas", "--target", "sparebank1",
-        "--sparebank1-bank", "test", "--sparebank1-company-key", "3f1c9a52-7d4e-4b8a-9c21-5e6f7a8b9c0d",
-        "--moment-api-key-stdin", stdin="moment-key\n",
+        "tenants",
+        "add",
+        sb1,
+        "--name",
+        "Bank AS",
+        "--moment-company",
+        "bankas",
+        "--target",
+        "sparebank1",
+        "--sparebank1-bank",
+        "test",
+        "--sparebank1-company-key",
+        "3f1c9a52-7d4e-4b8a-9c21-5e6f7a8b9c0d",
+        "--moment-api-key-stdin",
+        stdin="moment-key\n",
     ).output  # fmt: skip; the offer is a hint, on stderr
     assert f"momentsync resync {sb1} --entity invoice --since" in " ".join(added.split())
+
+
 def test_migrate_secrets_fills_a_secret_written_during_the_gap_and_never_deletes_what_it_lacks(
     paused_stack, make_tenant, cli
 ):
@@ -449,9 +474,10 @@ def test_setting_the_moment_key_waits_for_a_token_refresh_in_flight_and_loses_ne
     wrote its stale read over the new key, or the key write put back a spent refresh token."""
     import threading
 
+    from momentsync.aws.credentials import SecretsManagerCredentialsStore
+    from momentsync.aws.leases import DynamoLeaseLock
     from momentsync.connectors.fiken.tokens import token_lease_name
-    from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore
-    from momentsync.leases import DynamoLeaseLock
+    from momentsync.credentials import OAuthTokens
 
     tenant_id = make_tenant().tenant.tenant_id
     store = SecretsManagerCredentialsStore(

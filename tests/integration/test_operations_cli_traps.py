@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.cli.main import app
-from momentsync.tenants import DynamoTenantRepository
 from momentsync.webhook_secret import hash_webhook_secret
 
 REPO = Path(__file__).resolve().parents[2]

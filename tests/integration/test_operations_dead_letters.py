@@ -11,20 +11,23 @@ from functools import partial
 import pytest
 from botocore.exceptions import ClientError
 
+from momentsync.aws.audit_log import DynamoAuditLog
+from momentsync.aws.dead_letters import SqsDeadLetters
+from momentsync.aws.notifications import LogNotifier
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.clock import utcnow
 from momentsync.envelope import QueueEnvelope
 from momentsync.errors import PermanentError
-from momentsync.notifications import LogNotifier
-from momentsync.operations.audit import DynamoAuditLog
 from momentsync.operations.dead_letters import DeadLetterFilter, DeadLetterQueue
 from momentsync.operations.replay import DeadLetterReplayer, ReplayStatus
-from momentsync.queue import SqsEventQueue
-from momentsync.sync.dead_letters import SqsDeadLetters
-from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.processor import EventProcessor, SyncResult
-from momentsync.sync.sync_state import DynamoSyncState, StaleWrite, SyncLink
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
-from momentsync.sync.wiring import record_failure
-from momentsync.tenants import DynamoTenantRepository, utcnow
+from momentsync.sync.sync_state import StaleWrite, SyncLink
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from momentsync.wiring.processor import record_failure
 
 
 def table(stack, logical_id: str):

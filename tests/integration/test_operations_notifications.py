@@ -10,21 +10,22 @@ from functools import partial
 
 import pytest
 
-from momentsync.envelope import QueueEnvelope
-from momentsync.errors import PermanentError
-from momentsync.notifications import (
+from momentsync.aws.dead_letters import SqsDeadLetters
+from momentsync.aws.notifications import (
     AlertingDeadLetters,
     DynamoNotificationThrottle,
     SesNotifier,
     SnsOperatorAlerts,
 )
-from momentsync.sync.dead_letters import SqsDeadLetters
-from momentsync.sync.parking import DynamoParkedEvents
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.envelope import QueueEnvelope
+from momentsync.errors import PermanentError
 from momentsync.sync.processor import EventProcessor
-from momentsync.sync.sync_state import DynamoSyncState
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
-from momentsync.sync.wiring import record_failure
-from momentsync.tenants import DynamoTenantRepository
+from momentsync.sync.transfer_log import Outcome
+from momentsync.wiring.processor import record_failure
 
 SENDER = "momentsync@example.com"
 

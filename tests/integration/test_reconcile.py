@@ -16,13 +16,17 @@ import httpx
 import pytest
 
 from emulators.moment.fixtures import make_line
-from momentsync.credentials import SecretsManagerCredentialsStore
-from momentsync.queue import SqsEventQueue
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.sweep_store import SweepStore
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.clock import utcnow
 from momentsync.reconcile.run import ReconcileRun
-from momentsync.reconcile.sweep import PacedTransport, SweepStore, TenantSweep, needs_sync
-from momentsync.sync.sync_state import DynamoSyncState, SyncLink
+from momentsync.reconcile.sweep import PacedTransport, TenantSweep, needs_sync
+from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import DynamoTenantRepository, TenantStatus, utcnow
+from momentsync.tenants import TenantStatus
 from tests.integration.test_operations_cli import cli  # noqa: F401 - fixture
 
 ISSUED = date(2025, 3, 3)

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from typer.testing import CliRunner
 
+from momentsync.aws.page_sessions import DynamoPageSessions
 from momentsync.cli.main import app
-from momentsync.selfservice.sessions import DynamoPageSessions
 
 
 def auth_table(stack):

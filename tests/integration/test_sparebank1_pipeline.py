@@ -763,6 +763,8 @@ def test_a_lock_set_between_the_check_and_the_booking_fails_with_the_platforms_r
     assert entry.outcome is Outcome.FAILED
     assert "refused the voucher" in entry.reason and "locked period" in entry.reason
     assert "2025-03-03" in entry.reason and "AccountingLockedDate" in entry.reason
+
+
 # ---------------------------------------------------------------------- credit-note attacks (issue 19)
 # In this module: the SpareBank 1 fixtures are per module (a second module pauses its tenants).
 def finalize_lines(pipeline, customer, lines, **fields: Any):

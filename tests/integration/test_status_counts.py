@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from momentsync.credentials import OAuthTokens, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.credentials import OAuthTokens, TenantCredentials
 from momentsync.operations.status import connection_state, tenant_report
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.sync_state import STATUS_COUNTS_KEY, DynamoSyncState, StaleWrite, SyncLink
+from momentsync.sync.sync_state import STATUS_COUNTS_KEY, StaleWrite, SyncLink
 from momentsync.tenants import TargetSystem, Tenant, TenantStatus
 
 NOW = datetime.now(UTC)
@@ -116,7 +118,7 @@ def test_status_reads_one_item_per_tenant_not_its_records(paused_stack, make_ten
 
 
 def paused_stack_tenant(stack, tenant_id: str) -> Tenant:
-    from momentsync.tenants import DynamoTenantRepository
+    from momentsync.aws.tenants import DynamoTenantRepository
 
     return DynamoTenantRepository(
         stack.aws.resource("dynamodb").Table(stack.physical("TenantsTable"))

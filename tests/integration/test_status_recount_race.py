@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from momentsync.sync.sync_state import DynamoSyncState, StatusCounts, SyncLink
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.sync.sync_state import StatusCounts, SyncLink
 
 NOW = datetime.now(UTC)
 

@@ -16,12 +16,13 @@ import pytest
 
 from emulators.fiken.emulator import BankAccountSeed
 from emulators.moment.fixtures import make_line
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.clock import utcnow
 from momentsync.connectors.fiken.connector import FikenConnector
 from momentsync.envelope import QueueEnvelope
 from momentsync.moment.models import InvoiceRef
-from momentsync.queue import SqsEventQueue
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import InvoiceMode, MappingSettings, TenantStatus, utcnow
+from momentsync.tenants import InvoiceMode, MappingSettings, TenantStatus
 
 ISSUED = date(2025, 3, 3)
 

@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.lambda_runtime import LocalLambdaContext
+from momentsync.aws.notifications import DynamoNotificationThrottle
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.envelope import QueueEnvelope
 from momentsync.health import check_health
-from momentsync.notifications import DynamoNotificationThrottle
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, TenantStatus
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from momentsync.tenants import TenantStatus
 
 NOW = datetime.now(UTC)
 

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from emulators.moment.fixtures import make_line
-from momentsync.operations.audit import DynamoAuditLog
+from momentsync.aws.audit_log import DynamoAuditLog
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TransferSettings
 from tests.integration.test_backfill import cli  # noqa: F401 - fixture

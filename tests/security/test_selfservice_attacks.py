@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from momentsync.connect.links import DynamoOneTimeTokens
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.envelope import QueueEnvelope
 from momentsync.selfservice.service import create_page_link
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, TenantStatus
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from momentsync.tenants import TenantStatus
 
 NOW = datetime.now(UTC)
 

@@ -95,7 +95,9 @@ def test_an_unreadable_offline_database_is_never_a_pass(tmp_path, capsys, databa
 
 @respx.mock
 def test_an_unreachable_advisory_api_is_never_a_pass(capsys):
-    respx.get(url__regex=r"https://advisories\.example/pypi/.*").mock(side_effect=httpx.ConnectError("offline"))
+    respx.get(url__regex=r"https://advisories\.example/pypi/.*").mock(
+        side_effect=httpx.ConnectError("offline")
+    )
     assert main(["--lock", str(LOCK), "--advisory-api", "https://advisories.example/pypi"]) == NOT_MADE
     assert "Nothing was checked" in capsys.readouterr().err
 
@@ -107,9 +109,7 @@ def test_online_audit_reads_pypis_advisories():
         json={"vulnerabilities": [{"id": "PYSEC-1", "fixed_in": ["0.29"]}, {"id": "old", "withdrawn": "x"}]},
     )
     respx.get("https://advisories.example/pypi/h11/0.16.0/json").respond(200, json={"vulnerabilities": []})
-    findings = audit_online(
-        [Pin("httpx", "0.28.1"), Pin("h11", "0.16.0")], "https://advisories.example/pypi"
-    )
+    findings = audit_online([Pin("httpx", "0.28.1"), Pin("h11", "0.16.0")], "https://advisories.example/pypi")
     assert [(f.pin.name, f.advisory, f.fixed_in) for f in findings] == [("httpx", "PYSEC-1", ("0.29",))]
 
 

@@ -14,6 +14,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from momentsync.aws.leases import LeaseBusy
 from momentsync.connectors.fiken.oauth import (
     AppSecretNotConfigured,
     FikenAppSecret,
@@ -24,7 +25,6 @@ from momentsync.connectors.fiken.oauth import (
 from momentsync.connectors.fiken.tokens import FikenTokenProvider
 from momentsync.credentials import OAuthTokens, TenantCredentials
 from momentsync.errors import TenantLevelError, TenantProblem, TransientError
-from momentsync.leases import LeaseBusy
 from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantStatus
 
 OAUTH = "https://fiken.test"

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from momentsync.aws.leases import DynamoLeaseLock, LeaseBusy
 from momentsync.errors import TransientError
-from momentsync.leases import DynamoLeaseLock, LeaseBusy
 
 
 class FakeTime:

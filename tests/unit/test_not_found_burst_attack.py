@@ -16,9 +16,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.envelope import QueueEnvelope
 from momentsync.sync.not_found import NotFoundBurstWatch
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 
 
 class Alerts:

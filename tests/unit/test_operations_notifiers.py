@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from momentsync.notifications import LogNotifier, SesNotifier, SnsOperatorAlerts
+from momentsync.aws.notifications import LogNotifier, SesNotifier, SnsOperatorAlerts
 from momentsync.settings import ProcessorSettings
-from momentsync.sync.wiring import tenant_notifier
 from momentsync.tenants import TargetSystem, Tenant
+from momentsync.wiring.processor import tenant_notifier
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

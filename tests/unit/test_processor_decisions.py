@@ -358,7 +358,7 @@ def test_a_failure_outside_the_use_case_is_retried_by_sqs_then_dead_lettered_wit
 
 
 def test_a_reason_quoting_characters_sqs_refuses_is_still_dead_lettered():
-    from momentsync.sync.dead_letters import SqsDeadLetters
+    from momentsync.aws.dead_letters import SqsDeadLetters
 
     sent = {}
 

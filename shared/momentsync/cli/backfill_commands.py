@@ -36,7 +36,7 @@ def open_session(context: Context, tenant: Tenant) -> TenantSession:
     import boto3
 
     from momentsync.settings import ProcessorSettings
-    from momentsync.sync.sessions import TenantSessions
+    from momentsync.wiring.tenant_sessions import TenantSessions
 
     env = context.target.processor_environment()
     settings = ProcessorSettings(**{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]

@@ -17,15 +17,15 @@ from rich.markup import escape
 from momentsync.cli.target import StackNotFound, StackTarget, resolve_target
 
 if TYPE_CHECKING:  # the adapters pull in boto3 and pydantic models: imported when a command runs
-    from momentsync.credentials import SecretsManagerCredentialsStore
-    from momentsync.operations.audit import DynamoAuditLog
+    from momentsync.aws.audit_log import DynamoAuditLog
+    from momentsync.aws.credentials import SecretsManagerCredentialsStore
+    from momentsync.aws.parking import DynamoParkedEvents
+    from momentsync.aws.queue import SqsEventQueue
+    from momentsync.aws.sweep_store import SweepStore
+    from momentsync.aws.sync_state import DynamoSyncState
+    from momentsync.aws.tenants import DynamoTenantRepository
+    from momentsync.aws.transfer_log import DynamoTransferLog
     from momentsync.operations.dead_letters import DeadLetterQueue
-    from momentsync.queue import SqsEventQueue
-    from momentsync.reconcile.sweep import SweepStore
-    from momentsync.sync.parking import DynamoParkedEvents
-    from momentsync.sync.sync_state import DynamoSyncState
-    from momentsync.sync.transfer_log import DynamoTransferLog
-    from momentsync.tenants import DynamoTenantRepository
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 1, 2, 3, 4
 
@@ -87,12 +87,12 @@ class Context:
         return self._target
 
     def tenants(self) -> DynamoTenantRepository:
-        from momentsync.tenants import DynamoTenantRepository
+        from momentsync.aws.tenants import DynamoTenantRepository
 
         return DynamoTenantRepository(self.target.table(self.target.tenants_table))
 
     def credentials(self) -> SecretsManagerCredentialsStore:
-        from momentsync.credentials import SecretsManagerCredentialsStore
+        from momentsync.aws.credentials import SecretsManagerCredentialsStore
 
         return SecretsManagerCredentialsStore(
             self.target.client("secretsmanager"), self.target.credentials_secret_prefix
@@ -102,13 +102,13 @@ class Context:
     def actor(self) -> str:
         """Who is acting, for the audit trail: the STS caller ARN, or the OS user locally."""
         if self._actor is None:
-            from momentsync.operations.audit import operator_identity
+            from momentsync.aws.audit_log import operator_identity
 
             self._actor = operator_identity(None if self.target.is_local else self.target.client("sts"))
         return self._actor
 
     def audit(self) -> DynamoAuditLog:
-        from momentsync.operations.audit import DynamoAuditLog
+        from momentsync.aws.audit_log import DynamoAuditLog
 
         if not self.target.audit_table:
             fail("this stack has no audit table (deploy the current template first)", EXIT_USAGE)
@@ -122,28 +122,28 @@ class Context:
         )
 
     def event_queue(self) -> SqsEventQueue:
-        from momentsync.queue import SqsEventQueue
+        from momentsync.aws.queue import SqsEventQueue
 
         return SqsEventQueue(self.target.client("sqs"), self.target.event_queue_url)
 
     def sync_state(self) -> DynamoSyncState:
-        from momentsync.sync.sync_state import DynamoSyncState
+        from momentsync.aws.sync_state import DynamoSyncState
 
         return DynamoSyncState(self.target.table(self.target.sync_state_table))
 
     def sweeps(self) -> SweepStore:
         """The reconciliation sweep's record per tenant (kept in the sync-state table)."""
-        from momentsync.reconcile.sweep import SweepStore
+        from momentsync.aws.sweep_store import SweepStore
 
         return SweepStore(self.target.table(self.target.sync_state_table))
 
     def parked(self) -> DynamoParkedEvents:
-        from momentsync.sync.parking import DynamoParkedEvents
+        from momentsync.aws.parking import DynamoParkedEvents
 
         return DynamoParkedEvents(self.target.table(self.target.parked_events_table))
 
     def transfer_log(self) -> DynamoTransferLog:
-        from momentsync.sync.transfer_log import DynamoTransferLog
+        from momentsync.aws.transfer_log import DynamoTransferLog
 
         # Retention only matters when writing; the CLI only reads.
         return DynamoTransferLog(self.target.table(self.target.transfer_log_table), timedelta(days=1))
@@ -176,7 +176,7 @@ def record_action(context: Context, action: str, tenant_id: str | None, details:
             f"[yellow]warning:[/yellow] not audited ({escape(action)}): this stack has no audit table"
         )
         return
-    from momentsync.operations.audit import DynamoAuditLog
+    from momentsync.aws.audit_log import DynamoAuditLog
 
     DynamoAuditLog(context.target.table(context.target.audit_table)).record(
         actor=context.actor(), action=action, tenant_id=tenant_id, details=details

@@ -22,8 +22,8 @@ def deep_check(
 ) -> None:
     """Compare linked records with the books (Fiken): missing or different is reported, not re-created."""
     # Imported when the command runs: `momentsync --help` must not load pydantic, boto3 or httpx.
+    from momentsync.aws.transfer_log import DynamoTransferLog
     from momentsync.reconcile.deep_check import DeepCheck, DeepCheckRun, describe
-    from momentsync.sync.transfer_log import DynamoTransferLog
 
     context = context_of(ctx)
     repository = context.tenants()

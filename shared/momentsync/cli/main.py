@@ -333,7 +333,8 @@ def tenants_connect_url(
     ] = None,
 ) -> None:
     """Print a one-time link that connects the tenant to Fiken (send it to the customer)."""
-    from momentsync.connect.links import DynamoOneTimeTokens, create_connect_link
+    from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+    from momentsync.connect.links import create_connect_link
     from momentsync.tenants import TargetSystem, TenantConflict
 
     context: Context = ctx.obj
@@ -389,7 +390,7 @@ def tenants_page_url(
     valid_hours: Annotated[int, typer.Option(min=1, max=24 * 14, help="Hours the link stays valid.")] = 72,
 ) -> None:
     """Print a one-time link to the tenant's own page (connection, transfers, "send again")."""
-    from momentsync.connect.links import DynamoOneTimeTokens
+    from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
     from momentsync.selfservice.service import create_page_link
 
     context: Context = ctx.obj
@@ -420,10 +421,10 @@ def tenants_disconnect(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Revoke momentsync's access in Fiken, delete the tokens and disable the tenant."""
+    from momentsync.aws.leases import DynamoLeaseLock
     from momentsync.connect.flow import disconnect_tenant
     from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
     from momentsync.errors import SyncError
-    from momentsync.leases import DynamoLeaseLock
     from momentsync.tenants import TenantConflict, TenantNotFound
 
     context: Context = ctx.obj
@@ -478,7 +479,7 @@ def tenants_migrate_secrets(
     delete_old: Annotated[bool, typer.Option(help="Delete each old secret once copied.")] = False,
 ) -> None:
     """Copy every tenant's credentials from the old stage-named secrets to this stack's (docs/security.md)."""
-    from momentsync.credentials import SecretsManagerCredentialsStore
+    from momentsync.aws.credentials import SecretsManagerCredentialsStore
     from momentsync.operations.secret_migration import migrate_tenant_secrets
 
     context: Context = ctx.obj

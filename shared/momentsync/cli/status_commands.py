@@ -67,7 +67,7 @@ def status(
     sync_state, parked, credentials = context.sync_state(), context.parked(), context.credentials()
     sweeps = context.sweeps()
     if recount:
-        from momentsync.sync.sync_state import RecountRaced
+        from momentsync.aws.sync_state import RecountRaced
 
         for tenant in tenants:
             try:

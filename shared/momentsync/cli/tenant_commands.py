@@ -26,7 +26,7 @@ from momentsync.cli.context import (
 )
 
 if TYPE_CHECKING:
-    from momentsync.leases import DynamoLeaseLock
+    from momentsync.aws.leases import DynamoLeaseLock
     from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin
     from momentsync.tenants import Tenant
 
@@ -55,8 +55,8 @@ def _admin(context: Context, *, with_queue: bool = False, with_credentials: bool
 
 def _token_leases(context: Context) -> DynamoLeaseLock:
     """The auth table's leases: a secret written here waits for a refresh or a connect in flight."""
+    from momentsync.aws.leases import DynamoLeaseLock
     from momentsync.cli.main import fiken_auth_resources  # main imports this module
-    from momentsync.leases import DynamoLeaseLock
 
     return DynamoLeaseLock(context.target.table(fiken_auth_resources(context)["AUTH_TABLE"]))
 

@@ -32,32 +32,22 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from momentsync.connect.links import DynamoOneTimeTokens, OneTimeTokenKind, OneTimeTokenRejected
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.clock import utcnow
+from momentsync.connect.links import OneTimeTokenKind, OneTimeTokenRejected
 from momentsync.connectors.fiken.auth import StaticTokenProvider
 from momentsync.connectors.fiken.client import FikenClient
 from momentsync.connectors.fiken.oauth import FikenOAuthClient, InvalidGrant, OAuthRejected
 from momentsync.connectors.fiken.tokens import token_lease_name
-from momentsync.credentials import (
-    CredentialsNotFound,
-    OAuthTokens,
-    PendingFikenGrant,
-    SecretsManagerCredentialsStore,
-    TenantCredentials,
-)
+from momentsync.credentials import CredentialsNotFound, OAuthTokens, PendingFikenGrant, TenantCredentials
 from momentsync.errors import TenantProblem, TransientError
-from momentsync.leases import DynamoLeaseLock
 from momentsync.observability import logger
 from momentsync.queue import EventQueue
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.tenants import (
-    TENANT_ID_PATTERN,
-    DynamoTenantRepository,
-    TargetSystem,
-    Tenant,
-    TenantConflict,
-    TenantStatus,
-    utcnow,
-)
+from momentsync.tenants import TENANT_ID_PATTERN, TargetSystem, Tenant, TenantConflict, TenantStatus
 
 # Problems a successful connection settles; others (a missing module, say) stay until fixed.
 _SETTLED_BY_CONNECTING = {TenantProblem.NEEDS_REAUTH.value, TenantProblem.API_ACCESS_MISSING.value}

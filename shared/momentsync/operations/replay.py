@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from momentsync.operations.audit import DynamoAuditLog
+from momentsync.aws.audit_log import DynamoAuditLog
 from momentsync.operations.dead_letters import DeadLetter, DeadLetterFilter, DeadLetterQueue, Received
 from momentsync.queue import EventQueue
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.credentials import CredentialsNotFound
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
 from momentsync.operations.replay import AuditLog

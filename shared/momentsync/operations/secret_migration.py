@@ -19,7 +19,8 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.credentials import CredentialsNotFound, TenantCredentials
 from momentsync.tenants import TenantRepository
 
 

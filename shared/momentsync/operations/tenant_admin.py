@@ -16,15 +16,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from stdnum.no import kontonr
 
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.connectors.fiken.tokens import token_lease_name
 from momentsync.connectors.fiken.vat import SALES_VAT_TYPES
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore, TenantCredentials
-from momentsync.leases import DynamoLeaseLock
+from momentsync.credentials import CredentialsNotFound, TenantCredentials
 from momentsync.operations.replay import AuditLog
 from momentsync.queue import EventQueue
-from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.tenants import (
-    DynamoTenantRepository,
     ForeignCurrency,
     InvoiceMode,
     MappingSettings,

@@ -15,11 +15,12 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from momentsync.aws.sweep_store import SweepStore
 from momentsync.envelope import ENTITY_TYPES
-from momentsync.reconcile.sweep import SweepRecord, SweepStore
+from momentsync.reconcile.sweep import SweepRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from momentsync.tenants import TargetSystem, Tenant
@@ -215,40 +216,3 @@ class DeepCheckRun:
             reason = f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"[:300]
             logger.warning("deep check failed", extra={"tenant_id": tenant.tenant_id, "reason": reason})
             return self.check.record_skip(tenant, f"failed: {reason}")
-
-
-def build_deep_check_run(
-    settings: Any, *, dynamodb: Any, secretsmanager: Any, sns: Any | None = None
-) -> DeepCheckRun:
-    """The deep check with the processor's own sessions (``ProcessorSettings``): the same Fiken client,
-    token refresh and per-tenant pacing as the events of the tenant, so it cannot outrun them."""
-    from momentsync.notifications import LogOperatorAlerts, SnsOperatorAlerts
-    from momentsync.sync.sessions import TenantSessions
-    from momentsync.sync.sync_state import DynamoSyncState
-    from momentsync.sync.transfer_log import DynamoTransferLog
-    from momentsync.tenants import DynamoTenantRepository
-
-    sync_table = dynamodb.Table(settings.sync_state_table)
-    sync_state = DynamoSyncState(sync_table)
-    sessions = TenantSessions(
-        settings,
-        secretsmanager=secretsmanager,
-        dynamodb=dynamodb,
-        tenants=DynamoTenantRepository(dynamodb.Table(settings.tenants_table)),
-        sync_state=sync_state,
-    )
-    check = DeepCheck(
-        sync_state=sync_state,
-        sweeps=SweepStore(sync_table),
-        transfer_log=DynamoTransferLog(
-            dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)
-        ),
-    )
-    alerts: DriftAlerts = (
-        SnsOperatorAlerts(sns, settings.operator_topic_arn, stage=settings.stage)
-        if sns is not None and settings.operator_topic_arn
-        else LogOperatorAlerts()
-    )
-    return DeepCheckRun(
-        check=check, open_target=lambda tenant: sessions.open(tenant).connector, alerts=alerts
-    )

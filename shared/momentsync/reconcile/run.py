@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
-import boto3
 import httpx
 
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.credentials import CredentialsNotFound
 from momentsync.moment.client import MomentClient
-from momentsync.queue import SqsEventQueue
 from momentsync.reconcile.sweep import (
     MOMENT_MIN_REQUEST_INTERVAL_SECONDS,
     PacedTransport,
     SweepRecord,
-    SweepStore,
     TenantSweep,
 )
-from momentsync.settings import ReconcileSettings
-from momentsync.sync.sync_state import DynamoSyncState, as_utc
-from momentsync.tenants import DynamoTenantRepository, Tenant, TenantRepository
+from momentsync.sync.sync_state import as_utc
+from momentsync.tenants import Tenant, TenantRepository
 
 
 @dataclass
@@ -83,23 +79,3 @@ class ReconcileRun:
             tenant.moment_company_code, api_key, base_url=self.moment_base_url, transport=paced
         ) as moment:
             return self.sweep.run(tenant, moment, requests=lambda: paced.requests)
-
-
-def build_reconcile_run(settings: ReconcileSettings) -> ReconcileRun:
-    dynamodb = boto3.resource("dynamodb")
-    sync_table: Any = dynamodb.Table(settings.sync_state_table)
-    sweep = TenantSweep(
-        sync_state=DynamoSyncState(sync_table),
-        sweeps=SweepStore(sync_table),
-        queue=SqsEventQueue(boto3.client("sqs"), settings.event_queue_url),
-        overlap=timedelta(minutes=settings.reconcile_overlap_minutes),
-        max_enqueued=settings.reconcile_max_events_per_tenant,
-    )
-    return ReconcileRun(
-        tenants=DynamoTenantRepository(dynamodb.Table(settings.tenants_table)),
-        sweep=sweep,
-        credentials=SecretsManagerCredentialsStore(
-            boto3.client("secretsmanager"), settings.credentials_secret_prefix
-        ),
-        moment_base_url=settings.moment_api_base_url,
-    )

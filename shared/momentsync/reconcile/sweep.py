@@ -18,24 +18,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
 from momentsync.queue import EventQueue
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.sync_state import (
-    META_PREFIX,
-    DynamoSyncState,
-    SyncLink,
-    _plain,
-    applied_version,
-    as_utc,
-)
+from momentsync.sync.sync_state import META_PREFIX, SyncLink, applied_version, as_utc
 from momentsync.tenants import Tenant
+
+if TYPE_CHECKING:  # the adapter imports this module's types
+    from momentsync.aws.sweep_store import SweepStore
 
 logger = logging.getLogger("momentsync.reconcile")
 
@@ -79,44 +76,6 @@ class SweepRecord(BaseModel):
 DEEP_CHECK_FIELDS = {
     "deep_checked_at", "deep_checked", "deep_check_reads", "deep_check_reason", "drift_count", "drift"
 }  # fmt: skip
-
-
-class SweepStore:
-    """``meta#sweep`` items in the sync-state table."""
-
-    def __init__(self, table: Any) -> None:
-        self._table = table
-
-    def get(self, tenant_id: str) -> SweepRecord | None:
-        """The last sweep, with the last deep check's fields (kept in an item of their own)."""
-        item = self._get(tenant_id, SWEEP_RECORD_KEY)
-        deep = self._get(tenant_id, DEEP_CHECK_RECORD_KEY)
-        if item is None and deep is None:
-            return None
-        if item is None:  # deep-checked, never swept
-            item = {"tenant_id": tenant_id, "started_at": deep["deep_checked_at"], "outcome": "never"}
-        record = SweepRecord.model_validate(item)
-        if deep is not None:
-            checked = SweepRecord.model_validate({**item, **deep})
-            record = record.model_copy(update={k: getattr(checked, k) for k in DEEP_CHECK_FIELDS})
-        return record
-
-    def save(self, record: SweepRecord) -> None:
-        """The sweep's own fields only: a sweep and a deep check running at once never undo each other."""
-        item = record.model_dump(mode="json", exclude=DEEP_CHECK_FIELDS)
-        item = {k: v for k, v in item.items() if v is not None}
-        self._table.put_item(Item={**item, "record_key": SWEEP_RECORD_KEY})
-
-    def save_deep_check(self, record: SweepRecord) -> None:
-        item = record.model_dump(mode="json", include=DEEP_CHECK_FIELDS | {"tenant_id"})
-        item = {k: v for k, v in item.items() if v is not None}
-        self._table.put_item(Item={**item, "record_key": DEEP_CHECK_RECORD_KEY})
-
-    def _get(self, tenant_id: str, record_key: str) -> dict[str, Any] | None:
-        item = self._table.get_item(
-            Key={"tenant_id": tenant_id, "record_key": record_key}, ConsistentRead=True
-        ).get("Item")
-        return _plain(item) if item else None
 
 
 class PacedTransport(httpx.BaseTransport):

@@ -11,19 +11,17 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from momentsync.connect.links import (
-    ConnectLink,
-    DynamoOneTimeTokens,
-    OneTimeTokenKind,
-    OneTimeTokenRejected,
-    create_connect_link,
-)
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.page_sessions import DynamoPageSessions
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.connect.links import ConnectLink, OneTimeTokenKind, OneTimeTokenRejected, create_connect_link
 from momentsync.connection import CredentialsSource, connection_state, stored_credentials
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.queue import EventQueue
-from momentsync.selfservice.sessions import DynamoPageSessions, PageSession
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome, TransferLogEntry
-from momentsync.tenants import DynamoTenantRepository, TargetSystem, Tenant, TenantConflict, TenantStatus
+from momentsync.selfservice.sessions import PageSession
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantStatus
 
 PAGE_EVENT = "PAGE_RESEND"
 RECENT_TRANSFERS = 50

@@ -9,15 +9,15 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 
+from momentsync.clock import utcnow
 from momentsync.errors import PermanentError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.ports import RemoteRecord
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.connector import RemoteRecord
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession
 from momentsync.sync.sync_state import StaleWrite, SyncLink, as_utc, content_hash
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import utcnow
 
 ENTITY = "customer"
 

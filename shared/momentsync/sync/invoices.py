@@ -15,10 +15,11 @@ The target has no idempotency keys (Fiken: none). Exactly once comes from four r
 
 from __future__ import annotations
 
+from momentsync.clock import utcnow
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.ports import InvoiceParties, RemoteRecord, differences_reason, totals_differences
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.connector import InvoiceParties, RemoteRecord, differences_reason, totals_differences
 from momentsync.sync.customers import ensure_customer, record_deleted
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
@@ -32,7 +33,6 @@ from momentsync.sync.sync_state import (
     with_version,
 )
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import utcnow
 
 ENTITY = "invoice"
 PENDING_PDF = "pdf"

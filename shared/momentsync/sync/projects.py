@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from momentsync.errors import PermanentError, WaitingError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.ports import RemoteRecord
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.connector import RemoteRecord
 from momentsync.sync.customers import ensure_customer, record_deleted, remember_version, store_synced
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession

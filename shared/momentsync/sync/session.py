@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from momentsync.sync.connector import AccountingConnector
+from momentsync.ports import AccountingConnector
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
 

@@ -10,14 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
 from pydantic import BaseModel, ConfigDict, Field
-
-from momentsync.observability import logger
-from momentsync.tenants import utcnow
 
 
 class SyncLink(BaseModel):
@@ -117,155 +112,8 @@ class StatusCounts(BaseModel):
         return item
 
 
-COUNTS_REVISION = "revision"  # on the status counts item; no '#', so not read as a count
-RECOUNT_ATTEMPTS = 5
-
-
-class RecountRaced(RuntimeError):
-    """The tenant's records kept changing during every recount attempt; run it again later."""
-
-
 class StaleWrite(RuntimeError):
     """A newer state of this record was stored meanwhile; the older one is dropped."""
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-class DynamoSyncState:
-    def __init__(self, table: Any) -> None:
-        self._table = table
-
-    def get(self, tenant_id: str, entity_type: str, moment_id: int) -> SyncLink | None:
-        item = self._table.get_item(
-            Key={"tenant_id": tenant_id, "record_key": record_key(entity_type, moment_id)},
-            ConsistentRead=True,
-        ).get("Item")
-        return SyncLink.model_validate(_plain(item)) if item else None
-
-    def save(self, link: SyncLink) -> SyncLink:
-        """Stores ``link`` unless a newer Moment state was stored since (raises StaleWrite)."""
-        link = link.model_copy(update={"updated_at": utcnow()})
-        item = {k: v for k, v in link.model_dump(mode="json").items() if v is not None}
-        item["record_key"] = link.record_key
-        condition = Attr("record_key").not_exists()
-        if link.source_modified_at is not None:
-            condition = condition | Attr("source_modified_at").not_exists()
-            condition = condition | Attr("source_modified_at").lte(item["source_modified_at"])
-        else:
-            condition = condition | Attr("record_key").exists()
-        try:
-            old = self._table.put_item(Item=item, ConditionExpression=condition, ReturnValues="ALL_OLD")
-        except self._table.meta.client.exceptions.ConditionalCheckFailedException as exc:
-            raise StaleWrite(link.record_key) from exc
-        self._count(old.get("Attributes"), item)
-        return link
-
-    def _count(self, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
-        """Moves the record from its old outcome's count to its new one on the tenant's status item.
-
-        Not in one transaction with the save (that would need the old outcome before writing): a crash
-        between the two leaves a count off by one, which `momentsync status --recount` repairs. A
-        failure here never fails the event: the record itself is saved.
-        """
-        entity = new["entity_type"]
-        adds: list[str] = []
-        sets: list[str] = []
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        old_outcome, new_outcome = (old or {}).get("last_outcome"), new.get("last_outcome")
-        if old_outcome != new_outcome:
-            if old_outcome:
-                names["#old"] = f"count#{entity}#{old_outcome}"
-                values[":minus"] = -1
-                adds.append("#old :minus")
-            if new_outcome:
-                names["#new"] = f"count#{entity}#{new_outcome}"
-                values[":one"] = 1
-                adds.append("#new :one")
-        if new.get("last_success_at") and new["last_success_at"] != (old or {}).get("last_success_at"):
-            names["#ls"] = f"last_success_at#{entity}"
-            values[":ls"] = new["last_success_at"]
-            sets.append("#ls = :ls")
-        if new.get("last_error_at") and new["last_error_at"] != (old or {}).get("last_error_at"):
-            names |= {"#le": f"last_error_at#{entity}", "#lr": f"last_error#{entity}"}
-            names["#lm"] = f"last_error_moment_id#{entity}"
-            values |= {":le": new["last_error_at"], ":lr": new.get("last_error") or ""}
-            values[":lm"] = new["moment_id"]
-            sets += ["#le = :le", "#lr = :lr", "#lm = :lm"]
-        if not adds and not sets:
-            return
-        # Every change bumps the item's revision, so a recount racing it notices and starts over.
-        names["#rev"] = COUNTS_REVISION
-        values[":rev"] = 1
-        adds.append("#rev :rev")
-        clauses = [f"ADD {', '.join(adds)}"] + ([f"SET {', '.join(sets)}"] if sets else [])
-        try:
-            self._table.update_item(
-                Key={"tenant_id": new["tenant_id"], "record_key": STATUS_COUNTS_KEY},
-                UpdateExpression=" ".join(clauses),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except Exception:  # noqa: BLE001 - counts are for status only; the record is saved
-            logger.warning("status counts not updated", extra={"tenant_id": new["tenant_id"]}, exc_info=True)
-
-    def status_counts(self, tenant_id: str) -> StatusCounts:
-        """One read per tenant, whatever its number of records."""
-        item = self._table.get_item(Key={"tenant_id": tenant_id, "record_key": STATUS_COUNTS_KEY}).get("Item")
-        if not item:
-            return StatusCounts()
-        return StatusCounts.from_item({k: v for k, v in _plain(item).items() if "#" in k})
-
-    def recount(self, tenant_id: str) -> StatusCounts:
-        """Rebuilds the status item from every link of the tenant (after an upgrade, or to repair)."""
-        key = {"tenant_id": tenant_id, "record_key": STATUS_COUNTS_KEY}
-        conflict = self._table.meta.client.exceptions.ConditionalCheckFailedException
-        for _ in range(RECOUNT_ATTEMPTS):
-            # A save between reading the records and writing the counts would be overwritten: the
-            # write holds only if the revision is still the one read before the records were.
-            current = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
-            revision = current.get(COUNTS_REVISION)
-            counts = StatusCounts.of_links(self.list(tenant_id, consistent=True))
-            if revision is None:
-                condition = Attr(COUNTS_REVISION).not_exists()
-            else:
-                condition = Attr(COUNTS_REVISION).eq(revision)
-            item = counts.to_item(tenant_id) | {COUNTS_REVISION: (revision or 0) + 1}
-            try:
-                self._table.put_item(Item=item, ConditionExpression=condition)
-            except conflict:
-                continue
-            return counts
-        raise RecountRaced(tenant_id)
-
-    def list(
-        self, tenant_id: str, entity_type: str | None = None, *, consistent: bool = False
-    ) -> list[SyncLink]:
-        condition = Key("tenant_id").eq(tenant_id)
-        if entity_type:
-            condition = condition & Key("record_key").begins_with(f"{entity_type}#")
-        links: list[SyncLink] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": consistent}
-        while True:
-            page = self._table.query(**kwargs)
-            links.extend(
-                SyncLink.model_validate(_plain(item))
-                for item in page.get("Items", [])
-                # ``meta#`` items (the reconciliation sweep's record) and the status counts item share
-                # the tenant's partition.
-                if not item["record_key"].startswith(META_PREFIX) and item["record_key"] != STATUS_COUNTS_KEY
-            )
-            if "LastEvaluatedKey" not in page:
-                return links
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 # Invoices are saved unconditionally (``source_modified_at`` stays None: their exactly-once bookkeeping

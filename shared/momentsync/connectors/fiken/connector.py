@@ -29,7 +29,7 @@ from momentsync.connectors.fiken.models import (
 )
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.models import Customer, Invoice, Project
-from momentsync.sync.connector import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.ports import InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import ForeignCurrency, InvoiceMode, Tenant
 

@@ -21,12 +21,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from momentsync.aws.leases import DynamoLeaseLock
+from momentsync.clock import utcnow
 from momentsync.connectors.fiken.oauth import FikenOAuthClient, InvalidGrant
 from momentsync.credentials import CredentialsNotFound, OAuthTokens, TenantCredentials
 from momentsync.errors import TenantLevelError, TenantProblem, TransientError
-from momentsync.leases import DynamoLeaseLock
 from momentsync.observability import logger
-from momentsync.tenants import Tenant, TenantConflict, TenantStatus, utcnow
+from momentsync.tenants import Tenant, TenantConflict, TenantStatus
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=5)
 

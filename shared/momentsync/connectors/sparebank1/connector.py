@@ -45,7 +45,7 @@ from momentsync.moment.models import Customer as MomentCustomer
 from momentsync.moment.models import Invoice as MomentInvoice
 from momentsync.moment.models import Project as MomentProject
 from momentsync.observability import logger
-from momentsync.sync.connector import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.ports import InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
 

@@ -49,7 +49,7 @@ from momentsync.moment.models import Customer as MomentCustomer
 from momentsync.moment.models import Invoice as MomentInvoice
 from momentsync.moment.models import InvoiceLine as MomentInvoiceLine
 from momentsync.moment.models import Project as MomentProject
-from momentsync.sync.connector import InvoiceTotals
+from momentsync.ports import InvoiceTotals
 from momentsync.tenants import MappingSettings
 
 CUSTOMER_NUMBER_RANGE = (100000, 199999)

@@ -8,15 +8,15 @@ from typing import Any
 import boto3
 import httpx
 
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.connect.flow import FikenCompanyDirectory, FikenConnectFlow
-from momentsync.connect.links import DynamoOneTimeTokens
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
-from momentsync.credentials import SecretsManagerCredentialsStore
-from momentsync.leases import DynamoLeaseLock
-from momentsync.queue import SqsEventQueue
 from momentsync.settings import ConnectSettings
-from momentsync.sync.parking import DynamoParkedEvents
-from momentsync.tenants import DynamoTenantRepository
 
 
 def build_connect_flow(settings: ConnectSettings, *, http: httpx.Client | None = None) -> FikenConnectFlow:

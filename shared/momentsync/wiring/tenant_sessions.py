@@ -10,6 +10,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.connectors.fiken.client import FikenClient
 from momentsync.connectors.fiken.connector import FikenConnector
 from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
@@ -17,9 +19,9 @@ from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenProviders
 from momentsync.connectors.sparebank1.access import SpareBank1Access
 from momentsync.connectors.sparebank1.connector import SpareBank1Connector
-from momentsync.credentials import CredentialsNotFound, SecretsManagerCredentialsStore
+from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
+from momentsync.credentials import CredentialsNotFound
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
-from momentsync.leases import DynamoLeaseLock
 from momentsync.moment.client import MomentClient
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.session import SyncStateStore, TenantSession
@@ -63,8 +65,8 @@ class TenantSessions:
         self.sparebank1 = SpareBank1Access.from_secret(
             secretsmanager,
             settings.sparebank1_app_secret_id,
-            # Defence in depth: a prod stage refuses bank URLs even if the parameter slipped through.
-            custom_bank_urls=settings.sparebank1_custom_bank_urls == "allowed" and settings.stage != "prod",
+            # Defence in depth: only a dev/test stage honours bank URLs, whatever the parameter says.
+            custom_bank_urls=custom_bank_urls_permitted(settings.sparebank1_custom_bank_urls, settings.stage),
         )
         self._moment: dict[str, tuple[str, MomentClient]] = {}
         self._fiken: dict[tuple[str, str], FikenClient] = {}

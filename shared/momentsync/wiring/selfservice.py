@@ -7,15 +7,15 @@ from typing import Any
 
 import boto3
 
-from momentsync.connect.links import DynamoOneTimeTokens
-from momentsync.credentials import SecretsManagerCredentialsStore
-from momentsync.operations.audit import DynamoAuditLog
-from momentsync.queue import SqsEventQueue
+from momentsync.aws.audit_log import DynamoAuditLog
+from momentsync.aws.credentials import SecretsManagerCredentialsStore
+from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.aws.page_sessions import DynamoPageSessions
+from momentsync.aws.queue import SqsEventQueue
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.selfservice.service import SelfService
-from momentsync.selfservice.sessions import DynamoPageSessions
 from momentsync.settings import SelfServiceSettings
-from momentsync.sync.transfer_log import DynamoTransferLog
-from momentsync.tenants import DynamoTenantRepository
 
 
 def build_self_service(settings: SelfServiceSettings) -> SelfService:

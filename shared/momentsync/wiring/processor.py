@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 
-from momentsync.envelope import QueueEnvelope
-from momentsync.notifications import (
+from momentsync.aws.dead_letters import SqsDeadLetters
+from momentsync.aws.notifications import (
     AlertingDeadLetters,
     DynamoNotificationThrottle,
     LogNotifier,
@@ -18,18 +18,21 @@ from momentsync.notifications import (
     SesNotifier,
     SnsOperatorAlerts,
 )
+from momentsync.aws.parking import DynamoParkedEvents
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.aws.tenants import DynamoTenantRepository
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.clock import utcnow
+from momentsync.envelope import QueueEnvelope
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.customers import sync_customer
-from momentsync.sync.dead_letters import SqsDeadLetters
 from momentsync.sync.invoices import sync_invoice
 from momentsync.sync.not_found import NotFoundBurstWatch
-from momentsync.sync.parking import DynamoParkedEvents
 from momentsync.sync.processor import DeadLetters, EventProcessor, Notifier, SyncResult, UseCase
 from momentsync.sync.projects import sync_project
-from momentsync.sync.sessions import TenantSessions
-from momentsync.sync.sync_state import DynamoSyncState, SyncLink
-from momentsync.sync.transfer_log import DynamoTransferLog, Outcome
-from momentsync.tenants import DynamoTenantRepository, utcnow
+from momentsync.sync.sync_state import SyncLink
+from momentsync.sync.transfer_log import Outcome
+from momentsync.wiring.tenant_sessions import TenantSessions
 
 
 def record_failure(

@@ -17,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from pydantic import BaseModel, ConfigDict, Field
 
-from momentsync.sync.sync_state import _plain
+from momentsync.aws.items import plain_values
 
 STACK_WIDE = "STACK"
 
@@ -71,7 +71,7 @@ class DynamoAuditLog:
         while True:
             page = read(**kwargs)
             for item in page.get("Items", []):
-                item = _plain(item)
+                item = plain_values(item)
                 item["recorded_at"] = item["recorded_at"].split("#", 1)[0]
                 records.append(AuditRecord.model_validate(item))
             if "LastEvaluatedKey" not in page or (tenant_id and len(records) >= limit):
