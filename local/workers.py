@@ -154,8 +154,11 @@ class LambdaWorkers:
             initargs=self._initargs,
         )
 
-    def warm(self, timeout: float = 300) -> None:
-        """Starts every worker now (imports included), so no invocation pays for a cold start later."""
+    def warm(self, timeout: float | None = None) -> None:
+        """Starts every worker now (imports included), so no invocation pays for a cold start later.
+
+        No timeout by default: on a loaded machine 20 workers took over 5 minutes to start.
+        """
         with self._lock:
             executor = self._executor
         # The pool starts a worker for each task that finds none idle: ``size`` tasks start them all.
