@@ -57,8 +57,10 @@ LOCAL_CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the emulator's own, 
 SB1_TENANT = "demo-sb1"
 SB1_MOMENT_COMPANY = "demo-sb1"
 SB1_MOMENT_KEY = "local-demo-sb1-moment-key"
-# Like Lambda, each invocation in its own process (local.workers): the 4 pollers' batches and webhooks.
-WORKERS = 4
+# Like Lambda, each invocation in its own process (local.workers), one per core. Started before the
+# stack serves: a worker started on demand on a loaded machine took over 30 s, past the connect
+# flow's browser timeout (make demo failed that way at load 45).
+WORKERS = 2
 
 
 class Demo:
@@ -87,6 +89,7 @@ class Demo:
                 parameters=parameters,
                 log_level=None if verbose else "WARNING",
                 workers=workers,
+                warm_workers=True,
             )
         ).start(restore=restore)
         self.aws = self.stack.aws
