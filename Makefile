@@ -7,13 +7,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.in shared/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 export PYTHONPATH := shared:.
 
-.PHONY: help install browser lint test run demo bench chaos fuzz checkov audit lock clean
+.PHONY: help install browser lint unit test run demo bench chaos fuzz checkov audit lock clean
 
 help:
 	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
 	@echo "make demo   - the same, self-checking, exits 0 when every demo record arrived"
+	@echo "make unit   - the unit tests alone (pure logic, in-memory fakes of the ports), under 30 s"
 	@echo "make test   - unit and integration tests (no network, no AWS account)"
-	@echo "make lint   - ruff + cfn-lint template.yaml edge/webhook-waf.yaml"
+	@echo "make lint   - ruff + mypy (strict: the layer and the handlers) + cfn-lint template.yaml edge/webhook-waf.yaml"
 	@echo "make bench  - benchmarks (figures printed and written to bench/results.json)"
 	@echo "make chaos  - the long seeded fault-injection run"
 	@echo "make fuzz   - 10,000 generated webhook requests (no 5xx, nothing invalid queued) + 60 generated sequences through the whole pipeline"
@@ -39,10 +40,17 @@ browser:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml edge/webhook-waf.yaml
 
+# No local stack, no emulator server, no long run: tests marked integration or slow (tests/conftest.py)
+# are left out.
+unit: install
+	$(PY) -m pytest tests/unit -q -m "not integration and not slow" -p no:randomly $(PYTEST_ARGS)
+
+# Everything CI needs, slow runs included (`PYTEST_ARGS='-m "not slow"'` for a quicker pass).
 test: install browser
-	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 run: install
 	$(PY) -m local.run $(RUN_ARGS)
@@ -76,4 +84,4 @@ lock:
 		--output-file requirements.txt requirements.in
 
 clean:
-	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache .hypothesis .aws-sam .local-stack.json .local-stack
+	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam .local-stack.json .local-stack

@@ -1,4 +1,5 @@
-"""Fiken's request rules (spec intro "Concurrent requests / rate limiting", fiken.md §2), per token.
+"""Fiken's request rules (spec intro "Concurrent requests / rate limiting", docs/reference/fiken.md §2), per
+token.
 
 - **One request in flight**: a request arriving while another with the same access token is still
   being answered is refused (429) at once.
@@ -29,7 +30,8 @@ class RateRule:
         self.enabled = enabled
         self.max_starts = max_starts_per_second
         self.tolerance = tolerance
-        self._clock = clock
+        # Settable: the emulator's tests drive the rule on a manual clock, not on the loaded machine's.
+        self.clock = clock
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
         self._starts: dict[str, deque[float]] = {}
@@ -41,7 +43,7 @@ class RateRule:
         if not self.enabled:
             return None
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             if self._in_flight.get(key, 0) > 0:
                 return self._refuse("concurrent")
             starts = self._starts.setdefault(key, deque(maxlen=self.max_starts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -40,7 +41,7 @@ app = APIGatewayHttpResolver()
 
 
 @app.get("/connect/fiken/<tenant_id>")
-def connect_landing(tenant_id: str) -> Response:
+def connect_landing(tenant_id: str) -> Response[str]:
     """Names the tenant and asks to continue; a GET never spends the link (mail scanners open links)."""
     landing = flow.landing(tenant_id, app.current_event.get_query_string_value("token"))
     headers = landing_page_headers(flow.oauth.authorize_origin)
@@ -48,7 +49,7 @@ def connect_landing(tenant_id: str) -> Response:
 
 
 @app.post("/connect/fiken/<tenant_id>/continue")
-def start_connect(tenant_id: str) -> Response:
+def start_connect(tenant_id: str) -> Response[str]:
     _refuse_cross_site()
     redirect = flow.start(tenant_id, _first(_form(), "token"), redirect_uri=redirect_uri())
     metrics.add_metric(name="ConnectStarted", unit=MetricUnit.Count, value=1)
@@ -61,7 +62,7 @@ def start_connect(tenant_id: str) -> Response:
 
 
 @app.get(CALLBACK_PATH)
-def oauth_callback() -> Response:
+def oauth_callback() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
     if query.get("error"):
         metrics.add_metric(name="ConnectDeclined", unit=MetricUnit.Count, value=1)
@@ -81,7 +82,7 @@ def oauth_callback() -> Response:
 
 
 @app.post(CHOOSE_COMPANY_PATH)
-def choose_company() -> Response:
+def choose_company() -> Response[str]:
     _refuse_cross_site()
     form = _form()
     result = flow.choose(choice_token=_first(form, "choice"), slug=_first(form, "company"))
@@ -89,15 +90,15 @@ def choose_company() -> Response:
     return _page(200, result_page(result))
 
 
-@app.exception_handler(ConnectRefused)
-def refused(exc: ConnectRefused) -> Response:
+@app.exception_handler(ConnectRefused)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def refused(exc: ConnectRefused) -> Response[str]:
     logger.info("connect request refused", extra={"problem": exc.problem.value})
     metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
     return _page(400, refused_page(exc.problem))
 
 
-@app.exception_handler(Exception)
-def unexpected_error(exc: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def unexpected_error(exc: Exception) -> Response[str]:
     # The type only: messages of HTTP or boto3 errors can echo URLs with codes and states.
     log = logger.warning if isinstance(exc, TransientError) else logger.error
     log("connect request failed", extra={"error_type": type(exc).__name__})
@@ -161,7 +162,7 @@ def _form() -> dict[str, list[str]]:
         raise ConnectRefused(ConnectProblem.MALFORMED_FORM) from None
 
 
-def _page(status_code: int, html: str) -> Response:
+def _page(status_code: int, html: str) -> Response[str]:
     return Response(status_code=status_code, headers=dict(PAGE_HEADERS), body=html)
 
 
@@ -176,7 +177,7 @@ def _first(form: dict[str, list[str]], name: str) -> str | None:
 )
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not edge.admits(event.get("headers")):
         metrics.add_metric(name="EdgeSkipped", unit=MetricUnit.Count, value=1)
         return refusal()

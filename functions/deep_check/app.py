@@ -3,6 +3,8 @@ books; drift reported, nothing re-created. Logic: momentsync.reconcile.deep_chec
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,7 +24,7 @@ tenants = DynamoTenantRepository(dynamodb.Table(settings.tenants_table))
 
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = deep_check_run.run(tenants.list(), lambda: context.get_remaining_time_in_millis() / 1000)
     # Graphable and alarmable next to the one SNS summary per run.
     metrics.add_metric(name="DeepCheckDrift", unit=MetricUnit.Count, value=result["drift"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,7 +30,7 @@ throttle = DynamoNotificationThrottle(dynamodb.Table(settings.notifications_tabl
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = check_health(
         tenants.list(),
         parked=parked,

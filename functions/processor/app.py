@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,10 +18,10 @@ from momentsync.wiring.processor import build_event_processor
 class TenantFairFifoProcessor(SqsFifoPartialProcessor):
     """Skips only the failed tenant's later records, and never raises when every record failed.
 
-    Powertools' FIFO processor raises BatchProcessingError when all records fail (aws.md §1.3), which
-    Lambda counts as a function error and answers by throttling the whole event source: one broken
-    tenant would slow every other tenant. A partial response with every id fails the same records
-    without that side effect.
+    Powertools' FIFO processor raises BatchProcessingError when all records fail (docs/reference/aws.md §1.3),
+    which Lambda counts as a function error and answers by throttling the whole event source: one broken
+    tenant would slow every other tenant. A partial response with every id fails the same records without that
+    side effect.
     """
 
     def __init__(self) -> None:
@@ -38,7 +41,7 @@ def record_handler(record: SQSRecord) -> str:
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # A batch processor holds one batch's successes, failures and skipped groups: one per invocation,
     # so invocations that share a process (the local stack's concurrent pollers) never mix batches.
     return process_partial_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -18,7 +19,7 @@ from momentsync.public_edge import EdgeGate, public_base_url, refusal
 from momentsync.selfservice.pages import PAGE_HEADERS, open_page, refused_page, signed_out_page, tenant_page
 from momentsync.selfservice.service import PageRefused
 from momentsync.selfservice.sessions import PageSession
-from momentsync.selfservice.texts import Language
+from momentsync.selfservice.texts import LANGUAGES, Language
 from momentsync.settings import selfservice_settings
 from momentsync.wiring.selfservice import build_self_service
 
@@ -39,7 +40,7 @@ class NoSession(Exception):
 
 
 @app.get("/tenant/<tenant_id>")
-def show(tenant_id: str) -> Response:
+def show(tenant_id: str) -> Response[str]:
     token = app.current_event.get_query_string_value("token")
     if token:  # the emailed link: a button to press, the token spent only by that POST
         return _page(200, open_page(tenant_id, token, _language()))
@@ -48,7 +49,7 @@ def show(tenant_id: str) -> Response:
 
 
 @app.post("/tenant/<tenant_id>/open")
-def open_link(tenant_id: str) -> Response:
+def open_link(tenant_id: str) -> Response[str]:
     try:
         session = service.open_link(tenant_id, _form("token"))
     except OneTimeTokenRejected:
@@ -65,7 +66,7 @@ def open_link(tenant_id: str) -> Response:
 
 
 @app.post("/tenant/<tenant_id>/emails")
-def change_emails(tenant_id: str) -> Response:
+def change_emails(tenant_id: str) -> Response[str]:
     session = _session(tenant_id, csrf=True)
     try:
         service.change_emails(session, (_form("emails") or "").splitlines())
@@ -75,7 +76,7 @@ def change_emails(tenant_id: str) -> Response:
 
 
 @app.post("/tenant/<tenant_id>/send-again")
-def send_again(tenant_id: str) -> Response:
+def send_again(tenant_id: str) -> Response[str]:
     session = _session(tenant_id, csrf=True)
     moment_id = _form("moment_id") or ""
     try:
@@ -89,7 +90,7 @@ def send_again(tenant_id: str) -> Response:
 
 
 @app.post("/tenant/<tenant_id>/reconnect")
-def reconnect(tenant_id: str) -> Response:
+def reconnect(tenant_id: str) -> Response[str]:
     session = _session(tenant_id, csrf=True)
     try:
         link = service.reconnect_link(session, base_url=_base_url())
@@ -99,7 +100,7 @@ def reconnect(tenant_id: str) -> Response:
 
 
 @app.post("/tenant/<tenant_id>/sign-out")
-def sign_out(tenant_id: str) -> Response:
+def sign_out(tenant_id: str) -> Response[str]:
     session = _session(tenant_id, csrf=True)
     service.sign_out(session)
     response = _page(200, signed_out_page(_language()))
@@ -107,19 +108,19 @@ def sign_out(tenant_id: str) -> Response:
     return response
 
 
-@app.exception_handler(NoSession)
-def no_session(_exc: NoSession) -> Response:
+@app.exception_handler(NoSession)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def no_session(_exc: NoSession) -> Response[str]:
     metrics.add_metric(name="PageRefused", unit=MetricUnit.Count, value=1)
     return _page(403, refused_page(_language()))
 
 
-@app.exception_handler(BadForm)
-def bad_form(_exc: BadForm) -> Response:
+@app.exception_handler(BadForm)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def bad_form(_exc: BadForm) -> Response[str]:
     return Response(status_code=400, headers=dict(PAGE_HEADERS), body="<!doctype html><p>Bad request.</p>")
 
 
-@app.exception_handler(Exception)
-def unexpected_error(exc: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def unexpected_error(exc: Exception) -> Response[str]:
     logger.error("self-service request failed", extra={"error_type": type(exc).__name__})
     return Response(
         status_code=503, headers=dict(PAGE_HEADERS), body="<!doctype html><p>Try again shortly.</p>"
@@ -140,7 +141,7 @@ def _tenant_page(
     error: str | None = None,
     reconnect_url: str | None = None,
     status_code: int = 200,
-) -> Response:
+) -> Response[str]:
     from momentsync.selfservice.texts import say
 
     language = _language()
@@ -170,8 +171,9 @@ def _session_cookie(tenant_id: str, value: str, max_age: int) -> Cookie:
 
 def _language() -> Language:
     asked = app.current_event.get_query_string_value("lang")
-    if asked in ("nb", "en"):
-        return asked  # type: ignore[return-value]
+    for language in LANGUAGES:
+        if asked == language:
+            return language
     accepted = app.current_event.headers.get("accept-language", "")
     return "en" if accepted.lower().startswith("en") else "nb"
 
@@ -196,7 +198,7 @@ def _base_url() -> str:
     )
 
 
-def _page(status_code: int, html: str) -> Response:
+def _page(status_code: int, html: str) -> Response[str]:
     return Response(status_code=status_code, headers=dict(PAGE_HEADERS), body=html)
 
 
@@ -206,7 +208,7 @@ def _page(status_code: int, html: str) -> Response:
 )
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not edge.admits(event.get("headers")):
         metrics.add_metric(name="EdgeSkipped", unit=MetricUnit.Count, value=1)
         return refusal()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -27,7 +28,7 @@ app = APIGatewayHttpResolver()
 
 
 @app.post("/webhooks/moment/<tenant_id>/<secret>")
-def receive_moment_webhook(tenant_id: str, secret: str) -> Response:
+def receive_moment_webhook(tenant_id: str, secret: str) -> Response[dict[str, Any]]:
     event = app.current_event
     body = event.body or ""
     raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
@@ -56,8 +57,8 @@ def receive_moment_webhook(tenant_id: str, secret: str) -> Response:
     return Response(status_code=outcome.status_code, content_type="application/json", body=outcome.body)
 
 
-@app.exception_handler(Exception)
-def unexpected_error(exc: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def unexpected_error(exc: Exception) -> Response[dict[str, Any]]:
     # Log the type only: the message of a boto3 or parsing error can echo the request path.
     logger.error("webhook failed", extra={"error_type": type(exc).__name__})
     _count("internal_error", 503)
@@ -85,7 +86,7 @@ def _count(outcome: str, status_code: int) -> None:
 )
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not edge.admits(event.get("headers")):
         _count("skipped_edge", 403)
         return refusal()

@@ -7,14 +7,19 @@ Bump ``SCHEMA_VERSION`` and keep reading the old one when a field changes meanin
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 EntityType = Literal["customer", "project", "invoice"]
-ENTITY_TYPES: tuple[str, ...] = ("customer", "project", "invoice")
+ENTITY_TYPES: tuple[EntityType, ...] = ("customer", "project", "invoice")
+
+
+def is_entity_type(value: str) -> TypeGuard[EntityType]:
+    """True for the entity types we sync: a string checked here can go into an envelope."""
+    return value in ENTITY_TYPES
 
 
 class QueueEnvelope(BaseModel):

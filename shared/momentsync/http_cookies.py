@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 
-def request_cookie(event: Any, name: str) -> str | None:
-    """``event``: Powertools' ``APIGatewayProxyEventV2``. Payload 2.0 lifts cookies into their own list;
+def request_cookie(event: APIGatewayProxyEventV2, name: str) -> str | None:
+    """Payload 2.0 lifts cookies into their own list;
     a plain Cookie header is read too."""
     pairs = list(event.cookies or [])
     header = event.headers.get("cookie")

@@ -98,7 +98,7 @@ class ReconcileSettings(_Settings):
 
 @lru_cache(maxsize=1)
 def reconcile_settings() -> ReconcileSettings:
-    return ReconcileSettings()  # type: ignore[call-arg]
+    return ReconcileSettings()
 
 
 class HealthSettings(_Settings):
@@ -129,24 +129,24 @@ class SelfServiceSettings(_Settings):
 
 @lru_cache(maxsize=1)
 def selfservice_settings() -> SelfServiceSettings:
-    return SelfServiceSettings()  # type: ignore[call-arg]
+    return SelfServiceSettings()
 
 
 @lru_cache(maxsize=1)
 def health_settings() -> HealthSettings:
-    return HealthSettings()  # type: ignore[call-arg]
+    return HealthSettings()
 
 
 @lru_cache(maxsize=1)
 def webhook_settings() -> WebhookSettings:
-    return WebhookSettings()  # type: ignore[call-arg]
+    return WebhookSettings()
 
 
 @lru_cache(maxsize=1)
 def processor_settings() -> ProcessorSettings:
-    return ProcessorSettings()  # type: ignore[call-arg]
+    return ProcessorSettings()
 
 
 @lru_cache(maxsize=1)
 def connect_settings() -> ConnectSettings:
-    return ConnectSettings()  # type: ignore[call-arg]
+    return ConnectSettings()

@@ -155,7 +155,9 @@ def test_a_pdf_naming_the_invoice_number_counts_as_the_invoices_own_but_not_one_
 
 
 # ---------------------------------------------------------------------- clock skew, Moment vs us
-def test_an_invoice_change_stamped_by_moments_slower_clock_is_not_hidden_from_the_sweep(pipeline):
+def test_an_invoice_change_stamped_by_moments_slower_clock_is_not_hidden_from_the_sweep(
+    pipeline, monkeypatch
+):
     """Moment's clock 10 minutes behind ours (inside the 15-minute overlap). An invoice's link kept only
     *our* write time, so a due-date change made in Moment within 10 minutes of our write, whose webhook
     was lost, carried an older stamp than our write and the sweep called it synced: hidden for good."""
@@ -163,7 +165,9 @@ def test_an_invoice_change_stamped_by_moments_slower_clock_is_not_hidden_from_th
 
     from tests.integration.test_reconcile import sweep
 
-    pipeline.moment.state._clock = lambda: datetime.now(UTC) - timedelta(minutes=10)
+    # monkeypatch: the Moment emulator is shared by the session; a skewed clock left behind makes later
+    # tests' records look newer than their sync state (the failed-for-good test then saw its own stale).
+    monkeypatch.setattr(pipeline.moment.state, "_clock", lambda: datetime.now(UTC) - timedelta(minutes=10))
     customer = pipeline.driver.create_customer(name="Skjev Klokke AS", customer_number="100970")
     invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
     pipeline.settle()
@@ -180,14 +184,18 @@ def test_an_invoice_change_stamped_by_moments_slower_clock_is_not_hidden_from_th
     assert sweep(pipeline).enqueued == 0
 
 
-def test_an_invoice_stamped_by_moments_faster_clock_is_not_enqueued_again_by_every_sweep(pipeline):
+def test_an_invoice_stamped_by_moments_faster_clock_is_not_enqueued_again_by_every_sweep(
+    pipeline, monkeypatch
+):
     """Moment's clock an hour ahead (or its offset-less local time read as UTC): every sweep within that
     hour saw the invoice as newer than our write time and enqueued it again."""
     from datetime import UTC, datetime, timedelta
 
     from tests.integration.test_reconcile import sweep
 
-    pipeline.moment.state._clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+    # Its stamps never go back: the last one is put back too, or every later record is an hour ahead.
+    monkeypatch.setattr(pipeline.moment.state, "_last_stamp", pipeline.moment.state._last_stamp)
+    monkeypatch.setattr(pipeline.moment.state, "_clock", lambda: datetime.now(UTC) + timedelta(hours=1))
     customer = pipeline.driver.create_customer(name="Rask Klokke AS", customer_number="100971")
     pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=CUTOVER)
     pipeline.settle()

@@ -175,6 +175,22 @@ def test_tenant_lifecycle_is_audited_and_resume_requeues_parked_events(paused_st
     cli("tenants", "resume", "no-such-tenant", code=3)
 
 
+def test_disconnect_says_what_it_did_to_the_fiken_access_and_prints_no_webhook_url(
+    paused_stack, make_tenant, cli
+):
+    """Found by mypy: disconnect handed its outcome to show_tenant as the webhook URL, so --json carried
+    ``"webhook_url": {"fiken_access": ...}`` and the table announced a webhook URL "shown only now"."""
+    tenant_id = make_tenant().tenant.tenant_id  # never connected: Fiken has no grant to revoke
+
+    shown = cli.json("tenants", "disconnect", tenant_id, "--yes")
+
+    assert "webhook_url" not in shown
+    assert (shown["status"], shown["fiken_access"]) == ("disabled", "Fiken had no live grant to revoke")
+    table_output = cli("tenants", "disconnect", tenant_id, "--yes").output
+    assert "Fiken had no live grant to revoke" in table_output
+    assert "webhook URL" not in table_output
+
+
 def test_settings_are_validated_shown_and_audited(paused_stack, make_tenant, cli):
     tenant_id = make_tenant().tenant.tenant_id
 

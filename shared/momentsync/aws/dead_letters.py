@@ -48,4 +48,5 @@ class SqsDeadLetters:
             MessageDeduplicationId=f"dlq-{uuid.uuid4().hex}",
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )
-        return response["MessageId"]
+        message_id: str = response["MessageId"]
+        return message_id

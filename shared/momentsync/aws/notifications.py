@@ -305,7 +305,7 @@ class AlertingDeadLetters:
         self._alerts = alerts
 
     def send(self, **kwargs: Any) -> str:
-        message_id = self._dead_letters.send(**kwargs)
+        message_id: str = self._dead_letters.send(**kwargs)
         self._alerts.dead_lettered(
             message_id=message_id,
             body=kwargs["body"],

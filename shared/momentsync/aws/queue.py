@@ -28,4 +28,5 @@ class SqsEventQueue:
                 "origin": {"DataType": "String", "StringValue": envelope.origin},
             },
         )
-        return response["MessageId"]
+        message_id: str = response["MessageId"]
+        return message_id

@@ -39,7 +39,8 @@ def open_session(context: Context, tenant: Tenant) -> TenantSession:
     from momentsync.wiring.tenant_sessions import TenantSessions
 
     env = context.target.processor_environment()
-    settings = ProcessorSettings(**{key.lower(): value for key, value in env.items()})  # type: ignore[arg-type]
+    environment = {key.lower(): value for key, value in env.items()}
+    settings = ProcessorSettings(**environment)  # type: ignore[arg-type]  # strings, converted as env vars are
     target = context.target
     sessions = TenantSessions(
         settings,
@@ -117,7 +118,7 @@ def backfill(
         fail(f"{exc.reason}")
     try:
         target = session.connector
-        if not hasattr(target, "natural_keys"):
+        if not isinstance(target, operations.NaturalKeyIndex):
             fail(
                 f"backfill reads the target's lists, which this release does for Fiken only "
                 f"(tenant {tenant_id} transfers to {tenant.target.value}); use `momentsync resync --since`",
@@ -128,7 +129,7 @@ def backfill(
         plan = operations.plan_backfill(
             tenant,
             moment=session.moment,
-            target=target,  # type: ignore[arg-type]
+            target=target,
             links=context.sync_state(),
             entities=chosen,
             since=cutover,

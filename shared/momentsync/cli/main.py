@@ -43,7 +43,7 @@ from momentsync.cli.context import (
     say_error,
 )
 from momentsync.cli.failures import explain_failure, one_line
-from momentsync.cli.target import local_state_file, samconfig_stack
+from momentsync.cli.target import samconfig_stack
 
 if TYPE_CHECKING:  # imported where used: `momentsync --help` must not load boto3, httpx or pydantic
     from momentsync.tenants import Tenant
@@ -100,10 +100,16 @@ def tenant_summary(tenant: Tenant) -> dict[str, Any]:
     return data
 
 
-def show_tenant(context: Context, tenant: Tenant, secret_url: str | None = None) -> None:
+def show_tenant(
+    context: Context,
+    tenant: Tenant,
+    secret_url: str | None = None,
+    outcome: dict[str, str] | None = None,
+) -> None:
     """The tenant as a table (never its secrets); ``secret_url`` (the only copy of a webhook URL) is
-    printed whole on its own line below it, and as ``webhook_url`` in --json."""
-    data = tenant_summary(tenant)
+    printed whole on its own line below it, and as ``webhook_url`` in --json; ``outcome`` adds rows
+    saying what the command did (e.g. ``fiken_access``)."""
+    data = {**tenant_summary(tenant), **(outcome or {})}
     if context.as_json:
         print_json({**data, **({"webhook_url": secret_url} if secret_url else {})})
         return
@@ -265,7 +271,7 @@ def tenants_show(ctx: typer.Context, tenant_id: str) -> None:
     tenant = context.tenants().get(tenant_id)
     if tenant is None:
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
-    show_tenant(context, tenant)  # type: ignore[arg-type]
+    show_tenant(context, tenant)
 
 
 @tenants_app.command("rotate-secret")
@@ -298,7 +304,7 @@ def fiken_auth_resources(context: Context) -> dict[str, str]:
     options = context.target_options
     target = context.target  # resolves (and validates) the stack first
     if options["local"]:
-        env = json.loads(local_state_file().read_text())["environment"]
+        env = target.local_environment
         return {key: env[key] for key in ("AUTH_TABLE", "FIKEN_APP_SECRET_ID", "FIKEN_OAUTH_BASE_URL")}
     stack_name = options["stack"]
     if options["config_env"]:
@@ -342,19 +348,19 @@ def tenants_connect_url(
     tenant = tenants.get(tenant_id)
     if tenant is None:
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
-    if tenant.target is not TargetSystem.FIKEN:  # type: ignore[union-attr]
+    if tenant.target is not TargetSystem.FIKEN:
         fail(f"tenant {tenant_id} does not transfer to Fiken", EXIT_USAGE)
     if organization_number is not None:
         organization_number = checked_organization_number(organization_number)
         try:
-            tenant.organization_number = organization_number  # type: ignore[union-attr]
-            tenant = tenants.save(tenant)  # type: ignore[arg-type]
+            tenant.organization_number = organization_number
+            tenant = tenants.save(tenant)
         except ValueError:
             fail("the organisation number must be 9 digits (e.g. 912345670)", EXIT_USAGE)
         except TenantConflict as exc:
             fail(str(exc), EXIT_CONFLICT)
         record_action(context, "tenant.organization_number", tenant_id, {"set": True})
-    if not tenant.organization_number and not allow_company:  # type: ignore[union-attr]
+    if not tenant.organization_number and not allow_company:
         fail(
             f"tenant {tenant_id} has no organisation number, so no Fiken company could be linked: pass "
             "--organization-number NNNNNNNNN (the company's), or --allow-company SLUG to confirm one company",
@@ -376,7 +382,7 @@ def tenants_connect_url(
     console.print(link.url, soft_wrap=True)
     errors.print(
         f"Works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC. Only a Fiken company with organisation "
-        f"number {tenant.organization_number or '-'}"  # type: ignore[union-attr]
+        f"number {tenant.organization_number or '-'}"
         f"{f' or the company {allow_company}' if allow_company else ''} can be linked through it: send "
         "it only to someone with access to that Fiken company."
     )
@@ -453,7 +459,7 @@ def tenants_disconnect(
         fail(f"could not disconnect: {exc.reason}")
     revoked = "revoked at Fiken" if result.revoked else "Fiken had no live grant to revoke"
     record_action(context, "tenant.disconnect", tenant_id, {"revoked": result.revoked})
-    show_tenant(context, result.tenant, {"fiken_access": revoked})
+    show_tenant(context, result.tenant, outcome={"fiken_access": revoked})
 
 
 def sparebank1_secret_id(context: Context) -> str:
@@ -461,12 +467,12 @@ def sparebank1_secret_id(context: Context) -> str:
     options = context.target_options
     target = context.target
     if options["local"]:
-        return json.loads(local_state_file().read_text())["environment"]["SPAREBANK1_APP_SECRET_ID"]
+        return target.local_environment["SPAREBANK1_APP_SECRET_ID"]
     stack_name = options["stack"]
     if options["config_env"]:
         stack_name, _region = samconfig_stack(options["config_env"])
     described = target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    outputs: dict[str, str] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     return outputs["SpareBank1AppSecretArn"]
 
 
@@ -523,11 +529,11 @@ def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
     tenant = context.tenants().get(tenant_id)
     if tenant is None:
         fail(f"tenant {tenant_id} not found", EXIT_NOT_FOUND)
-    if tenant.target is not TargetSystem.SPAREBANK1:  # type: ignore[union-attr]
+    if tenant.target is not TargetSystem.SPAREBANK1:
         fail(f"tenant {tenant_id} does not transfer to SpareBank 1 Regnskap", EXIT_USAGE)
     secrets = context.target.client("secretsmanager")
     try:
-        access = verify_tenant(  # type: ignore[arg-type]
+        access = verify_tenant(
             # A bank given as a URL is for the local stack only, as in its processor (hosts.py).
             secrets,
             sparebank1_secret_id(context),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -84,7 +84,7 @@ def status(
     ]
 
     if context.as_json:
-        data: dict = {"backlog": backlog.as_dict()}
+        data: dict[str, Any] = {"backlog": backlog.as_dict()}
         if tenant_id:
             data["tenant"] = reports[0].as_dict()
         else:
@@ -143,7 +143,7 @@ def _print_overview(reports: list[TenantReport]) -> None:
             )
 
 
-def _sweep(sweep: dict | None) -> str:
+def _sweep(sweep: dict[str, Any] | None) -> str:
     """When, how it ended, what it found missing or older and enqueued (repaired), drift flagged."""
     if sweep is None:
         return "never"
@@ -152,7 +152,7 @@ def _sweep(sweep: dict | None) -> str:
     return f"{when(sweep['finished_at'])} {sweep['outcome']}: {found}{drift}"
 
 
-def _deep_check(sweep: dict | None) -> str:
+def _deep_check(sweep: dict[str, Any] | None) -> str:
     """When the books were last compared with sync state, and what was found missing or different."""
     if not sweep or not sweep.get("deep_checked_at"):
         return "never"

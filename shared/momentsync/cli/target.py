@@ -59,7 +59,8 @@ class StackTarget:
             StackName=self.stack_name, LogicalResourceId="ProcessorFunction"
         )["StackResourceDetail"]["PhysicalResourceId"]
         configuration = self.client("lambda").get_function_configuration(FunctionName=function)
-        return configuration.get("Environment", {}).get("Variables", {})
+        variables: dict[str, str] = configuration.get("Environment", {}).get("Variables", {})
+        return variables
 
     @property
     def is_local(self) -> bool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -27,8 +28,10 @@ from momentsync.cli.context import (
 
 if TYPE_CHECKING:
     from momentsync.aws.leases import DynamoLeaseLock
-    from momentsync.operations.tenant_admin import SettingsChange, TenantAdmin
+    from momentsync.operations.tenant_admin import TenantAdmin, VatRegistered
     from momentsync.tenants import Tenant
+
+Result = TypeVar("Result")
 
 
 def register(tenants_app: typer.Typer) -> None:
@@ -61,7 +64,7 @@ def _token_leases(context: Context) -> DynamoLeaseLock:
     return DynamoLeaseLock(context.target.table(fiken_auth_resources(context)["AUTH_TABLE"]))
 
 
-def _summary(tenant: Tenant) -> dict:
+def _summary(tenant: Tenant) -> dict[str, Any]:
     from momentsync.operations.status import connection_state
 
     return {
@@ -75,7 +78,7 @@ def _summary(tenant: Tenant) -> dict:
     }
 
 
-def _show(context: Context, data: dict, title: str) -> None:
+def _show(context: Context, data: dict[str, Any], title: str) -> None:
     if context.as_json:
         print_json(data)
         return
@@ -86,7 +89,7 @@ def _show(context: Context, data: dict, title: str) -> None:
     console.print(table)
 
 
-def _run(action):  # type: ignore[no-untyped-def]
+def _run(action: Callable[[], Result]) -> Result:
     """Runs a tenant change, turning its errors into exit codes."""
     from momentsync.operations.tenant_admin import TenantChangeRefused
     from momentsync.tenants import TenantConflict, TenantNotFound
@@ -173,10 +176,8 @@ class ForeignCurrencyChoice(StrEnum):
     REFUSE = "refuse"
 
 
-def _settings_change(**fields: Any) -> SettingsChange:
-    from momentsync.operations.tenant_admin import SettingsChange
-
-    return SettingsChange(**fields)
+# --vat-registered's words, typed as SettingsChange takes them.
+VAT_REGISTERED_WORDS: dict[str, VatRegistered] = {"yes": "yes", "no": "no", "ask": "ask"}
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -242,14 +243,14 @@ def tenants_settings(
     from pydantic import ValidationError
 
     from momentsync.cli.failures import one_line
-    from momentsync.operations.tenant_admin import settings_view
+    from momentsync.operations.tenant_admin import SettingsChange, settings_view
     from momentsync.tenants import ForeignCurrency, InvoiceMode
 
     context = context_of(ctx)
-    if vat_registered is not None and vat_registered not in {"yes", "no", "ask"}:
+    if vat_registered is not None and vat_registered not in VAT_REGISTERED_WORDS:
         fail("--vat-registered takes yes, no or ask", EXIT_USAGE)
     try:
-        change = _settings_change(
+        change = SettingsChange(
             notification_emails=email,
             add_emails=add_email or [],
             remove_emails=remove_email or [],
@@ -260,7 +261,7 @@ def tenants_settings(
             unset_accounts=unset_account or [],
             bank_account_number=bank_account,
             clear_bank_account_number=clear_bank_account,
-            vat_registered=vat_registered,  # type: ignore[arg-type]
+            vat_registered=None if vat_registered is None else VAT_REGISTERED_WORDS[vat_registered],
             foreign_currency=ForeignCurrency(foreign_currency.value) if foreign_currency else None,
             data_types=_words(data_types, singular=True),
             cutover_date=_day(cutover),
@@ -282,7 +283,7 @@ def tenants_settings(
     if moment_api_key_stdin and not api_key:
         fail("the Moment API key on standard input is empty", EXIT_USAGE, "pipe the key in: ... < key.txt")
     admin = _admin(context, with_credentials=moment_api_key_stdin)
-    result: dict = {"tenant_id": tenant_id}
+    result: dict[str, Any] = {"tenant_id": tenant_id}
     # Settings first: a refused change stores nothing at all, not even the key given with it.
     if not change.is_empty:
         tenant, changed = _run(lambda: admin.change_settings(tenant_id, change))

@@ -505,11 +505,8 @@ def disconnect_tenant(
             revoked = _revoke(oauth, tokens, clock)
         if pending is not None:
             _revoke(oauth, pending.tokens, clock)  # a connect waiting for its company choice
-        if tokens is not None or pending is not None:
-            credentials.put(
-                tenant_id,
-                stored.model_copy(update={"fiken": None, "fiken_pending": None}),  # type: ignore[union-attr]
-            )
+        if stored is not None and (tokens is not None or pending is not None):
+            credentials.put(tenant_id, stored.model_copy(update={"fiken": None, "fiken_pending": None}))
     for _ in range(5):
         tenant = tenants.require(tenant_id)
         tenant.status = TenantStatus.DISABLED
@@ -531,20 +528,21 @@ def _revoke(oauth: FikenOAuthClient, tokens: OAuthTokens, clock: Callable[[], da
     refreshed = False
     if tokens.expires_at <= clock():
         # Revoke wants a live access token: an expired one first buys a new one.
-        access_token, refreshed = _fresh_access_token(oauth, tokens), True
-        if access_token is None:
+        fresh, refreshed = _fresh_access_token(oauth, tokens), True
+        if fresh is None:
             return False
+        access_token = fresh
     try:
         oauth.revoke(access_token)
     except OAuthRejected:
         if refreshed:
             return False
         # Our expiry may be off (Fiken ended the token early): one more try with a new token.
-        access_token = _fresh_access_token(oauth, tokens)
-        if access_token is None:
+        fresh = _fresh_access_token(oauth, tokens)
+        if fresh is None:
             return False
         try:
-            oauth.revoke(access_token)
+            oauth.revoke(fresh)
         except OAuthRejected:
             return False
     return True

@@ -105,7 +105,8 @@ def accept_webhook(
             "invalid_payload",
         )
 
-    if webhook.ignored:
+    entity_type = webhook.entity_type
+    if entity_type is None:  # offer, claim
         return WebhookOutcome(
             202,
             {"status": "ignored", "reason": f"{webhook.kind} webhooks are not synced"},
@@ -116,7 +117,7 @@ def accept_webhook(
     envelope = QueueEnvelope(
         event_id=request.request_id,
         tenant_id=tenant.tenant_id,
-        entity_type=webhook.kind,  # type: ignore[arg-type]
+        entity_type=entity_type,
         entity_id=webhook.entity_id,
         moment_event=webhook.event[:64],
         received_at=request.received_at,

@@ -1,7 +1,7 @@
 """Moment's REST API, read-only: customers, projects, invoices (and the invoice PDF).
 
 ``{base_url}/companies/{companyCode}/{entity}``, Basic auth with user ``apikey`` and the tenant's
-key as password (moment.md §2.2). Synchronous: one Lambda invocation handles one event.
+key as password (docs/reference/moment.md §2.2). Synchronous: one Lambda invocation handles one event.
 
 What each outcome means for the processor (``momentsync.errors``):
 
@@ -66,7 +66,7 @@ from momentsync.observability import logger
 PRODUCTION_BASE_URL = "https://app.moment.team/api/1.0"
 API_KEY_USERNAME = "apikey"
 
-# Moment's "includes" (moment.md §2.4): GET /{entity}/{id}/include/{parts}, parts joined by "+"
+# Moment's "includes" (docs/reference/moment.md §2.4): GET /{entity}/{id}/include/{parts}, parts joined by "+"
 # (the form observed working live is ``include/base+email``). The part naming the invoice lines is
 # a GUESS — verify against the live swagger. ``None`` = plain GET.
 CUSTOMER_INCLUDE: str | None = None
@@ -84,7 +84,8 @@ SORT_PARAM = "sort"
 SORT_BY_ID = "id,asc"  # a stable order, so records do not shift between pages while we read
 DEFAULT_PAGE_SIZE = 200
 
-FINANCIAL_ACCOUNTS = "financialAccounts"  # observed (moment.md §7); lines may carry only its id
+# Observed (docs/reference/moment.md §7); lines may carry only its id.
+FINANCIAL_ACCOUNTS = "financialAccounts"
 ACCOUNTS_MAX_AGE_SECONDS = 60.0  # a burst of invoices shares one read; a renumbering shows within a minute
 RETRY_AFTER_CAP = 20.0  # seconds we wait inside one invocation (the processor's timeout is 120 s)
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx
@@ -307,6 +308,7 @@ class MomentClient:
         for ``momentsync tenants probe``, which compares them with the models."""
         include = {"invoices": INVOICE_INCLUDE, "customers": CUSTOMER_INCLUDE, "projects": PROJECT_INCLUDE}
         path = _with_include(collection, include.get(collection))
+        records: list[Any] = []
         for number in (0, 1):
             response = self._request(
                 path, params={PAGE_PARAM: number, SIZE_PARAM: size, SORT_PARAM: SORT_BY_ID}
@@ -315,12 +317,13 @@ class MomentClient:
                 data = json.loads(response.content, parse_float=Decimal)
             except ValueError:
                 raise MomentResponseInvalid(f"Moment's answer for {collection} is not JSON") from None
-            records = data.get("content") if isinstance(data, dict) else data
-            if not isinstance(records, list):
+            found = data.get("content") if isinstance(data, dict) else data
+            if not isinstance(found, list):
                 keys = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
                 raise MomentResponseInvalid(
                     f"Moment's {collection} list has no 'content' list (it sent: {keys})"
                 )
+            records = found
             counted = (data.get("page") or {}).get("totalElements") if isinstance(data, dict) else None
             if records or not isinstance(counted, int) or counted <= 0:
                 break
@@ -346,8 +349,9 @@ class MomentClient:
         self, collection: str, include: str | None, model: type[ModelT], modified_since: datetime | None
     ) -> Iterator[ModelT]:
         path = _with_include(collection, include)
-        page_model = Page[model]  # type: ignore[valid-type]
-        number, seen, requests = 0, set(), 0
+        page_model = Page[model]  # type: ignore[valid-type]  # a generic model made at run time from a class
+        number, requests = 0, 0
+        seen: set[object] = set()
         while True:
             params: dict[str, Any] = {PAGE_PARAM: number, SIZE_PARAM: self.page_size, SORT_PARAM: SORT_BY_ID}
             if modified_since is not None:
@@ -555,7 +559,7 @@ class MomentClient:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]; a Retry-After is honoured."""
-        delay = self._jitter() * min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        delay = self._jitter() * min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry_after_cap))
         return delay

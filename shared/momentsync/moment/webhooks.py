@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from momentsync.envelope import EntityType, is_entity_type
 from momentsync.moment.models import (
     WEBHOOK_ENTITY_MODELS,
     WebhookClaimRef,
@@ -55,9 +56,9 @@ class ParsedWebhook:
         return self.kind in IGNORED_KINDS
 
     @property
-    def entity_type(self) -> str | None:
+    def entity_type(self) -> EntityType | None:
         """``customer`` / ``project`` / ``invoice``; ``None`` for traffic we ignore."""
-        return None if self.ignored else self.kind
+        return self.kind if is_entity_type(self.kind) else None
 
 
 class WebhookPayloadError(ValueError):

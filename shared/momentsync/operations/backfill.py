@@ -19,9 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.operations.replay import AuditLog
 from momentsync.queue import EventQueue
 from momentsync.tenants import Tenant
@@ -34,8 +34,9 @@ LINKED, ADOPT, CREATE = "linked", "adopt", "create"
 NOT_TRANSFERABLE, BEFORE_CUTOVER = "not transferable", "before cutover"
 
 
+@runtime_checkable
 class NaturalKeyIndex(Protocol):
-    """What a connector offers a backfill (Fiken: ``FikenConnector``)."""
+    """What a connector offers a backfill (Fiken: ``FikenConnector``); checked with isinstance."""
 
     def natural_keys(self, entity_type: str) -> dict[str, str]: ...
 
@@ -50,7 +51,7 @@ class LinkLookup(Protocol):
 
 @dataclass(frozen=True)
 class PlannedRecord:
-    entity_type: str
+    entity_type: EntityType
     moment_id: int
     number: str | None
     action: str
@@ -145,7 +146,7 @@ class Backfill:
                 QueueEnvelope(
                     event_id=event_id,
                     tenant_id=tenant.tenant_id,
-                    entity_type=record.entity_type,  # type: ignore[arg-type]
+                    entity_type=record.entity_type,
                     entity_id=record.moment_id,
                     moment_event=BACKFILL_EVENT,
                     received_at=self.clock(),

@@ -160,7 +160,15 @@ def parse_dead_letter(message: dict[str, Any], now: datetime) -> DeadLetter:
 
 
 class TransferLogReader(Protocol):
-    def query(self, tenant_id: str, **kwargs: Any) -> list[TransferLogEntry]: ...
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        event_id: str | None = None,
+        limit: int = ...,
+        newest_first: bool = ...,
+    ) -> list[TransferLogEntry]: ...
 
 
 def with_logged_reason(letter: DeadLetter, transfer_log: TransferLogReader | None) -> DeadLetter:
@@ -209,9 +217,10 @@ class DeadLetterQueue:
         return queue_depth(self._sqs, self.queue_url)
 
     def arn(self) -> str:
-        return self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+        arn: str = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+        return arn
 
     def peek(self, where: DeadLetterFilter | None = None, *, limit: int | None = None) -> PeekResult:
         """The dead letters matching ``where``, oldest first; the queue is left as it was."""

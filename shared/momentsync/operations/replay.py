@@ -252,9 +252,10 @@ def replay_all_with_move_task(
     """
 
     def attributes(url: str) -> dict[str, str]:
-        return sqs.get_queue_attributes(
+        found: dict[str, str] = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
         )["Attributes"]
+        return found
 
     source = attributes(dead_letter_queue_url)
     destination_arn = attributes(event_queue_url)["QueueArn"]

@@ -16,8 +16,9 @@ from typing import Any
 
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.credentials import CredentialsNotFound
-from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.envelope import ENTITY_TYPES, QueueEnvelope, is_entity_type
 from momentsync.moment.client import MomentClient
+from momentsync.moment.models import Customer, Invoice, Project
 from momentsync.operations.replay import AuditLog
 from momentsync.queue import EventQueue
 from momentsync.tenants import Tenant
@@ -64,7 +65,7 @@ class Resync:
         reason: str = "by id",
         on_sent: Callable[[int], None] | None = None,
     ) -> ResyncReport:
-        if entity_type not in ENTITY_TYPES:
+        if not is_entity_type(entity_type):
             raise ResyncRefused(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
         if not tenant.accepts_webhooks:
             raise ResyncRefused(f"tenant {tenant.tenant_id} is disabled; resume it first")
@@ -74,7 +75,7 @@ class Resync:
             envelope = QueueEnvelope(
                 event_id=event_id,
                 tenant_id=tenant.tenant_id,
-                entity_type=entity_type,  # type: ignore[arg-type]
+                entity_type=entity_type,
                 entity_id=moment_id,
                 moment_event=RESYNC_EVENT,
                 received_at=self.clock(),
@@ -120,12 +121,13 @@ def open_moment_client(
 
 
 def moment_ids_modified_since(client: MomentClient, entity_type: str, since: datetime) -> Iterator[int]:
-    listing = {
+    listings: dict[str, Callable[[datetime | None], Iterator[Customer | Project | Invoice]]] = {
         "customer": client.list_customers,
         "project": client.list_projects,
         "invoice": client.list_invoices,
-    }.get(entity_type)
+    }
+    listing = listings.get(entity_type)
     if listing is None:
         raise ResyncRefused(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
-    for record in listing(modified_since=since):
+    for record in listing(since):
         yield record.id

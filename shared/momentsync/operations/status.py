@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from momentsync.connection import CredentialsSource, connection_state, stored_credentials
 from momentsync.envelope import ENTITY_TYPES
@@ -23,6 +23,9 @@ from momentsync.operations.dead_letters import QueueDepth, queue_depth
 from momentsync.sync.sync_state import StatusCounts, SyncLink
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import Tenant
+
+if TYPE_CHECKING:
+    from momentsync.reconcile.sweep import SweepRecord
 
 SYNCED_OUTCOMES = {Outcome.SYNCED.value, Outcome.UNCHANGED.value, Outcome.FLAGGED.value}
 
@@ -39,7 +42,7 @@ class ParkedCounter(Protocol):
 
 
 class SweepRecords(Protocol):
-    def get(self, tenant_id: str) -> Any: ...
+    def get(self, tenant_id: str) -> SweepRecord | None: ...
 
 
 @dataclass
@@ -88,8 +91,8 @@ class TenantReport:
 
     @property
     def last_error(self) -> EntityStatus | None:
-        errored = [e for e in self.entities if e.last_error_at]
-        return max(errored, key=lambda e: e.last_error_at) if errored else None  # type: ignore[arg-type, return-value]
+        errored = [(e.last_error_at, e) for e in self.entities if e.last_error_at]
+        return max(errored, key=lambda pair: pair[0])[1] if errored else None
 
     def as_dict(self) -> dict[str, Any]:
         latest = self.last_error
@@ -170,7 +173,7 @@ def tenant_report(
     )
 
 
-def _sweep_summary(record: Any) -> dict[str, Any] | None:
+def _sweep_summary(record: SweepRecord | None) -> dict[str, Any] | None:
     if record is None:
         return None
     return record.model_dump(

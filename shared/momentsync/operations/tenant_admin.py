@@ -48,6 +48,10 @@ class TenantChangeRefused(ValueError):
     """The change is not valid for this tenant (bad settings, or not from its current state)."""
 
 
+# The tenant's VAT registration as an operator sets it: "ask" leaves it to the target system.
+VatRegistered = Literal["yes", "no", "ask"]
+
+
 class SettingsChange(BaseModel):
     """What an operator asks to change; anything left at its default stays as it is."""
 
@@ -63,7 +67,7 @@ class SettingsChange(BaseModel):
     unset_accounts: list[str] = Field(default_factory=list)
     bank_account_number: str | None = None
     clear_bank_account_number: bool = False
-    vat_registered: Literal["yes", "no", "ask"] | None = None
+    vat_registered: VatRegistered | None = None
     foreign_currency: ForeignCurrency | None = None
     # What is transferred (TransferSettings): None leaves a choice as it is.
     data_types: list[str] | None = None
@@ -179,7 +183,7 @@ def _readable(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-# Fiken's invoiceRequest has no `kid` (fiken.md §8): in invoice mode Fiken issues its own KID.
+# Fiken's invoiceRequest has no `kid` (docs/reference/fiken.md §8): in invoice mode Fiken issues its own KID.
 KID_NOTE_INVOICE_MODE = (
     "invoice mode: Fiken numbers the invoice and issues its own KID; Moment's KID goes only into the "
     "invoice text, so payments made with Moment's KID will not match automatically in Fiken. "

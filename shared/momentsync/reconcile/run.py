@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -33,7 +34,7 @@ class ReconcileRun:
 
     def run(
         self, time_left: Callable[[], float] = lambda: float("inf"), *, budget_per_tenant: float = 60
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Sweeps tenants one after another while at least ``budget_per_tenant`` seconds are left;
         a tenant not reached keeps its watermark and is swept next run."""
         self.results = []

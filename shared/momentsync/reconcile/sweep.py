@@ -24,7 +24,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from momentsync.aws.sync_state import DynamoSyncState
-from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.moment.client import MomentClient
 from momentsync.queue import EventQueue
 from momentsync.sync.choices import filtered_out, not_transferred
@@ -135,7 +135,7 @@ class TenantSweep:
     max_enqueued: int = 200
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_event_id: Callable[[], str] = lambda: f"reconcile-{uuid.uuid4().hex}"
-    entity_types: tuple[str, ...] = field(default=ENTITY_TYPES)
+    entity_types: tuple[EntityType, ...] = field(default=ENTITY_TYPES)
 
     def run(
         self, tenant: Tenant, moment: MomentClient, requests: Callable[[], int] = lambda: 0
@@ -190,7 +190,7 @@ class TenantSweep:
 
     def _changes(
         self, tenant: Tenant, moment: MomentClient, since: datetime | None
-    ) -> Iterator[tuple[str, Any]]:
+    ) -> Iterator[tuple[EntityType, Any]]:
         listings = {
             "customer": moment.list_customers,
             "project": moment.list_projects,
@@ -202,12 +202,12 @@ class TenantSweep:
             for found in listings[entity_type](modified_since=since):
                 yield entity_type, found
 
-    def _enqueue(self, tenant: Tenant, entity_type: str, moment_id: int) -> None:
+    def _enqueue(self, tenant: Tenant, entity_type: EntityType, moment_id: int) -> None:
         event_id = self.new_event_id()
         envelope = QueueEnvelope(
             event_id=event_id,
             tenant_id=tenant.tenant_id,
-            entity_type=entity_type,  # type: ignore[arg-type]
+            entity_type=entity_type,
             entity_id=moment_id,
             moment_event=RECONCILE_EVENT,
             received_at=self.clock(),

@@ -17,7 +17,7 @@ from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.connect.links import ConnectLink, OneTimeTokenKind, OneTimeTokenRejected, create_connect_link
 from momentsync.connection import CredentialsSource, connection_state, stored_credentials
-from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
+from momentsync.envelope import QueueEnvelope, is_entity_type
 from momentsync.queue import EventQueue
 from momentsync.selfservice.sessions import PageSession
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
@@ -138,7 +138,7 @@ class SelfService:
     def send_again(self, session: PageSession, entity_type: str, moment_id: int) -> str:
         """Queues a resync of one record the page shows as failed (nothing else can be sent)."""
         picture = self.picture(session)
-        if entity_type not in ENTITY_TYPES or not any(
+        if not is_entity_type(entity_type) or not any(
             (e.entity_type, e.entity_id) == (entity_type, moment_id) for e in picture.failed
         ):
             raise PageRefused("that record is not among the failed ones")
@@ -147,7 +147,7 @@ class SelfService:
             QueueEnvelope(
                 event_id=event_id,
                 tenant_id=session.tenant_id,
-                entity_type=entity_type,  # type: ignore[arg-type]
+                entity_type=entity_type,
                 entity_id=moment_id,
                 moment_event=PAGE_EVENT,
                 received_at=self.clock(),

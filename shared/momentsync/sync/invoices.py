@@ -15,9 +15,14 @@ The target has no idempotency keys (Fiken: none). Exactly once comes from four r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
 from momentsync.clock import utcnow
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.moment.models import Invoice
 from momentsync.ports import InvoiceParties, RemoteRecord, differences_reason, totals_differences
 from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.customers import ensure_customer, record_deleted
@@ -133,7 +138,9 @@ def sync_invoice(
     return finish(session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted)
 
 
-def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] = ()) -> InvoiceParties:
+def resolve_parties(
+    session: TenantSession, invoice: Invoice, crediting: tuple[int, ...] = ()
+) -> InvoiceParties:
     """Customer, project and (for a credit note) the credited invoice, synced first when not linked."""
     if invoice.is_credit_note and invoice.credited_invoice_id is None:
         # Nothing to credit against: no Fiken credit note or credited sale, no over-credit check.
@@ -179,7 +186,7 @@ def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] 
     return InvoiceParties(customer=customer, project=project, credited=credited)
 
 
-def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> SyncResult:
+def adopt_only(session: TenantSession, invoice: Invoice, link: SyncLink, reason: str) -> SyncResult:
     """Link a document the books already hold by its natural key; create nothing."""
     calls_before = session.connector.remote_calls
     parties = resolve_parties(session, invoice)
@@ -219,7 +226,7 @@ def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> 
     )
 
 
-def record_intent(session: TenantSession, link: SyncLink, invoice) -> SyncLink:
+def record_intent(session: TenantSession, link: SyncLink, invoice: Invoice) -> SyncLink:
     """Step 1 of exactly once: from now on every attempt searches before it creates."""
     return session.state.save(
         link.model_copy(
@@ -234,7 +241,12 @@ def record_intent(session: TenantSession, link: SyncLink, invoice) -> SyncLink:
 
 
 def after_transfer(
-    session: TenantSession, invoice, link: SyncLink, digest: str, due_date, calls
+    session: TenantSession,
+    invoice: Invoice,
+    link: SyncLink,
+    digest: str,
+    due_date: date | None,
+    calls: Callable[[], int],
 ) -> SyncResult:
     remote = RemoteRecord(link.remote_id or "", link.remote_number, link.details)
     applied = applied_version(link)
@@ -258,14 +270,15 @@ def after_transfer(
             reason="changed after transfer: needs a credit note in Moment",
             remote_calls=calls(),
         )
-    changed_due_date = due_date is not None and str(due_date) != link.details.get("due_date")
-    applied = False
-    if changed_due_date:
-        applied = session.connector.update_invoice_due_date(remote, due_date)
-        link = _save(session, link, {"details": {**link.details, "due_date": str(due_date)}})
+    new_due_date = due_date if str(due_date) != link.details.get("due_date") else None
+    changed_due_date = new_due_date is not None
+    due_date_applied = False
+    if new_due_date is not None:
+        due_date_applied = session.connector.update_invoice_due_date(remote, new_due_date)
+        link = _save(session, link, {"details": {**link.details, "due_date": str(new_due_date)}})
     if link.pending:
         return finish(session, invoice, link, remote, calls, adopted=False, created_now=False)
-    if changed_due_date and not applied:
+    if changed_due_date and not due_date_applied:
         reason = "due date changed in Moment, but this document's due date cannot be changed in the books"
         return SyncResult(Outcome.FLAGGED, remote_id=link.remote_id, remote_calls=calls(), reason=reason)
     if not changed_due_date and newer:
@@ -281,10 +294,10 @@ def after_transfer(
 
 def finish(
     session: TenantSession,
-    invoice,
+    invoice: Invoice,
     link: SyncLink,
     remote: RemoteRecord,
-    calls,
+    calls: Callable[[], int],
     *,
     adopted: bool,
     created_now: bool,
@@ -338,7 +351,7 @@ def finish(
     return SyncResult(Outcome.SYNCED, remote_id=remote.remote_id, remote_calls=calls(), details=details)
 
 
-def attach_pdf(session: TenantSession, invoice, remote: RemoteRecord) -> None:
+def attach_pdf(session: TenantSession, invoice: Invoice, remote: RemoteRecord) -> None:
     try:
         pdf = session.moment.get_invoice_pdf(invoice.id)
     except MomentRecordNotFound as exc:
@@ -346,7 +359,7 @@ def attach_pdf(session: TenantSession, invoice, remote: RemoteRecord) -> None:
     session.connector.attach_invoice_pdf(remote, f"faktura-{invoice.invoice_number}.pdf", pdf)
 
 
-def _save(session: TenantSession, link: SyncLink, update: dict) -> SyncLink:
+def _save(session: TenantSession, link: SyncLink, update: dict[str, Any]) -> SyncLink:
     try:
         return session.state.save(link.model_copy(update={**update, "source_modified_at": None}))
     except StaleWrite:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from momentsync.envelope import QueueEnvelope
 from momentsync.observability import logger
@@ -18,7 +18,17 @@ from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 
 
 class TransferLogReader(Protocol):
-    def query(self, tenant_id: str, **kwargs: Any) -> list[TransferLogEntry]: ...
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        outcome: str | None = None,
+        limit: int = ...,
+        newest_first: bool = ...,
+        page_size: int | None = None,
+        max_scanned: int | None = None,
+    ) -> list[TransferLogEntry]: ...
 
 
 class NotFoundAlerts(Protocol):

@@ -68,4 +68,5 @@ def ensure_project(session: TenantSession, project_id: int) -> RemoteRecord:
         raise PermanentError(f"project {project_id} cannot be transferred yet: {exc.reason}") from exc
     if result.remote_id is None:
         raise PermanentError(f"project {project_id} no longer exists in Moment")
-    return RemoteRecord(result.remote_id, session.link(ENTITY, project_id).remote_number)  # type: ignore[union-attr]
+    synced = session.link(ENTITY, project_id)
+    return RemoteRecord(result.remote_id, synced.remote_number if synced else None)

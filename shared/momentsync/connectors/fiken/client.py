@@ -1,6 +1,6 @@
 """``FikenClient``: Fiken API v2 over httpx (sync; one Lambda works one tenant's events in order).
 
-What Fiken's behaviour demands (fiken.md):
+What Fiken's behaviour demands (docs/reference/fiken.md):
 
 - One request in flight and ~4 per second per tenant: every request goes through a ``RequestPacer``.
 - 429 carries no Retry-After: exponential backoff with full jitter. A 429 means "not executed", so
@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypedDict, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -122,6 +122,16 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 # ---------------------------------------------------------------- errors
+class FikenFailureContext(TypedDict):
+    """The keyword arguments every FikenFailure takes: where it happened and what Fiken said."""
+
+    method: str
+    path: str
+    status: int | None
+    fiken_message: str | None
+    request_id: str | None
+
+
 class FikenFailure(Exception):
     """Mixed into every error this client raises; catch it for "anything Fiken". Never instantiated alone.
 
@@ -360,8 +370,8 @@ class FikenClient:
         """The last invoice number used, or None when the counter is not initialised.
 
         The spec declares only 200 here; the 409 for "not initialised" is what a third-party
-        client saw (fiken.md §8). So a 404, a 400/409 and a 200 without a value all read as "not
-        initialised": the caller then initialises it, which cannot hurt (see below).
+        client saw (docs/reference/fiken.md §8). So a 404, a 400/409 and a 200 without a value all read as
+        "not initialised": the caller then initialises it, which cannot hurt (see below).
         """
         try:
             response = self._request("GET", INVOICE_COUNTER)
@@ -445,7 +455,8 @@ class FikenClient:
         return self._create(BANK_ACCOUNTS, bank_account)
 
     def list_accounts(self, **filters: Any) -> list[Account]:
-        """This year's bookkeeping accounts. Paged although the spec's table says not (fiken.md §3.6)."""
+        """This year's bookkeeping accounts, paged although the spec's table says not
+        (docs/reference/fiken.md §3.6)."""
         params = AccountFilter.model_validate(filters).to_params()
         return list(self.iterate(ACCOUNTS, params, Account))
 
@@ -758,7 +769,7 @@ class FikenClient:
     def _rejection(self, call: _Call, status: int, message: str | None, request_id: str) -> FikenFailure:
         said = f": {message}" if message else ""
         where = f"{call.method} {call.template}"
-        context = {
+        context: FikenFailureContext = {
             "method": call.method,
             "path": call.template,
             "status": status,

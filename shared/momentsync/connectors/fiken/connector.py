@@ -21,6 +21,7 @@ from momentsync.connectors.fiken.models import (
     Attachment,
     BankAccountRequest,
     BankAccountType,
+    Contact,
     ContactResult,
     CreditNoteResult,
     InvoiceResult,
@@ -176,7 +177,7 @@ class FikenConnector:
         except FikenNotFound:
             return None  # deleted in Fiken: find or create it again
 
-    def _find_contact(self, customer: Customer, wanted) -> ContactResult | None:
+    def _find_contact(self, customer: Customer, wanted: Contact) -> ContactResult | None:
         """No link yet (or a lost create response): look Fiken up by our keys before any POST."""
         found = self.client.find_contacts(member_number_string=wanted.member_number_string)
         if not found and wanted.organization_number:
@@ -293,7 +294,7 @@ class FikenConnector:
         if kind != KIND_SALE and invoice.currency_code.upper() != "NOK":
             self._refuse_target_rate(invoice)
         vat_registered = self._vat_registered()
-        customer_id = _int(parties.customer)
+        customer_id = int(parties.customer.remote_id)
         project_id = _int(parties.project)
         if kind == KIND_CREDIT_NOTE:
             return self._create_credit_note(invoice, parties, vat_registered, customer_id, project_id)
@@ -328,7 +329,14 @@ class FikenConnector:
         self._remember(kind, invoice_id, _invoice_totals(created))
         return RemoteRecord(str(invoice_id), _number(created.invoice_number), {"kind": kind})
 
-    def _create_credit_note(self, invoice, parties, vat_registered, customer_id, project_id) -> RemoteRecord:
+    def _create_credit_note(
+        self,
+        invoice: Invoice,
+        parties: InvoiceParties,
+        vat_registered: bool,
+        customer_id: int,
+        project_id: int | None,
+    ) -> RemoteRecord:
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
         if credited.details.get("kind") == KIND_CREDIT_NOTE:
@@ -395,7 +403,14 @@ class FikenConnector:
                 "Use sale mode (Moment's rate) or set foreign_currency=target_rate"
             )
 
-    def _create_sale_credit(self, invoice, parties, groups, customer_id, project_id) -> RemoteRecord:
+    def _create_sale_credit(
+        self,
+        invoice: Invoice,
+        parties: InvoiceParties,
+        groups: list[mapping.LineGroup],
+        customer_id: int,
+        project_id: int | None,
+    ) -> RemoteRecord:
         """A credit note on a sale: refused when it credits more than is left, else a negative sale."""
         credited = parties.credited
         assert credited is not None, "a credit note is resolved with the invoice it credits"
@@ -510,12 +525,14 @@ class FikenConnector:
         facts = self._facts()
         if "vat_registered" not in facts:
             facts["vat_registered"] = (self.client.get_company().vat_type or "").lower() != "no"
-        return facts["vat_registered"]
+        registered: bool = facts["vat_registered"]
+        return registered
 
     def _bank_account_code(self) -> str:
         facts = self._facts()
         if "bank_account_code" in facts:
-            return facts["bank_account_code"]
+            known: str = facts["bank_account_code"]
+            return known
         wanted = self.tenant.mapping.bank_account_number
         accounts = [a for a in self.client.list_bank_accounts() if not a.inactive]
         if wanted:

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from momentsync.connectors.fiken.models import (
@@ -26,12 +27,13 @@ from momentsync.connectors.fiken.models import (
     OrderLine,
     PartialCreditNoteRequest,
     ProjectRequest,
+    SaleKind,
     SaleRequest,
     UpdateProjectRequest,
 )
 from momentsync.connectors.fiken.vat import VAT_RATE_PERCENT, vat_type_for
 from momentsync.errors import PermanentError
-from momentsync.moment.models import Customer, Invoice, Project
+from momentsync.moment.models import Customer, Invoice, InvoiceLine, Project
 from momentsync.tenants import MappingSettings
 
 # Fiken's address.country is a country name (the spec's example is "Norway").
@@ -158,18 +160,25 @@ def email_known(customer: Customer) -> bool:
 
 
 def _merged_address(wanted: Address | None, customer: Customer, existing: object | None) -> Address | None:
-    values = {field: getattr(existing, field, None) for field in _ADDRESS_SOURCES}
+    values: dict[str, str | None] = {field: getattr(existing, field, None) for field in _ADDRESS_SOURCES}
     for field, source in _ADDRESS_SOURCES.items():
         if customer.was_sent(source):
             values[field] = getattr(wanted, field, None) if wanted is not None else None
-    if customer.was_sent("country_code") and (customer.country_code or "").strip():
+    sent_country = (customer.country_code or "").strip()
+    if customer.was_sent("country_code") and sent_country:
         # The country Moment sent, even when the rest of the address came under names we do not read
         # (``wanted`` is None then, and its Norway default must not replace it).
-        code = customer.country_code.strip().upper()  # type: ignore[union-attr]
+        code = sent_country.upper()
         values["country"] = COUNTRY_NAMES.get(code, code)
     if not any(values[field] for field in ("street_address", "post_code", "city")):
         return None
-    return Address(**{**values, "country": values["country"] or DEFAULT_COUNTRY})
+    return Address(
+        street_address=values["street_address"],
+        street_address_line2=values["street_address_line2"],
+        post_code=values["post_code"],
+        city=values["city"],
+        country=values["country"] or DEFAULT_COUNTRY,
+    )
 
 
 def project_request(project: Project, contact_id: int | None) -> ProjectRequest:
@@ -211,11 +220,17 @@ class LineGroup:
         return text if len(text) <= 200 else text[:197] + "..."
 
 
-def classify_lines(invoice: Invoice, settings: MappingSettings, *, vat_registered: bool) -> list[tuple]:
+# A Moment line with the Fiken income account and vatType it books on.
+ClassifiedLine = tuple[InvoiceLine, str, str]
+
+
+def classify_lines(
+    invoice: Invoice, settings: MappingSettings, *, vat_registered: bool
+) -> list[ClassifiedLine]:
     """Each Moment line with its Fiken income account and vatType (permanent errors name the fix)."""
     if not invoice.lines:
         raise PermanentError(f"invoice {invoice.invoice_number} has no lines in Moment")
-    classified = []
+    classified: list[ClassifiedLine] = []
     for line in invoice.lines:
         moment_account = line.account_number
         if not moment_account:
@@ -241,7 +256,7 @@ def group_lines(invoice: Invoice, settings: MappingSettings, *, vat_registered: 
     line joins a group only while the group stays consistent (VAT = net × rate, rounded half up);
     otherwise it starts another line on the same account. Usually that is one line per account.
     """
-    buckets: OrderedDict[tuple[str, str], list[list]] = OrderedDict()
+    buckets: OrderedDict[tuple[str, str], list[list[InvoiceLine]]] = OrderedDict()
     for line, account, vat_type in classify_lines(invoice, settings, vat_registered=vat_registered):
         rate = VAT_RATE_PERCENT[vat_type]
         groups = buckets.setdefault((account, vat_type), [])
@@ -265,12 +280,19 @@ def group_lines(invoice: Invoice, settings: MappingSettings, *, vat_registered: 
     ]
 
 
-def _consistent(lines: list, rate: Decimal, vat_registered: bool) -> bool:
+def _consistent(lines: list[InvoiceLine], rate: Decimal, vat_registered: bool) -> bool:
     if len(lines) == 1 or not vat_registered:
         return True
     net = sum(line.amount_excl_vat_ore for line in lines)
     vat = sum(line.vat_amount_ore for line in lines)
     return vat == int((Decimal(net) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _invoice_date(invoice: Invoice) -> date:
+    """The invoice's date: Invoice.check_complete refuses an invoice without one before any mapping."""
+    if invoice.invoice_date is None:
+        raise PermanentError(f"invoice {invoice.invoice_number} has no invoice date in Moment")
+    return invoice.invoice_date
 
 
 def invoice_uuid(tenant_id: str, invoice: Invoice) -> uuid.UUID:
@@ -325,13 +347,14 @@ def invoice_request(
     project_id: int | None,
     bank_account_code: str,
 ) -> InvoiceRequest:
+    issue_date = _invoice_date(invoice)
     return InvoiceRequest(
         uuid=invoice_uuid(tenant_id, invoice),
-        issue_date=invoice.invoice_date,
-        due_date=invoice.due_date or invoice.invoice_date,
+        issue_date=issue_date,
+        due_date=invoice.due_date or issue_date,
         lines=[
             InvoiceLineRequest(
-                quantity=1,
+                quantity=Decimal(1),
                 unit_price=group.net,
                 net=group.net,
                 vat=group.vat,
@@ -365,9 +388,9 @@ def sale_request(
         lines[0].description = _clip(f"{references}: {lines[0].description}", 200)
     return SaleRequest(
         sale_number=str(invoice.invoice_number),
-        date=invoice.invoice_date,
+        date=_invoice_date(invoice),
         due_date=invoice.due_date,
-        kind="external_invoice",
+        kind=SaleKind.EXTERNAL_INVOICE,
         kid=invoice.payment_id,
         currency=invoice.currency_code.upper(),
         customer_id=customer_id,
@@ -427,7 +450,7 @@ def mirrors(credit_split: Split, original_split: Split) -> bool:
 
 def full_credit_note(credit_note: Invoice, invoice_id: int) -> FullCreditNoteRequest:
     return FullCreditNoteRequest(
-        issue_date=credit_note.invoice_date,
+        issue_date=_invoice_date(credit_note),
         invoice_id=invoice_id,
         credit_note_text=credit_note_text(credit_note, with_fields=False),
     )
@@ -446,7 +469,7 @@ def partial_credit_note(
     line's VAT from its net, which equals Moment's own per-line VAT; grouping would round differently.
     """
     return PartialCreditNoteRequest(
-        issue_date=credit_note.invoice_date,
+        issue_date=_invoice_date(credit_note),
         invoice_id=invoice_id,
         contact_id=customer_id,
         project=project_id,
@@ -457,7 +480,7 @@ def partial_credit_note(
         credit_note_text=credit_note_text(credit_note, with_fields=True),
         lines=[
             CreditNoteLine(
-                quantity=1,
+                quantity=Decimal(1),
                 unit_price=-line.amount_excl_vat_ore,
                 vat_type=vat_type,
                 income_account=account,
@@ -481,8 +504,8 @@ def sale_credit_request(
     customer_id: int,
     project_id: int | None,
 ) -> SaleRequest:
-    """Sale mode has no credit note endpoint for sales (fiken.md §3.7): Moment's credit note is booked
-    as a sale of its own, numbered by Moment, with Moment's negative lines; each line names the sale it
+    """Sale mode has no credit note endpoint for sales (docs/reference/fiken.md §3.7): Moment's credit note is
+    booked as a sale of its own, numbered by Moment, with Moment's negative lines; each line names the sale it
     credits, which is how the credits of a sale are found again (over-crediting)."""
     request = sale_request(credit_note, groups, customer_id=customer_id, project_id=project_id)
     prefix = f"{SALE_CREDIT_PREFIX} {credited_number}"

@@ -3,7 +3,7 @@
 Implements the Fiken client's ``TokenProvider`` protocol (``access_token``,
 ``refresh_after_unauthorized``). Fiken rotates refresh tokens, so two refreshes with the same refresh
 token must never race: the loser would be handed ``invalid_grant`` and the tenant wrongly flagged
-(aws.md §3). Hence:
+(docs/reference/aws.md §3). Hence:
 
 1. the access token is reused from memory until ``expires_at - margin``;
 2. a refresh takes the tenant's lease, then re-reads the secret bypassing every cache
@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.clock import utcnow
@@ -133,7 +133,7 @@ class FikenTokenProvider:
         """(new tokens, whether another holder stored them); the new pair is not yet persisted."""
         if stored.refresh_token is None:
             self._needs_reauth("Fiken gave no refresh token; the connection must be renewed")
-        spent = stored.refresh_token.get_secret_value()  # type: ignore[union-attr]
+        spent = stored.refresh_token.get_secret_value()
         try:
             grant = self._oauth.refresh(spent)
         except InvalidGrant:
@@ -160,7 +160,7 @@ class FikenTokenProvider:
                     raise TransientError("could not store the refreshed Fiken tokens") from None
                 time.sleep(self._persist_retry_seconds * attempt)
 
-    def _needs_reauth(self, reason: str) -> None:
+    def _needs_reauth(self, reason: str) -> NoReturn:
         """Flags the tenant (compare-and-set) and raises; the processor parks and notifies."""
         for _ in range(3):
             tenant = self._tenants.get(self.tenant_id)
@@ -196,7 +196,7 @@ class FikenTokenProvider:
     def _tokens_of(self, credentials: TenantCredentials) -> OAuthTokens:
         if credentials.fiken is None:
             self._needs_reauth("no Fiken connection is stored for this tenant")
-        return credentials.fiken  # type: ignore[return-value]
+        return credentials.fiken
 
     def _usable(self, tokens: OAuthTokens) -> bool:
         return tokens.expires_at - self._margin > self._clock()

@@ -1,6 +1,6 @@
 """``SpareBank1Client``: the Unimicro platform's REST API over httpx, for one company (``CompanyKey``).
 
-What the platform's behaviour demands (sparebank1.md §3):
+What the platform's behaviour demands (docs/reference/sparebank1.md §3):
 
 - Every business call carries ``Authorization: Bearer`` and ``CompanyKey``; ``/api/init/companies``
   needs only the token.
@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -53,7 +53,20 @@ UNAUTHORIZED_REMEDY = (
 )
 
 
+# Rows as the platform lists them (an alias: inside SpareBank1Client, ``list`` names its method).
+Rows = list[dict[str, Any]]
+
+
 # ---------------------------------------------------------------- errors
+class SpareBank1FailureContext(TypedDict):
+    """The keyword arguments every SpareBank1Failure takes: where it happened and what was said."""
+
+    method: str
+    path: str
+    status: int | None
+    platform_message: str | None
+
+
 class SpareBank1Failure(Exception):
     """Mixed into every error this client raises. ``status`` is None when no response came."""
 
@@ -165,16 +178,16 @@ class SpareBank1Client:
         orderby: str | None = None,
         top: int = PAGE_SIZE,
         skip: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> Rows:
         params = _params(filter=filter, select=select, expand=expand, orderby=orderby, top=top, skip=skip)
         data = self._request("GET", f"/api/biz/{route}", params=params)
         if not isinstance(data, list):
             raise self._odd("GET", f"/api/biz/{route}", "not a JSON array")
         return [row for row in data if isinstance(row, dict)]
 
-    def list_all(self, route: str, **query: Any) -> list[dict[str, Any]]:
+    def list_all(self, route: str, **query: Any) -> Rows:
         """Every page (``top``/``skip`` until a short page): the default page is not the whole list."""
-        rows: list[dict[str, Any]] = []
+        rows: Rows = []
         for page in range(MAX_PAGES):
             batch = self.list(route, top=PAGE_SIZE, skip=page * PAGE_SIZE, **query)
             rows.extend(batch)
@@ -188,7 +201,7 @@ class SpareBank1Client:
         filter: str,
         match: Callable[[dict[str, Any]], bool],
         **query: Any,  # noqa: A002
-    ) -> list[dict[str, Any]]:
+    ) -> Rows:
         """Rows matching ``filter``, re-checked with ``match`` (an unknown filter field returns all rows)."""
         return [row for row in self.list_all(route, filter=filter, **query) if match(row)]
 
@@ -273,7 +286,12 @@ class SpareBank1Client:
                 return loads(response.content) if response.content.strip() else None
             error = _error_body(response)
             message = _scrub(readable_reason(error) or response.text.strip()[:MAX_MESSAGE_CHARS], used)
-            context = {"method": method, "path": template, "status": status, "platform_message": message}
+            context: SpareBank1FailureContext = {
+                "method": method,
+                "path": template,
+                "status": status,
+                "platform_message": message,
+            }
             if status == 401 and not minted_again:
                 minted_again = True
                 token = self._tokens.mint_again(token)
@@ -386,9 +404,9 @@ def readable_reason(error: ErrorBody | None) -> str | None:
     for result in error.Messages or []:
         if result.Message:
             parts.append(result.Message)
-    for text in (error.Message, error.message):
-        if text:
-            parts.append(text)
+    for said in (error.Message, error.message):
+        if said:
+            parts.append(said)
     unique = list(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
     if not unique:
         return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from momentsync.connectors.credits import over_credit_reason
@@ -71,7 +72,8 @@ class SpareBank1Connector:
     def __init__(self, tenant: Tenant, client: SpareBank1Client, *, amounts_include_vat: bool = True) -> None:
         self.tenant = tenant
         self.client = client
-        # [INF] sparebank1.md §6.2: a draft line with an output VAT type carries the gross amount.
+        # [INF] docs/reference/sparebank1.md §6.2: a draft line with an output VAT type carries the gross
+        # amount.
         self.amounts_include_vat = amounts_include_vat
         self._read_back: dict[str, InvoiceTotals] = {}
         self._customer_accounts: dict[int, int] = {}
@@ -338,7 +340,7 @@ class SpareBank1Connector:
         lines = [JournalEntryLine.model_validate(row) for row in rows]
         voucher = credited.details.get("voucher") or credited.remote_number
         original = sum(
-            mapping.to_ore(line.Amount or 0)
+            mapping.to_ore(line.Amount or Decimal(0))
             for line in lines
             if str(line.JournalEntryID) == credited.remote_id
         )
@@ -363,7 +365,7 @@ class SpareBank1Connector:
                     "note belongs to the credited invoice's customer; correct it in Moment"
                 )
         already = -sum(
-            mapping.to_ore(line.Amount or 0)
+            mapping.to_ore(line.Amount or Decimal(0))
             for line in lines
             if line.InvoiceNumber != str(invoice.invoice_number)
             and mapping.credits_invoice(line.Description, invoice.credited_invoice_number, voucher)
@@ -438,7 +440,7 @@ class SpareBank1Connector:
             return _company_ids.setdefault(self.client.company_key.lower(), {})
 
     def _currency_id(self, code: str) -> int:
-        cache = self._ids().setdefault("currencies", {})
+        cache: dict[str, int] = self._ids().setdefault("currencies", {})
         if code not in cache:
             rows = self.client.find(
                 "currencycodes",
@@ -451,7 +453,7 @@ class SpareBank1Connector:
         return cache[code]
 
     def _sales_account_id(self, number: str) -> int:
-        cache = self._ids().setdefault("accounts", {})
+        cache: dict[str, int] = self._ids().setdefault("accounts", {})
         if number not in cache:
             if not number.isdigit():
                 raise PermanentError(f"account {number} is not a number; SpareBank 1 accounts are numeric")
@@ -509,7 +511,8 @@ class SpareBank1Connector:
             )
             types = [VatType.model_validate(row) for row in rows]
             ids["vat_types"] = {str(t.VatCode): t for t in types if t.VatCode is not None}
-        return ids["vat_types"]
+        vat_types: dict[str, VatType] = ids["vat_types"]
+        return vat_types
 
     def _vat_codes(self) -> dict[int, str]:
         return {t.ID: code for code, t in self._vat_types().items()}
