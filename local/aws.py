@@ -13,10 +13,13 @@ stranded). SQS performs each call atomically, so the embedded server does too (`
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import multiprocessing
 import os
+import signal
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,7 @@ from moto.server import ThreadedMotoServer
 from moto.sqs.models import SQSBackend
 
 from local.template import LocalNames, Resolver, load_template
+from local.workers import exit_with_parent
 
 _SUPPORTED = {
     "AWS::SQS::Queue",
@@ -44,7 +48,7 @@ _LOCAL_CREDENTIALS = {
 
 @dataclass
 class EmbeddedAws:
-    server: ThreadedMotoServer
+    server: ThreadedMotoServer | MotoProcess
     endpoint_url: str
     region: str
 
@@ -116,16 +120,61 @@ def fifo_group_order() -> None:
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
 
 
-def start_embedded_aws(region: str) -> EmbeddedAws:
-    """Starts moto on a free loopback port and points every boto3 client in this process at it."""
+def _serve_moto(connection: Any) -> None:
+    """A moto server process: sends its endpoint, serves until told to stop (or the stack is gone)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack's process decides when AWS stops
+    exit_with_parent()
     fifo_group_order()
     atomic_sqs()
-    # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    connection.send(f"http://{host}:{port}")
+    with contextlib.suppress(EOFError):
+        connection.recv()
+    server.stop()
+
+
+class MotoProcess:
+    """moto's server in its own process, so its CPU is not the stack's interpreter's (bench, chaos).
+
+    Its state cannot be snapshotted from the stack's process (``make run`` keeps moto in-process).
+    """
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_serve_moto, args=(child,), name="moto", daemon=True)
+        self._process.start()
+        self.endpoint_url: str = self._connection.recv()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.send("stop")
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def start_embedded_aws(region: str, *, own_process: bool = False) -> EmbeddedAws:
+    """Starts moto on a free loopback port and points every boto3 client in this process at it.
+
+    ``own_process``: moto runs in a process of its own (its state is then not reachable from here).
+    """
+    server: ThreadedMotoServer | MotoProcess
+    if own_process:
+        server = MotoProcess()
+        endpoint = server.endpoint_url
+    else:
+        fifo_group_order()
+        atomic_sqs()
+        # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
     os.environ.update(_LOCAL_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ["AWS_DEFAULT_REGION"] = region

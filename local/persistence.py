@@ -116,6 +116,9 @@ def take(stack: Any, emulators: dict[str, Any], demo: dict[str, Any]) -> Snapsho
     """A snapshot of the running stack; call with the pollers stopped or between their calls."""
     from local.aws import _SQS_LOCK  # the lock every SQS call holds: no message moves mid-copy
 
+    if stack.config.aws_process:
+        raise SnapshotUnusable("moto runs in its own process: its state cannot be saved from here")
+
     emulator_state: dict[str, dict[str, Any]] = {}
     for name, emulator in emulators.items():
         with emulator.lock if hasattr(emulator, "lock") else threading.Lock():

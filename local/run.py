@@ -57,10 +57,16 @@ LOCAL_CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the emulator's own, 
 SB1_TENANT = "demo-sb1"
 SB1_MOMENT_COMPANY = "demo-sb1"
 SB1_MOMENT_KEY = "local-demo-sb1-moment-key"
+# Like Lambda, each invocation in its own process (local.workers), one per core. Started before the
+# stack serves: a worker started on demand on a loaded machine took over 30 s, past the connect
+# flow's browser timeout (make demo failed that way at load 45).
+WORKERS = 2
 
 
 class Demo:
-    def __init__(self, *, port: int, verbose: bool, restore: persistence.Snapshot | None = None) -> None:
+    def __init__(
+        self, *, port: int, verbose: bool, restore: persistence.Snapshot | None = None, workers: int = WORKERS
+    ) -> None:
         # A restored stack's records (the SpareBank 1 tenant's bank URL, tokens' audiences) name the
         # emulators' earlier ports: they are reused.
         ports = restore.demo.get("ports", {}) if restore else {}
@@ -82,6 +88,8 @@ class Demo:
                 state_file=Path(os.environ.get("MOMENTSYNC_LOCAL_STATE", STATE_FILE)),
                 parameters=parameters,
                 log_level=None if verbose else "WARNING",
+                workers=workers,
+                warm_workers=True,
             )
         ).start(restore=restore)
         self.aws = self.stack.aws
@@ -321,6 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=3000, help="local HTTP API port (0: any free port)")
     parser.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        help=f"worker processes the functions run in, one invocation each at a time (default {WORKERS}; "
+        "0: all in this process)",
+    )
+    parser.add_argument(
         "--fresh", action="store_true", help=f"forget the saved state ({STATE_NOTE}) and start empty"
     )
     args = parser.parse_args(argv)
@@ -333,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         except persistence.SnapshotUnusable as exc:
             print(f"{exc}: starting fresh (it is replaced on exit)")
     if snapshot is not None:
-        return serve_restored(snapshot, port=args.port, verbose=args.verbose)
-    demo = Demo(port=0 if args.demo else args.port, verbose=args.verbose)
+        return serve_restored(snapshot, port=args.port, verbose=args.verbose, workers=args.workers)
+    demo = Demo(port=0 if args.demo else args.port, verbose=args.verbose, workers=args.workers)
     try:
         demo.register_fiken_app()
         webhook_url = demo.create_tenant()
@@ -409,10 +424,12 @@ def serve(demo: Demo, saved: dict) -> None:
     )
 
 
-def serve_restored(snapshot: persistence.Snapshot, *, port: int, verbose: bool) -> int:
+def serve_restored(
+    snapshot: persistence.Snapshot, *, port: int, verbose: bool, workers: int = WORKERS
+) -> int:
     """A restart of `make run`: the saved stack, emulators and demo tenants, processing what was queued."""
     try:
-        demo = Demo(port=port, verbose=verbose, restore=snapshot)
+        demo = Demo(port=port, verbose=verbose, restore=snapshot, workers=workers)
     except persistence.SnapshotUnusable as exc:
         print(f"{exc}: run `make run RUN_ARGS=--fresh` to start empty")
         return 2

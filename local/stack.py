@@ -1,6 +1,10 @@
-"""The whole pipeline in one process: embedded AWS (moto), the HTTP API, the functions, the poller.
+"""The whole pipeline: embedded AWS (moto), the HTTP API, the functions, the poller.
 
 Used by ``make run`` / ``make demo``, the integration tests, the benchmarks and the chaos suite.
+With ``workers`` set, every invocation runs in a pool of worker processes (``local.workers``: one
+invocation per process at a time, like Lambda's execution environments); with ``workers=0`` the
+functions run on the servers' threads in this process, which the tests that patch a function's
+module need.
 Function environments come from template.yaml with intrinsics resolved against the local resources;
 parameters (base URLs of Moment and Fiken) can be overridden to point at the emulators.
 """
@@ -23,6 +27,7 @@ from local.http_api import LocalHttpApi, Route
 from local.lambda_runtime import LocalLambdaContext, load_handler, module_name
 from local.persistence import Snapshot, restore_aws
 from local.template import NO_VALUE, ROOT, FunctionSpec, LocalNames, Resolver, functions, load_template
+from local.workers import LambdaWorkers
 
 STATE_FILE = ROOT / ".local-stack.json"
 
@@ -40,6 +45,15 @@ class LocalStackConfig:
     state_file: Path | None = None
     # Overrides the functions' POWERTOOLS_LOG_LEVEL (make run keeps the terminal readable).
     log_level: str | None = None
+    # Worker processes the invocations run in (0: in this process, on the servers' threads).
+    workers: int = 0
+    # Start every worker before the stack serves (a benchmark's timing); otherwise a worker starts
+    # when an invocation finds none idle, a cold start as in Lambda, and is reused from then on.
+    warm_workers: bool = False
+    # Dotted ``module:factory`` probes built in every worker (local.workers.WorkerProbe).
+    worker_probes: tuple[str, ...] = ()
+    # moto in a process of its own (bench, chaos): its CPU off this interpreter; no snapshots then.
+    aws_process: bool = False
 
 
 class LocalStack:
@@ -57,13 +71,16 @@ class LocalStack:
         self.pollers: list[FifoEventSourceMapping] = []
         self.environment: dict[str, str] = {}
         self.handlers: dict[str, Any] = {}
+        self.workers: LambdaWorkers | None = None
         self._specs: dict[str, FunctionSpec] = {}
         self._webhook_base_url = ""
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, restore: Snapshot | None = None) -> LocalStack:
         """Starts everything; with ``restore``, moto's state is the snapshot's instead of fresh resources."""
-        self.aws = start_embedded_aws(self.config.region)
+        if restore is not None and self.config.aws_process:
+            raise ValueError("a snapshot is restored into an in-process moto (aws_process=False)")
+        self.aws = start_embedded_aws(self.config.region, own_process=self.config.aws_process)
         template = load_template()
         if restore is None:
             resolver = create_resources(
@@ -88,8 +105,17 @@ class LocalStack:
             os.environ["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
             # EMF metric blobs go to stdout like logs; a quiet terminal wants neither.
             os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        if self.config.workers:
+            self.workers = LambdaWorkers(
+                list(self._specs.values()),
+                dict(os.environ),
+                self.config.workers,
+                probes=self.config.worker_probes,
+            )
+            if self.config.warm_workers:
+                self.workers.warm()
         for logical_id, spec in self._specs.items():
-            self.handlers[logical_id] = load_handler(spec)
+            self.handlers[logical_id] = self._dispatcher(logical_id) if self.workers else load_handler(spec)
 
         routes = [
             Route(method, path, self._http_integration(logical_id))
@@ -130,6 +156,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self.quiesce()
+        if self.workers:
+            self.workers.shutdown()
+            self.workers = None
         if self.aws:
             self.aws.stop()
         if self.config.state_file and self.config.state_file.exists():
@@ -151,6 +180,16 @@ class LocalStack:
                 self.names.parameters.get(timeout["Ref"]) or template["Parameters"][timeout["Ref"]]["Default"]
             )
         return float(timeout)
+
+    def _dispatcher(self, logical_id: str):
+        """The handler as the integrations call it: the invocation runs in a worker process."""
+        workers = self.workers
+        assert workers
+
+        def invoke(event: dict[str, Any], context: LocalLambdaContext) -> Any:
+            return workers.invoke(logical_id, event, context.timeout_seconds)
+
+        return invoke
 
     def _http_integration(self, logical_id: str):
         timeout = self._timeout(logical_id)
@@ -230,6 +269,10 @@ class LocalStack:
 
     def function_module(self, logical_id: str):
         """The imported handler module of a function (tests patch its adapters)."""
+        if self.workers:
+            raise RuntimeError(
+                f"{logical_id} runs in worker processes: a patch here would not reach it (use workers=0)"
+            )
         return sys.modules[module_name(self._specs[logical_id])]
 
     def physical(self, logical_id: str) -> str:
