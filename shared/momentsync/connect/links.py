@@ -12,11 +12,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:  # the adapter imports this module's types
-    from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
-
+from momentsync.ports import OneTimeTokens
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 # A link is a bearer credential for choosing the tenant's books: short by default, never long.
@@ -58,7 +56,7 @@ class ConnectLink:
 
 
 def create_connect_link(
-    tokens: DynamoOneTimeTokens,
+    tokens: OneTimeTokens,
     *,
     base_url: str,
     tenant_id: str,

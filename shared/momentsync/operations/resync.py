@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.credentials import CredentialsNotFound
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
-from momentsync.operations.replay import AuditLog
-from momentsync.queue import EventQueue
+from momentsync.ports import AuditLog, CredentialsSource, EventQueue
 from momentsync.tenants import Tenant
 
 RESYNC_EVENT = "RESYNC"
@@ -104,9 +102,7 @@ class Resync:
         return report
 
 
-def open_moment_client(
-    tenant: Tenant, credentials: SecretsManagerCredentialsStore, *, base_url: str
-) -> MomentClient:
+def open_moment_client(tenant: Tenant, credentials: CredentialsSource, *, base_url: str) -> MomentClient:
     try:
         api_key = credentials.get(tenant.tenant_id).moment_api_key
     except CredentialsNotFound:

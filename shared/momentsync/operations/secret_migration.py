@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.credentials import CredentialsNotFound, TenantCredentials
-from momentsync.tenants import TenantRepository
+from momentsync.ports import TenantRepository
 
 
 class Migration(StrEnum):

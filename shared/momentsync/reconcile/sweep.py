@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
-from momentsync.queue import EventQueue
+from momentsync.ports import EventQueue, SyncStateStore
 from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.sync_state import META_PREFIX, SyncLink, applied_version, as_utc
 from momentsync.tenants import Tenant
@@ -125,7 +124,7 @@ def needs_sync(link: SyncLink | None, last_modified: datetime | None) -> str | N
 
 @dataclass
 class TenantSweep:
-    sync_state: DynamoSyncState
+    sync_state: SyncStateStore
     sweeps: SweepStore
     queue: EventQueue
     # Lists from the watermark less this, so a change stamped by a clock behind ours is not missed.

@@ -18,9 +18,9 @@ from __future__ import annotations
 from momentsync.clock import utcnow
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
-from momentsync.ports import InvoiceParties, RemoteRecord, differences_reason, totals_differences
+from momentsync.ports import InvoiceParties, RemoteRecord
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.customers import ensure_customer, record_deleted
+from momentsync.sync.customers import ensure_customer
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
 from momentsync.sync.session import TenantSession
@@ -30,8 +30,10 @@ from momentsync.sync.sync_state import (
     applied_version,
     as_utc,
     content_hash,
+    record_deleted,
     with_version,
 )
+from momentsync.sync.totals import differences_reason, totals_differences
 from momentsync.sync.transfer_log import Outcome
 
 ENTITY = "invoice"

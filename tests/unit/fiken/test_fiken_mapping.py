@@ -12,7 +12,8 @@ from momentsync.connectors.credits import over_credit_reason
 from momentsync.connectors.fiken import mapping
 from momentsync.connectors.fiken.mapping import is_credit_note_text_of
 from momentsync.moment.models import CustomerRef, Invoice, InvoiceRef
-from momentsync.ports import InvoiceTotals, totals_differences
+from momentsync.ports import InvoiceTotals
+from momentsync.sync.totals import totals_differences
 from momentsync.tenants import MappingSettings
 
 

@@ -32,7 +32,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from momentsync.connectors.fiken.auth import TokenProvider
 from momentsync.connectors.fiken.models import (
     Account,
     AccountFilter,
@@ -66,6 +65,7 @@ from momentsync.connectors.fiken.models import (
 from momentsync.connectors.fiken.pacing import RequestPacer, default_pacer
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
+from momentsync.ports import TokenProvider
 
 DEFAULT_BASE_URL = "https://api.fiken.no/api/v2"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -317,13 +317,6 @@ class FikenClient:
     def replace_contact(self, contact_id: int, contact: Contact) -> None:
         """PUT: the contact becomes exactly ``contact`` (fields left out are cleared)."""
         self._request("PUT", CONTACT, body=contact, contactId=contact_id)
-
-    def set_contact_inactive(self, contact_id: int, contact: Contact | None = None) -> None:
-        """Marks the contact inactive (a PUT). Pass the full ``contact`` we keep when there is one: a
-        contact rebuilt from a GET loses write-only fields such as ``memberNumberString``."""
-        if contact is None:
-            contact = self.get_contact(contact_id).to_contact()
-        self.replace_contact(contact_id, contact.model_copy(update={"inactive": True}))
 
     # ------------------------------------------------------------ projects
     def find_projects(self, **filters: Any) -> list[ProjectResult]:

@@ -41,17 +41,7 @@ _facts_lock = threading.Lock()
 KIND_INVOICE, KIND_SALE, KIND_CREDIT_NOTE = "invoice", "sale", "credit_note"
 
 
-def forget_company_facts(tenant_id: str | None = None) -> None:
-    with _facts_lock:
-        if tenant_id is None:
-            _company_facts.clear()
-        else:
-            _company_facts.pop(tenant_id, None)
-
-
 class FikenConnector:
-    system = "fiken"
-
     def __init__(self, tenant: Tenant, client: FikenClient) -> None:
         self.tenant = tenant
         self.client = client
@@ -186,10 +176,6 @@ class FikenConnector:
                 if c.customer is not False
             ]
         return found[0] if found else None
-
-    def deactivate_customer(self, link: SyncLink) -> None:
-        if link.remote_id:
-            self.client.set_contact_inactive(int(link.remote_id))
 
     # ------------------------------------------------------------------ projects
     def project_content(self, project: Project, customer: RemoteRecord | None) -> dict[str, Any]:

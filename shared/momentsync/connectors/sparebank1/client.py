@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
-from momentsync.connectors.sparebank1.auth import TokenSource
 from momentsync.connectors.sparebank1.models import CompanySummary, ErrorBody, dumps, loads
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
+from momentsync.ports import TokenSource
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 PAGE_SIZE = 100

@@ -52,22 +52,12 @@ from momentsync.tenants import Tenant
 KIND_INVOICE, KIND_CREDIT_NOTE = "voucher", "credit_voucher"
 
 # Per process and company: IDs behind numbers and codes change rarely; caching them saves a call or two
-# on every record. A stale ID shows up as a foreign-key error naming the field (then ``forget_company``).
+# on every record. A stale ID shows up as a foreign-key error naming the field (a cold start forgets it).
 _company_ids: dict[str, dict[str, Any]] = {}
 _ids_lock = threading.Lock()
 
 
-def forget_company(company_key: str | None = None) -> None:
-    with _ids_lock:
-        if company_key is None:
-            _company_ids.clear()
-        else:
-            _company_ids.pop(company_key.lower(), None)
-
-
 class SpareBank1Connector:
-    system = "sparebank1"
-
     def __init__(self, tenant: Tenant, client: SpareBank1Client, *, amounts_include_vat: bool = True) -> None:
         self.tenant = tenant
         self.client = client
@@ -138,10 +128,6 @@ class SpareBank1Connector:
             self.client.action("PUT", "customers", "activate", params={"id": customer_id})
         elif not active and status in (CUSTOMER_ACTIVE, None):
             self.client.action("PUT", "customers", "deactivate", params={"id": customer_id})
-
-    def deactivate_customer(self, link: SyncLink) -> None:
-        if link.remote_id:
-            self.client.action("PUT", "customers", "deactivate", params={"id": int(link.remote_id)})
 
     # ------------------------------------------------------------------ projects
     def project_content(self, project: MomentProject, customer: RemoteRecord | None) -> dict[str, Any]:
