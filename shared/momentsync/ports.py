@@ -306,7 +306,17 @@ class ParkingLot(ParkedEvents, ParkedCounter, OldestParked, Protocol):
 
 
 class DeadLetters(Protocol):
-    def send(self, **kwargs: Any) -> str: ...
+    def send(
+        self,
+        *,
+        body: str,
+        tenant_id: str,
+        reason: str,
+        error_class: str,
+        entity_type: str | None = None,
+        event_id: str | None = None,
+        receive_count: int = 1,
+    ) -> str: ...
 
 
 # --- The transfer log and the audit trail -----------------------------------------------------------
@@ -317,7 +327,19 @@ class TransferLog(Protocol):
 
 
 class TransferLogReader(Protocol):
-    def query(self, tenant_id: str, **kwargs: Any) -> list[TransferLogEntry]: ...
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        entity_type: str | None = None,
+        outcome: str | None = None,
+        event_id: str | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+        page_size: int | None = None,
+        max_scanned: int | None = None,
+    ) -> list[TransferLogEntry]: ...
 
 
 class LastTransfer(Protocol):

@@ -48,4 +48,4 @@ class SqsDeadLetters:
             MessageDeduplicationId=f"dlq-{uuid.uuid4().hex}",
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )
-        return response["MessageId"]
+        return str(response["MessageId"])

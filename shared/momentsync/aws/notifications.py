@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from momentsync.envelope import QueueEnvelope
 from momentsync.observability import logger
-from momentsync.ports import NotificationThrottle, OperatorAlerts
+from momentsync.ports import DeadLetters, NotificationThrottle, OperatorAlerts
 from momentsync.tenants import Tenant
 
 
@@ -284,7 +284,7 @@ class AlertingDeadLetters:
     that do not parse, dead-lettered in ``sync.records``) are announced as well.
     """
 
-    def __init__(self, dead_letters: Any, alerts: OperatorAlerts) -> None:
+    def __init__(self, dead_letters: DeadLetters, alerts: OperatorAlerts) -> None:
         self._dead_letters = dead_letters
         self._alerts = alerts
 

@@ -28,4 +28,4 @@ class SqsEventQueue:
                 "origin": {"DataType": "String", "StringValue": envelope.origin},
             },
         )
-        return response["MessageId"]
+        return str(response["MessageId"])

@@ -21,6 +21,7 @@ class SweepStore:
         if item is None and deep is None:
             return None
         if item is None:  # deep-checked, never swept
+            assert deep is not None
             item = {"tenant_id": tenant_id, "started_at": deep["deep_checked_at"], "outcome": "never"}
         record = SweepRecord.model_validate(item)
         if deep is not None:
