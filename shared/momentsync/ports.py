@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # models only: this module imports nothing of the layer at ru
     from momentsync.connectors.fiken.oauth import FikenAppCredentials
     from momentsync.credentials import TenantCredentials
     from momentsync.envelope import QueueEnvelope
+    from momentsync.moment.models import Customer, Invoice, Project
+    from momentsync.reconcile.sweep import SweepRecord
     from momentsync.selfservice.sessions import PageSession
     from momentsync.sync.sync_state import StatusCounts, SyncLink
     from momentsync.sync.transfer_log import Outcome, TransferLogEntry
@@ -34,12 +36,14 @@ __all__ = [
     "AuditLog",
     "CredentialsSource",
     "CredentialsStore",
+    "CredentialsVault",
     "DeadLetters",
     "DriftAlerts",
     "EventQueue",
     "FailureRecorder",
     "FikenAppCredentialsSource",
     "HealthAlerts",
+    "InvoiceContent",
     "InvoiceParties",
     "InvoiceTotals",
     "LastTransfer",
@@ -60,6 +64,7 @@ __all__ = [
     "RemoteRecord",
     "StatusCountsSource",
     "SweepRecords",
+    "SweepStore",
     "SyncStateStore",
     "TargetSide",
     "TenantRepository",
@@ -75,11 +80,11 @@ __all__ = [
 
 
 class MomentApi(Protocol):
-    def get_customer(self, customer_id: int) -> Any: ...
+    def get_customer(self, customer_id: int) -> Customer: ...
 
-    def get_project(self, project_id: int) -> Any: ...
+    def get_project(self, project_id: int) -> Project: ...
 
-    def get_invoice(self, invoice_id: int) -> Any: ...
+    def get_invoice(self, invoice_id: int) -> Invoice: ...
 
     def get_invoice_pdf(self, invoice_id: int) -> bytes: ...
 
@@ -92,6 +97,18 @@ class RemoteRecord:
     remote_id: str
     remote_number: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # An invoice found in the books: the due date it carries (Moment may have moved it since).
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceContent:
+    """What we own of an invoice in the target. ``fields`` are hashed (equal hashes: the books hold
+    them already, no call); the due date is compared apart: a moved due date changes the document
+    in place, it is never a reason to make a new one."""
+
+    fields: dict[str, Any]
+    due_date: date | None = None
 
 
 class AccountingConnector(Protocol):
@@ -100,21 +117,24 @@ class AccountingConnector(Protocol):
         """Requests sent to the target so far (for the transfer log and the benchmarks)."""
         ...
 
-    def customer_content(self, customer: Any) -> dict[str, Any]: ...
+    def customer_content(self, customer: Customer) -> dict[str, Any]: ...
 
-    def upsert_customer(self, customer: Any, link: SyncLink | None) -> RemoteRecord: ...
+    def upsert_customer(self, customer: Customer, link: SyncLink | None) -> RemoteRecord: ...
 
-    def project_content(self, project: Any, customer: RemoteRecord) -> dict[str, Any]: ...
+    # ``customer`` is None for a project Moment gives no customer.
+    def project_content(self, project: Project, customer: RemoteRecord | None) -> dict[str, Any]: ...
 
-    def upsert_project(self, project: Any, customer: RemoteRecord, link: SyncLink | None) -> RemoteRecord: ...
+    def upsert_project(
+        self, project: Project, customer: RemoteRecord | None, link: SyncLink | None
+    ) -> RemoteRecord: ...
 
-    def invoice_content(self, invoice: Any, parties: InvoiceParties) -> dict[str, Any]: ...
+    def invoice_content(self, invoice: Invoice, parties: InvoiceParties) -> InvoiceContent: ...
 
-    def find_invoice(self, invoice: Any, parties: InvoiceParties) -> RemoteRecord | None: ...
+    def find_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord | None: ...
 
-    def create_invoice(self, invoice: Any, parties: InvoiceParties) -> RemoteRecord: ...
+    def create_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord: ...
 
-    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: int | None = None) -> bool:
         """Whether the document already carries this invoice's PDF (checked before an upload is sent
         again): ours, or one whose file name carries the invoice number; not any PDF."""
         ...
@@ -129,7 +149,7 @@ class AccountingConnector(Protocol):
         """What the target booked (Moment's signs), with net and VAT per group where it says."""
         ...
 
-    def expected_totals(self, invoice: Any) -> InvoiceTotals:
+    def expected_totals(self, invoice: Invoice) -> InvoiceTotals:
         """Moment's figures grouped the way ``invoice_totals`` groups the target's (pure, no call)."""
         ...
 
@@ -221,6 +241,16 @@ class SweepRecords(Protocol):
     def get(self, tenant_id: str) -> Any: ...
 
 
+class SweepStore(SweepRecords, Protocol):
+    """The reconciliation sweep's and the deep check's record per tenant (each writes its own fields)."""
+
+    def get(self, tenant_id: str) -> SweepRecord | None: ...
+
+    def save(self, record: SweepRecord) -> None: ...
+
+    def save_deep_check(self, record: SweepRecord) -> None: ...
+
+
 class FailureRecorder(Protocol):
     """Records a failed attempt on the record's sync state (last error kept apart from last success)."""
 
@@ -250,6 +280,14 @@ class CredentialsSource(Protocol):
 
 class CredentialsStore(CredentialsSource, Protocol):
     def put(self, tenant_id: str, credentials: TenantCredentials) -> None: ...
+
+
+class CredentialsVault(CredentialsStore, Protocol):
+    """Credentials as the secret migration sees them: named, and deleted once copied."""
+
+    def secret_name(self, tenant_id: str) -> str: ...
+
+    def delete(self, tenant_id: str) -> None: ...
 
 
 class LeaseLock(Protocol):

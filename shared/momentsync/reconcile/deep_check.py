@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from momentsync.aws.sweep_store import SweepStore
 from momentsync.envelope import ENTITY_TYPES
-from momentsync.ports import DriftAlerts, LinkListing, TargetSide, TransferLog
+from momentsync.ports import DriftAlerts, LinkListing, SweepStore, TargetSide, TransferLog
 from momentsync.reconcile.sweep import SweepRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry

@@ -18,20 +18,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope
 from momentsync.moment.client import MomentClient
-from momentsync.ports import EventQueue, SyncStateStore
+from momentsync.ports import EventQueue, SweepStore, SyncStateStore
 from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.sync_state import META_PREFIX, SyncLink, applied_version, as_utc
 from momentsync.tenants import Tenant
-
-if TYPE_CHECKING:  # the adapter imports this module's types
-    from momentsync.aws.sweep_store import SweepStore
 
 logger = logging.getLogger("momentsync.reconcile")
 

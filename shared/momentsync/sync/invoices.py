@@ -15,9 +15,14 @@ The target has no idempotency keys (Fiken: none). Exactly once comes from four r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
 from momentsync.clock import utcnow
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
+from momentsync.moment.models import Invoice
 from momentsync.ports import InvoiceParties, RemoteRecord
 from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.customers import ensure_customer
@@ -100,8 +105,8 @@ def sync_invoice(
     except CreditedBeforeCutover as exc:
         return SyncResult(Outcome.SKIPPED, reason=str(exc))
     content = session.connector.invoice_content(invoice, parties)
-    due_date = content.pop("dueDate", None)
-    digest = content_hash(content)
+    due_date = content.due_date
+    digest = content_hash(content.fields)
 
     if link and link.remote_id:
         return after_transfer(session, invoice, link, digest, due_date, calls)
@@ -112,7 +117,7 @@ def sync_invoice(
     if remote is None:
         link = record_intent(session, link, invoice)
         remote = session.connector.create_invoice(invoice, parties)
-    elif due_date is not None and remote.details.get("due_date") not in (None, str(due_date)):
+    elif due_date is not None and remote.due_date is not None and remote.due_date != due_date:
         # Adopted: an earlier attempt made it with the due date of then, and Moment has moved it since
         # (the change's own webhook may already have been answered "unchanged" by that attempt's state).
         session.connector.update_invoice_due_date(remote, due_date)
@@ -135,7 +140,9 @@ def sync_invoice(
     return finish(session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted)
 
 
-def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] = ()) -> InvoiceParties:
+def resolve_parties(
+    session: TenantSession, invoice: Invoice, crediting: tuple[int, ...] = ()
+) -> InvoiceParties:
     """Customer, project and (for a credit note) the credited invoice, synced first when not linked."""
     if invoice.is_credit_note and invoice.credited_invoice_id is None:
         # Nothing to credit against: no Fiken credit note or credited sale, no over-credit check.
@@ -181,7 +188,7 @@ def resolve_parties(session: TenantSession, invoice, crediting: tuple[int, ...] 
     return InvoiceParties(customer=customer, project=project, credited=credited)
 
 
-def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> SyncResult:
+def adopt_only(session: TenantSession, invoice: Invoice, link: SyncLink, reason: str) -> SyncResult:
     """Link a document the books already hold by its natural key; create nothing."""
     calls_before = session.connector.remote_calls
     parties = resolve_parties(session, invoice)
@@ -193,13 +200,13 @@ def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> 
             details={"before_cutover": True},
         )
     content = session.connector.invoice_content(invoice, parties)
-    due_date = content.pop("dueDate", None)
+    due_date = content.due_date
     link = session.state.save(
         link.model_copy(
             update={
                 "remote_id": remote.remote_id,
                 "remote_number": remote.remote_number,
-                "content_hash": content_hash(content),
+                "content_hash": content_hash(content.fields),
                 "pending": [],
                 "details": {
                     **with_version(link, invoice.last_modified),
@@ -221,7 +228,7 @@ def adopt_only(session: TenantSession, invoice, link: SyncLink, reason: str) -> 
     )
 
 
-def record_intent(session: TenantSession, link: SyncLink, invoice) -> SyncLink:
+def record_intent(session: TenantSession, link: SyncLink, invoice: Invoice) -> SyncLink:
     """Step 1 of exactly once: from now on every attempt searches before it creates."""
     return session.state.save(
         link.model_copy(
@@ -236,11 +243,16 @@ def record_intent(session: TenantSession, link: SyncLink, invoice) -> SyncLink:
 
 
 def after_transfer(
-    session: TenantSession, invoice, link: SyncLink, digest: str, due_date, calls
+    session: TenantSession,
+    invoice: Invoice,
+    link: SyncLink,
+    digest: str,
+    due_date: date | None,
+    calls: Callable[[], int],
 ) -> SyncResult:
     remote = RemoteRecord(link.remote_id or "", link.remote_number, link.details)
-    applied = applied_version(link)
-    newer = invoice.last_modified is not None and (applied is None or as_utc(invoice.last_modified) > applied)
+    seen = applied_version(link)
+    newer = invoice.last_modified is not None and (seen is None or as_utc(invoice.last_modified) > seen)
     # Every save below records the Moment version this event saw (for the sweep).
     link = link.model_copy(update={"details": with_version(link, invoice.last_modified)})
     if digest != link.content_hash:
@@ -262,7 +274,7 @@ def after_transfer(
         )
     changed_due_date = due_date is not None and str(due_date) != link.details.get("due_date")
     applied = False
-    if changed_due_date:
+    if due_date is not None and changed_due_date:
         applied = session.connector.update_invoice_due_date(remote, due_date)
         link = _save(session, link, {"details": {**link.details, "due_date": str(due_date)}})
     if link.pending:
@@ -283,10 +295,10 @@ def after_transfer(
 
 def finish(
     session: TenantSession,
-    invoice,
+    invoice: Invoice,
     link: SyncLink,
     remote: RemoteRecord,
-    calls,
+    calls: Callable[[], int],
     *,
     adopted: bool,
     created_now: bool,
@@ -340,7 +352,7 @@ def finish(
     return SyncResult(Outcome.SYNCED, remote_id=remote.remote_id, remote_calls=calls(), details=details)
 
 
-def attach_pdf(session: TenantSession, invoice, remote: RemoteRecord) -> None:
+def attach_pdf(session: TenantSession, invoice: Invoice, remote: RemoteRecord) -> None:
     try:
         pdf = session.moment.get_invoice_pdf(invoice.id)
     except MomentRecordNotFound as exc:
@@ -348,7 +360,7 @@ def attach_pdf(session: TenantSession, invoice, remote: RemoteRecord) -> None:
     session.connector.attach_invoice_pdf(remote, f"faktura-{invoice.invoice_number}.pdf", pdf)
 
 
-def _save(session: TenantSession, link: SyncLink, update: dict) -> SyncLink:
+def _save(session: TenantSession, link: SyncLink, update: dict[str, Any]) -> SyncLink:
     try:
         return session.state.save(link.model_copy(update={**update, "source_modified_at": None}))
     except StaleWrite:

@@ -45,7 +45,7 @@ from momentsync.moment.models import Customer as MomentCustomer
 from momentsync.moment.models import Invoice as MomentInvoice
 from momentsync.moment.models import Project as MomentProject
 from momentsync.observability import logger
-from momentsync.ports import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.ports import InvoiceContent, InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
 
@@ -185,9 +185,9 @@ class SpareBank1Connector:
         return wanted if path else current
 
     # ------------------------------------------------------------------ invoices
-    def invoice_content(self, invoice: MomentInvoice, parties: InvoiceParties) -> dict[str, Any]:
+    def invoice_content(self, invoice: MomentInvoice, parties: InvoiceParties) -> InvoiceContent:
         lines = mapping.sales_lines(invoice, self.tenant.mapping)
-        return {
+        fields = {
             "kind": KIND_CREDIT_NOTE if invoice.is_credit_note else KIND_INVOICE,
             "number": invoice.invoice_number,
             "voucher": mapping.voucher_number(invoice),
@@ -197,8 +197,8 @@ class SpareBank1Connector:
             "kid": invoice.payment_id,
             "lines": [[li.account_number, li.vat_code, li.net, li.vat, li.description] for li in lines],
             "credits": parties.credited.remote_id if parties.credited else None,
-            "dueDate": str(invoice.due_date) if invoice.due_date else None,
         }
+        return InvoiceContent(fields, due_date=invoice.due_date)
 
     def find_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord | None:
         """The voucher an earlier attempt booked: by its external key, else by the invoice number."""
@@ -388,7 +388,7 @@ class SpareBank1Connector:
             amounts_include_vat=self.amounts_include_vat,
         )
 
-    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: int | None = None) -> bool:
         return False  # no PDFs are sent (below), so there is nothing to look for
 
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
