@@ -13,7 +13,7 @@ help:
 	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
 	@echo "make demo   - the same, self-checking, exits 0 when every demo record arrived"
 	@echo "make test   - unit and integration tests (no network, no AWS account)"
-	@echo "make lint   - ruff + cfn-lint template.yaml"
+	@echo "make lint   - ruff + cfn-lint template.yaml edge/webhook-waf.yaml"
 	@echo "make bench  - benchmarks (figures printed and written to bench/results.json)"
 	@echo "make chaos  - the long seeded fault-injection run"
 	@echo "make fuzz   - 10,000 generated webhook requests (no 5xx, nothing invalid queued) + 60 generated sequences through the whole pipeline"
@@ -39,7 +39,7 @@ browser:
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml edge/webhook-waf.yaml
 
 test: install browser
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
@@ -62,7 +62,7 @@ fuzz: install
 # checkov pulls in many packages: kept in its own virtualenv, out of make test.
 checkov:
 	@test -x .venv-checkov/bin/checkov || ($(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
-	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+	.venv-checkov/bin/checkov -f template.yaml -f edge/webhook-waf.yaml --framework cloudformation --compact --quiet --skip-download
 
 # Exit 3 (and says so) when the advisory database cannot be read: never a silent pass.
 audit: install

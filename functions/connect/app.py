@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.connect.flow import ConnectProblem, ConnectRefused
@@ -25,6 +26,7 @@ from momentsync.connect.pages import (
 from momentsync.errors import TransientError
 from momentsync.http_cookies import request_cookie
 from momentsync.observability import logger, metrics, tracer
+from momentsync.public_edge import EdgeGate, public_base_url, refusal
 from momentsync.settings import connect_settings
 from momentsync.wiring.connect import build_connect_flow
 
@@ -33,6 +35,7 @@ BINDING_COOKIE = "momentsync_connect"
 
 settings = connect_settings()
 flow = build_connect_flow(settings)
+edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, get_secret)
 app = APIGatewayHttpResolver()
 
 
@@ -105,12 +108,14 @@ def unexpected_error(exc: Exception) -> Response:
 def redirect_uri() -> str:
     """Where Fiken sends the browser back; must equal the URI registered for the app in Fiken.
 
-    Taken from the request's own API domain (API Gateway sets X-Forwarded-Proto; the local stack
-    serves plain HTTP), so it is right for the deployed API, a custom domain and the local stack.
+    The edge's address when the stack has one, else the request's own API domain (https on every
+    public host, whatever X-Forwarded-Proto says; plain http only on the local stack).
     """
     event = app.current_event
-    scheme = event.headers.get("x-forwarded-proto", "http")
-    return f"{scheme}://{event.request_context.domain_name}{CALLBACK_PATH}"
+    base = public_base_url(
+        event.request_context.domain_name, event.headers.get("x-forwarded-proto"), settings.public_base_url
+    )
+    return f"{base}{CALLBACK_PATH}"
 
 
 def _binding_cookie(value: str, max_age: int) -> Cookie:
@@ -172,4 +177,7 @@ def _first(form: dict[str, list[str]], name: str) -> str | None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if not edge.admits(event.get("headers")):
+        metrics.add_metric(name="EdgeSkipped", unit=MetricUnit.Count, value=1)
+        return refusal()
     return app.resolve(event, context)

@@ -8,11 +8,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.connect.links import OneTimeTokenRejected
 from momentsync.http_cookies import request_cookie
 from momentsync.observability import logger, metrics, tracer
+from momentsync.public_edge import EdgeGate, public_base_url, refusal
 from momentsync.selfservice.pages import PAGE_HEADERS, open_page, refused_page, signed_out_page, tenant_page
 from momentsync.selfservice.service import PageRefused
 from momentsync.selfservice.sessions import PageSession
@@ -24,6 +26,7 @@ SESSION_COOKIE = "momentsync_page"
 
 settings = selfservice_settings()
 service = build_self_service(settings)
+edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, get_secret)
 app = APIGatewayHttpResolver()
 
 
@@ -185,18 +188,12 @@ def _cookie(name: str) -> str | None:
     return request_cookie(app.current_event, name)
 
 
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-
-
 def _base_url() -> str:
-    """https on every public host (API Gateway serves nothing else), whatever X-Forwarded-Proto says or
-    lacks: the session cookie's Secure flag and the reconnect link follow it. Plain http only on the
-    local stack."""
+    """The session cookie's Secure flag and the reconnect link follow it (momentsync.public_edge)."""
     event = app.current_event
-    domain = event.request_context.domain_name
-    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
-    scheme = event.headers.get("x-forwarded-proto", "http") if host.lower() in _LOCAL_HOSTS else "https"
-    return f"{scheme}://{domain}"
+    return public_base_url(
+        event.request_context.domain_name, event.headers.get("x-forwarded-proto"), settings.public_base_url
+    )
 
 
 def _page(status_code: int, html: str) -> Response:
@@ -210,4 +207,7 @@ def _page(status_code: int, html: str) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if not edge.admits(event.get("headers")):
+        metrics.add_metric(name="EdgeSkipped", unit=MetricUnit.Count, value=1)
+        return refusal()
     return app.resolve(event, context)

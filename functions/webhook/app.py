@@ -9,17 +9,20 @@ import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.aws.queue import SqsEventQueue
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.ingest.accept import WebhookRequest, accept_webhook
 from momentsync.observability import logger, metrics, tracer
+from momentsync.public_edge import EdgeGate, refusal
 from momentsync.settings import webhook_settings
 
 settings = webhook_settings()
 tenants = DynamoTenantRepository(boto3.resource("dynamodb").Table(settings.tenants_table))
 queue = SqsEventQueue(boto3.client("sqs"), settings.event_queue_url)
+edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, get_secret)
 app = APIGatewayHttpResolver()
 
 
@@ -83,4 +86,7 @@ def _count(outcome: str, status_code: int) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if not edge.admits(event.get("headers")):
+        _count("skipped_edge", 403)
+        return refusal()
     return app.resolve(event, context)

@@ -24,6 +24,8 @@ class WebhookSettings(_Settings):
     event_queue_url: str = Field(min_length=1)
     # Moment's webhooks are thin (ids and numbers); anything near this size is not Moment.
     max_webhook_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # WebhookEdge=cloudfront: the secret CloudFront sends in a header (momentsync.public_edge).
+    edge_origin_secret_arn: str | None = None
 
 
 class ProcessorSettings(_Settings):
@@ -75,6 +77,10 @@ class ConnectSettings(_Settings):
     # A state outlives one trip through Fiken's consent page; a choice, one look at the company list.
     oauth_state_ttl_seconds: int = Field(default=900, gt=0)
     company_choice_ttl_seconds: int = Field(default=1800, gt=0)
+    # WebhookEdge=cloudfront: the secret CloudFront sends in a header (momentsync.public_edge).
+    edge_origin_secret_arn: str | None = None
+    # WebhookEdge=cloudfront: the distribution's https address, for links and Fiken's redirect URI.
+    public_base_url: str | None = None
 
 
 class ReconcileSettings(_Settings):
@@ -115,6 +121,10 @@ class SelfServiceSettings(_Settings):
     credentials_secret_prefix: str = Field(min_length=1)
     audit_table: str = Field(min_length=1)
     page_session_minutes: int = Field(default=30, gt=0, le=240)
+    # WebhookEdge=cloudfront: the secret CloudFront sends in a header (momentsync.public_edge).
+    edge_origin_secret_arn: str | None = None
+    # WebhookEdge=cloudfront: the distribution's https address, for links and Fiken's redirect URI.
+    public_base_url: str | None = None
 
 
 @lru_cache(maxsize=1)

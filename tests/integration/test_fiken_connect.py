@@ -916,3 +916,26 @@ def test_a_victims_callback_carried_back_to_the_attackers_browser_is_dead(world,
     assert replayed.status == 400
     assert world.fiken.token_calls["authorization_code"] == code_calls
     assert world.credentials().get(tenant_id, fresh=True).fiken is None
+
+
+@pytest.mark.parametrize("forwarded", [None, "http", "gopher"])
+def test_the_redirect_uri_and_cookie_are_https_on_any_public_host_whatever_x_forwarded_proto_says(
+    world, make_tenant, forwarded
+):
+    """A client can send X-Forwarded-Proto itself: on a public host it must not turn Fiken's
+    redirect URI into http (a mismatch Fiken refuses) or drop the binding cookie's Secure flag."""
+    handle = make_tenant(organization_number=ORG)
+    link = world.link(handle.tenant.tenant_id)
+    landing = browse("GET", link)
+    token = unescape(re.search(r'name=token value="([^"]+)"', landing.text).group(1))
+    headers = {"host": "connect.example.no"} | ({"x-forwarded-proto": forwarded} if forwarded else {})
+    parts = urlsplit(link)
+    response = httpx.post(
+        f"{parts.scheme}://{parts.netloc}/connect/fiken/{handle.tenant.tenant_id}/continue",
+        data={"token": token},
+        headers=headers,
+    )
+    assert response.status_code == 303
+    redirect = parse_qs(urlsplit(response.headers["location"]).query)["redirect_uri"]
+    assert redirect == ["https://connect.example.no/oauth/fiken/callback"]
+    assert "Secure" in response.headers["set-cookie"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 
@@ -49,7 +50,31 @@ def test_alarm_topic_uses_a_key_cloudwatch_may_use(resources):
     # Confused deputy (#20): only this account's alarms of this stack may use the key.
     assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     source = cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
-    assert source.endswith(":alarm:${AWS::StackName}-*") and "${AWS::AccountId}" in source
+    assert source.endswith(":alarm:${AWS::StackName}:*") and "${AWS::AccountId}" in source
+
+
+def test_only_this_stacks_alarms_match_the_key_policy_not_a_stack_whose_name_extends_ours(resources):
+    """ArnLike with ``{stack}-*`` let stack ``momentsync-prod-2``'s alarms use ``momentsync-prod``'s key.
+    Alarms are named ``{stack}:{logical id}``; a stack name cannot hold ``:``, so no other stack's alarm
+    name starts with ``{stack}:``."""
+    statements = resources["OperatorAlertsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    pattern = cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+
+    def arn_like(stack: str) -> str:
+        return (
+            pattern.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "eu-north-1")
+            .replace("${AWS::AccountId}", "123456789012").replace("${AWS::StackName}", stack)
+        )
+
+    alarms = {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms
+    for logical_id, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmName"] == {"Fn::Sub": "${AWS::StackName}:" + logical_id}
+        ours = f"arn:aws:cloudwatch:eu-north-1:123456789012:alarm:momentsync-prod:{logical_id}"
+        theirs = f"arn:aws:cloudwatch:eu-north-1:123456789012:alarm:momentsync-prod-2:{logical_id}"
+        assert fnmatch.fnmatchcase(ours, arn_like("momentsync-prod"))
+        assert not fnmatch.fnmatchcase(theirs, arn_like("momentsync-prod"))
 
 
 def test_dashboard_is_valid_json_with_stack_wide_metrics_only(resources):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from local.template import NO_VALUE, LocalNames, Resolver, functions, load_template
+from momentsync.connectors.sparebank1.hosts import NON_PRODUCTION_STAGES, custom_bank_urls_permitted
 from momentsync.settings import (
     ConnectSettings,
     HealthSettings,
@@ -84,7 +85,12 @@ def test_processor_event_source_reports_partial_batch_failures(template):
 def test_webhook_may_only_read_tenants_and_send_to_the_main_queue(template):
     policies = template["Resources"]["WebhookFunction"]["Properties"]["Policies"]
     statements = [s for policy in policies for s in policy["Statement"]]
-    granted = {(s["Action"], s["Resource"]["Fn::GetAtt"][0]) for s in statements}
+    # The optional edge's header secret (tests/unit/test_public_edge.py) is the only conditional grant.
+    conditional = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    assert [(c[0], c[1]["Resource"], c[2]) for c in conditional] == [
+        ("HasWebhookEdge", {"Ref": "EdgeOriginSecret"}, {"Ref": "AWS::NoValue"})
+    ]
+    granted = {(s["Action"], s["Resource"]["Fn::GetAtt"][0]) for s in statements if "Fn::If" not in s}
     assert granted == {("dynamodb:GetItem", "TenantsTable"), ("sqs:SendMessage", "EventQueue")}
 
 
@@ -122,11 +128,22 @@ def test_app_wide_fiken_pace_reaches_the_processor_only_when_its_parameter_is_se
         assert ProcessorSettings().fiken_app_min_request_interval_seconds == expected
 
 
-def test_prod_refuses_sparebank1_banks_given_as_urls(template):
+def test_only_non_production_stages_accept_sparebank1_banks_given_as_urls(template):
     assert template["Parameters"]["SpareBank1CustomBankUrls"]["Default"] == "refused"
     rule = template["Rules"]["ProdRefusesCustomBankUrls"]
-    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
-    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "SpareBank1CustomBankUrls"}, "refused"]}
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "SpareBank1CustomBankUrls"}, "allowed"]}
+    [assertion] = rule["Assertions"]
+    stages, stage = assertion["Assert"]["Fn::Contains"]
+    assert stage == {"Ref": "Stage"}
+    # The template's list and the processor's are the same list.
+    assert set(stages) == NON_PRODUCTION_STAGES
+
+
+@pytest.mark.parametrize("stage", ["prod", "production", "prod-eu", "live", "staging", "p"])
+def test_the_processor_refuses_bank_urls_on_any_other_stage_whatever_the_parameter_says(stage):
+    assert not custom_bank_urls_permitted("allowed", stage)
+    assert custom_bank_urls_permitted("allowed", "dev")
+    assert not custom_bank_urls_permitted("refused", "dev")
 
 
 def test_tenant_secrets_are_named_per_stack_not_per_stage(template):

@@ -21,6 +21,7 @@ from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenPro
 from momentsync.connectors.sparebank1.access import CompanyAccess, SpareBank1Access
 from momentsync.connectors.sparebank1.auth import AppTokens
 from momentsync.connectors.sparebank1.connector import SpareBank1Connector
+from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
 from momentsync.credentials import CredentialsNotFound
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.client import MomentClient
@@ -67,8 +68,8 @@ class TenantSessions:
         self.sparebank1 = sparebank1_access(
             secretsmanager,
             settings.sparebank1_app_secret_id,
-            # Defence in depth: a prod stage refuses bank URLs even if the parameter slipped through.
-            custom_bank_urls=settings.sparebank1_custom_bank_urls == "allowed" and settings.stage != "prod",
+            # Defence in depth: only a dev/test stage honours bank URLs, whatever the parameter says.
+            custom_bank_urls=custom_bank_urls_permitted(settings.sparebank1_custom_bank_urls, settings.stage),
         )
         self._moment: dict[str, tuple[str, MomentClient]] = {}
         self._fiken: dict[tuple[str, str], FikenClient] = {}

@@ -27,6 +27,15 @@ import httpx
 from momentsync.errors import PermanentError, TransientError
 
 SHARED_IDENTITY_URL = "https://login.regnskap.sparebank1.no"
+# The only stages where a bank given as a URL may be honoured. An allowlist, not "!= prod": a production
+# stack called "production", "prod-eu" or "live" must refuse them too. template.yaml's rule says the same.
+NON_PRODUCTION_STAGES = frozenset({"dev", "test", "local", "ci"})
+
+
+def custom_bank_urls_permitted(setting: str, stage: str) -> bool:
+    """``SpareBank1CustomBankUrls=allowed`` counts only on a non-production stage (defence in depth)."""
+    return setting == "allowed" and stage in NON_PRODUCTION_STAGES
+
 TEST_BANK = "test"
 HOSTS_REMEDY = "docs/security.md#sparebank-1-hosts"
 
