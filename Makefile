@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.in shared/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 export PYTHONPATH := shared:.
 
-.PHONY: help install browser lint test run demo bench chaos fuzz checkov audit lock clean
+.PHONY: help install browser lint unit test run demo bench chaos fuzz checkov audit lock clean
 
 help:
 	@echo "make run    - the whole pipeline locally (moto + emulators), serves until Ctrl-C"
 	@echo "make demo   - the same, self-checking, exits 0 when every demo record arrived"
+	@echo "make unit   - the unit tests alone (pure logic, in-memory fakes of the ports), under 30 s"
 	@echo "make test   - unit and integration tests (no network, no AWS account)"
 	@echo "make lint   - ruff + cfn-lint template.yaml edge/webhook-waf.yaml"
 	@echo "make bench  - benchmarks (figures printed and written to bench/results.json)"
@@ -41,8 +42,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml edge/webhook-waf.yaml
 
+# No local stack, no emulator server, no long run: tests marked integration or slow (tests/conftest.py)
+# are left out.
+unit: install
+	$(PY) -m pytest tests/unit -q -m "not integration and not slow" -p no:randomly $(PYTEST_ARGS)
+
+# Everything CI needs, slow runs included (`PYTEST_ARGS='-m "not slow"'` for a quicker pass).
 test: install browser
-	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 run: install
 	$(PY) -m local.run $(RUN_ARGS)

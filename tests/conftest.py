@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,40 @@ from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.onboarding import add_tenant
 from momentsync.tenants import TargetSystem, Tenant, TenantStatus
+
+# The test pyramid, by folder: `make unit` runs tests/unit minus whatever is marked integration here.
+_TESTS = Path(__file__).parent
+_MARKS_BY_FOLDER = {
+    "integration": ("integration",),
+    "chaos": ("integration", "chaos", "slow"),
+    "browser": ("integration", "browser"),
+    "emulators": ("emulators",),
+}
+# Fixtures that start the local stack or an emulator's HTTP server: a test using one is an integration
+# test wherever it lives (e.g. tests/unit/test_leases.py runs on the stack's DynamoDB).
+_INTEGRATION_FIXTURES = {"stack", "paused_stack", "make_tenant", "fiken_emulator", "moment_emulator"}
+# The longest runs (--durations): still in `make test` and CI, kept out of `make unit`, skipped by
+# `-m "not slow"` for a quicker pass. The burst-check module floods moto's DynamoDB with 420 writes
+# (8 s of CPU, half of what the rest of tests/unit costs).
+_SLOW_MODULES = {
+    "tests/integration/test_pipeline_fuzz.py",
+    "tests/security/test_webhook_fuzz.py",
+    "tests/integration/test_make_run_restart.py",
+    "tests/unit/test_not_found_burst_attack.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = Path(str(item.path)).resolve().relative_to(_TESTS.resolve().parent)
+        marks = set(_MARKS_BY_FOLDER.get(relative.parts[1], ()))
+        if _INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            marks.add("integration")
+        if relative.as_posix() in _SLOW_MODULES:
+            marks.add("slow")
+        for mark in sorted(marks - {m.name for m in item.iter_markers()}):
+            item.add_marker(getattr(pytest.mark, mark))
+
 
 FIKEN_CLIENT_ID = "momentsync-test-app"
 # One app for every test: the stack has one FikenAppSecret, so tests that run their own Fiken

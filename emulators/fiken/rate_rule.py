@@ -29,7 +29,8 @@ class RateRule:
         self.enabled = enabled
         self.max_starts = max_starts_per_second
         self.tolerance = tolerance
-        self._clock = clock
+        # Settable: the emulator's tests drive the rule on a manual clock, not on the loaded machine's.
+        self.clock = clock
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
         self._starts: dict[str, deque[float]] = {}
@@ -41,7 +42,7 @@ class RateRule:
         if not self.enabled:
             return None
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             if self._in_flight.get(key, 0) > 0:
                 return self._refuse("concurrent")
             starts = self._starts.setdefault(key, deque(maxlen=self.max_starts))

@@ -607,26 +607,63 @@ def test_accounts_are_paged_and_found_by_code(api):
 # -- rate rule ----
 
 
-def test_second_concurrent_request_with_the_same_token_is_429(fiken, api):
+class ManualClock:
+    """The rate rule's clock, moved only by the test: what the machine's load does to timing is out."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def manual_clock(fiken, monkeypatch) -> ManualClock:
+    clock = ManualClock()
+    monkeypatch.setattr(fiken.rate_rule, "clock", clock)
+    return clock
+
+
+def test_second_concurrent_request_with_the_same_token_is_429(fiken, api, monkeypatch):
     fiken.rate_rule.enabled = True
-    fiken.latency = 0.3
+    # The first request is held inside the emulator (after its start was accepted) until the second
+    # has been answered: "in flight" by construction, not by a sleep that a loaded machine outruns.
+    inside, release = threading.Event(), threading.Event()
+    answer = fiken._api
+
+    def held_answer(request):
+        inside.set()
+        assert release.wait(10), "the second request never came back"
+        return answer(request)
+
+    monkeypatch.setattr(fiken, "_api", held_answer)
     results: list[int] = []
     worker = threading.Thread(target=lambda: results.append(api.get("/contacts").status_code))
     worker.start()
-    time.sleep(0.1)
-    with httpx.Client(base_url=str(api.base_url), headers=dict(api.headers)) as second:
-        assert second.get("/contacts").status_code == 429
-    worker.join()
+    try:
+        assert inside.wait(10)
+        with httpx.Client(base_url=str(api.base_url), headers=dict(api.headers)) as second:
+            refused = second.get("/contacts")
+    finally:
+        release.set()
+        worker.join(10)
+    assert refused.status_code == 429
+    assert "Only one concurrent API request" in refused.json()["message"]
     assert results == [200]
     assert fiken.rate_limited == 1
+    assert fiken.rate_rule.rejected_by_reason == {"concurrent": 1, "rate": 0}
 
 
-def test_more_than_four_starts_per_second_is_429(fiken, api):
+def test_more_than_four_starts_per_second_is_429(fiken, api, manual_clock):
     fiken.rate_rule.enabled = True
-    statuses = [api.get("/contacts").status_code for _ in range(6)]
-    assert statuses[:4] == [200] * 4
-    assert 429 in statuses[4:]
-    assert fiken.rate_limited >= 1
+    statuses = []
+    for _ in range(6):
+        statuses.append(api.get("/contacts").status_code)
+        manual_clock.now += 0.1  # six starts within 0.6 s
+    assert statuses == [200] * 4 + [429] * 2
+    assert fiken.rate_rule.rejected_by_reason == {"concurrent": 0, "rate": 2}
+    manual_clock.now = 1000.0 + 1.0  # a second after the first start: the window has room again
+    assert api.get("/contacts").status_code == 200
 
 
 def test_client_paced_at_250_ms_is_never_refused(fiken, api):
@@ -641,13 +678,16 @@ def test_client_paced_at_250_ms_is_never_refused(fiken, api):
     assert fiken.rate_limited == 0
 
 
-def test_refused_requests_do_not_count_as_starts(fiken, api):
+def test_refused_requests_do_not_count_as_starts(fiken, api, manual_clock):
     fiken.rate_rule.enabled = True
     for _ in range(4):
-        api.get("/contacts")
-    refused = [api.get("/contacts").status_code for _ in range(5)]
+        assert api.get("/contacts").status_code == 200  # four starts at t = 0
+    manual_clock.now += 0.5
+    refused = [api.get("/contacts").status_code for _ in range(5)]  # at t = 0.5
     assert refused == [429] * 5
-    time.sleep(1.0)
+    # At t = 1.1 the accepted starts (t = 0) are out of the window; had the refused ones (t = 0.5)
+    # counted, the window would hold five starts and this would be refused too.
+    manual_clock.now += 0.6
     assert api.get("/contacts").status_code == 200
 
 

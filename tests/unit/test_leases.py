@@ -112,26 +112,37 @@ def test_hold_releases_when_the_work_fails(auth_table, name):
 
 
 def test_threads_never_hold_the_same_lease_at_once(auth_table, name):
+    """Four threads race on the real conditional put. The clock stands still, so no lease ever runs
+    out and no wait ever ends by time: a holder is only ever replaced after its release, however
+    slowly a loaded machine runs the threads (waits end in a lease, never in LeaseBusy)."""
+    frozen = time.time()
+    start = threading.Barrier(4)
     inside, overlaps, done = 0, 0, 0
     guard = threading.Lock()
+    failures: list[BaseException] = []
 
     def work() -> None:
         nonlocal inside, overlaps, done
-        leases = DynamoLeaseLock(auth_table, wait_seconds=10, poll_seconds=0.01)
-        for _ in range(3):
-            with leases.hold(name):
-                with guard:
-                    inside += 1
-                    overlaps += inside > 1
-                time.sleep(0.005)
-                with guard:
-                    inside -= 1
-                    done += 1
+        leases = DynamoLeaseLock(auth_table, poll_seconds=0.001, clock=lambda: frozen, sleep=time.sleep)
+        try:
+            start.wait(10)
+            for _ in range(3):
+                with leases.hold(name):
+                    with guard:
+                        inside += 1
+                        overlaps += inside > 1
+                    time.sleep(0.005)  # others try (and must fail) while this one holds
+                    with guard:
+                        inside -= 1
+                        done += 1
+        except BaseException as exc:  # noqa: BLE001 - reported below, not lost in the thread
+            failures.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(120)
 
+    assert failures == [] and not any(thread.is_alive() for thread in threads)
     assert (overlaps, done) == (0, 12)

@@ -3,6 +3,7 @@ reach the processor."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from momentsync.aws.notifications import LogNotifier, SesNotifier, SnsOperatorAlerts
@@ -89,14 +90,31 @@ def test_an_ses_failure_releases_the_claim_and_does_not_raise():
     assert throttle.released == [("acme", "invoice#10001#VAT code 3")]
 
 
-def test_an_sns_failure_does_not_raise():
+def test_an_sns_failure_does_not_raise_and_is_logged_without_the_message(caplog):
     class BrokenSns:
-        def publish(self, **_):
+        def __init__(self):
+            self.attempts = []
+
+        def publish(self, **kwargs):
+            self.attempts.append(kwargs)
             raise RuntimeError("sns down")
 
-    SnsOperatorAlerts(BrokenSns(), "arn:topic").dead_lettered(
-        message_id="m", body="{}", tenant_id="acme", reason="r", error_class="E", receive_count=1
+    sns = BrokenSns()
+    SnsOperatorAlerts(sns, "arn:topic").dead_lettered(
+        message_id="m",
+        body="{}",
+        tenant_id="acme",
+        reason="VAT code 3 unknown",
+        error_class="E",
+        receive_count=1,
     )
+    # The publish was tried (with the reason), failed, and the failure reached the log, not the caller.
+    [attempt] = sns.attempts
+    assert attempt["TopicArn"] == "arn:topic" and "VAT code 3 unknown" in attempt["Message"]
+    [record] = [r for r in caplog.records if r.name == "momentsync"]
+    assert (record.levelname, record.getMessage()) == ("ERROR", "operator alert not published")
+    assert (record.tenant_id, record.error_type) == ("acme", "RuntimeError")
+    assert "VAT code 3" not in json.dumps(vars(record), default=str)  # the alert's text is not logged
 
 
 def test_ses_is_used_only_when_a_sender_is_configured(monkeypatch):

@@ -8,7 +8,6 @@ token works once even when two requests race with it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,7 +15,6 @@ from typing import Any, Literal
 
 from momentsync.ports import OneTimeTokens
 
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 # A link is a bearer credential for choosing the tenant's books: short by default, never long.
 DEFAULT_LINK_TTL = timedelta(hours=24)
 MAX_LINK_TTL = timedelta(hours=72)

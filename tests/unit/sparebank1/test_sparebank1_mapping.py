@@ -314,3 +314,80 @@ def test_credit_lines_are_recognised_by_the_invoice_they_credit_and_references_g
         invoice(your_reference="Kari", their_reference="PO 7781"), "Fjordlys AS", None
     )
     assert text == "Faktura 20002 Fjordlys AS - Deres ref. Kari, Kundens ref. PO 7781"
+
+
+# ---------------------------------------------------------------- more rules (issue #17's test pyramid)
+
+
+def test_moment_states_map_to_the_status_we_steer_to_and_unknown_states_leave_it():
+    def status(state):
+        return mapping.wanted_project_status(
+            MomentProject(id=3, name="Kai", project_number="3", project_state=state)
+        )
+
+    assert (status("In progress"), status("On hold"), status("Completed")) == (
+        PROJECT_IN_PROGRESS,
+        PROJECT_IN_PROGRESS,
+        PROJECT_COMPLETED,
+    )
+    assert status("something new") is None and status(None) is None
+    # Unknown state: no transition at all, whatever the platform's status is.
+    assert mapping.project_transitions(PROJECT_COMPLETED, None) == []
+
+
+def test_a_reopened_project_is_reactivated_not_started_again():
+    assert mapping.project_transitions(PROJECT_COMPLETED, PROJECT_IN_PROGRESS) == ["ReactivateProject"]
+    assert mapping.project_transitions(None, PROJECT_COMPLETED) == ["StartProject", "CompleteProject"]
+
+
+def test_project_content_and_body_carry_the_numeric_number_and_keep_the_platforms_other_fields():
+    moment_project = MomentProject(
+        id=3, name="Ny kai", project_number=" 42 ", start_date=date(2026, 1, 5), project_state="active"
+    )
+    content = mapping.project_content(moment_project, customer_id=11)
+    assert content == {
+        "ProjectNumber": "42",
+        "Name": "Ny kai",
+        "ProjectCustomerID": 11,
+        "StartDate": "2026-01-05",
+        "EndDate": None,
+        "Status": PROJECT_IN_PROGRESS,
+    }
+    existing = mapping.project_body(moment_project, None, 11)
+    existing.StatusCode = PROJECT_COMPLETED  # moved by transitions only, never by the body
+    body = mapping.project_body(moment_project.model_copy(update={"name": "Ny kai 2"}), existing, 12)
+    assert (body.Name, body.ProjectNumberNumeric, body.ProjectCustomerID) == ("Ny kai 2", 42, 12)
+    assert body.StatusCode == PROJECT_COMPLETED
+    assert existing.Name == "Ny kai"  # the platform's copy is not changed in place
+
+
+def test_createguids_are_stable_per_record_and_version_and_differ_across_tenants():
+    guid = mapping.createguid("t-1", "customer", 7, "info")
+    assert guid == mapping.createguid("t-1", "customer", 7, "info")
+    assert (
+        len(
+            {
+                guid,
+                mapping.createguid("t-2", "customer", 7, "info"),
+                mapping.createguid("t-1", "customer", 7, "info", "v2"),
+            }
+        )
+        == 3
+    )
+
+
+def test_a_voucher_is_found_by_its_number_or_the_platforms_number_dash_year():
+    assert mapping.voucher_matches(JournalEntryLine(JournalEntryNumber="200024-2025"), "200024")
+    assert mapping.voucher_matches(JournalEntryLine(JournalEntryNumber=" 200024 "), "200024")
+    assert not mapping.voucher_matches(JournalEntryLine(JournalEntryNumber="2000245-2025"), "200024")
+    assert not mapping.voucher_matches(JournalEntryLine(JournalEntryNumber=None), "200024")
+
+
+@pytest.mark.parametrize("ore", [0, 1, -1, 99, -12345, 117187500])
+def test_ore_survive_the_trip_through_kroner(ore):
+    assert mapping.to_ore(mapping.to_kroner(ore)) == ore
+    assert mapping.to_kroner(ore) == Decimal(ore) / 100
+
+
+def test_the_external_reference_names_tenant_and_moment_invoice_id():
+    assert mapping.external_reference("acme", invoice()) == "acme:invoice:9"
