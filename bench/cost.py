@@ -1,6 +1,6 @@
 """Cost per million events from what part 4 counted, at stated list prices.
 
-Prices are us-east-1 list prices as collected in the project's reference notes (anchors.md §3.5), no
+Prices are us-east-1 list prices as collected in docs/reference/anchors.md §3.5, no
 free tier; eu-north-1 differs slightly: check the AWS price pages before quoting a customer. Lambda is
 priced for arm64, the architecture template.yaml deploys.
 """
@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 PRICES_USD = {
-    "region": "us-east-1 list prices (anchors.md §3.5), no free tier",
+    "region": "us-east-1 list prices (docs/reference/anchors.md §3.5), no free tier",
     "api_gateway_http_per_million_requests": 1.00,
     "lambda_per_million_requests": 0.20,
     "lambda_arm64_per_gb_second": 0.0000133334,

@@ -28,7 +28,8 @@ from momentsync.moment.models import WebhookEvent
 from momentsync.observability import logger
 
 ROOT = Path(__file__).resolve().parent.parent
-FIKEN_MAX_RATE = 4.0  # requests/s per company (fiken.md §2); the emulator's rate rule enforces it
+# Requests/s per company (docs/reference/fiken.md §2); the emulator's rate rule enforces it.
+FIKEN_MAX_RATE = 4.0
 ISSUED = date(2025, 3, 3)
 
 

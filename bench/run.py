@@ -189,7 +189,7 @@ def render(results: dict[str, Any]) -> str:
             (
                 f"webhook wall p50 / p95 ({p3['requests']} req)",
                 f"{p3['wall_p50_ms']} / {p3['wall_p95_ms']} ms",
-                "anchor: p50 < 150 ms warm (anchors §3.6)",
+                "anchor: p50 < 150 ms warm (docs/reference/anchors.md §3.6)",
             )
         )
         rows.append(("webhook CPU p50 / p95", f"{p3['cpu_p50_ms']} / {p3['cpu_p95_ms']} ms", ""))

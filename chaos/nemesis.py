@@ -1,4 +1,4 @@
-"""The faults of a chaos run (anchors.md §4.4), injected where they happen in production.
+"""The faults of a chaos run (docs/reference/anchors.md §4.4), injected where they happen in production.
 
 - Fiken and Moment misbehave at the HTTP level (the emulators' seeded ``FaultPlan``s): 429s, 5xx,
   timeouts, answers lost after the change was applied, slow answers; plus scripted 429 bursts.

@@ -2,8 +2,8 @@
 
 A ``TenantScript`` changes records in the Moment emulator and returns the webhook notices to send
 for that step, in the order to send them. Besides plain creates and updates it produces the webhook
-troubles of the fault matrix (anchors.md §4.4): the same notice twice (duplicate), an old notice
-re-sent after newer changes (late), and a dependent record's notice before the one it depends on
+troubles of the fault matrix (docs/reference/anchors.md §4.4): the same notice twice (duplicate), an old
+notice re-sent after newer changes (late), and a dependent record's notice before the one it depends on
 (reordered). Every notice sent is one event; the script stops at ``events`` notices.
 """
 

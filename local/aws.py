@@ -97,8 +97,8 @@ def fifo_group_order() -> None:
     its scan reaches it: a group's first message whose visibility ran out was then skipped (its
     later messages still counted as in flight), and a later message that ran out after it was
     delivered first. SQS returns a group's messages only when none of it is in flight, oldest first
-    (aws.md §2: in-flight messages block their group). So every timed-out message is released before
-    the scan, and the scan then sees exactly the groups that still have messages in flight.
+    (docs/reference/aws.md §2: in-flight messages block their group). So every timed-out message is released
+    before the scan, and the scan then sees exactly the groups that still have messages in flight.
     """
     original = SQSBackend.receive_message
     if getattr(original, "_momentsync_group_order", False):

@@ -1,5 +1,5 @@
 """The ``/api/v2`` routes of the Fiken emulator: companies, contacts, projects, invoices, credit
-notes, sales, bank accounts, accounts (the subset the connector uses; fiken.md §3–5).
+notes, sales, bank accounts, accounts (the subset the connector uses; docs/reference/fiken.md §3–5).
 
 Conventions kept everywhere: 201 + ``Location`` (full URL) + empty body on create; PUT/PATCH answer
 the status the spec documents for that operation (PUT contact 200, PATCH invoice 200, PATCH project
@@ -34,7 +34,7 @@ DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 ATTACHMENT_SUFFIXES = (".png", ".jpeg", ".jpg", ".gif", ".pdf")
 
-# Observed Fiken texts (fiken.md §4); kept verbatim so connectors can match on them.
+# Observed Fiken texts (docs/reference/fiken.md §4); kept verbatim so connectors can match on them.
 COUNTER_NOT_INITIALISED = (
     "Missing number series for drafts of type: invoice. In order to begin a number series please create "
     "the first draft in Fiken Web instead of via the API."

@@ -62,15 +62,15 @@ EXEMPTIONS: tuple[Exemption, ...] = (
         "readOnly properties in a request body (contactId, customerNumber, createdDate, ...) are "
         "accepted and ignored instead of rejected.",
         "OAS 3.0.2 says readOnly properties SHOULD NOT be sent (not MUST NOT); `contact` is the only "
-        "schema for both POST and PUT, and a GET-merge-PUT (fiken.md 3.1) round-trips them. Fiken "
-        "assigns customerNumber and ignores a sent one.",
+        "schema for both POST and PUT, and a GET-merge-PUT (docs/reference/fiken.md §3.1) round-trips "
+        "them. Fiken assigns customerNumber and ignores a sent one.",
     ),
     Exemption(
         "undocumented-error-status",
         'Error answers (4xx/5xx) are checked against Fiken\'s error shape `{"message": str}` (or the '
         'OAuth `{"error", "error_description"}`), not against the operation.',
         "The spec declares no error response on any operation and has no error schema, although its "
-        "intro lists 400/401/403/404/405/415 and 429 (fiken.md 4).",
+        "intro lists 400/401/403/404/405/415 and 429 (docs/reference/fiken.md §4).",
     ),
     Exemption(
         "oauth2-security",

@@ -80,7 +80,8 @@ class FikenEmulator(HostedEmulator):
         self._files: dict[str, tuple[str, bytes | None]] = {}
         self.verify_new_bank_accounts = verify_new_bank_accounts
         # [INF] whether Fiken lets a direct invoice's request uuid be found with ?invoiceDraftUuid= is
-        # not documented (fiken.md §4); off by default so a connector does not come to rely on it.
+        # not documented (docs/reference/fiken.md §4); off by default so a connector does not come to rely on
+        # it.
         self.direct_invoice_uuid_filterable = direct_invoice_uuid_filterable
         self.set_today(today)
         self.validate_contract = validate_contract

@@ -1,4 +1,4 @@
-"""Fiken's OAuth2 authorization-code flow (fiken.md §1; spec intro lines 50–160), emulated.
+"""Fiken's OAuth2 authorization-code flow (docs/reference/fiken.md §1; spec intro lines 50–160), emulated.
 
 - ``GET /oauth/authorize?response_type=code&client_id&redirect_uri&state``: no real user, so the
   configured emulated user approves at once (``decision="approve"``) or rejects

@@ -1,4 +1,5 @@
-"""Fiken's request rules (spec intro "Concurrent requests / rate limiting", fiken.md §2), per token.
+"""Fiken's request rules (spec intro "Concurrent requests / rate limiting", docs/reference/fiken.md §2), per
+token.
 
 - **One request in flight**: a request arriving while another with the same access token is still
   being answered is refused (429) at once.

@@ -1,6 +1,6 @@
 """Plays Moment's side of the webhooks: change a record in the emulator, then POST the thin notice.
 
-Payloads mirror the one documented example (invoice finalized, moment.md §1.2)::
+Payloads mirror the one documented example (invoice finalized, docs/reference/moment.md §1.2)::
 
     {"event": "CREATE_NEW", "invoice": {"id": 106939080, "invoiceNumber": 1,
      "customer": {"id": 62788973, "customerNumber": "10001"},

@@ -55,7 +55,7 @@ DEFAULT_CURRENCIES = [
     ("USD", "Amerikanske dollar"),
     ("GBP", "Britisk pund"),
 ]
-# SAF-T standard codes (what Moment's VAT codes are, moment.md §4.8).
+# SAF-T standard codes (what Moment's VAT codes are, docs/reference/moment.md §4.8).
 # The seeded rates carry one dated VatTypePercentage each, valid from long before any test's dates.
 SEEDED_RATES_VALID_FROM = "2000-01-01"
 DEFAULT_VAT_TYPES = [

@@ -1,4 +1,5 @@
-"""Error answers in the platform's shapes (sparebank1.md §3.4), raised as ``BizError`` by the domain layer.
+"""Error answers in the platform's shapes (docs/reference/sparebank1.md §3.4), raised as ``BizError`` by the
+domain layer.
 
 - 400 validation: the echoed entity plus ``_validationResults`` ({property: [{Message, EntityType, Level,
   PropertyName, ...}]}), a top-level ``Message`` and ``Messages[]`` (the front end's error parser reads all
@@ -87,7 +88,7 @@ def unauthorized() -> BizError:
 
 
 def not_activated(app_name: str) -> BizError:
-    # The activation-gate text quoted in sparebank1.md §2.3 (Unimicro.MCP docs/AUTH.md).
+    # The activation-gate text quoted in docs/reference/sparebank1.md §2.3 (from Unimicro.MCP's AUTH notes).
     return message_error(
         403,
         f"Du har ikke tilgang til {app_name} — produktet du prøver å aktivere er ikke tilgjengelig for "

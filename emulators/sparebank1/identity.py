@@ -1,4 +1,4 @@
-"""The identity server subset a server application uses (sparebank1.md §2.1, §2.3).
+"""The identity server subset a server application uses (docs/reference/sparebank1.md §2.1, §2.3).
 
 ``POST {identity}/connect/token`` (form): ``grant_type=client_credentials``, ``client_id`` (optional: the
 assertion names the client), ``client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer``,

@@ -1,4 +1,5 @@
-"""List queries: ``filter``, ``orderby``, ``select``, ``top``/``skip`` (no ``$`` prefix; sparebank1.md §3.2).
+"""List queries: ``filter``, ``orderby``, ``select``, ``top``/``skip`` (no ``$`` prefix;
+docs/reference/sparebank1.md §3.2).
 
 Filter grammar (the subset the filtering guide names): comparisons ``Field op literal`` with ``eq ne gt lt ge
 le``, the functions ``contains(F,'x')``, ``startswith(F,'x')``, ``endswith(F,'x')``, joined by ``and`` /

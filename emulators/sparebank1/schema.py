@@ -1,9 +1,9 @@
 """The entity model the emulator stores: field names, types, relations and routes.
 
-Names follow the platform's generated OpenAPI tables quoted in sparebank1.md (and the "platform-api" entity
-pages it cites). Only the subset a Moment connector touches is modelled; a property the model does not list is
-ignored on write (the platform's JSON binder drops unknown members [INF]) and a filter on it is ignored
-(documented).
+Names follow the platform's generated OpenAPI tables quoted in docs/reference/sparebank1.md (and the
+"platform-api" entity pages it cites). Only the subset a Moment connector touches is modelled; a property the
+model does not list is ignored on write (the platform's JSON binder drops unknown members [INF]) and a filter
+on it is ignored (documented).
 
 Relations are never returned unless ``expand`` names them ("None of these come back unless the query asks for
 them"), except in the answer to a write, which echoes what was written (see ``store.render``).
@@ -82,7 +82,7 @@ def _add(entity: EntityType) -> None:
 
 
 # unimicro-biz-swagger.json CompanySettings: the lock dates a posting's FinancialDate/VatDate is checked
-# against (sparebank1.md §8). One row per company.
+# against (docs/reference/sparebank1.md §8). One row per company.
 _add(
     EntityType(
         "CompanySettings",
@@ -507,7 +507,7 @@ _add(
 
 ROUTES: dict[str, EntityType] = {e.route: e for e in ENTITIES.values() if e.route}
 
-# Status codes (sparebank1.md §4.1, §5, §6.1; JournalEntryLine from the generated table).
+# Status codes (docs/reference/sparebank1.md §4.1, §5, §6.1; JournalEntryLine from the generated table).
 CUSTOMER_ACTIVE, CUSTOMER_INACTIVE, CUSTOMER_DELETED = 30001, 50001, 90001
 PROJECT_REGISTERED, PROJECT_OFFER, PROJECT_IN_PROGRESS, PROJECT_COMPLETED, PROJECT_DISCARDED = (
     42201,

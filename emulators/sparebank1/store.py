@@ -3,7 +3,7 @@
 Records are stored flat (scalars and foreign keys only, PascalCase keys) per company and entity type; the
 nested JSON the API speaks is produced by ``render`` and consumed by ``Writer.save``.
 
-Write rules (sparebank1.md §3.3):
+Write rules (docs/reference/sparebank1.md §3.3):
 
 - a nested object with ``ID > 0`` updates that row (it must belong to the parent); with ``"Deleted": true``
   it is soft-deleted;
@@ -38,7 +38,7 @@ USER = "momentsync-emulator"
 
 @dataclass
 class Behaviour:
-    """Knobs for the points sparebank1.md leaves open (see README "Uncertain")."""
+    """Knobs for the points docs/reference/sparebank1.md leaves open (see README "Uncertain")."""
 
     createguid_replay: str = "error"  # "error" | "reuse"
     createguid_replay_status: int = 400

@@ -15,10 +15,10 @@ from momentsync.wiring.processor import build_event_processor
 class TenantFairFifoProcessor(SqsFifoPartialProcessor):
     """Skips only the failed tenant's later records, and never raises when every record failed.
 
-    Powertools' FIFO processor raises BatchProcessingError when all records fail (aws.md §1.3), which
-    Lambda counts as a function error and answers by throttling the whole event source: one broken
-    tenant would slow every other tenant. A partial response with every id fails the same records
-    without that side effect.
+    Powertools' FIFO processor raises BatchProcessingError when all records fail (docs/reference/aws.md §1.3),
+    which Lambda counts as a function error and answers by throttling the whole event source: one broken
+    tenant would slow every other tenant. A partial response with every id fails the same records without that
+    side effect.
     """
 
     def __init__(self) -> None:

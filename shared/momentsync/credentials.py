@@ -1,8 +1,8 @@
 """Per-tenant credentials in Secrets Manager: one secret per tenant, ``{prefix}/{tenant_id}``.
 
 Holds the Moment API key and the target system's OAuth tokens. Reads are cached in memory for a
-short time; every write updates the cache (Powertools' ``set_secret`` does not, see aws.md §1.5),
-and ``fresh=True`` bypasses it, as a token refresh under a lock must.
+short time; every write updates the cache (Powertools' ``set_secret`` does not, see docs/reference/aws.md
+§1.5), and ``fresh=True`` bypasses it, as a token refresh under a lock must.
 """
 
 from __future__ import annotations

@@ -671,8 +671,8 @@ def test_client_paced_at_250_ms_is_never_refused(fiken, api):
     statuses = []
     for _ in range(9):
         statuses.append(api.get("/contacts").status_code)
-        # A 250 ms gap after each answer (fiken.md §2 clients): server-side starts are then >= 250 ms
-        # apart however late the server saw the previous request.
+        # A 250 ms gap after each answer (docs/reference/fiken.md §2 clients): server-side starts are then >=
+        # 250 ms apart however late the server saw the previous request.
         time.sleep(0.25)
     assert statuses == [200] * 9
     assert fiken.rate_limited == 0

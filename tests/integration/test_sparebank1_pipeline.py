@@ -497,14 +497,19 @@ def test_the_emulator_itself_refuses_a_posting_into_a_locked_period(sparebank1_e
 # Anything else missing fails. Checked: path and method, every body field name (nested rows too),
 # its JSON type.
 
-# A copy of ../shared/reference/unimicro-biz-swagger.json (public: bjerkio/unieconomy-js swagger.json).
+# contracts/unimicro-biz-swagger.json, docs/reference/sparebank1.md §8 (public: bjerkio/unieconomy-js
+# swagger.json).
 SWAGGER = Path(__file__).resolve().parents[2] / "contracts" / "unimicro-biz-swagger.json"
 
 # Used although the older description lacks them, each with where it is documented.
 NEWER_PATHS = {
-    ("put", "/projects/{id}?action=ReactivateProject"): "sparebank1.md §8: absent from the older description",
+    ("put", "/projects/{id}?action=ReactivateProject"): "docs/reference/sparebank1.md §8: "
+    "absent from the older description",
 }
-_GENERATED = "sparebank1.md §4.2 (customers) and §5 (projects): observed fields, newer than the description"
+_GENERATED = (
+    "docs/reference/sparebank1.md §4.2 (customers) and §5 (projects): observed fields, "
+    "newer than the description"
+)
 _ECHOED = "echoed from the platform's own GET in a GET-merge-PUT; " + _GENERATED
 NEWER_FIELDS: dict[tuple[str, str], str] = {
     ("Customer", "VatTypeID"): _ECHOED,
@@ -515,13 +520,13 @@ NEWER_FIELDS: dict[tuple[str, str], str] = {
     ("Customer", "Account"): _ECHOED + " (an expanded relation)",
     ("Project", "ProjectApproverID"): _ECHOED,
     ("Project", "Visible"): _ECHOED,
-    ("JournalEntry", "ExternalReference"): "sparebank1.md §8: the platform's newer JournalEntry fields "
-    "(with ?action=update-external-reference), absent from the older description",
-    ("JournalEntry", "ExternalSource"): "sparebank1.md §8, as ExternalReference",
+    ("JournalEntry", "ExternalReference"): "docs/reference/sparebank1.md §8: the platform's newer "
+    "JournalEntry fields (with ?action=update-external-reference), absent from the older description",
+    ("JournalEntry", "ExternalSource"): "docs/reference/sparebank1.md §8, as ExternalReference",
 }
 # Types the description gives differently from the platform's documented values.
 NEWER_TYPES: dict[tuple[str, str], str] = {
-    ("Phone", "Type"): "PhoneTypeEnum, an integer (PtPhone = 150101): sparebank1.md §4.2",
+    ("Phone", "Type"): "PhoneTypeEnum, an integer (PtPhone = 150101): docs/reference/sparebank1.md §4.2",
 }
 _TYPES = {
     "integer": (int,),

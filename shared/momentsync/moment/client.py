@@ -1,7 +1,7 @@
 """Moment's REST API, read-only: customers, projects, invoices (and the invoice PDF).
 
 ``{base_url}/companies/{companyCode}/{entity}``, Basic auth with user ``apikey`` and the tenant's
-key as password (moment.md §2.2). Synchronous: one Lambda invocation handles one event.
+key as password (docs/reference/moment.md §2.2). Synchronous: one Lambda invocation handles one event.
 
 What each outcome means for the processor (``momentsync.errors``):
 
@@ -66,7 +66,7 @@ from momentsync.retry_policy import Retry, RetryPolicy, retry_after_seconds, scr
 PRODUCTION_BASE_URL = "https://app.moment.team/api/1.0"
 API_KEY_USERNAME = "apikey"
 
-# Moment's "includes" (moment.md §2.4): GET /{entity}/{id}/include/{parts}, parts joined by "+"
+# Moment's "includes" (docs/reference/moment.md §2.4): GET /{entity}/{id}/include/{parts}, parts joined by "+"
 # (the form observed working live is ``include/base+email``). The part naming the invoice lines is
 # a GUESS — verify against the live swagger. ``None`` = plain GET.
 CUSTOMER_INCLUDE: str | None = None
@@ -84,7 +84,8 @@ SORT_PARAM = "sort"
 SORT_BY_ID = "id,asc"  # a stable order, so records do not shift between pages while we read
 DEFAULT_PAGE_SIZE = 200
 
-FINANCIAL_ACCOUNTS = "financialAccounts"  # observed (moment.md §7); lines may carry only its id
+# Observed (docs/reference/moment.md §7); lines may carry only its id.
+FINANCIAL_ACCOUNTS = "financialAccounts"
 ACCOUNTS_MAX_AGE_SECONDS = 60.0  # a burst of invoices shares one read; a renumbering shows within a minute
 RETRY_AFTER_CAP = 20.0  # seconds we wait inside one invocation (the processor's timeout is 120 s)
 RETRYABLE_STATUSES = frozenset({408, 429})  # plus every 5xx

@@ -1,6 +1,6 @@
 """Moment's JSON, as pydantic models: **every Moment field name lives in this module**.
 
-Moment's swagger is not public (see the reference notes, moment.md §2.5), so apart from the few
+Moment's swagger is not public (docs/reference/moment.md §2.5), so apart from the few
 names observed in the wild (``id``, ``customerNumber``, ``projectNumber``, ``invoiceNumber``,
 ``projectState``, ``lastModifiedDate``, the page object, ``financialAccount`` fields) every alias
 below is a **guess marked ``GUESS``**: correct it here, once, after reading the live swagger.
@@ -200,7 +200,8 @@ class InvoiceRef(MomentModel):
 
 
 class FinancialAccountRef(MomentModel):
-    """A bookkeeping account; names as observed on Moment's ``financialAccounts`` (moment.md §7).
+    """A bookkeeping account; names as observed on Moment's ``financialAccounts`` (docs/reference/moment.md
+    §7).
 
     An invoice line may carry only the account's id (``financialAccountId``): the client then
     fills the rest in from ``GET financialAccounts`` (``account_number`` is None until it has).
@@ -842,8 +843,8 @@ class MomentErrorBody(MomentModel):
 
 
 # --- webhook payloads --------------------------------------------------------------------------
-# Documented (moment.md §1.2) for invoices only; customer/project/offer/claim mirror it (GUESS).
-# Only the entity's top-level ``id`` is trusted; the rest is kept for operators.
+# Documented (docs/reference/moment.md §1.2) for invoices only; customer/project/offer/claim mirror it
+# (GUESS). Only the entity's top-level ``id`` is trusted; the rest is kept for operators.
 
 WEBHOOK_EVENT_KEY = "event"
 

@@ -174,7 +174,7 @@ def _readable(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-# Fiken's invoiceRequest has no `kid` (fiken.md §8): in invoice mode Fiken issues its own KID.
+# Fiken's invoiceRequest has no `kid` (docs/reference/fiken.md §8): in invoice mode Fiken issues its own KID.
 KID_NOTE_INVOICE_MODE = (
     "invoice mode: Fiken numbers the invoice and issues its own KID; Moment's KID goes only into the "
     "invoice text, so payments made with Moment's KID will not match automatically in Fiken. "

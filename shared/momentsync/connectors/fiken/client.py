@@ -1,6 +1,6 @@
 """``FikenClient``: Fiken API v2 over httpx (sync; one Lambda works one tenant's events in order).
 
-What Fiken's behaviour demands (fiken.md):
+What Fiken's behaviour demands (docs/reference/fiken.md):
 
 - One request in flight and ~4 per second per tenant: every request goes through a ``RequestPacer``.
 - 429 carries no Retry-After: exponential backoff with full jitter. A 429 means "not executed", so
@@ -354,8 +354,8 @@ class FikenClient:
         """The last invoice number used, or None when the counter is not initialised.
 
         The spec declares only 200 here; the 409 for "not initialised" is what a third-party
-        client saw (fiken.md §8). So a 404, a 400/409 and a 200 without a value all read as "not
-        initialised": the caller then initialises it, which cannot hurt (see below).
+        client saw (docs/reference/fiken.md §8). So a 404, a 400/409 and a 200 without a value all read as
+        "not initialised": the caller then initialises it, which cannot hurt (see below).
         """
         try:
             response = self._request("GET", INVOICE_COUNTER)
@@ -439,7 +439,8 @@ class FikenClient:
         return self._create(BANK_ACCOUNTS, bank_account)
 
     def list_accounts(self, **filters: Any) -> list[Account]:
-        """This year's bookkeeping accounts. Paged although the spec's table says not (fiken.md §3.6)."""
+        """This year's bookkeeping accounts, paged although the spec's table says not
+        (docs/reference/fiken.md §3.6)."""
         params = AccountFilter.model_validate(filters).to_params()
         return list(self.iterate(ACCOUNTS, params, Account))
 

@@ -481,8 +481,8 @@ def sale_credit_request(
     customer_id: int,
     project_id: int | None,
 ) -> SaleRequest:
-    """Sale mode has no credit note endpoint for sales (fiken.md §3.7): Moment's credit note is booked
-    as a sale of its own, numbered by Moment, with Moment's negative lines; each line names the sale it
+    """Sale mode has no credit note endpoint for sales (docs/reference/fiken.md §3.7): Moment's credit note is
+    booked as a sale of its own, numbered by Moment, with Moment's negative lines; each line names the sale it
     credits, which is how the credits of a sale are found again (over-crediting)."""
     request = sale_request(credit_note, groups, customer_id=customer_id, project_id=project_id)
     prefix = f"{SALE_CREDIT_PREFIX} {credited_number}"

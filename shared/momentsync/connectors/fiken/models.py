@@ -3,8 +3,9 @@
 Contract: ``contracts/fiken-openapi.yaml`` (Fiken's published spec) (tests validate dumped bodies against it).
 
 - Requests (``FikenRequest``) reject unknown fields when built: Fiken answers 400 to some unexpected
-  fields and silently drops others (fiken.md §4), so a misspelt field must fail here, not there. They
-  dump with aliases and without ``None`` (``to_body``). Read-only fields of a schema are not on them.
+  fields and silently drops others (docs/reference/fiken.md §4), so a misspelt field must fail here, not
+  there. They dump with aliases and without ``None`` (``to_body``). Read-only fields of a schema are not on
+  them.
 - Results (``FikenResult``) ignore fields they do not know, so Fiken adding a field breaks nothing.
   Where the spec uses one schema both ways (``contact``, ``address``, ``contactPerson``,
   ``orderLine``), there is a request model and a ``…Result`` twin.
@@ -524,8 +525,8 @@ class SaleRequest(FikenRequest):
     """POST /sales: a sale whose invoice number and document were made outside Fiken.
 
     The spec lists ``paid`` as required without defining it: a literal validator rejects a sale
-    without it and accepts ``"paid": false`` (fiken.md §8), so it is sent. Moment's invoices reach
-    Fiken unpaid; payments are registered in Fiken.
+    without it and accepts ``"paid": false`` (docs/reference/fiken.md §8), so it is sent. Moment's invoices
+    reach Fiken unpaid; payments are registered in Fiken.
     """
 
     sale_number: str | None = None

@@ -1,4 +1,4 @@
-"""Fiken's OAuth2 endpoints (fiken.md §1): authorize URL, code exchange, refresh, revoke.
+"""Fiken's OAuth2 endpoints (docs/reference/fiken.md §1): authorize URL, code exchange, refresh, revoke.
 
 The token endpoint wants HTTP Basic client authentication (client_id:client_secret), a form body,
 ``state`` on the code exchange too, and the very redirect_uri sent to /authorize. Refresh tokens

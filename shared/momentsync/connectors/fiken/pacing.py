@@ -1,14 +1,15 @@
 """Per-tenant request pacing for Fiken.
 
 Fiken allows a single concurrent request and may slow or ban callers above ~4 requests per second
-(fiken.md §2). ``RequestPacer`` enforces both per key (a tenant or company): one request in flight, and
-at least ``min_interval`` seconds between request *starts*. Keys are independent, so one tenant's
+(docs/reference/fiken.md §2). ``RequestPacer`` enforces both per key (a tenant or company): one request in
+flight, and at least ``min_interval`` seconds between request *starts*. Keys are independent, so one tenant's
 traffic never delays another's.
 
 One pacer is meant to be shared by every client in the process (``default_pacer``); a pacer per client
 would let two clients for the same tenant overlap.
 
-Whether Fiken's rule applies per user, per token or per *app* is undocumented (fiken.md §8). With
+Whether Fiken's rule applies per user, per token or per *app* is undocumented (docs/reference/fiken.md §8).
+With
 ``app_min_interval`` set (off by default), every request of every key also takes the one app-wide
 slot: one request in flight and that spacing for all tenants of the Fiken app together, in this
 process. Across processes (Lambda concurrency) it holds only if the processor runs one at a time;

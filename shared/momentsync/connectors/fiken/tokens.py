@@ -3,7 +3,7 @@
 Implements the Fiken client's ``TokenProvider`` protocol (``access_token``,
 ``refresh_after_unauthorized``). Fiken rotates refresh tokens, so two refreshes with the same refresh
 token must never race: the loser would be handed ``invalid_grant`` and the tenant wrongly flagged
-(aws.md §3). Hence:
+(docs/reference/aws.md §3). Hence:
 
 1. the access token is reused from memory until ``expires_at - margin``;
 2. a refresh takes the tenant's lease, then re-reads the secret bypassing every cache

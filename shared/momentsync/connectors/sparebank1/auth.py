@@ -1,4 +1,5 @@
-"""Server-application auth (sparebank1.md §2.1): ``client_credentials`` with an RS256 client assertion.
+"""Server-application auth (docs/reference/sparebank1.md §2.1): ``client_credentials`` with an RS256 client
+assertion.
 
 One registered app serves every tenant; a company's consent is its marketplace activation, not a
 per-tenant secret. The app's client id and certificate key live in ONE Secrets Manager secret of the

@@ -1,6 +1,6 @@
 """``SpareBank1Client``: the Unimicro platform's REST API over httpx, for one company (``CompanyKey``).
 
-What the platform's behaviour demands (sparebank1.md §3):
+What the platform's behaviour demands (docs/reference/sparebank1.md §3):
 
 - Every business call carries ``Authorization: Bearer`` and ``CompanyKey``; ``/api/init/companies``
   needs only the token.

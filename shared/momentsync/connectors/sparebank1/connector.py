@@ -61,7 +61,8 @@ class SpareBank1Connector:
     def __init__(self, tenant: Tenant, client: SpareBank1Client, *, amounts_include_vat: bool = True) -> None:
         self.tenant = tenant
         self.client = client
-        # [INF] sparebank1.md §6.2: a draft line with an output VAT type carries the gross amount.
+        # [INF] docs/reference/sparebank1.md §6.2: a draft line with an output VAT type carries the gross
+        # amount.
         self.amounts_include_vat = amounts_include_vat
         self._read_back: dict[str, InvoiceTotals] = {}
         self._customer_accounts: dict[int, int] = {}

@@ -1,8 +1,8 @@
 """Which hosts a tenant's bank may send us to, and what its ``/api/endpoints`` service map says.
 
-SpareBank 1 Regnskap is one Unimicro platform behind many bank hosts (sparebank1.md §1.1). Our app token
-is good for EVERY company that activated the app, so a host that receives it can read every tenant's books:
-hosts therefore come only from an allowlist (docs/security.md, "SpareBank 1 hosts"):
+SpareBank 1 Regnskap is one Unimicro platform behind many bank hosts (docs/reference/sparebank1.md §1.1). Our
+app token is good for EVERY company that activated the app, so a host that receives it can read every tenant's
+books: hosts therefore come only from an allowlist (docs/security.md, "SpareBank 1 hosts"):
 
 * a listed bank: the bank's ``/api/endpoints`` may name AppFramework and Files only on the bank's own
   host or its subdomains (``files.regnskap.sb1.no``), Identity only on the bank's identity host(s), all
@@ -75,7 +75,8 @@ class Bank:
         return origin(self.base_url)
 
 
-# Maintained list (sparebank1.md §1.1, [OBS] Metorial slates, 2026): add a bank here when one is missing.
+# Maintained list (docs/reference/sparebank1.md §1.1, [OBS] Metorial slates, 2026): add a bank here when one
+# is missing.
 BANKS: dict[str, Bank] = {
     bank.key: bank
     for bank in (

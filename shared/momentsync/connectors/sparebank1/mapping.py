@@ -1,7 +1,7 @@
 """Moment records -> SpareBank 1 Regnskap bodies: pure functions carrying the business rules.
 
-Moment's own rules come first (moment.md §4.3) and fail before any remote call: a customer number is
-numeric within 100000-199999, a project number is numeric.
+Moment's own rules come first (docs/reference/moment.md §4.3) and fail before any remote call: a customer
+number is numeric within 100000-199999, a project number is numeric.
 
 - Customers: upserted by ``CustomerNumber``. A new customer gets every row with a ``_createguid``
   derived from the Moment record and its version (uuid5), so a replayed write cannot insert twice; an
@@ -228,7 +228,8 @@ WANTED_PROJECT_STATUS = {
     "cancelled": PROJECT_DISCARDED,
     "canceled": PROJECT_DISCARDED,
 }
-# action -> (statuses it starts from, status it leads to) (sparebank1.md §5; the graph is [INF]).
+# action -> (statuses it starts from, status it leads to) (docs/reference/sparebank1.md §5; the graph is
+# [INF]).
 PROJECT_TRANSITIONS: dict[str, tuple[frozenset[int], int]] = {
     "InitiateProject": (frozenset({PROJECT_REGISTERED}), PROJECT_OFFER),
     "StartProject": (frozenset({PROJECT_REGISTERED, PROJECT_OFFER}), PROJECT_IN_PROGRESS),
@@ -421,7 +422,8 @@ def voucher(
 
     Signs: an invoice debits the customer (positive) and credits sales (negative); a credit note, whose
     Moment lines are negative, comes out reversed by the same arithmetic. ``amounts_include_vat``: the
-    platform splits a sales leg with an output VAT type into net + VAT [INF, sparebank1.md §6.2].
+    platform splits a sales leg with an output VAT type into net + VAT [INF, docs/reference/sparebank1.md
+    §6.2].
     """
     assert invoice.invoice_date is not None
     financial_date: date = invoice.invoice_date
@@ -482,8 +484,8 @@ def voucher(
     )
 
 
-# JournalEntry.ExternalReference / ExternalSource (sparebank1.md §8) carry the natural key of a booked
-# Moment invoice: the tenant (one Moment company) and Moment's invoice id (the sync state's key too).
+# JournalEntry.ExternalReference / ExternalSource (docs/reference/sparebank1.md §8) carry the natural key of a
+# booked Moment invoice: the tenant (one Moment company) and Moment's invoice id (the sync state's key too).
 EXTERNAL_SOURCE = "momentsync"
 
 

@@ -1,8 +1,8 @@
 """Every SpareBank 1 Regnskap (Unimicro platform) field name, as pydantic models (PascalCase, as sent).
 
-Attribute names *are* the platform's JSON names (sparebank1.md §3-§6), so a misspelling is visible here
-and nowhere else. Models keep unknown fields (``extra="allow"``): an update PUTs the object we fetched
-with our fields changed, and whatever the platform owns travels back untouched. ``_createguid`` (the
+Attribute names *are* the platform's JSON names (docs/reference/sparebank1.md §3-§6), so a misspelling is
+visible here and nowhere else. Models keep unknown fields (``extra="allow"``): an update PUTs the object we
+fetched with our fields changed, and whatever the platform owns travels back untouched. ``_createguid`` (the
 platform's insert-once key for new child rows) is the ``createguid`` attribute.
 
 Amounts are ``Decimal`` kroner, as the platform speaks; øre exist only on our side of
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Status codes (sparebank1.md §4.1, §5).
+# Status codes (docs/reference/sparebank1.md §4.1, §5).
 CUSTOMER_ACTIVE, CUSTOMER_INACTIVE = 30001, 50001
 PROJECT_REGISTERED, PROJECT_OFFER, PROJECT_IN_PROGRESS, PROJECT_COMPLETED, PROJECT_DISCARDED = (
     42201,
@@ -186,7 +186,8 @@ class JournalEntry(UniModel):
     ID: int | None = None
     JournalEntryNumber: str | None = None
     Description: str | None = None
-    # The natural key of a booked Moment invoice (sparebank1.md §8): set on booking, looked up on retry.
+    # The natural key of a booked Moment invoice (docs/reference/sparebank1.md §8): set on booking, looked up
+    # on retry.
     ExternalReference: str | None = None
     ExternalSource: str | None = None
     DraftLines: list[JournalEntryLineDraft] | None = None
@@ -227,7 +228,7 @@ class ValidationResult(UniModel):
 
 
 class ErrorBody(UniModel):
-    """The platform's error shapes (sparebank1.md §3.4): any of the three may be filled."""
+    """The platform's error shapes (docs/reference/sparebank1.md §3.4): any of the three may be filled."""
 
     Message: str | None = None
     message: str | None = None
