@@ -9,7 +9,7 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from momentsync.aws.notifications import DynamoNotificationThrottle
+from momentsync.aws.notifications import DynamoNotificationThrottle, SnsHealthAlerts
 from momentsync.aws.parking import DynamoParkedEvents
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
@@ -19,12 +19,12 @@ from momentsync.settings import health_settings
 
 settings = health_settings()
 dynamodb = boto3.resource("dynamodb")
-sns = boto3.client("sns")
 tenants = DynamoTenantRepository(dynamodb.Table(settings.tenants_table))
 parked = DynamoParkedEvents(dynamodb.Table(settings.parked_events_table))
 transfers = DynamoTransferLog(dynamodb.Table(settings.transfer_log_table), timedelta(days=1))  # reads only
 # An incident is announced once; it re-arms when it clears (or after a week, as a reminder).
 throttle = DynamoNotificationThrottle(dynamodb.Table(settings.notifications_table), timedelta(days=7))
+alerts = SnsHealthAlerts(boto3.client("sns"), settings.operator_topic_arn, stage=settings.stage)
 
 
 @logger.inject_lambda_context(clear_state=True, log_event=False)
@@ -36,9 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         parked=parked,
         transfers=transfers,
         throttle=throttle,
-        sns=sns,
-        topic_arn=settings.operator_topic_arn,
-        stage=settings.stage,
+        alerts=alerts,
         now=datetime.now(UTC),
         parked_limit=timedelta(minutes=settings.health_parked_minutes),
         quiet_after=timedelta(days=settings.health_quiet_days),

@@ -5,16 +5,11 @@ Used by `momentsync status` and by the tenant's self-service page (so it lives i
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from momentsync.credentials import CredentialsNotFound, TenantCredentials
+from momentsync.ports import CredentialsSource
 from momentsync.tenants import TargetSystem, Tenant, TenantStatus
 
 __all__ = ["CredentialsSource", "connection_state", "stored_credentials"]
-
-
-class CredentialsSource(Protocol):
-    def get(self, tenant_id: str, *, fresh: bool = False) -> TenantCredentials: ...
 
 
 def connection_state(tenant: Tenant, credentials: TenantCredentials | None = None) -> str:

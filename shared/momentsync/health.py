@@ -17,21 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
-from momentsync.aws.notifications import DynamoNotificationThrottle
 from momentsync.observability import logger
+from momentsync.ports import HealthAlerts, LastTransfer, NotificationThrottle, OldestParked
 from momentsync.tenants import Tenant, TenantStatus
 
 CHECKS = ("needs_reauth", "parked_too_long", "quiet")
-
-
-class OldestParked(Protocol):
-    def oldest_received_at(self, tenant_id: str) -> datetime | None: ...
-
-
-class LastTransfer(Protocol):
-    def last_logged_at(self, tenant_id: str) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -104,10 +95,8 @@ def check_health(
     *,
     parked: OldestParked,
     transfers: LastTransfer,
-    throttle: DynamoNotificationThrottle,
-    sns: Any | None,
-    topic_arn: str,
-    stage: str,
+    throttle: NotificationThrottle,
+    alerts: HealthAlerts,
     now: datetime,
     parked_limit: timedelta,
     quiet_after: timedelta,
@@ -133,26 +122,16 @@ def check_health(
                 throttle.release(tenant.tenant_id, f"health#{check}")
         for finding in failing:
             if throttle.claim(tenant.tenant_id, f"health#{finding.check}", kind=f"health_{finding.check}"):
-                _publish(sns, topic_arn, stage, finding)
+                _announce(alerts, finding)
                 alerted.append(finding)
     return HealthReport(findings=findings, alerted=alerted)
 
 
-def _publish(sns: Any | None, topic_arn: str, stage: str, finding: Finding) -> None:
+def _announce(alerts: HealthAlerts, finding: Finding) -> None:
     logger.warning(
         "tenant unhealthy",
         extra={"tenant_id": finding.tenant_id, "check": finding.check, "detail": finding.detail},
     )
-    if sns is None or not topic_arn:
-        return
-    label = f" [{stage}]" if stage else ""
-    sns.publish(
-        TopicArn=topic_arn,
-        Subject=f"momentsync{label}: tenant {finding.tenant_id}: {finding.check}"[:100],
-        Message=f"Tenant: {finding.tenant_id}\nCheck: {finding.check}\nWhat: {finding.detail}\n"
-        f"Remedy: {finding.remedy}\n",
-        MessageAttributes={
-            "kind": {"DataType": "String", "StringValue": "tenant_health"},
-            "tenant_id": {"DataType": "String", "StringValue": finding.tenant_id},
-        },
+    alerts.tenant_unhealthy(
+        tenant_id=finding.tenant_id, check=finding.check, detail=finding.detail, remedy=finding.remedy
     )

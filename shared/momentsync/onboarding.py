@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from momentsync.aws.credentials import SecretsManagerCredentialsStore
-from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.clock import utcnow
 from momentsync.credentials import TenantCredentials
+from momentsync.ports import CredentialsStore, TenantRepository
 from momentsync.tenants import MappingSettings, TargetSystem, Tenant
 from momentsync.webhook_secret import hash_webhook_secret, new_webhook_secret
 
@@ -30,8 +29,8 @@ def webhook_url(base_url: str, tenant_id: str, secret: str) -> WebhookUrl:
 
 def add_tenant(
     *,
-    tenants: DynamoTenantRepository,
-    credentials: SecretsManagerCredentialsStore,
+    tenants: TenantRepository,
+    credentials: CredentialsStore,
     webhook_base_url: str,
     tenant_id: str,
     name: str,
@@ -69,7 +68,7 @@ def add_tenant(
 
 
 def rotate_webhook_secret(
-    *, tenants: DynamoTenantRepository, webhook_base_url: str, tenant_id: str
+    *, tenants: TenantRepository, webhook_base_url: str, tenant_id: str
 ) -> tuple[Tenant, WebhookUrl]:
     """The old URL stops working at once; Moment must be given the new one."""
     tenant = tenants.require(tenant_id)

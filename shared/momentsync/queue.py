@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol
-
-from momentsync.envelope import QueueEnvelope
 
 # The characters SQS accepts in a message body and attributes (XML 1.0 Char): #x9 | #xA | #xD |
 # #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. SendMessage refuses anything else.
@@ -15,7 +12,3 @@ SQS_REFUSED_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000
 def sqs_safe_text(text: str) -> str:
     """``text`` with every character SQS refuses replaced by U+FFFD (for reasons built from data)."""
     return SQS_REFUSED_CHARACTER.sub("\ufffd", text)
-
-
-class EventQueue(Protocol):
-    def send(self, envelope: QueueEnvelope, *, deduplication_id: str | None = None) -> str: ...

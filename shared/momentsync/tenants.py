@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -179,13 +178,3 @@ class TenantNotFound(LookupError):
 
 class TenantConflict(RuntimeError):
     """The tenant changed since it was read (or already exists on create)."""
-
-
-class TenantRepository(Protocol):
-    def get(self, tenant_id: str) -> Tenant | None: ...
-
-    def create(self, tenant: Tenant) -> None: ...
-
-    def save(self, tenant: Tenant) -> Tenant: ...
-
-    def list(self) -> list[Tenant]: ...

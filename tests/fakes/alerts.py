@@ -50,6 +50,9 @@ class InMemoryOperatorAlerts:
     def drift_found(self, *, counts: dict[str, int], samples: list[str]) -> None:
         self.sent.append(("deep_check_drift", {"counts": counts, "samples": samples}))
 
+    def tenant_unhealthy(self, *, tenant_id: str, check: str, detail: str, remedy: str) -> None:
+        self.sent.append(("tenant_health", {"tenant_id": tenant_id, "check": check, "detail": detail}))
+
 
 class InMemoryNotificationThrottle:
     """``DynamoNotificationThrottle``'s rule: one claim per (tenant, key) per window; a released claim
@@ -72,6 +75,10 @@ class InMemoryNotificationThrottle:
 
     def release(self, tenant_id: str, dedupe_key: str) -> None:
         self.claimed.pop((tenant_id, dedupe_key), None)
+
+    def held(self, tenant_id: str, dedupe_key: str) -> bool:
+        """Whether a claim exists, as the adapter reads it (the health check re-arms a cleared check)."""
+        return (tenant_id, dedupe_key) in self.claimed
 
 
 class InMemoryAuditLog:

@@ -21,7 +21,7 @@ from typing import Any
 
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.models import Customer, Invoice, Project
-from momentsync.ports import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.ports import InvoiceContent, InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
 
 KIND_INVOICE = "invoice"
@@ -119,7 +119,7 @@ class InMemoryBooks:
         return RemoteRecord(project_id, project.project_number)
 
     # ---------------------------------------------------------------- invoices
-    def invoice_content(self, invoice: Invoice, parties: InvoiceParties) -> dict[str, Any]:
+    def invoice_content(self, invoice: Invoice, parties: InvoiceParties) -> InvoiceContent:
         content: dict[str, Any] = {
             "kind": KIND_CREDIT_NOTE if invoice.is_credit_note else KIND_INVOICE,
             "number": invoice.invoice_number,
@@ -127,11 +127,10 @@ class InMemoryBooks:
             "customer": parties.customer.remote_id,
             "project": parties.project.remote_id if parties.project else None,
             "lines": [[li.account_number, li.amount_excl_vat_ore, li.vat_amount_ore] for li in invoice.lines],
-            "dueDate": str(invoice.due_date) if invoice.due_date else None,
         }
         if parties.credited:
             content["credits"] = parties.credited.remote_id
-        return content
+        return InvoiceContent(content, due_date=invoice.due_date)
 
     def find_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord | None:
         self.calls.append("find_invoice")
@@ -234,7 +233,8 @@ class InMemoryBooks:
         return RemoteRecord(
             document.document_id,
             document.order_reference,
-            {"kind": document.kind, "due_date": document.due_date},
+            {"kind": document.kind},
+            due_date=date.fromisoformat(document.due_date) if document.due_date else None,
         )
 
     def _new_id(self) -> str:

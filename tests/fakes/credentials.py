@@ -20,5 +20,8 @@ class InMemoryCredentials:
         self.secrets[tenant_id] = credentials.to_secret_string()
         self.writes.append(tenant_id)
 
+    def secret_name(self, tenant_id: str) -> str:
+        return f"momentsync/test/tenants/{tenant_id}"
+
     def delete(self, tenant_id: str) -> None:
         self.secrets.pop(tenant_id, None)

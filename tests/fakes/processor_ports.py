@@ -75,6 +75,11 @@ class InMemoryParkedEvents:
         self.parked[envelope.tenant_id] = [(e, r) for e, r in events if e.event_id != envelope.event_id]
         self.history.append(("release", envelope.event_id))
 
+    def list(self, tenant_id: str) -> list[tuple[QueueEnvelope, str]]:
+        return sorted(
+            self.parked.get(tenant_id, []), key=lambda item: (item[0].received_at, item[0].event_id)
+        )
+
     def of(self, tenant_id: str) -> list[QueueEnvelope]:
         return [envelope for envelope, _ in self.parked.get(tenant_id, [])]
 

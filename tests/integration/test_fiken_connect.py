@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from emulators.fiken import FikenEmulator
+from momentsync.aws.app_secrets import FikenAppSecret
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
@@ -31,7 +32,7 @@ from momentsync.clock import utcnow
 from momentsync.connect.flow import disconnect_tenant
 from momentsync.connect.links import OneTimeTokenKind, create_connect_link
 from momentsync.connectors.fiken.client import FikenClient
-from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient, InvalidGrant
+from momentsync.connectors.fiken.oauth import FikenOAuthClient, InvalidGrant
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider
 from momentsync.envelope import QueueEnvelope

@@ -14,8 +14,9 @@ import pytest
 
 from emulators.common.server import EmulatorServer, Request, Response
 from emulators.sparebank1 import SpareBank1Emulator
+from momentsync.aws.app_secrets import SpareBank1AppSecret
 from momentsync.connectors.sparebank1.access import SpareBank1Access
-from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
+from momentsync.connectors.sparebank1.auth import AppTokens
 from momentsync.errors import PermanentError
 from momentsync.sync.transfer_log import Outcome
 

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from emulators.moment.fixtures import make_line
+from momentsync.aws.app_secrets import SpareBank1AppSecret
 from momentsync.connectors.sparebank1.access import SpareBank1Access
-from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
+from momentsync.connectors.sparebank1.auth import AppTokens
 from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 from momentsync.errors import TenantLevelError, TenantProblem
 from momentsync.moment.models import InvoiceRef

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.lambda_runtime import LocalLambdaContext
-from momentsync.aws.notifications import DynamoNotificationThrottle
+from momentsync.aws.notifications import DynamoNotificationThrottle, SnsHealthAlerts
 from momentsync.aws.parking import DynamoParkedEvents
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
@@ -63,9 +63,7 @@ def run_checks(stack, tenant_ids, *, now=NOW):
         parked=DynamoParkedEvents(table(stack, "ParkedEventsTable")),
         transfers=DynamoTransferLog(table(stack, "TransferLogTable"), timedelta(days=1)),
         throttle=DynamoNotificationThrottle(table(stack, "NotificationsTable"), timedelta(days=7)),
-        sns=stack.aws.client("sns"),
-        topic_arn=stack.physical("AlarmTopic"),
-        stage="dev",
+        alerts=SnsHealthAlerts(stack.aws.client("sns"), stack.physical("AlarmTopic"), stage="dev"),
         now=now,
         parked_limit=timedelta(minutes=60),
         quiet_after=timedelta(days=3),

@@ -11,9 +11,16 @@ import sys
 from pathlib import Path
 
 
-def imports_of(path: Path) -> set[str]:
+def imports_of(path: Path, *, runtime_only: bool = False) -> set[str]:
+    """Every module ``path`` imports (lazy ones inside functions too); with ``runtime_only``, not those
+    under ``if TYPE_CHECKING:`` (annotations only, never loaded)."""
+    tree = ast.parse(path.read_text())
+    if runtime_only:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+                node.body = []
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -54,9 +61,17 @@ def main(repo: Path) -> dict[str, list[str]]:
         if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("momentsync")
     }
     functions = sorted((repo / "functions").glob("*/app.py"))
+    package = repo / "shared" / "momentsync"
+    runtime_imports = {
+        ".".join(("momentsync", *path.relative_to(package).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        ): sorted(imports_of(path, runtime_only=True))
+        for path in package.rglob("*.py")
+    }
     return {
         "third_party": sorted(third_party),
         "reached_from_functions": sorted(reached_from(repo, functions)),
+        "runtime_imports": runtime_imports,
     }
 
 

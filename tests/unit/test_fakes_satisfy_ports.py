@@ -13,33 +13,45 @@ from typing import Any
 import pytest
 
 import momentsync
-from momentsync.aws.notifications import NotificationThrottle, OperatorAlerts
-from momentsync.connection import CredentialsSource
-from momentsync.connectors.fiken.auth import TokenProvider
-from momentsync.connectors.fiken.tokens import CredentialsStore
-from momentsync.connectors.fiken.tokens import TenantStore as TokenTenantStore
-from momentsync.connectors.sparebank1.auth import TokenSource
-from momentsync.health import LastTransfer, OldestParked
-from momentsync.ingest.accept import TenantRepository
-from momentsync.operations.backfill import LinkLookup, NaturalKeyIndex
-from momentsync.operations.dead_letters import TransferLogReader as DeadLetterLogReader
-from momentsync.operations.replay import AuditLog as ReplayAuditLog
-from momentsync.operations.status import ParkedCounter, StatusCountsSource, SweepRecords
-from momentsync.ports import AccountingConnector
-from momentsync.queue import EventQueue
-from momentsync.reconcile.deep_check import DriftAlerts, LinkListing, TargetSide, TransferLogWriter
-from momentsync.selfservice.service import AuditLog as SelfServiceAuditLog
-from momentsync.sync.not_found import NotFoundAlerts
-from momentsync.sync.not_found import TransferLogReader as NotFoundLogReader
-from momentsync.sync.processor import (
+from momentsync.ports import (
+    AccountingConnector,
+    AuditLog,
+    CredentialsSource,
+    CredentialsStore,
+    CredentialsVault,
     DeadLetters,
+    DriftAlerts,
+    EventQueue,
     FailureRecorder,
+    FikenAppCredentialsSource,
+    HealthAlerts,
+    LastTransfer,
+    LeaseLock,
+    LinkListing,
+    MomentApi,
+    NaturalKeyIndex,
+    NotFoundAlerts,
+    NotificationThrottle,
     Notifier,
+    OldestParked,
+    OneTimeTokens,
+    OperatorAlerts,
+    PageSessions,
+    ParkedCounter,
     ParkedEvents,
+    ParkingLot,
+    StatusCountsSource,
+    SweepRecords,
+    SweepStore,
+    SyncStateStore,
+    TargetSide,
+    TenantRepository,
     TenantStore,
+    TokenProvider,
+    TokenSource,
     TransferLog,
+    TransferLogReader,
 )
-from momentsync.sync.session import MomentApi, SyncStateStore
 from momentsync.sync.state_epoch import StateEpochStore
 from tests.fakes import (
     InMemoryAuditLog,
@@ -60,43 +72,48 @@ from tests.fakes import (
     RecordingNotifier,
     StaticTokens,
 )
+from tests.fakes.connect import InMemoryLeases, InMemoryOneTimeTokens
+from tests.fakes.selfservice import InMemoryPageSessions, StaticFikenApp
 
 PORTS: list[tuple[type, type]] = [
     (MomentApi, InMemoryMoment),
     (SyncStateStore, InMemorySyncState),
     (StateEpochStore, InMemoryStateEpochs),
-    (LinkLookup, InMemorySyncState),
     (LinkListing, InMemorySyncState),
     (StatusCountsSource, InMemorySyncState),
     (SweepRecords, InMemorySweepStore),
+    (SweepStore, InMemorySweepStore),
     (AccountingConnector, InMemoryBooks),
     (NaturalKeyIndex, InMemoryBooks),
     (TargetSide, InMemoryBooks),
     (EventQueue, InMemoryEventQueue),
     (TenantRepository, InMemoryTenants),
     (TenantStore, InMemoryTenants),
-    (TokenTenantStore, InMemoryTenants),
     (CredentialsSource, InMemoryCredentials),
     (CredentialsStore, InMemoryCredentials),
+    (CredentialsVault, InMemoryCredentials),
     (TransferLog, InMemoryTransferLog),
-    (TransferLogWriter, InMemoryTransferLog),
-    (NotFoundLogReader, InMemoryTransferLog),
-    (DeadLetterLogReader, InMemoryTransferLog),
+    (TransferLogReader, InMemoryTransferLog),
     (LastTransfer, InMemoryTransferLog),
     (ParkedEvents, InMemoryParkedEvents),
     (ParkedCounter, InMemoryParkedEvents),
     (OldestParked, InMemoryParkedEvents),
+    (ParkingLot, InMemoryParkedEvents),
     (DeadLetters, InMemoryDeadLetters),
     (Notifier, RecordingNotifier),
     (FailureRecorder, RecordingFailures),
     (OperatorAlerts, InMemoryOperatorAlerts),
     (NotFoundAlerts, InMemoryOperatorAlerts),
     (DriftAlerts, InMemoryOperatorAlerts),
+    (HealthAlerts, InMemoryOperatorAlerts),
     (NotificationThrottle, InMemoryNotificationThrottle),
-    (ReplayAuditLog, InMemoryAuditLog),
-    (SelfServiceAuditLog, InMemoryAuditLog),
+    (AuditLog, InMemoryAuditLog),
     (TokenProvider, StaticTokens),
     (TokenSource, StaticTokens),
+    (LeaseLock, InMemoryLeases),
+    (OneTimeTokens, InMemoryOneTimeTokens),
+    (PageSessions, InMemoryPageSessions),
+    (FikenAppCredentialsSource, StaticFikenApp),
 ]
 
 

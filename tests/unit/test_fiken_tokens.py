@@ -14,10 +14,10 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from momentsync.aws.app_secrets import FikenAppSecret
 from momentsync.aws.leases import LeaseBusy
 from momentsync.connectors.fiken.oauth import (
     AppSecretNotConfigured,
-    FikenAppSecret,
     FikenOAuthClient,
     InvalidGrant,
     OAuthRejected,

@@ -63,8 +63,10 @@ def test_only_this_stacks_alarms_match_the_key_policy_not_a_stack_whose_name_ext
 
     def arn_like(stack: str) -> str:
         return (
-            pattern.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "eu-north-1")
-            .replace("${AWS::AccountId}", "123456789012").replace("${AWS::StackName}", stack)
+            pattern.replace("${AWS::Partition}", "aws")
+            .replace("${AWS::Region}", "eu-north-1")
+            .replace("${AWS::AccountId}", "123456789012")
+            .replace("${AWS::StackName}", stack)
         )
 
     alarms = {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}

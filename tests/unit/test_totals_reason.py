@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from momentsync.ports import InvoiceTotals, differences_reason, totals_differences
+from momentsync.ports import InvoiceTotals
+from momentsync.sync.totals import differences_reason, totals_differences
 
 
 def test_a_long_list_of_differences_is_cut_between_figures_not_inside_one() -> None:

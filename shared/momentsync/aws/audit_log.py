@@ -85,5 +85,4 @@ def operator_identity(sts: Any | None) -> str:
     """The caller's ARN when talking to AWS; ``local:<os user>`` against the local stack."""
     if sts is None:
         return f"local:{getpass.getuser()}"
-    arn: str = sts.get_caller_identity()["Arn"]
-    return arn
+    return str(sts.get_caller_identity()["Arn"])

@@ -48,5 +48,4 @@ class SqsDeadLetters:
             MessageDeduplicationId=f"dlq-{uuid.uuid4().hex}",
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )
-        message_id: str = response["MessageId"]
-        return message_id
+        return str(response["MessageId"])

@@ -19,13 +19,14 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 from pydantic import ValidationError
 
 from momentsync.envelope import QueueEnvelope
 from momentsync.observability import logger
+from momentsync.ports import DeadLetters, NotificationThrottle, OperatorAlerts
 from momentsync.tenants import Tenant
 
 
@@ -44,12 +45,6 @@ class LogNotifier:
                 "recipients": len(tenant.notification_emails),
             },
         )
-
-
-class NotificationThrottle(Protocol):
-    def claim(self, tenant_id: str, dedupe_key: str, *, kind: str) -> bool: ...
-
-    def release(self, tenant_id: str, dedupe_key: str) -> None: ...
 
 
 class DynamoNotificationThrottle:
@@ -156,17 +151,6 @@ def _email_text(tenant: Tenant, kind: str, message: str) -> str:
         "Other records keep transferring. You get this e-mail once per problem per day.\n"
         "-- momentsync (Moment -> accounting)\n"
     )
-
-
-# ---------------------------------------------------------------------------- operators
-class OperatorAlerts(Protocol):
-    def dead_lettered(
-        self, *, message_id: str, body: str, tenant_id: str, reason: str, error_class: str, receive_count: int
-    ) -> None: ...
-
-    def not_found_burst(
-        self, *, tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]
-    ) -> None: ...
 
 
 def _not_found_text(tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]) -> str:
@@ -300,7 +284,7 @@ class AlertingDeadLetters:
     that do not parse, dead-lettered in ``sync.records``) are announced as well.
     """
 
-    def __init__(self, dead_letters: Any, alerts: OperatorAlerts) -> None:
+    def __init__(self, dead_letters: DeadLetters, alerts: OperatorAlerts) -> None:
         self._dead_letters = dead_letters
         self._alerts = alerts
 
@@ -315,3 +299,26 @@ class AlertingDeadLetters:
             receive_count=kwargs.get("receive_count", 1),
         )
         return message_id
+
+
+class SnsHealthAlerts:
+    """A tenant's failing health check, as one message on the operator topic (none without a topic)."""
+
+    def __init__(self, sns: Any | None, topic_arn: str, *, stage: str = "") -> None:
+        self._sns = sns
+        self._topic_arn = topic_arn
+        self._stage = stage
+
+    def tenant_unhealthy(self, *, tenant_id: str, check: str, detail: str, remedy: str) -> None:
+        if self._sns is None or not self._topic_arn:
+            return
+        label = f" [{self._stage}]" if self._stage else ""
+        self._sns.publish(
+            TopicArn=self._topic_arn,
+            Subject=f"momentsync{label}: tenant {tenant_id}: {check}"[:100],
+            Message=f"Tenant: {tenant_id}\nCheck: {check}\nWhat: {detail}\nRemedy: {remedy}\n",
+            MessageAttributes={
+                "kind": {"DataType": "String", "StringValue": "tenant_health"},
+                "tenant_id": {"DataType": "String", "StringValue": tenant_id},
+            },
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -12,7 +13,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 from momentsync.aws.items import plain_values
-from momentsync.connect.links import _TOKEN_SHAPE, OneTimeGrant, OneTimeTokenKind, OneTimeTokenRejected
+from momentsync.connect.links import OneTimeGrant, OneTimeTokenKind, OneTimeTokenRejected
+
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")  # what token_urlsafe(32) gives, with room
 
 
 class DynamoOneTimeTokens:

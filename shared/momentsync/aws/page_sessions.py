@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from momentsync.selfservice.sessions import _SESSION_SHAPE, PageSession, _digest
+from momentsync.selfservice.sessions import SESSION_ID_SHAPE, PageSession, session_digest
 
 
 class DynamoPageSessions:
@@ -37,7 +37,7 @@ class DynamoPageSessions:
 
     def find(self, tenant_id: str, session_id: str | None) -> PageSession | None:
         """The live session for this tenant, or None (unknown, expired, or another tenant's)."""
-        if not session_id or not _SESSION_SHAPE.match(session_id):
+        if not session_id or not SESSION_ID_SHAPE.match(session_id):
             return None
         item = self._table.get_item(Key={"pk": _key(session_id)}, ConsistentRead=True).get("Item")
         if not item or int(item["expires_at"]) < self._clock():
@@ -51,4 +51,4 @@ class DynamoPageSessions:
 
 
 def _key(session_id: str) -> str:
-    return f"session#{_digest(session_id)}"
+    return f"session#{session_digest(session_id)}"

@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from momentsync.envelope import QueueEnvelope
-from momentsync.queue import EventQueue
+from momentsync.ports import EventQueue
 
 
 class DynamoParkedEvents:

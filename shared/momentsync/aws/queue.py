@@ -28,5 +28,4 @@ class SqsEventQueue:
                 "origin": {"DataType": "String", "StringValue": envelope.origin},
             },
         )
-        message_id: str = response["MessageId"]
-        return message_id
+        return str(response["MessageId"])

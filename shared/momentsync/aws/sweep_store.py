@@ -18,10 +18,10 @@ class SweepStore:
         """The last sweep, with the last deep check's fields (kept in an item of their own)."""
         item = self._get(tenant_id, SWEEP_RECORD_KEY)
         deep = self._get(tenant_id, DEEP_CHECK_RECORD_KEY)
-        if item is None:
-            if deep is None:
-                return None
-            # deep-checked, never swept
+        if item is None and deep is None:
+            return None
+        if item is None:  # deep-checked, never swept
+            assert deep is not None
             item = {"tenant_id": tenant_id, "started_at": deep["deep_checked_at"], "outcome": "never"}
         record = SweepRecord.model_validate(item)
         if deep is not None:

@@ -108,6 +108,7 @@ def backfill(
 
     from momentsync.errors import SyncError
     from momentsync.operations import backfill as operations
+    from momentsync.ports import NaturalKeyIndex
 
     columns = (
         operations.LINKED,
@@ -139,7 +140,7 @@ def backfill(
         fail(f"{exc.reason}")
     try:
         target = session.connector
-        if not isinstance(target, operations.NaturalKeyIndex):
+        if not isinstance(target, NaturalKeyIndex):
             fail(
                 f"backfill reads the target's lists, which this release does for Fiken and SpareBank 1 "
                 f"(tenant {tenant_id} transfers to {tenant.target.value}); use `momentsync resync --since`",

@@ -421,9 +421,10 @@ def tenants_disconnect(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Revoke momentsync's access in Fiken, delete the tokens and disable the tenant."""
+    from momentsync.aws.app_secrets import FikenAppSecret
     from momentsync.aws.leases import DynamoLeaseLock
     from momentsync.connect.flow import disconnect_tenant
-    from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
+    from momentsync.connectors.fiken.oauth import FikenOAuthClient
     from momentsync.errors import SyncError
     from momentsync.tenants import TenantConflict, TenantNotFound
 
@@ -515,9 +516,9 @@ def tenants_migrate_secrets(
 @tenants_app.command("verify")
 def tenants_verify(ctx: typer.Context, tenant_id: str) -> None:
     """Check that momentsync reaches the tenant's SpareBank 1 company (app token, activation, company key)."""
-    from momentsync.connectors.sparebank1.access import verify_tenant
     from momentsync.errors import SyncError, TenantLevelError
     from momentsync.tenants import TargetSystem
+    from momentsync.wiring.tenant_sessions import verify_tenant
 
     context: Context = ctx.obj
     tenant = context.tenants().get(tenant_id)

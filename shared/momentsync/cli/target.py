@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-LOCAL_STATE_FILE = Path(os.environ.get("MOMENTSYNC_LOCAL_STATE", ".local-stack.json"))
 DEFAULT_MOMENT_API_BASE_URL = "https://app.moment.team/api/1.0"
 
 

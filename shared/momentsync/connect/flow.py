@@ -32,11 +32,6 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from momentsync.aws.credentials import SecretsManagerCredentialsStore
-from momentsync.aws.leases import DynamoLeaseLock
-from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
-from momentsync.aws.parking import DynamoParkedEvents
-from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.clock import utcnow
 from momentsync.connect.links import OneTimeTokenKind, OneTimeTokenRejected
 from momentsync.connectors.fiken.auth import StaticTokenProvider
@@ -46,7 +41,14 @@ from momentsync.connectors.fiken.tokens import token_lease_name
 from momentsync.credentials import CredentialsNotFound, OAuthTokens, PendingFikenGrant, TenantCredentials
 from momentsync.errors import TenantProblem, TransientError
 from momentsync.observability import logger
-from momentsync.queue import EventQueue
+from momentsync.ports import (
+    CredentialsStore,
+    EventQueue,
+    LeaseLock,
+    OneTimeTokens,
+    ParkingLot,
+    TenantRepository,
+)
 from momentsync.tenants import TENANT_ID_PATTERN, TargetSystem, Tenant, TenantConflict, TenantStatus
 
 # Problems a successful connection settles; others (a missing module, say) stay until fixed.
@@ -191,13 +193,13 @@ ConnectResult = Connected | CompanyChoice | NoCompanyWithApiAccess | NoMatchingC
 
 @dataclass
 class FikenConnectFlow:
-    tenants: DynamoTenantRepository
-    credentials: SecretsManagerCredentialsStore
-    one_time_tokens: DynamoOneTimeTokens
+    tenants: TenantRepository
+    credentials: CredentialsStore
+    one_time_tokens: OneTimeTokens
     oauth: FikenOAuthClient
     companies: FikenCompanyDirectory
-    leases: DynamoLeaseLock
-    parked: DynamoParkedEvents
+    leases: LeaseLock
+    parked: ParkingLot
     queue: EventQueue
     state_ttl: timedelta = timedelta(minutes=15)
     choice_ttl: timedelta = timedelta(minutes=30)
@@ -485,10 +487,10 @@ class Disconnected:
 def disconnect_tenant(
     *,
     tenant_id: str,
-    tenants: DynamoTenantRepository,
-    credentials: SecretsManagerCredentialsStore,
+    tenants: TenantRepository,
+    credentials: CredentialsStore,
     oauth: FikenOAuthClient,
-    leases: DynamoLeaseLock,
+    leases: LeaseLock,
     clock: Callable[[], datetime] = utcnow,
 ) -> Disconnected:
     """Revokes the app's grant at Fiken, deletes the tokens (the Moment key stays), disables the tenant."""

@@ -8,17 +8,13 @@ token works once even when two requests race with it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:  # the adapter imports this module's types
-    from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+from momentsync.ports import OneTimeTokens
 
-
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 # A link is a bearer credential for choosing the tenant's books: short by default, never long.
 DEFAULT_LINK_TTL = timedelta(hours=24)
 MAX_LINK_TTL = timedelta(hours=72)
@@ -58,7 +54,7 @@ class ConnectLink:
 
 
 def create_connect_link(
-    tokens: DynamoOneTimeTokens,
+    tokens: OneTimeTokens,
     *,
     base_url: str,
     tenant_id: str,

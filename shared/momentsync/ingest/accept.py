@@ -16,8 +16,8 @@ from typing import Any
 from momentsync.envelope import QueueEnvelope
 from momentsync.ingest.body_limits import BodyRejected, parse_json_body
 from momentsync.moment.webhooks import WebhookPayloadError, parse_webhook
-from momentsync.queue import EventQueue
-from momentsync.tenants import TENANT_ID_PATTERN, TenantRepository
+from momentsync.ports import EventQueue, TenantRepository
+from momentsync.tenants import TENANT_ID_PATTERN
 from momentsync.webhook_secret import verify_webhook_secret
 
 

@@ -35,7 +35,6 @@ never logged, never put into an exception and not shown by ``repr``.
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import random
 import re
@@ -62,6 +61,7 @@ from momentsync.moment.models import (
     Project,
 )
 from momentsync.observability import logger
+from momentsync.retry_policy import Retry, RetryPolicy, retry_after_seconds, scrub
 
 PRODUCTION_BASE_URL = "https://app.moment.team/api/1.0"
 API_KEY_USERNAME = "apikey"
@@ -411,39 +411,54 @@ class MomentClient:
         not_found: tuple[str, int] | None = None,
     ) -> httpx.Response:
         """GET with retries; returns a 2xx response or raises the error the processor decides on."""
-        last: _Retryable | None = None
-        waited = 0.0
-        for attempt in range(1, self.max_attempts + 1):
+
+        def attempt(_number: int) -> httpx.Response:
             try:
                 return self._attempt(path, params, accept, not_found)
             except _Retryable as retryable:
-                last = retryable
-            if attempt == self.max_attempts:
-                break
-            delay = self._backoff(attempt, last.retry_after)
-            if waited + delay > self.retry_after_cap:
-                # One event's waiting stays within the budget (the processor's timeout is 120 s and
-                # each attempt may take its read timeout too): past it, SQS brings the event back.
-                raise MomentUnavailable(
-                    f"Moment GET {path}: {last.what}; waiting {waited + delay:.0f} s in all would exceed "
-                    f"{self.retry_after_cap:.0f} s: the event is retried later",
-                    status=last.status,
-                )
-            waited += delay
+                raise Retry(
+                    retryable.what,
+                    status=retryable.status,
+                    retry_after=retryable.retry_after,
+                    final=MomentUnavailable(
+                        f"Moment GET {path} failed after {self.max_attempts} attempts: {retryable.what}",
+                        status=retryable.status,
+                    ),
+                ) from None
+
+        def over_budget(retry: Retry, total: float) -> MomentUnavailable:
+            # One event's waiting stays within the budget (the processor's timeout is 120 s and each
+            # attempt may take its read timeout too): past it, SQS brings the event back.
+            return MomentUnavailable(
+                f"Moment GET {path}: {retry.what}; waiting {total:.0f} s in all would exceed "
+                f"{self.retry_after_cap:.0f} s: the event is retried later",
+                status=retry.status,
+            )
+
+        def on_retry(retry: Retry, number: int, delay: float) -> None:
             logger.warning(
                 "Moment request will be retried",
                 extra={
                     "moment_path": path,
-                    "status": last.status,
-                    "reason": last.what,
-                    "attempt": attempt,
+                    "status": retry.status,
+                    "reason": retry.what,
+                    "attempt": number,
                     "delay_seconds": round(delay, 3),
                 },
             )
-            self._sleep(delay)
-        assert last is not None
-        raise MomentUnavailable(
-            f"Moment GET {path} failed after {self.max_attempts} attempts: {last.what}", status=last.status
+
+        return self._retry_policy().run(attempt, on_retry=on_retry, over_budget=over_budget)
+
+    def _retry_policy(self) -> RetryPolicy:
+        # Built per call from the attributes, so a caller that tunes them on a live client is heard.
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            retry_after_cap=self.retry_after_cap,
+            wait_budget=self.retry_after_cap,
+            jitter=self._jitter,
+            sleep=self._sleep,
         )
 
     def _attempt(
@@ -554,15 +569,7 @@ class MomentClient:
         return f": {text}" if text else ""
 
     def _scrub(self, text: str) -> str:
-        secret = self._api_key.get_secret_value()
-        return text.replace(secret, "[REDACTED]") if secret else text
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]; a Retry-After is honoured."""
-        delay = self._jitter() * min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.retry_after_cap))
-        return delay
+        return scrub(text, [self._api_key.get_secret_value()], "[REDACTED]")
 
 
 def _record_id(record_id: int) -> int:
@@ -598,20 +605,7 @@ def _is_html(response: httpx.Response) -> bool:
 
 def _retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
     """Seconds to wait, from ``Retry-After`` as seconds or as an HTTP date (RFC 9110 §10.2.3)."""
-    value = (response.headers.get("retry-after") or "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None  # unreadable: fall back to our own backoff
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now())
+    return retry_after_seconds(response.headers.get("retry-after"), now)
 
 
 def _parse(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:

@@ -342,17 +342,6 @@ class Customer(MomentModel):
 # --- projects ----------------------------------------------------------------------------------
 
 
-class ProjectState(StrEnum):
-    """Assumed values of ``projectState``: only ``inProgress`` was observed; the rest is a GUESS."""
-
-    POTENTIAL = "potential"
-    NOT_STARTED = "notStarted"
-    IN_PROGRESS = "inProgress"
-    ON_HOLD = "onHold"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
 # States meaning "work is over" (targets such as Fiken then mark the project completed).
 _FINISHED_PROJECT_STATES = frozenset({"completed", "closed", "finished", "done", "cancelled", "canceled"})
 

@@ -19,11 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
-from momentsync.operations.replay import AuditLog
-from momentsync.queue import EventQueue
+from momentsync.ports import AuditLog, EventQueue, NaturalKeyIndex, SyncStateStore
 from momentsync.tenants import Tenant
 
 BACKFILL_EVENT = "BACKFILL"
@@ -32,21 +31,6 @@ BACKFILL_EVENT = "BACKFILL"
 DEFAULT_MAX_PER_RUN = 200
 LINKED, ADOPT, CREATE = "linked", "adopt", "create"
 NOT_TRANSFERABLE, BEFORE_CUTOVER = "not transferable", "before cutover"
-
-
-@runtime_checkable
-class NaturalKeyIndex(Protocol):
-    """What a connector offers a backfill (Fiken: ``FikenConnector``); checked with isinstance."""
-
-    def natural_keys(self, entity_type: str) -> dict[str, str]: ...
-
-    def natural_keys_of(self, entity_type: str, record: Any) -> list[str]: ...
-
-    def search_natural_key(self, entity_type: str, record: Any) -> str | None: ...
-
-
-class LinkLookup(Protocol):
-    def get(self, tenant_id: str, entity_type: str, moment_id: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +74,7 @@ def plan_backfill(
     *,
     moment: Any,
     target: NaturalKeyIndex,
-    links: LinkLookup,
+    links: SyncStateStore,
     entities: Iterable[str] = ENTITY_TYPES,
     since: date | None = None,
     target_requests: Callable[[], int] = lambda: 0,

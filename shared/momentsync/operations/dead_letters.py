@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from momentsync.envelope import QueueEnvelope
-from momentsync.sync.transfer_log import TransferLogEntry
+from momentsync.ports import TransferLogReader
 
 # What SQS's own redrive (after maxReceiveCount) leaves: no reason attributes, only the body.
 SQS_REDRIVE_REASON = "moved by SQS after maxReceiveCount deliveries (the processor crashed or timed out)"
@@ -157,18 +157,6 @@ def parse_dead_letter(message: dict[str, Any], now: datetime) -> DeadLetter:
         age_seconds=max(0, int((now - dead_lettered_at).total_seconds())),
         body=body,
     )
-
-
-class TransferLogReader(Protocol):
-    def query(
-        self,
-        tenant_id: str,
-        *,
-        since: datetime | None = None,
-        event_id: str | None = None,
-        limit: int = ...,
-        newest_first: bool = ...,
-    ) -> list[TransferLogEntry]: ...
 
 
 def with_logged_reason(letter: DeadLetter, transfer_log: TransferLogReader | None) -> DeadLetter:

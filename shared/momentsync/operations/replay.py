@@ -21,11 +21,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from momentsync.aws.audit_log import DynamoAuditLog
 from momentsync.operations.dead_letters import DeadLetter, DeadLetterFilter, DeadLetterQueue, Received
-from momentsync.queue import EventQueue
+from momentsync.ports import AuditLog, EventQueue
 
 # Long enough to replay one receive's worth at a slow --rate; a message whose visibility runs out
 # mid-run comes back and is recognised by its message id.
@@ -89,12 +88,6 @@ class ReplayReport:
         }
 
 
-class AuditLog(Protocol):
-    def record(
-        self, *, actor: str, action: str, tenant_id: str | None = None, details: Any = None
-    ) -> Any: ...
-
-
 class Pacer:
     """At most ``rate`` sends per second (None: as fast as SQS answers)."""
 
@@ -126,7 +119,7 @@ class Pacer:
 class DeadLetterReplayer:
     dead_letters: DeadLetterQueue
     queue: EventQueue
-    audit: AuditLog | DynamoAuditLog
+    audit: AuditLog
     actor: str
     new_event_id: Callable[[], str] = lambda: f"replay-{uuid.uuid4().hex}"
     sleep: Callable[[float], None] = time.sleep
@@ -242,7 +235,7 @@ def replay_all_with_move_task(
     *,
     dead_letter_queue_url: str,
     event_queue_url: str,
-    audit: AuditLog | DynamoAuditLog,
+    audit: AuditLog,
     actor: str,
     rate: int | None = None,
 ) -> MoveTask:

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.credentials import CredentialsNotFound
 from momentsync.envelope import ENTITY_TYPES, QueueEnvelope, is_entity_type
 from momentsync.moment.client import MomentClient
 from momentsync.moment.models import Customer, Invoice, Project
-from momentsync.operations.replay import AuditLog
-from momentsync.queue import EventQueue
+from momentsync.ports import AuditLog, CredentialsSource, EventQueue
 from momentsync.tenants import Tenant
 
 RESYNC_EVENT = "RESYNC"
@@ -105,9 +103,7 @@ class Resync:
         return report
 
 
-def open_moment_client(
-    tenant: Tenant, credentials: SecretsManagerCredentialsStore, *, base_url: str
-) -> MomentClient:
+def open_moment_client(tenant: Tenant, credentials: CredentialsSource, *, base_url: str) -> MomentClient:
     try:
         api_key = credentials.get(tenant.tenant_id).moment_api_key
     except CredentialsNotFound:

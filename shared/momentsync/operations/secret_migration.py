@@ -19,9 +19,8 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.credentials import CredentialsNotFound, TenantCredentials
-from momentsync.tenants import TenantRepository
+from momentsync.ports import CredentialsVault, TenantRepository
 
 
 class Migration(StrEnum):
@@ -41,8 +40,8 @@ class MigratedSecret:
 def migrate_tenant_secrets(
     *,
     tenants: TenantRepository,
-    old: SecretsManagerCredentialsStore,
-    new: SecretsManagerCredentialsStore,
+    old: CredentialsVault,
+    new: CredentialsVault,
     delete_old: bool = False,
 ) -> list[MigratedSecret]:
     if old.secret_name("x") == new.secret_name("x"):

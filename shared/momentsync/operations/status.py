@@ -15,11 +15,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from momentsync.connection import CredentialsSource, connection_state, stored_credentials
+from momentsync.connection import connection_state, stored_credentials
 from momentsync.envelope import ENTITY_TYPES
 from momentsync.operations.dead_letters import QueueDepth, queue_depth
+from momentsync.ports import CredentialsSource, ParkedCounter, StatusCountsSource, SweepRecords
 from momentsync.sync.sync_state import StatusCounts, SyncLink
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import Tenant
@@ -30,19 +31,7 @@ if TYPE_CHECKING:
 SYNCED_OUTCOMES = {Outcome.SYNCED.value, Outcome.UNCHANGED.value, Outcome.FLAGGED.value}
 
 
-class StatusCountsSource(Protocol):
-    def status_counts(self, tenant_id: str) -> StatusCounts: ...
-
-
 __all__ = ["connection_state", "tenant_report", "queue_backlog", "CloudWatchQueueAge", "entity_status"]
-
-
-class ParkedCounter(Protocol):
-    def count(self, tenant_id: str) -> int: ...
-
-
-class SweepRecords(Protocol):
-    def get(self, tenant_id: str) -> SweepRecord | None: ...
 
 
 @dataclass

@@ -16,15 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from stdnum.no import kontonr
 
-from momentsync.aws.credentials import SecretsManagerCredentialsStore
-from momentsync.aws.leases import DynamoLeaseLock
-from momentsync.aws.parking import DynamoParkedEvents
-from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.connectors.fiken.tokens import token_lease_name
 from momentsync.connectors.fiken.vat import SALES_VAT_TYPES
 from momentsync.credentials import CredentialsNotFound, TenantCredentials
-from momentsync.operations.replay import AuditLog
-from momentsync.queue import EventQueue
+from momentsync.ports import AuditLog, CredentialsStore, EventQueue, LeaseLock, ParkingLot, TenantRepository
 from momentsync.tenants import (
     ForeignCurrency,
     InvoiceMode,
@@ -204,14 +199,14 @@ def settings_view(tenant: Tenant) -> dict[str, Any]:
 
 @dataclass
 class TenantAdmin:
-    tenants: DynamoTenantRepository
+    tenants: TenantRepository
     audit: AuditLog
     actor: str
-    parked: DynamoParkedEvents | None = None
+    parked: ParkingLot | None = None
     queue: EventQueue | None = None
-    credentials: SecretsManagerCredentialsStore | None = None
+    credentials: CredentialsStore | None = None
     # The per-tenant token lease every writer of the tenant's secret takes (refresh, connect, disconnect).
-    leases: DynamoLeaseLock | None = None
+    leases: LeaseLock | None = None
 
     def pause(self, tenant_id: str, reason: str | None = None) -> Tenant:
         """Holds processing: webhooks are still queued, the processor parks them until resumed."""
@@ -319,9 +314,6 @@ class TenantAdmin:
                 tenant_id, current.model_copy(update={"moment_api_key": SecretStr(api_key.strip())})
             )
         self._audit("tenant.moment_api_key", tenant_id, {"rotated" if replaced else "set": True})
-
-    def record_webhook_secret_rotation(self, tenant_id: str) -> None:
-        self._audit("tenant.webhook_secret", tenant_id, {"rotated": True})
 
     # ------------------------------------------------------------------ internals
     def _update(self, tenant_id: str, change: Callable[[Tenant], Tenant | None]) -> Tenant:

@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from momentsync.aws.sweep_store import SweepStore
 from momentsync.envelope import ENTITY_TYPES
+from momentsync.ports import DriftAlerts, LinkListing, SweepStore, TargetSide, TransferLog
 from momentsync.reconcile.sweep import SweepRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
@@ -33,28 +33,6 @@ DEEP_CHECK_ORIGIN = "deep_check"
 MAX_DRIFT_KEPT = 50
 MISSING, DIFFERENT = "missing", "different"
 BOOKED = "booked"
-
-
-class TargetSide(Protocol):
-    """What a connector offers the deep check (``FikenConnector``, ``SpareBank1Connector``)."""
-
-    # ``links``: the linked records of the type, for a target that reads only those (SpareBank 1's
-    # vouchers); a target that reads its whole list ignores them.
-    def target_records(self, entity_type: str, links: list[SyncLink]) -> dict[str, dict[str, Any]]: ...
-
-    def target_key(self, entity_type: str, link: SyncLink) -> str: ...
-
-
-class LinkListing(Protocol):
-    def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
-
-
-class TransferLogWriter(Protocol):
-    def record(self, entry: TransferLogEntry) -> None: ...
-
-
-class DriftAlerts(Protocol):
-    def drift_found(self, *, counts: dict[str, int], samples: list[str]) -> None: ...
 
 
 def compare(entity_type: str, link: SyncLink, found: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -80,7 +58,7 @@ def compare(entity_type: str, link: SyncLink, found: dict[str, Any] | None) -> l
 class DeepCheck:
     sync_state: LinkListing
     sweeps: SweepStore
-    transfer_log: TransferLogWriter | None = None
+    transfer_log: TransferLog | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     entity_types: tuple[str, ...] = field(default=ENTITY_TYPES)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.credentials import CredentialsNotFound
 from momentsync.moment.client import MomentClient
+from momentsync.ports import CredentialsSource, TenantRepository
 from momentsync.reconcile.sweep import (
     MOMENT_MIN_REQUEST_INTERVAL_SECONDS,
     PacedTransport,
@@ -19,14 +19,14 @@ from momentsync.reconcile.sweep import (
     TenantSweep,
 )
 from momentsync.sync.sync_state import as_utc
-from momentsync.tenants import Tenant, TenantRepository
+from momentsync.tenants import Tenant
 
 
 @dataclass
 class ReconcileRun:
     tenants: TenantRepository
     sweep: TenantSweep
-    credentials: SecretsManagerCredentialsStore
+    credentials: CredentialsSource
     moment_base_url: str
     # Moment's transport, overridable by the tests and the local stack.
     transport: Callable[[], httpx.BaseTransport] = httpx.HTTPTransport

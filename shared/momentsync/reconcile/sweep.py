@@ -18,21 +18,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.moment.client import MomentClient
-from momentsync.queue import EventQueue
+from momentsync.ports import EventQueue, SweepStore, SyncStateStore
 from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.sync_state import META_PREFIX, SyncLink, applied_version, as_utc
 from momentsync.tenants import Tenant
-
-if TYPE_CHECKING:  # the adapter imports this module's types
-    from momentsync.aws.sweep_store import SweepStore
 
 logger = logging.getLogger("momentsync.reconcile")
 
@@ -125,7 +121,7 @@ def needs_sync(link: SyncLink | None, last_modified: datetime | None) -> str | N
 
 @dataclass
 class TenantSweep:
-    sync_state: DynamoSyncState
+    sync_state: SyncStateStore
     sweeps: SweepStore
     queue: EventQueue
     # Lists from the watermark less this, so a change stamped by a clock behind ours is not missed.

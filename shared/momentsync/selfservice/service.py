@@ -7,18 +7,21 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
-from momentsync.aws.page_sessions import DynamoPageSessions
-from momentsync.aws.tenants import DynamoTenantRepository
-from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.connect.links import ConnectLink, OneTimeTokenKind, OneTimeTokenRejected, create_connect_link
-from momentsync.connection import CredentialsSource, connection_state, stored_credentials
+from momentsync.connection import connection_state, stored_credentials
 from momentsync.envelope import QueueEnvelope, is_entity_type
-from momentsync.queue import EventQueue
+from momentsync.ports import (
+    AuditLog,
+    CredentialsSource,
+    EventQueue,
+    OneTimeTokens,
+    PageSessions,
+    TenantRepository,
+    TransferLogReader,
+)
 from momentsync.selfservice.sessions import PageSession
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from momentsync.tenants import TargetSystem, Tenant, TenantConflict, TenantStatus
@@ -27,12 +30,6 @@ PAGE_EVENT = "PAGE_RESEND"
 RECENT_TRANSFERS = 50
 MAX_PAGE_EMAILS = 10  # a tenant's own notification addresses; not a mailing list
 MAX_EMAIL_LENGTH = 254
-
-
-class AuditLog(Protocol):
-    def record(
-        self, *, actor: str, action: str, tenant_id: str | None = None, details: dict[str, Any] | None = None
-    ) -> Any: ...
 
 
 class PageRefused(Exception):
@@ -58,19 +55,17 @@ class TenantPicture:
     failed: list[TransferLogEntry]  # the latest failure per record that has not succeeded since
 
 
-def create_page_link(
-    tokens: DynamoOneTimeTokens, *, base_url: str, tenant_id: str, ttl: timedelta
-) -> PageLink:
+def create_page_link(tokens: OneTimeTokens, *, base_url: str, tenant_id: str, ttl: timedelta) -> PageLink:
     token, expires_at = tokens.issue(OneTimeTokenKind.SELF_SERVICE_LINK, tenant_id, ttl)
     return PageLink(tenant_id, expires_at, f"{base_url.rstrip('/')}/tenant/{tenant_id}?token={token}")
 
 
 @dataclass
 class SelfService:
-    tenants: DynamoTenantRepository
-    tokens: DynamoOneTimeTokens
-    sessions: DynamoPageSessions
-    transfers: DynamoTransferLog
+    tenants: TenantRepository
+    tokens: OneTimeTokens
+    sessions: PageSessions
+    transfers: TransferLogReader
     credentials: CredentialsSource
     queue: EventQueue
     audit: AuditLog

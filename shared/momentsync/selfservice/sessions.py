@@ -8,7 +8,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
-_SESSION_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+SESSION_ID_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class PageSession:
     @property
     def reference(self) -> str:
         """Who acted, for the audit trail: the session, not its secret id."""
-        return f"tenant-page:{_digest(self.session_id)[:12]}"
+        return f"tenant-page:{session_digest(self.session_id)[:12]}"
 
 
-def _digest(session_id: str) -> str:
+def session_digest(session_id: str) -> str:
     return hashlib.sha256(f"page-session:{session_id}".encode()).hexdigest()

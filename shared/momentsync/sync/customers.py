@@ -6,17 +6,18 @@ deliveries are harmless by construction. An unchanged mapping costs no remote ca
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime
-
-from momentsync.clock import utcnow
 from momentsync.errors import PermanentError
 from momentsync.moment.client import MomentRecordNotFound
 from momentsync.ports import RemoteRecord
 from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession
-from momentsync.sync.sync_state import StaleWrite, SyncLink, as_utc, content_hash
+from momentsync.sync.sync_state import (
+    content_hash,
+    record_deleted,
+    remember_version,
+    store_synced,
+)
 from momentsync.sync.transfer_log import Outcome
 
 ENTITY = "customer"
@@ -67,53 +68,3 @@ def ensure_customer(session: TenantSession, customer_id: int) -> RemoteRecord:
     if result.outcome is Outcome.DELETED or result.remote_id is None:
         raise PermanentError(f"customer {customer_id} no longer exists in Moment")
     return RemoteRecord(result.remote_id, result.details.get("remote_number"))
-
-
-def store_synced(
-    session: TenantSession, link: SyncLink, remote: RemoteRecord, digest: str, modified_at: object
-) -> None:
-    updated = link.model_copy(
-        update={
-            "remote_id": remote.remote_id,
-            "remote_number": remote.remote_number or link.remote_number,
-            "content_hash": digest,
-            "last_outcome": Outcome.SYNCED.value,
-            "last_success_at": utcnow(),
-            "source_modified_at": modified_at,
-            "attempts": 0,
-            "details": {**link.details, **remote.details},
-        }
-    )
-    # A newer Moment state stored meanwhile (a replay racing a fresh event) is kept.
-    with contextlib.suppress(StaleWrite):
-        session.state.save(updated)
-
-
-def remember_version(session: TenantSession, link: SyncLink, modified_at: datetime | None) -> None:
-    """An unchanged answer still records which Moment version it saw: a change to fields we do not map
-    would otherwise look unapplied to the reconciliation sweep for ever. No write for a duplicate."""
-    if modified_at is None or (
-        link.source_modified_at is not None and as_utc(modified_at) <= as_utc(link.source_modified_at)
-    ):
-        return
-    with contextlib.suppress(StaleWrite):
-        session.state.save(link.model_copy(update={"source_modified_at": modified_at}))
-
-
-def record_deleted(session: TenantSession, link: SyncLink) -> SyncResult:
-    """Moment answered 404. Recorded; nothing is deleted in the books.
-
-    ``deleted`` only for a record we had linked (it existed and is gone); an id we never linked is
-    ``not_found``: Moment does not know it, which may be a typo, a record deleted before we saw it, or
-    made-up traffic, and a burst of those is reported to the operator.
-    """
-    if link.remote_id is None and link.last_outcome in (None, Outcome.NOT_FOUND.value):
-        session.state.save(link.model_copy(update={"last_outcome": Outcome.NOT_FOUND.value}))
-        return SyncResult(
-            Outcome.NOT_FOUND,
-            reason=f"Moment has no {link.entity_type} {link.moment_id} and we never linked one",
-        )
-    session.state.save(
-        link.model_copy(update={"last_outcome": Outcome.DELETED.value, "last_success_at": utcnow()})
-    )
-    return SyncResult(Outcome.DELETED, remote_id=link.remote_id, reason="deleted in Moment")

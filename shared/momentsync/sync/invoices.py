@@ -25,9 +25,9 @@ from momentsync.clock import utcnow
 from momentsync.errors import PermanentError, TransientError
 from momentsync.moment.client import MomentRecordNotFound
 from momentsync.moment.models import Invoice
-from momentsync.ports import InvoiceParties, RemoteRecord, differences_reason, totals_differences
+from momentsync.ports import InvoiceParties, RemoteRecord
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.customers import ensure_customer, record_deleted
+from momentsync.sync.customers import ensure_customer
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.projects import ensure_project
 from momentsync.sync.session import TenantSession
@@ -37,8 +37,10 @@ from momentsync.sync.sync_state import (
     applied_version,
     as_utc,
     content_hash,
+    record_deleted,
     with_version,
 )
+from momentsync.sync.totals import differences_reason, totals_differences
 from momentsync.sync.transfer_log import Outcome
 
 ENTITY = "invoice"
@@ -105,8 +107,8 @@ def sync_invoice(
     except CreditedBeforeCutover as exc:
         return SyncResult(Outcome.SKIPPED, reason=str(exc))
     content = session.connector.invoice_content(invoice, parties)
-    due_date = content.pop("dueDate", None)
-    digest = content_hash(content)
+    due_date = content.due_date
+    digest = content_hash(content.fields)
 
     if link and link.remote_id:
         return after_transfer(session, invoice, link, digest, due_date, calls)
@@ -120,7 +122,7 @@ def sync_invoice(
     if remote is None:
         link = record_intent(session, link, invoice)
         remote = session.connector.create_invoice(invoice, parties)
-    elif due_date is not None and remote.details.get("due_date") not in (None, str(due_date)):
+    elif due_date is not None and remote.due_date is not None and remote.due_date != due_date:
         # Adopted: an earlier attempt made it with the due date of then, and Moment has moved it since
         # (the change's own webhook may already have been answered "unchanged" by that attempt's state).
         session.connector.update_invoice_due_date(remote, due_date)
@@ -205,13 +207,13 @@ def adopt_only(session: TenantSession, invoice: Invoice, link: SyncLink, reason:
             details={"before_cutover": True},
         )
     content = session.connector.invoice_content(invoice, parties)
-    due_date = content.pop("dueDate", None)
+    due_date = content.due_date
     link = session.state.save(
         link.model_copy(
             update={
                 "remote_id": remote.remote_id,
                 "remote_number": remote.remote_number,
-                "content_hash": content_hash(content),
+                "content_hash": content_hash(content.fields),
                 "pending": [],
                 "details": {
                     **with_version(link, invoice.last_modified),
@@ -256,8 +258,8 @@ def after_transfer(
     calls: Callable[[], int],
 ) -> SyncResult:
     remote = RemoteRecord(link.remote_id or "", link.remote_number, link.details)
-    applied = applied_version(link)
-    newer = invoice.last_modified is not None and (applied is None or as_utc(invoice.last_modified) > applied)
+    seen = applied_version(link)
+    newer = invoice.last_modified is not None and (seen is None or as_utc(invoice.last_modified) > seen)
     # Every save below records the Moment version this event saw (for the sweep).
     link = link.model_copy(update={"details": with_version(link, invoice.last_modified)})
     if digest != link.content_hash:
@@ -277,15 +279,14 @@ def after_transfer(
             reason="changed after transfer: needs a credit note in Moment",
             remote_calls=calls(),
         )
-    new_due_date = due_date if str(due_date) != link.details.get("due_date") else None
-    changed_due_date = new_due_date is not None
-    due_date_applied = False
-    if new_due_date is not None:
-        due_date_applied = session.connector.update_invoice_due_date(remote, new_due_date)
-        link = _save(session, link, {"details": {**link.details, "due_date": str(new_due_date)}})
+    changed_due_date = due_date is not None and str(due_date) != link.details.get("due_date")
+    applied = False
+    if due_date is not None and changed_due_date:
+        applied = session.connector.update_invoice_due_date(remote, due_date)
+        link = _save(session, link, {"details": {**link.details, "due_date": str(due_date)}})
     if link.pending:
         return finish(session, invoice, link, remote, calls, adopted=False, created_now=False)
-    if changed_due_date and not due_date_applied:
+    if changed_due_date and not applied:
         reason = "due date changed in Moment, but this document's due date cannot be changed in the books"
         return SyncResult(Outcome.FLAGGED, remote_id=link.remote_id, remote_calls=calls(), reason=reason)
     if not changed_due_date and newer:

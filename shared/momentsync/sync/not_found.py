@@ -10,31 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from momentsync.envelope import QueueEnvelope
 from momentsync.observability import logger
+from momentsync.ports import NotFoundAlerts, TransferLogReader
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
-
-
-class TransferLogReader(Protocol):
-    def query(
-        self,
-        tenant_id: str,
-        *,
-        since: datetime | None = None,
-        outcome: str | None = None,
-        limit: int = ...,
-        newest_first: bool = ...,
-        page_size: int | None = None,
-        max_scanned: int | None = None,
-    ) -> list[TransferLogEntry]: ...
-
-
-class NotFoundAlerts(Protocol):
-    def not_found_burst(
-        self, *, tenant_id: str, count: int, window_minutes: int, sample_ids: list[str]
-    ) -> None: ...
 
 
 class NotFoundBurstWatch:

@@ -22,13 +22,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from momentsync.envelope import QueueEnvelope
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError, WaitingError
 from momentsync.observability import logger, metrics
+from momentsync.ports import DeadLetters, FailureRecorder, Notifier, ParkedEvents, TenantStore, TransferLog
 from momentsync.sync.failures import UnexpectedRetryPolicy, safe_message
 from momentsync.sync.not_found import NotFoundBurstWatch
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
@@ -62,36 +63,6 @@ class SyncResult:
 
 
 UseCase = Callable[[QueueEnvelope, Tenant], SyncResult]
-
-
-class Notifier(Protocol):
-    def notify(self, tenant: Tenant, *, kind: str, subject: str, message: str, dedupe_key: str) -> None: ...
-
-
-class TenantStore(Protocol):
-    def get(self, tenant_id: str) -> Tenant | None: ...
-
-    def save(self, tenant: Tenant) -> Tenant: ...
-
-
-class TransferLog(Protocol):
-    def record(self, entry: TransferLogEntry) -> None: ...
-
-
-class ParkedEvents(Protocol):
-    def park(self, envelope: QueueEnvelope, reason: str) -> None: ...
-
-    def release(self, envelope: QueueEnvelope) -> None: ...
-
-
-class DeadLetters(Protocol):
-    def send(self, **kwargs: Any) -> str: ...
-
-
-class FailureRecorder(Protocol):
-    """Records a failed attempt on the record's sync state (last error kept apart from last success)."""
-
-    def __call__(self, envelope: QueueEnvelope, outcome: Outcome, reason: str) -> None: ...
 
 
 @dataclass

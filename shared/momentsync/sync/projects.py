@@ -6,10 +6,10 @@ from momentsync.errors import PermanentError, WaitingError
 from momentsync.moment.client import MomentRecordNotFound
 from momentsync.ports import RemoteRecord
 from momentsync.sync.choices import filtered_out, not_transferred
-from momentsync.sync.customers import ensure_customer, record_deleted, remember_version, store_synced
+from momentsync.sync.customers import ensure_customer
 from momentsync.sync.processor import SyncResult
 from momentsync.sync.session import TenantSession
-from momentsync.sync.sync_state import content_hash
+from momentsync.sync.sync_state import content_hash, record_deleted, remember_version, store_synced
 from momentsync.sync.transfer_log import Outcome
 
 ENTITY = "project"
@@ -28,7 +28,10 @@ def sync_project(session: TenantSession, project_id: int, *, direct: bool = Fals
         return SyncResult(Outcome.SKIPPED, reason=reason)
 
     if project.start_date is None:
-        # Fiken requires a start date; Moment's own integration waits for one too.
+        # One rule for every target, Moment's own: its integrations transfer a project once it has a start
+        # date ("Projects require a start date before these will be transferred"). Fiken's API also
+        # refuses a project without one; SpareBank 1's would take it, but the books would then differ
+        # by target for the same Moment data.
         raise WaitingError("project has no start date (it syncs on the next change in Moment)")
     if link and link.remote_number and link.remote_number != project.project_number:
         raise PermanentError(

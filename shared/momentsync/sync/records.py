@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from momentsync.envelope import QueueEnvelope
 from momentsync.errors import TransientError
+from momentsync.ports import DeadLetters
 from momentsync.sync.failures import safe_message
-from momentsync.sync.processor import DeadLetters, EventProcessor
+from momentsync.sync.processor import EventProcessor
 from momentsync.sync.transfer_log import Outcome
 
 

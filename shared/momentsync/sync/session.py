@@ -4,30 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from momentsync.ports import AccountingConnector
+from momentsync.ports import AccountingConnector, MomentApi, SyncStateStore
 from momentsync.sync.state_epoch import StateEpochStore
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
-
-
-class MomentApi(Protocol):
-    def get_customer(self, customer_id: int) -> Any: ...
-
-    def get_project(self, project_id: int) -> Any: ...
-
-    def get_invoice(self, invoice_id: int) -> Any: ...
-
-    def get_invoice_pdf(self, invoice_id: int) -> bytes: ...
-
-
-class SyncStateStore(Protocol):
-    def get(self, tenant_id: str, entity_type: str, moment_id: int) -> SyncLink | None: ...
-
-    def save(self, link: SyncLink) -> SyncLink: ...
-
-    def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
 
 
 @dataclass

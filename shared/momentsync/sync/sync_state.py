@@ -3,16 +3,28 @@
 Key: ``tenant_id`` + ``record_key`` = ``{entity_type}#{moment_id}``. The content hash of what was
 last pushed lets an unchanged record cost no remote call at all. Writes are conditional on
 ``source_modified_at`` so an older view of a Moment record can never overwrite a newer one.
+
+Also what a use case writes on a link once it knows the outcome (``store_synced``, ``remember_version``,
+``record_deleted``): the same for customers, projects and invoices, so they live with the link.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from momentsync.clock import utcnow
+from momentsync.ports import RemoteRecord
+from momentsync.sync.processor import SyncResult
+from momentsync.sync.transfer_log import Outcome
+
+if TYPE_CHECKING:  # the session holds links: annotations only
+    from momentsync.sync.session import TenantSession
 
 
 class SyncLink(BaseModel):
@@ -158,3 +170,53 @@ def content_hash(content: dict[str, Any]) -> str:
     """Stable hash of mapped content: equal hashes mean the target already holds these values."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def store_synced(
+    session: TenantSession, link: SyncLink, remote: RemoteRecord, digest: str, modified_at: object
+) -> None:
+    updated = link.model_copy(
+        update={
+            "remote_id": remote.remote_id,
+            "remote_number": remote.remote_number or link.remote_number,
+            "content_hash": digest,
+            "last_outcome": Outcome.SYNCED.value,
+            "last_success_at": utcnow(),
+            "source_modified_at": modified_at,
+            "attempts": 0,
+            "details": {**link.details, **remote.details},
+        }
+    )
+    # A newer Moment state stored meanwhile (a replay racing a fresh event) is kept.
+    with contextlib.suppress(StaleWrite):
+        session.state.save(updated)
+
+
+def remember_version(session: TenantSession, link: SyncLink, modified_at: datetime | None) -> None:
+    """An unchanged answer still records which Moment version it saw: a change to fields we do not map
+    would otherwise look unapplied to the reconciliation sweep for ever. No write for a duplicate."""
+    if modified_at is None or (
+        link.source_modified_at is not None and as_utc(modified_at) <= as_utc(link.source_modified_at)
+    ):
+        return
+    with contextlib.suppress(StaleWrite):
+        session.state.save(link.model_copy(update={"source_modified_at": modified_at}))
+
+
+def record_deleted(session: TenantSession, link: SyncLink) -> SyncResult:
+    """Moment answered 404. Recorded; nothing is deleted in the books.
+
+    ``deleted`` only for a record we had linked (it existed and is gone); an id we never linked is
+    ``not_found``: Moment does not know it, which may be a typo, a record deleted before we saw it, or
+    made-up traffic, and a burst of those is reported to the operator.
+    """
+    if link.remote_id is None and link.last_outcome in (None, Outcome.NOT_FOUND.value):
+        session.state.save(link.model_copy(update={"last_outcome": Outcome.NOT_FOUND.value}))
+        return SyncResult(
+            Outcome.NOT_FOUND,
+            reason=f"Moment has no {link.entity_type} {link.moment_id} and we never linked one",
+        )
+    session.state.save(
+        link.model_copy(update={"last_outcome": Outcome.DELETED.value, "last_success_at": utcnow()})
+    )
+    return SyncResult(Outcome.DELETED, remote_id=link.remote_id, reason="deleted in Moment")

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import httpx
 
+from momentsync.aws.app_secrets import FikenAppSecret
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
@@ -15,7 +16,7 @@ from momentsync.aws.parking import DynamoParkedEvents
 from momentsync.aws.queue import SqsEventQueue
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.connect.flow import FikenCompanyDirectory, FikenConnectFlow
-from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
+from momentsync.connectors.fiken.oauth import FikenOAuthClient
 from momentsync.settings import ConnectSettings
 
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from momentsync.aws.sweep_store import SweepStore
-from momentsync.reconcile.deep_check import DeepCheck, DeepCheckRun, DriftAlerts
+from momentsync.ports import DriftAlerts
+from momentsync.reconcile.deep_check import DeepCheck, DeepCheckRun
 
 
 def build_deep_check_run(

@@ -25,11 +25,12 @@ from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.clock import utcnow
 from momentsync.envelope import QueueEnvelope
+from momentsync.ports import DeadLetters, Notifier
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.customers import sync_customer
 from momentsync.sync.invoices import sync_invoice
 from momentsync.sync.not_found import NotFoundBurstWatch
-from momentsync.sync.processor import DeadLetters, EventProcessor, Notifier, SyncResult, UseCase
+from momentsync.sync.processor import EventProcessor, SyncResult, UseCase
 from momentsync.sync.projects import sync_project
 from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import Outcome

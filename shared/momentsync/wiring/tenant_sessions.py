@@ -10,24 +10,27 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from momentsync.aws.app_secrets import FikenAppSecret, SpareBank1AppSecret
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.connectors.fiken.client import FikenClient
 from momentsync.connectors.fiken.connector import FikenConnector
-from momentsync.connectors.fiken.oauth import FikenAppSecret, FikenOAuthClient
+from momentsync.connectors.fiken.oauth import FikenOAuthClient
 from momentsync.connectors.fiken.pacing import RequestPacer
 from momentsync.connectors.fiken.tokens import FikenTokenProvider, FikenTokenProviders
 from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
 from momentsync.credentials import CredentialsNotFound
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.client import MomentClient
+from momentsync.ports import SyncStateStore, TenantRepository
 from momentsync.settings import ProcessorSettings
-from momentsync.sync.session import SyncStateStore, TenantSession
+from momentsync.sync.session import TenantSession
 from momentsync.sync.state_epoch import StateEpochStore
-from momentsync.tenants import TargetSystem, Tenant, TenantRepository
+from momentsync.tenants import TargetSystem, Tenant
 
+# SpareBank 1's modules (JWT signing, X.509) load at its first tenant, out of a Fiken-only cold start.
 if TYPE_CHECKING:
-    from momentsync.connectors.sparebank1.access import SpareBank1Access
+    from momentsync.connectors.sparebank1.access import CompanyAccess, SpareBank1Access
     from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 
 
@@ -78,9 +81,7 @@ class TenantSessions:
     def sparebank1(self) -> SpareBank1Access:
         with self._lock:  # tenants of one batch open sessions on their own threads
             if self._sparebank1 is None:
-                from momentsync.connectors.sparebank1.access import SpareBank1Access
-
-                self._sparebank1 = SpareBank1Access.from_secret(
+                self._sparebank1 = sparebank1_access(
                     self._secretsmanager,
                     self._settings.sparebank1_app_secret_id,
                     # Defence in depth: only a dev/test stage honours bank URLs, whatever the parameter says.
@@ -146,3 +147,22 @@ class TenantSessions:
                     pacing_key=tenant.tenant_id,
                 )
         return FikenConnector(tenant, client)
+
+
+def sparebank1_access(
+    secretsmanager: Any, secret_id: str, *, custom_bank_urls: bool = False
+) -> SpareBank1Access:
+    """SpareBank 1's access for every tenant: the app token read from the stack's app secret."""
+    from momentsync.connectors.sparebank1.access import SpareBank1Access
+    from momentsync.connectors.sparebank1.auth import AppTokens
+
+    return SpareBank1Access(
+        AppTokens(SpareBank1AppSecret(secretsmanager, secret_id)), custom_bank_urls=custom_bank_urls
+    )
+
+
+def verify_tenant(
+    secretsmanager: Any, secret_id: str, tenant: Tenant, *, custom_bank_urls: bool = False
+) -> CompanyAccess:
+    """Onboarding check for one tenant (the CLI's ``tenants verify``); raises a reason with its remedy."""
+    return sparebank1_access(secretsmanager, secret_id, custom_bank_urls=custom_bank_urls).verify(tenant)

@@ -722,31 +722,6 @@ def test_patch_and_update_send_only_what_changes(fiken, client) -> None:
     assert json.loads(project.calls.last.request.content) == {"completed": True}
 
 
-def test_set_contact_inactive_puts_the_whole_contact_we_keep(fiken, client) -> None:
-    route = fiken.put(f"{COMPANY}/contacts/77").mock(return_value=httpx.Response(200))
-    client.set_contact_inactive(77, Contact(name="Acme AS", customer=True, member_number_string="moment-42"))
-    assert json.loads(route.calls.last.request.content) == {
-        "name": "Acme AS",
-        "customer": True,
-        "memberNumberString": "moment-42",
-        "inactive": True,
-    }
-
-
-def test_set_contact_inactive_without_a_contact_rebuilds_it_from_fiken(fiken, client) -> None:
-    fiken.get(f"{COMPANY}/contacts/77").mock(
-        return_value=httpx.Response(200, json=contact_json(customerNumber=10001, email="post@acme.no"))
-    )
-    route = fiken.put(f"{COMPANY}/contacts/77").mock(return_value=httpx.Response(200))
-    client.set_contact_inactive(77)
-    assert json.loads(route.calls.last.request.content) == {
-        "name": "Acme AS",
-        "email": "post@acme.no",
-        "customer": True,
-        "inactive": True,
-    }
-
-
 def test_list_companies_needs_no_company_slug(fiken, make_client) -> None:
     fiken.get("/companies").mock(return_value=httpx.Response(200, json=[{"slug": "a"}, {"slug": "b"}]))
     client = make_client(company_slug=None)

@@ -16,7 +16,8 @@ from momentsync.connectors.fiken.mapping import is_credit_note_text_of
 from momentsync.connectors.fiken.models import ContactLanguage
 from momentsync.errors import PermanentError
 from momentsync.moment.models import Customer, CustomerRef, Invoice, InvoiceRef, Project
-from momentsync.ports import InvoiceTotals, totals_differences
+from momentsync.ports import InvoiceTotals
+from momentsync.sync.totals import totals_differences
 from momentsync.tenants import MappingSettings
 
 

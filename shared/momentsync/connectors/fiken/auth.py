@@ -3,17 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import Protocol
-
-
-class TokenProvider(Protocol):
-    def access_token(self) -> str:
-        """A token to send now (refreshing first if it is about to expire)."""
-        ...
-
-    def refresh_after_unauthorized(self, rejected_token: str) -> str:
-        """Fiken answered 401 to ``rejected_token``: a new token, or ``TenantLevelError(NEEDS_REAUTH)``."""
-        ...
 
 
 class StaticTokenProvider:

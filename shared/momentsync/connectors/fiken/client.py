@@ -32,7 +32,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from momentsync.connectors.fiken.auth import TokenProvider
 from momentsync.connectors.fiken.models import (
     Account,
     AccountFilter,
@@ -66,6 +65,8 @@ from momentsync.connectors.fiken.models import (
 from momentsync.connectors.fiken.pacing import RequestPacer, default_pacer
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
+from momentsync.ports import TokenProvider
+from momentsync.retry_policy import Retry, RetryPolicy, may_repeat, scrub
 
 DEFAULT_BASE_URL = "https://api.fiken.no/api/v2"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -328,13 +329,6 @@ class FikenClient:
         """PUT: the contact becomes exactly ``contact`` (fields left out are cleared)."""
         self._request("PUT", CONTACT, body=contact, contactId=contact_id)
 
-    def set_contact_inactive(self, contact_id: int, contact: Contact | None = None) -> None:
-        """Marks the contact inactive (a PUT). Pass the full ``contact`` we keep when there is one: a
-        contact rebuilt from a GET loses write-only fields such as ``memberNumberString``."""
-        if contact is None:
-            contact = self.get_contact(contact_id).to_contact()
-        self.replace_contact(contact_id, contact.model_copy(update={"inactive": True}))
-
     # ------------------------------------------------------------ projects
     def find_projects(self, **filters: Any) -> list[ProjectResult]:
         """E.g. ``find_projects(number="P-1001")``; names as in ``ProjectFilter``."""
@@ -544,15 +538,17 @@ class FikenClient:
         """Sends one logical request: pacing, retries, one refresh after a 401; a 2xx or an error."""
         call = _Call(method, template, self._url(template, path_params))
         json_body = body.to_body() if body is not None else None
-        token = self._tokens.access_token()
-        used_tokens = [token]  # every token sent in this call is scrubbed from what Fiken says
+        used_tokens = [
+            self._tokens.access_token()
+        ]  # every token sent in this call is scrubbed from what Fiken says
         refreshes = 0
-        attempt = 0
-        while True:
-            attempt += 1
-            # The repeat after a token refresh is not a retry of a failure: it gets its own attempt.
-            attempts_allowed = self._max_attempts + refreshes
+        request_ids: list[str] = []
+
+        def attempt(number: int) -> httpx.Response:
+            nonlocal refreshes
+            token = used_tokens[-1]
             request_id = str(uuid.uuid4())
+            request_ids.append(request_id)
             headers = {
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
@@ -560,21 +556,21 @@ class FikenClient:
             }
             if files is None:  # httpx sets the multipart Content-Type (with its boundary) itself
                 headers["Content-Type"] = "application/json"
-            response, failure = self._send(call, headers, json_body, params, form, files, attempt, request_id)
+            response, failure = self._send(call, headers, json_body, params, form, files, number, request_id)
 
             if failure is not None:
                 sent = not isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-                what = f"{type(failure).__name__}: {_scrub(str(failure), used_tokens) or 'no detail'}"
-                if sent and method not in SAFE_METHODS:
+                what = f"{type(failure).__name__}: {scrub(str(failure), used_tokens) or 'no detail'}"
+                if not may_repeat(method, repeatable=SAFE_METHODS, sent=sent):
                     raise self._ambiguous(call, None, request_id, what)
-                if attempt < attempts_allowed:
-                    self._back_off(call, attempt, request_id, what)
-                    continue
-                raise FikenUnavailable(
-                    f"Fiken unreachable for {method} {template} after {attempt} attempts ({what})",
-                    method=method,
-                    path=template,
-                    request_id=request_id,
+                raise Retry(
+                    what,
+                    final=FikenUnavailable(
+                        f"Fiken unreachable for {method} {template} after {number} attempts ({what})",
+                        method=method,
+                        path=template,
+                        request_id=request_id,
+                    ),
                 )
 
             assert response is not None
@@ -585,39 +581,64 @@ class FikenClient:
             # Two rounds: the first may hand back a token another holder stored (a reconnect, a refresh
             # elsewhere) that was never tried here; if Fiken refuses that one too, the second round
             # refreshes it. Only a token we refreshed ourselves and Fiken still refuses means re-auth.
+            # The repeat after a refresh is not a retry of a failure: it gets an attempt of its own.
             if status == 401 and refreshes < MAX_TOKEN_ROUNDS and token not in used_tokens[:-1]:
                 refreshes += 1
-                token = self._tokens.refresh_after_unauthorized(token)
-                used_tokens.append(token)
-                continue
+                used_tokens.append(self._tokens.refresh_after_unauthorized(token))
+                raise Retry("401: access token refreshed", free=True)
             if status == 429:
-                if attempt < attempts_allowed:
-                    self._back_off(call, attempt, request_id, "429 too many requests")
-                    continue
-                raise FikenRateLimited(
-                    f"Fiken kept answering 429 to {method} {template} after {attempt} attempts",
-                    method=method,
-                    path=template,
+                # "Not executed": every method, a POST too, may be sent again.
+                raise Retry(
+                    "429 too many requests",
                     status=status,
-                    fiken_message=message,
-                    request_id=request_id,
+                    final=FikenRateLimited(
+                        f"Fiken kept answering 429 to {method} {template} after {number} attempts",
+                        method=method,
+                        path=template,
+                        status=status,
+                        fiken_message=message,
+                        request_id=request_id,
+                    ),
                 )
             if status >= 500 or status == 408:
-                if method not in SAFE_METHODS:
+                if not may_repeat(method, repeatable=SAFE_METHODS, sent=True, status=status):
                     raise self._ambiguous(call, status, request_id, message)
-                if attempt < attempts_allowed:
-                    self._back_off(call, attempt, request_id, f"{status}")
-                    continue
-                raise FikenUnavailable(
-                    f"Fiken answered {status} to {method} {template} after {attempt} attempts"
-                    + (f": {message}" if message else ""),
-                    method=method,
-                    path=template,
+                raise Retry(
+                    f"{status}",
                     status=status,
-                    fiken_message=message,
-                    request_id=request_id,
+                    final=FikenUnavailable(
+                        f"Fiken answered {status} to {method} {template} after {number} attempts"
+                        + (f": {message}" if message else ""),
+                        method=method,
+                        path=template,
+                        status=status,
+                        fiken_message=message,
+                        request_id=request_id,
+                    ),
                 )
             raise self._rejection(call, status, message, request_id)
+
+        def on_retry(retry: Retry, number: int, delay: float) -> None:
+            logger.warning(
+                "fiken request retried",
+                extra={
+                    "method": call.method,
+                    "path": call.template,
+                    "attempt": number,
+                    "why": retry.what,
+                    "delay_seconds": round(delay, 3),
+                    "request_id": request_ids[-1],
+                },
+            )
+
+        policy = RetryPolicy(
+            max_attempts=self._max_attempts,
+            backoff_base=self._backoff_base,
+            backoff_cap=self._backoff_cap,
+            jitter=self._rng.random,  # full jitter: spreads tenants' retries apart
+            sleep=self._sleep,
+        )
+        return policy.run(attempt, on_retry=on_retry)
 
     def _send(
         self,
@@ -669,22 +690,6 @@ class FikenClient:
             self._on_request(record)
         except Exception:  # an observer must never turn a created record into a failure
             logger.exception("fiken request observer failed", extra={"path": record.path})
-
-    def _back_off(self, call: _Call, attempt: int, request_id: str, why: str) -> None:
-        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
-        delay = self._rng.random() * ceiling  # full jitter: spreads tenants' retries apart
-        logger.warning(
-            "fiken request retried",
-            extra={
-                "method": call.method,
-                "path": call.template,
-                "attempt": attempt,
-                "why": why,
-                "delay_seconds": round(delay, 3),
-                "request_id": request_id,
-            },
-        )
-        self._sleep(delay)
 
     def _url(self, template: str, path_params: Mapping[str, Any]) -> str:
         values = dict(path_params)
@@ -838,7 +843,7 @@ def _fiken_message(response: httpx.Response, tokens: list[str]) -> str | None:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return _scrub(text[:MAX_MESSAGE_CHARS], tokens) or None
+        return scrub(text[:MAX_MESSAGE_CHARS], tokens) or None
     if isinstance(body, dict):
         message = body.get("message")
         error, description = body.get("error"), body.get("error_description")
@@ -850,15 +855,7 @@ def _fiken_message(response: httpx.Response, tokens: list[str]) -> str | None:
             text = response.text.strip()
     else:
         text = response.text.strip()
-    return _scrub(text[:MAX_MESSAGE_CHARS], tokens) or None
-
-
-def _scrub(text: str, tokens: list[str]) -> str:
-    # Belt and braces: nothing Fiken echoes back may carry our token into an error or a log.
-    for token in tokens:
-        if token:
-            text = text.replace(token, "<token>")
-    return text
+    return scrub(text[:MAX_MESSAGE_CHARS], tokens) or None
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

@@ -31,7 +31,7 @@ from momentsync.connectors.fiken.models import (
 )
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.models import Customer, Invoice, Project
-from momentsync.ports import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.ports import InvoiceContent, InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import ForeignCurrency, InvoiceMode, Tenant
 
@@ -43,17 +43,7 @@ _facts_lock = threading.Lock()
 KIND_INVOICE, KIND_SALE, KIND_CREDIT_NOTE = "invoice", "sale", "credit_note"
 
 
-def forget_company_facts(tenant_id: str | None = None) -> None:
-    with _facts_lock:
-        if tenant_id is None:
-            _company_facts.clear()
-        else:
-            _company_facts.pop(tenant_id, None)
-
-
 class FikenConnector:
-    system = "fiken"
-
     def __init__(self, tenant: Tenant, client: FikenClient) -> None:
         self.tenant = tenant
         self.client = client
@@ -197,10 +187,6 @@ class FikenConnector:
             ]
         return found[0] if found else None
 
-    def deactivate_customer(self, link: SyncLink) -> None:
-        if link.remote_id:
-            self.client.set_contact_inactive(int(link.remote_id))
-
     # ------------------------------------------------------------------ projects
     def project_content(self, project: Project, customer: RemoteRecord | None) -> dict[str, Any]:
         return mapping.project_request(project, _int(customer)).to_body()
@@ -236,7 +222,7 @@ class FikenConnector:
             return KIND_CREDIT_NOTE
         return KIND_SALE if sale_mode else KIND_INVOICE
 
-    def invoice_content(self, invoice: Invoice, parties: InvoiceParties) -> dict[str, Any]:
+    def invoice_content(self, invoice: Invoice, parties: InvoiceParties) -> InvoiceContent:
         kind = self._kind(invoice, parties)
         vat_registered = self._vat_registered()
         groups = mapping.group_lines(invoice, self.tenant.mapping, vat_registered=vat_registered)
@@ -249,11 +235,10 @@ class FikenConnector:
             "currency": invoice.currency_code,
             "kid": invoice.payment_id,
             "lines": [[g.account, g.vat_type, g.net, g.vat, g.description] for g in _per_account(groups)],
-            "dueDate": str(invoice.due_date) if invoice.due_date else None,
         }
         if parties.credited:
             content["credits"] = parties.credited.remote_id
-        return content
+        return InvoiceContent(content, due_date=invoice.due_date)
 
     def find_invoice(self, invoice: Invoice, parties: InvoiceParties) -> RemoteRecord | None:
         kind = self._kind(invoice, parties)
@@ -294,7 +279,8 @@ class FikenConnector:
                 return RemoteRecord(
                     str(found.invoice_id),
                     _number(found.invoice_number),
-                    {"kind": kind, "due_date": str(found.due_date)},
+                    {"kind": kind},
+                    due_date=found.due_date,
                 )
         return None
 
@@ -472,7 +458,7 @@ class FikenConnector:
             self.client.upload_sale_attachment(int(remote.remote_id), filename, pdf)
         # Issued credit notes take no attachments in Fiken API v2 (only drafts do); Fiken renders its own.
 
-    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: int | None = None) -> bool:
         """Whether the document already carries this invoice's PDF: ours (an upload whose answer was
         lost) or one attached before we adopted it (Moment's own Fiken integration), recognised by the
         invoice number in its file name. Fiken has no idempotency keys, so this is what keeps a retried

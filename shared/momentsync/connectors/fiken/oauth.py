@@ -15,8 +15,6 @@ No message carries a token, code, state or the client secret.
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from momentsync.credentials import OAuthTokens
 from momentsync.errors import PermanentError, TransientError
+from momentsync.ports import FikenAppCredentialsSource
 
 PLACEHOLDER = "REPLACE_ME"
 
@@ -40,38 +39,6 @@ class FikenAppCredentials(BaseModel):
 
 class AppSecretNotConfigured(PermanentError):
     """The stack's Fiken app secret still holds the placeholder (or is not valid JSON)."""
-
-
-class FikenAppSecret:
-    """Reads the app credentials from Secrets Manager, kept in memory for ``max_age_seconds``."""
-
-    def __init__(self, client: Any, secret_id: str, *, max_age_seconds: float = 300.0) -> None:
-        self._client = client
-        self._secret_id = secret_id
-        self._max_age = max_age_seconds
-        self._cached: tuple[float, FikenAppCredentials] | None = None
-        self._lock = threading.Lock()
-
-    def get(self, *, fresh: bool = False) -> FikenAppCredentials:
-        with self._lock:
-            cached = self._cached
-        if cached and not fresh and time.monotonic() - cached[0] < self._max_age:
-            return cached[1]
-        raw = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
-        try:
-            credentials = FikenAppCredentials.model_validate_json(raw)
-        except ValidationError:
-            # The validation error would quote the input, secret included: say only what is wrong.
-            raise AppSecretNotConfigured(
-                "the Fiken app secret must be JSON with client_id and client_secret"
-            ) from None
-        if PLACEHOLDER in (credentials.client_id, credentials.client_secret.get_secret_value()):
-            raise AppSecretNotConfigured(
-                "the Fiken app secret still holds the placeholder; put the app's client id and secret in it"
-            )
-        with self._lock:
-            self._cached = (time.monotonic(), credentials)
-        return credentials
 
 
 class TokenGrant(BaseModel):
@@ -109,7 +76,7 @@ class FikenOAuthClient:
     def __init__(
         self,
         oauth_base_url: str,
-        app_credentials: FikenAppSecret,
+        app_credentials: FikenAppCredentialsSource,
         *,
         http: httpx.Client | None = None,
         timeout_seconds: float = 10.0,

@@ -19,15 +19,15 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import NoReturn, Protocol
+from typing import NoReturn
 
-from momentsync.aws.leases import DynamoLeaseLock
 from momentsync.clock import utcnow
 from momentsync.connectors.fiken.oauth import FikenOAuthClient, InvalidGrant
 from momentsync.credentials import CredentialsNotFound, OAuthTokens, TenantCredentials
 from momentsync.errors import TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
-from momentsync.tenants import Tenant, TenantConflict, TenantStatus
+from momentsync.ports import CredentialsStore, LeaseLock, TenantStore
+from momentsync.tenants import TenantConflict, TenantStatus
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=5)
 
@@ -45,18 +45,6 @@ def token_lease_name(tenant_id: str) -> str:
     return f"fiken-token#{tenant_id}"
 
 
-class CredentialsStore(Protocol):
-    def get(self, tenant_id: str, *, fresh: bool = False) -> TenantCredentials: ...
-
-    def put(self, tenant_id: str, credentials: TenantCredentials) -> None: ...
-
-
-class TenantStore(Protocol):
-    def get(self, tenant_id: str) -> Tenant | None: ...
-
-    def save(self, tenant: Tenant) -> Tenant: ...
-
-
 class FikenTokenProvider:
     def __init__(
         self,
@@ -64,7 +52,7 @@ class FikenTokenProvider:
         *,
         credentials: CredentialsStore,
         oauth: FikenOAuthClient,
-        leases: DynamoLeaseLock,
+        leases: LeaseLock,
         tenants: TenantStore,
         clock: Callable[[], datetime] = utcnow,
         refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN,

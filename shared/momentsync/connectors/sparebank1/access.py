@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from momentsync.connectors.sparebank1.auth import AppTokens, SpareBank1AppSecret
+from momentsync.connectors.sparebank1.auth import AppTokens
 from momentsync.connectors.sparebank1.client import ACTIVATION_REMEDY, SpareBank1Client
 from momentsync.connectors.sparebank1.hosts import EndpointDiscovery, resolve_bank
 from momentsync.errors import TenantLevelError, TenantProblem
@@ -51,14 +50,6 @@ class SpareBank1Access:
         self._http = http
         self._clients: dict[tuple[str, str, str], SpareBank1Client] = {}
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_secret(
-        cls, secretsmanager: Any, secret_id: str, *, custom_bank_urls: bool = False
-    ) -> SpareBank1Access:
-        return cls(
-            AppTokens(SpareBank1AppSecret(secretsmanager, secret_id)), custom_bank_urls=custom_bank_urls
-        )
 
     def client_for(self, tenant: Tenant) -> SpareBank1Client:
         company_key = (tenant.sparebank1_company_key or "").strip()
@@ -108,12 +99,3 @@ class SpareBank1Access:
             base_url=services.app_framework,
             identity_url=services.identity,
         )
-
-
-def verify_tenant(
-    secretsmanager: Any, secret_id: str, tenant: Tenant, *, custom_bank_urls: bool = False
-) -> CompanyAccess:
-    """Onboarding check for one tenant (the CLI's ``tenants verify``); raises a reason with its remedy."""
-    return SpareBank1Access.from_secret(secretsmanager, secret_id, custom_bank_urls=custom_bank_urls).verify(
-        tenant
-    )

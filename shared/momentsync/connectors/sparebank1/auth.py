@@ -21,13 +21,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from momentsync.connectors.sparebank1.hosts import origin
 from momentsync.errors import TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
+from momentsync.ports import TokenSource
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -41,12 +42,6 @@ CERTIFICATE_REMEDY = (
     "Put the SpareBank 1 app's client id and certificate key into the stack's SpareBank1AppSecret "
     '({"client_id": "...", "private_key_pem": "-----BEGIN PRIVATE KEY-----..."}), then resume the tenant'
 )
-
-
-class TokenSource(Protocol):
-    def access_token(self) -> str: ...
-
-    def mint_again(self, rejected: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -91,31 +86,6 @@ def _password(data: dict[str, Any]) -> bytes | None:
 
 def _app_error(reason: str) -> TenantLevelError:
     return TenantLevelError(TenantProblem.API_ACCESS_MISSING, reason, remedy=CERTIFICATE_REMEDY)
-
-
-class SpareBank1AppSecret:
-    """Reads the app secret from Secrets Manager once per ``ttl`` (a rotated key is picked up later)."""
-
-    def __init__(self, secretsmanager: Any, secret_id: str, *, ttl: float = 900.0) -> None:
-        self._client = secretsmanager
-        self._secret_id = secret_id
-        self._ttl = ttl
-        self._cached: tuple[float, AppCredentials] | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> AppCredentials:
-        with self._lock:
-            if self._cached and self._cached[0] > time.monotonic():
-                return self._cached[1]
-            try:
-                text = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
-            except Exception as exc:  # noqa: BLE001 - botocore errors; the class name is enough
-                raise TransientError(
-                    f"could not read the SpareBank 1 app secret ({type(exc).__name__})"
-                ) from None
-            credentials = AppCredentials.from_secret(text)
-            self._cached = (time.monotonic() + self._ttl, credentials)
-            return credentials
 
 
 def client_assertion(

@@ -28,10 +28,11 @@ from typing import Any, TypedDict
 
 import httpx
 
-from momentsync.connectors.sparebank1.auth import TokenSource
 from momentsync.connectors.sparebank1.models import CompanySummary, ErrorBody, dumps, loads
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
+from momentsync.ports import TokenSource
+from momentsync.retry_policy import Retry, RetryPolicy, may_repeat, retry_after_seconds, scrub
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 PAGE_SIZE = 100
@@ -39,6 +40,7 @@ MAX_PAGES = 1_000
 MAX_MESSAGE_CHARS = 500
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 REPEATABLE_METHODS = frozenset({"GET", "PUT", "DELETE"})
+NOT_EXECUTED = frozenset({429})
 NOT_ACTIVATED = re.compile(r"du har ikke tilgang", re.IGNORECASE)
 _FOREIGN_KEY = re.compile(r"FOREIGN KEY", re.IGNORECASE)
 _FK_FIELD = re.compile(r"\((\w+ID)\s*=|FK_\w+?_\w+?_(\w+ID)\b|column '(\w+ID)'")
@@ -246,12 +248,12 @@ class SpareBank1Client:
             f"?action={params['action']}" if params and "action" in params else ""
         )
         content = dumps(body) if body is not None else None
-        token = self._tokens.access_token()
-        used = [token]
+        used = [self._tokens.access_token()]
         minted_again = False
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt(number: int) -> Any:
+            nonlocal minted_again
+            token = used[-1]
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if company:
                 headers["CompanyKey"] = self.company_key
@@ -266,15 +268,15 @@ class SpareBank1Client:
                 self.requests_sent += 1
                 what = f"{type(exc).__name__}"
                 not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-                if method not in REPEATABLE_METHODS and not not_sent:
+                if not may_repeat(method, repeatable=REPEATABLE_METHODS, sent=not not_sent):
                     raise self._ambiguous(method, template, where, None, what) from None
-                if attempt < self._max_attempts:
-                    self._back_off(where, attempt, what, None)
-                    continue
-                raise SpareBank1Unavailable(
-                    f"SpareBank 1 unreachable for {where} after {attempt} attempts ({what})",
-                    method=method,
-                    path=template,
+                raise Retry(
+                    what,
+                    final=SpareBank1Unavailable(
+                        f"SpareBank 1 unreachable for {where} after {number} attempts ({what})",
+                        method=method,
+                        path=template,
+                    ),
                 ) from None
             self.requests_sent += 1
             status = response.status_code
@@ -285,7 +287,7 @@ class SpareBank1Client:
             if 200 <= status < 300:
                 return loads(response.content) if response.content.strip() else None
             error = _error_body(response)
-            message = _scrub(readable_reason(error) or response.text.strip()[:MAX_MESSAGE_CHARS], used)
+            message = scrub(readable_reason(error) or response.text.strip()[:MAX_MESSAGE_CHARS], used) or None
             context: SpareBank1FailureContext = {
                 "method": method,
                 "path": template,
@@ -293,10 +295,10 @@ class SpareBank1Client:
                 "platform_message": message,
             }
             if status == 401 and not minted_again:
+                # Once: a token the platform refuses is minted again and the request repeated at once.
                 minted_again = True
-                token = self._tokens.mint_again(token)
-                used.append(token)
-                continue
+                used.append(self._tokens.mint_again(token))
+                raise Retry("401: token minted again", free=True)
             if status == 401:
                 raise SpareBank1TenantError(
                     TenantProblem.NEEDS_REAUTH,
@@ -325,15 +327,20 @@ class SpareBank1Client:
                     **context,
                 )
             if status in RETRYABLE:
-                if method not in REPEATABLE_METHODS and status != 429:
+                # 429 means "not executed": a POST may repeat it; any other may have been executed.
+                if not may_repeat(
+                    method, repeatable=REPEATABLE_METHODS, sent=True, status=status, not_executed=NOT_EXECUTED
+                ):
                     raise self._ambiguous(method, template, where, status, message)
-                if attempt < self._max_attempts:
-                    self._back_off(where, attempt, str(status), response.headers.get("Retry-After"))
-                    continue
-                raise SpareBank1Unavailable(
-                    f"SpareBank 1 answered {status} to {where} after {attempt} attempts"
-                    + (f": {message}" if message else ""),
-                    **context,
+                raise Retry(
+                    str(status),
+                    status=status,
+                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                    final=SpareBank1Unavailable(
+                        f"SpareBank 1 answered {status} to {where} after {number} attempts"
+                        + (f": {message}" if message else ""),
+                        **context,
+                    ),
                 )
             said = f": {message}" if message else ""
             if status == 400:
@@ -344,16 +351,26 @@ class SpareBank1Client:
                 raise SpareBank1NotFound(f"SpareBank 1 found nothing at {where}{said}", **context)
             raise SpareBank1Rejected(f"SpareBank 1 refused {where} ({status}){said}", **context)
 
-    def _back_off(self, where: str, attempt: int, why: str, retry_after: str | None) -> None:
-        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
-        delay = self._rng.random() * ceiling  # full jitter
-        if retry_after and retry_after.strip().isdigit():
-            delay = min(self._backoff_cap, max(delay, float(retry_after)))
-        logger.warning(
-            "sparebank1 request retried",
-            extra={"where": where, "attempt": attempt, "why": why, "delay_seconds": round(delay, 3)},
+        def on_retry(retry: Retry, number: int, delay: float) -> None:
+            logger.warning(
+                "sparebank1 request retried",
+                extra={
+                    "where": where,
+                    "attempt": number,
+                    "why": retry.what,
+                    "delay_seconds": round(delay, 3),
+                },
+            )
+
+        policy = RetryPolicy(
+            max_attempts=self._max_attempts,
+            backoff_base=self._backoff_base,
+            backoff_cap=self._backoff_cap,
+            retry_after_cap=self._backoff_cap,  # a Retry-After is honoured up to the cap of our own backoff
+            jitter=self._rng.random,  # full jitter
+            sleep=self._sleep,
         )
-        self._sleep(delay)
+        return policy.run(attempt, on_retry=on_retry)
 
     @staticmethod
     def _ambiguous(
@@ -429,15 +446,6 @@ def _all_text(error: ErrorBody | None, response: httpx.Response) -> str:
     texts = [error.Message or "", error.ExceptionMessage or ""]
     texts += [m.Message or "" for m in error.Messages or []]
     return " ".join(texts)
-
-
-def _scrub(text: str | None, tokens: list[str]) -> str | None:
-    if not text:
-        return None
-    for token in tokens:
-        if token:
-            text = text.replace(token, "<token>")
-    return text
 
 
 def _params(**values: Any) -> dict[str, Any]:

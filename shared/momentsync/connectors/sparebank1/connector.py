@@ -47,7 +47,7 @@ from momentsync.moment.models import Customer as MomentCustomer
 from momentsync.moment.models import Invoice as MomentInvoice
 from momentsync.moment.models import Project as MomentProject
 from momentsync.observability import logger
-from momentsync.ports import InvoiceParties, InvoiceTotals, RemoteRecord
+from momentsync.ports import InvoiceContent, InvoiceParties, InvoiceTotals, RemoteRecord
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
 
@@ -56,22 +56,12 @@ KIND_INVOICE, KIND_CREDIT_NOTE = "voucher", "credit_voucher"
 VOUCHERS_PER_READ = 40
 
 # Per process and company: IDs behind numbers and codes change rarely; caching them saves a call or two
-# on every record. A stale ID shows up as a foreign-key error naming the field (then ``forget_company``).
+# on every record. A stale ID shows up as a foreign-key error naming the field (a cold start forgets it).
 _company_ids: dict[str, dict[str, Any]] = {}
 _ids_lock = threading.Lock()
 
 
-def forget_company(company_key: str | None = None) -> None:
-    with _ids_lock:
-        if company_key is None:
-            _company_ids.clear()
-        else:
-            _company_ids.pop(company_key.lower(), None)
-
-
 class SpareBank1Connector:
-    system = "sparebank1"
-
     def __init__(self, tenant: Tenant, client: SpareBank1Client, *, amounts_include_vat: bool = True) -> None:
         self.tenant = tenant
         self.client = client
@@ -258,10 +248,6 @@ class SpareBank1Connector:
         elif not active and status in (CUSTOMER_ACTIVE, None):
             self.client.action("PUT", "customers", "deactivate", params={"id": customer_id})
 
-    def deactivate_customer(self, link: SyncLink) -> None:
-        if link.remote_id:
-            self.client.action("PUT", "customers", "deactivate", params={"id": int(link.remote_id)})
-
     # ------------------------------------------------------------------ projects
     def project_content(self, project: MomentProject, customer: RemoteRecord | None) -> dict[str, Any]:
         return mapping.project_content(project, _int(customer))
@@ -318,9 +304,9 @@ class SpareBank1Connector:
         return wanted if path else current
 
     # ------------------------------------------------------------------ invoices
-    def invoice_content(self, invoice: MomentInvoice, parties: InvoiceParties) -> dict[str, Any]:
+    def invoice_content(self, invoice: MomentInvoice, parties: InvoiceParties) -> InvoiceContent:
         lines = mapping.sales_lines(invoice, self.tenant.mapping)
-        return {
+        fields = {
             "kind": KIND_CREDIT_NOTE if invoice.is_credit_note else KIND_INVOICE,
             "number": invoice.invoice_number,
             "voucher": mapping.voucher_number(invoice),
@@ -330,8 +316,8 @@ class SpareBank1Connector:
             "kid": invoice.payment_id,
             "lines": [[li.account_number, li.vat_code, li.net, li.vat, li.description] for li in lines],
             "credits": parties.credited.remote_id if parties.credited else None,
-            "dueDate": str(invoice.due_date) if invoice.due_date else None,
         }
+        return InvoiceContent(fields, due_date=invoice.due_date)
 
     def find_invoice(self, invoice: MomentInvoice, parties: InvoiceParties) -> RemoteRecord | None:
         """The voucher an earlier attempt booked: by its external key, else by the invoice number."""
@@ -521,7 +507,7 @@ class SpareBank1Connector:
             amounts_include_vat=self.amounts_include_vat,
         )
 
-    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: Any = None) -> bool:
+    def has_invoice_pdf(self, remote: RemoteRecord, invoice_number: int | None = None) -> bool:
         return False  # no PDFs are sent (below), so there is nothing to look for
 
     def attach_invoice_pdf(self, remote: RemoteRecord, filename: str, pdf: bytes) -> None:
