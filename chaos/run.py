@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from chaos.check import (
     EventCheck,
     RecordCheck,
@@ -101,6 +103,7 @@ class ChaosReport:
     leaked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # the run itself went wrong
     lost_before_ingest: int = 0  # notices never sent (webhooks lost on the way)
+    webhook_answers_lost: int = 0  # sent, but the answer timed out (not known whether it was accepted)
     convergence: dict[str, Any] = field(default_factory=dict)
     # Per backfilled tenant (added again, after or during the storm; migrating): adopted and created.
     adoption: dict[str, Any] = field(default_factory=dict)
@@ -224,6 +227,7 @@ class ChaosRun:
                 "revoked_consents": len(self.revoked),
                 "attachment_answers_lost": attachment_answers_lost(world.fiken.fault_plan),
                 "webhooks_lost_before_ingest": self.report.lost_before_ingest,
+                "webhook_answers_lost": self.report.webhook_answers_lost,
                 "sync_state_wiped": dict(self._wiped),
             }
             world.fiken.fault_plan.clear()
@@ -323,6 +327,12 @@ class ChaosRun:
                 continue  # never reaches us: only the sweep can bring the change to the books
             try:
                 event_id = self.world.post(tenant, notice.payload)
+            except httpx.TimeoutException:
+                # Our answer never reached "Moment" (an overloaded rig): accepted or not, Moment does
+                # not resend, so the record must still converge (by its event or by the sweep).
+                with self._lock:
+                    self.report.webhook_answers_lost += 1
+                continue
             except Exception as exc:  # noqa: BLE001 - a refused webhook is a finding, not a crash
                 self.report.rejected_webhooks.append(
                     f"{tenant.tenant_id} {notice.kind} {notice.record_id}: {exc}"
@@ -729,6 +739,7 @@ def render(report: ChaosReport) -> str:
             + (", ".join(f"{k} {v}" for k, v in report.faults.get("sync_state_wiped", {}).items()) or "0"),
         ),
         ("attachment answers lost", str(report.faults.get("attachment_answers_lost", 0))),
+        ("webhook answers lost (timed out at the sender)", str(report.webhook_answers_lost)),
         (
             "removed and added again after / during the storm (links lost)",
             _figures(readded)
