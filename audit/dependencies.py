@@ -79,20 +79,24 @@ def audit_online(pins: Iterable[Pin], api_base: str, http: httpx.Client | None =
 def audit_offline(pins: Iterable[Pin], database: Path) -> list[Finding]:
     wanted = {pin.name: pin for pin in pins}
     findings: list[Finding] = []
+    # Only PyPI advisories count as "the database was read": OSV's npm dump, or JSON that is no OSV
+    # record at all, checked nothing and must not report "0 known advisories".
     seen = 0
     for advisory in _osv_records(database):
-        seen += 1
+        if not isinstance(advisory, dict):
+            continue
+        affects = [a for a in advisory.get("affected") or [] if isinstance(a, dict)]
+        pypi = [a for a in affects if (a.get("package") or {}).get("ecosystem") == "PyPI"]
+        seen += bool(pypi)
         if advisory.get("withdrawn"):
             continue
-        for affected in advisory.get("affected") or []:
+        for affected in pypi:
             package = affected.get("package") or {}
-            if package.get("ecosystem") != "PyPI":
-                continue
             pin = wanted.get(canonicalize_name(str(package.get("name", ""))))
             if pin is not None and _affects(affected, pin.version):
                 findings.append(Finding(pin, str(advisory.get("id")), _fixed(affected)))
     if seen == 0:
-        raise AdvisoryDatabaseUnreachable(f"{database} holds no OSV advisories")
+        raise AdvisoryDatabaseUnreachable(f"{database} holds no OSV advisories for PyPI")
     return findings
 
 
@@ -122,8 +126,10 @@ def _affects(affected: dict, version: str) -> bool:
             continue
         inside = False
         for event in span.get("events") or []:
-            (kind, value), *_ = event.items()
-            bound = Version("0") if value == "0" else _version(value)
+            if not isinstance(event, dict) or len(event) != 1:
+                continue  # OSV: exactly one of introduced / fixed / last_affected / limit
+            ((kind, value),) = event.items()
+            bound = Version("0") if value == "0" else _version(str(value))
             if bound is None:
                 continue
             if kind == "introduced" and current >= bound:

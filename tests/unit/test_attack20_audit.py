@@ -1,0 +1,70 @@
+"""Attacks on ``make audit``'s promise "never a silent pass" (#20): an offline database that is an OSV
+dump, but of another ecosystem, or whose records are not OSV advisories, was reported as checked."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from audit.__main__ import NOT_MADE, main
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = ROOT / "shared" / "requirements.txt"
+
+
+def _zip(tmp_path: Path, *records: object) -> Path:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index, record in enumerate(records):
+            archive.writestr(f"{index}.json", json.dumps(record))
+    path = tmp_path / "all.zip"
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def _npm(name: str) -> dict:
+    return {
+        "id": f"GHSA-npm-{name}",
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": name},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        # OSV's npm/all.zip (the wrong file downloaded): thousands of advisories, none for PyPI.
+        [_npm("lodash"), _npm("express")],
+        # JSON that is no OSV record at all.
+        [[], "advisory", 42, {"schema_version": "1.6.0"}],
+    ],
+    ids=["another-ecosystems-dump", "not-osv-records"],
+)
+def test_an_offline_database_holding_no_pypi_advisory_is_never_a_pass(tmp_path, capsys, records):
+    assert main(["--lock", str(LOCK), "--osv-db", str(_zip(tmp_path, *records))]) == NOT_MADE
+    captured = capsys.readouterr()
+    assert "DEPENDENCY AUDIT NOT MADE" in captured.err
+    assert "known advisories" not in captured.out
+
+
+def test_a_malformed_range_in_one_advisory_is_not_a_crash_read_as_findings(tmp_path, capsys):
+    """An empty event ({}) made the unpacking raise: a traceback and exit 1, which reads "advisories"."""
+    broken = {
+        "id": "GHSA-broken",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "httpx"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{}, {"introduced": "0"}, {"fixed": "0.1"}]}],
+            }
+        ],
+    }
+    assert main(["--lock", str(LOCK), "--osv-db", str(_zip(tmp_path, broken))]) == 0
+    assert "0 known advisories" in capsys.readouterr().out
