@@ -146,6 +146,27 @@ CASES: list[tuple[str, str, str, str, dict[str, str], str, bool]] = [
         False,
     ),
     ("connect-error-empty-state", "connect", "GET", "/oauth/fiken/callback?error=x&state=", {}, "", False),
+    # Another page on the same site (Sec-Fetch-Site: same-site: an API of another AWS customer under a
+    # shared registrable domain) auto-submitting a victim's link under Referrer-Policy no-referrer, so
+    # its Origin is "null" like our own form's: refused before the link is spent.
+    (
+        "connect-same-site-form-with-null-origin",
+        "connect",
+        "POST",
+        f"/connect/fiken/{TENANT}/continue",
+        {"sec-fetch-site": "same-site", "origin": "null"},
+        "token={link}",
+        False,
+    ),
+    (
+        "connect-link-still-unspent",
+        "connect",
+        "GET",
+        f"/connect/fiken/{TENANT}?token={{link}}",
+        {},
+        "",
+        False,
+    ),
 ]
 
 
@@ -240,6 +261,7 @@ def run_attacks() -> None:  # pragma: no cover - runs in the child process
         )
         from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
         from momentsync.aws.tenants import DynamoTenantRepository
+        from momentsync.connect.links import create_connect_link
         from momentsync.selfservice.service import create_page_link
         from momentsync.tenants import TargetSystem, Tenant
 
@@ -275,10 +297,16 @@ def run_attacks() -> None:  # pragma: no cover - runs in the child process
         assert shown["statusCode"] == 200, shown
         csrf = shown["body"].split('name=csrf value="', 1)[1].split('"', 1)[0]
         results = {}
+        link = create_connect_link(
+            DynamoOneTimeTokens(resource.Table("auth")),
+            base_url="https://d1.cloudfront.net",
+            tenant_id=TENANT,
+        ).url.split("token=", 1)[1]
         for name, function, method, path, headers, body, b64 in CASES:
             fill = {k: v.replace("{cookie}", cookie) for k, v in headers.items()}
+            body = body.replace("{csrf}", csrf).replace("{link}", link)
             answer = functions_[function].lambda_handler(
-                _event(method, path, fill, body.replace("{csrf}", csrf), b64), _Context()
+                _event(method, path.replace("{link}", link), fill, body, b64), _Context()
             )
             results[name] = {"status": answer["statusCode"], "body": (answer.get("body") or "")[:300]}
     print("RESULTS " + json.dumps(results))
@@ -303,7 +331,7 @@ def answers() -> dict[str, dict[str, Any]]:
 
 
 # The decline callback answers its one page (200) whatever the state and cookie: it reveals nothing.
-ANSWERS_A_PAGE = {"connect-decline-with-cookie"}
+ANSWERS_A_PAGE = {"connect-decline-with-cookie", "connect-link-still-unspent"}
 
 
 @pytest.mark.parametrize("name", [case[0] for case in CASES])
