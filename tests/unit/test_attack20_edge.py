@@ -94,3 +94,19 @@ def test_header_tricks_never_pass_the_gate(headers):
 def test_the_header_passes_in_any_case_of_its_name():
     for name in (EDGE_HEADER, EDGE_HEADER.upper(), "X-Momentsync-Edge"):
         assert EdgeGate(SECRET).admits({name: SECRET})
+
+
+def test_no_request_that_can_be_a_webhook_is_kept_as_a_sampled_request(rules):
+    """WAF keeps the URI of sampled requests: a webhook path carries the tenant's secret. The web ACL's
+    own sampling covers every allowed request, and the rate rules block real webhooks above a limit;
+    only the rule for unknown paths (never a route) may keep samples."""
+    acl = load_template(ROOT / "edge" / "webhook-waf.yaml")["Resources"]["WebhookWebAcl"]["Properties"]
+    assert acl["VisibilityConfig"]["SampledRequestsEnabled"] is False
+    webhook = "/webhooks/moment/acme/" + "s" * 43
+    for name, rule in rules.items():
+        statement = rule["Statement"]
+        # A rate rule blocks whatever exceeds it, webhooks too.
+        can_hold_a_webhook = "RateBasedStatement" in statement or _matches(statement, webhook)
+        if can_hold_a_webhook:
+            assert rule["VisibilityConfig"]["SampledRequestsEnabled"] is False, name
+    assert rules["UnknownPaths"]["VisibilityConfig"]["SampledRequestsEnabled"] is True
