@@ -308,7 +308,33 @@ def run_attacks() -> None:  # pragma: no cover - runs in the child process
             answer = functions_[function].lambda_handler(
                 _event(method, path.replace("{link}", link), fill, body, b64), _Context()
             )
-            results[name] = {"status": answer["statusCode"], "body": (answer.get("body") or "")[:300]}
+            results[name] = {
+                "status": answer["statusCode"],
+                "body": (answer.get("body") or "")[:300],
+                "everything": json.dumps(answer),
+            }
+        # Behind the edge, what a person is sent to or shown never names the API's own address.
+        link2 = create_connect_link(
+            DynamoOneTimeTokens(resource.Table("auth")),
+            base_url="https://d1.cloudfront.net",
+            tenant_id=TENANT,
+        ).url.split("token=", 1)[1]
+        ours = {"cookie": f"momentsync_page={cookie}", "sec-fetch-site": "same-origin", "origin": "null"}
+        for name, function, method, path, headers, body in (
+            ("edge-continue", "connect", "POST", f"/connect/fiken/{TENANT}/continue", ours, f"token={link2}"),
+            (
+                "edge-page-reconnect",
+                "selfservice",
+                "POST",
+                f"/tenant/{TENANT}/reconnect",
+                ours,
+                f"csrf={csrf}",
+            ),
+        ):
+            answer = functions_[function].lambda_handler(
+                _event(method, path, headers, body, False), _Context()
+            )
+            results[name] = {"status": answer["statusCode"], "body": "", "everything": json.dumps(answer)}
     print("RESULTS " + json.dumps(results))
 
 
@@ -341,3 +367,13 @@ def test_a_hostile_request_is_a_client_error_never_a_5xx(answers, name):
         assert answer["status"] == 200, answer
     else:
         assert 400 <= answer["status"] < 500, answer
+
+
+def test_behind_the_edge_no_answer_names_the_api_s_own_address(answers):
+    """Links, redirects (Fiken's redirect_uri included) and cookies name the distribution only."""
+    assert answers["edge-continue"]["status"] == 303
+    assert answers["edge-page-reconnect"]["status"] == 200
+    assert "d1.cloudfront.net%2Foauth%2Ffiken%2Fcallback" in answers["edge-continue"]["everything"]
+    assert "https://d1.cloudfront.net/connect/fiken/" in answers["edge-page-reconnect"]["everything"]
+    for name, answer in answers.items():
+        assert "execute-api" not in answer["everything"], name
