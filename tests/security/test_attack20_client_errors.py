@@ -335,6 +335,18 @@ def run_attacks() -> None:  # pragma: no cover - runs in the child process
                 _event(method, path, headers, body, False), _Context()
             )
             results[name] = {"status": answer["statusCode"], "body": "", "everything": json.dumps(answer)}
+        # A stack that transfers only to SpareBank 1 keeps the Fiken app secret's placeholder: a stranger's
+        # POST with a junk link must not reach that check (a 503 counted in ConnectFailed pages the operator).
+        secrets.put_secret_value(
+            SecretId=os.environ["FIKEN_APP_SECRET_ID"],
+            SecretString='{"client_id": "REPLACE_ME", "client_secret": "REPLACE_ME"}',
+        )
+        functions_["connect"].flow.oauth._app._cached = None
+        for name, token in (("fiken-unconfigured-junk-link", "j" * 43), ("fiken-unconfigured-no-link", "")):
+            answer = functions_["connect"].lambda_handler(
+                _event("POST", f"/connect/fiken/{TENANT}/continue", {}, f"token={token}", False), _Context()
+            )
+            results[name] = {"status": answer["statusCode"], "body": "", "everything": json.dumps(answer)}
     print("RESULTS " + json.dumps(results))
 
 
@@ -377,3 +389,8 @@ def test_behind_the_edge_no_answer_names_the_api_s_own_address(answers):
     assert "https://d1.cloudfront.net/connect/fiken/" in answers["edge-page-reconnect"]["everything"]
     for name, answer in answers.items():
         assert "execute-api" not in answer["everything"], name
+
+
+@pytest.mark.parametrize("name", ["fiken-unconfigured-junk-link", "fiken-unconfigured-no-link"])
+def test_a_stranger_cannot_page_the_operator_of_a_stack_without_fiken(answers, name):
+    assert answers[name]["status"] == 400, answers[name]
