@@ -56,7 +56,14 @@ def locked_pins(lock: Path) -> list[Pin]:
     return pins
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 def audit_online(pins: Iterable[Pin], api_base: str, http: httpx.Client | None = None) -> list[Finding]:
+    parts = httpx.URL(api_base) if api_base else None
+    if parts is None or not (parts.scheme == "https" or (parts.scheme == "http" and parts.host in _LOOPBACK)):
+        # Over plain http anyone on the path can answer "no vulnerabilities": that is no audit.
+        raise AdvisoryDatabaseUnreachable(f"{api_base!r} is not an https URL")
     client = http or httpx.Client(timeout=15.0)
     findings: list[Finding] = []
     for pin in pins:

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import respx
 
 from audit.__main__ import NOT_MADE, main
 
@@ -68,3 +69,21 @@ def test_a_malformed_range_in_one_advisory_is_not_a_crash_read_as_findings(tmp_p
     }
     assert main(["--lock", str(LOCK), "--osv-db", str(_zip(tmp_path, broken))]) == 0
     assert "0 known advisories" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "api", ["http://advisories.example/pypi", "ftp://advisories.example/pypi", "advisories.example/pypi"]
+)
+def test_an_advisory_api_anyone_on_the_path_could_answer_is_never_a_pass(capsys, api):
+    """Over plain http a proxy or captive portal answering {"vulnerabilities": []} made a clean audit."""
+    with respx.mock(assert_all_called=False) as mock:
+        clean = mock.get(url__regex=r".*").respond(200, json={"vulnerabilities": []})
+        assert main(["--lock", str(LOCK), "--advisory-api", api]) == NOT_MADE
+    assert clean.call_count == 0
+    assert "DEPENDENCY AUDIT NOT MADE" in capsys.readouterr().err
+
+
+def test_a_loopback_advisory_mirror_over_http_is_still_read():
+    with respx.mock() as mock:
+        mock.get(url__regex=r"http://127\.0\.0\.1:8080/pypi/.*").respond(200, json={"vulnerabilities": []})
+        assert main(["--lock", str(LOCK), "--advisory-api", "http://127.0.0.1:8080/pypi"]) == 0
