@@ -131,14 +131,18 @@ def _affects(affected: dict, version: str) -> bool:
     for span in affected.get("ranges") or []:
         if span.get("type") not in ("ECOSYSTEM", "SEMVER"):
             continue
-        inside = False
+        events: list[tuple[Version, str]] = []
         for event in span.get("events") or []:
             if not isinstance(event, dict) or len(event) != 1:
                 continue  # OSV: exactly one of introduced / fixed / last_affected / limit
             ((kind, value),) = event.items()
             bound = Version("0") if value == "0" else _version(str(value))
-            if bound is None:
-                continue
+            if bound is not None:
+                events.append((bound, kind))
+        # In version order, as OSV evaluates them: a record listing its intervals newest first
+        # ([introduced 2.0, fixed 2.5, introduced 1.0, fixed 1.5]) otherwise hid 2.2 as unaffected.
+        inside = False
+        for bound, kind in sorted(events, key=lambda e: e[0]):
             if kind == "introduced" and current >= bound:
                 inside = True
             elif (kind == "fixed" and current >= bound) or (kind == "last_affected" and current > bound):

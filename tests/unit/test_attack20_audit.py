@@ -87,3 +87,30 @@ def test_a_loopback_advisory_mirror_over_http_is_still_read():
     with respx.mock() as mock:
         mock.get(url__regex=r"http://127\.0\.0\.1:8080/pypi/.*").respond(200, json={"vulnerabilities": []})
         assert main(["--lock", str(LOCK), "--advisory-api", "http://127.0.0.1:8080/pypi"]) == 0
+
+
+def test_a_range_listing_its_intervals_newest_first_still_finds_the_affected_version(tmp_path):
+    from audit.dependencies import Pin, audit_offline
+
+    record = {
+        "id": "GHSA-two-intervals",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "httpx"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [
+                            {"introduced": "2.0"},
+                            {"fixed": "2.5"},
+                            {"introduced": "1.0"},
+                            {"fixed": "1.5"},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    database = _zip(tmp_path, record)
+    hits = {v: bool(audit_offline([Pin("httpx", v)], database)) for v in ("0.9", "1.2", "1.7", "2.2", "2.6")}
+    assert hits == {"0.9": False, "1.2": True, "1.7": False, "2.2": True, "2.6": False}
