@@ -25,7 +25,9 @@ import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
+# Extras ("aws-lambda-powertools[tracer]==3.37.0", what pip-compile writes without --strip-extras) are
+# part of a pin: a pattern without them skipped that package unaudited and still said "clean".
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[A-Za-z0-9._,\s-]*\])?\s*==\s*([^\s\\;]+)")
 
 
 class AdvisoryDatabaseUnreachable(Exception):

@@ -114,3 +114,30 @@ def test_a_range_listing_its_intervals_newest_first_still_finds_the_affected_ver
     database = _zip(tmp_path, record)
     hits = {v: bool(audit_offline([Pin("httpx", v)], database)) for v in ("0.9", "1.2", "1.7", "2.2", "2.6")}
     assert hits == {"0.9": False, "1.2": True, "1.7": False, "2.2": True, "2.6": False}
+
+
+def test_a_pin_with_extras_is_audited_not_skipped(tmp_path):
+    """pip-compile without --strip-extras writes "aws-lambda-powertools[tracer]==3.37.0": that line was
+    not read as a pin, so the package was never checked and the audit said clean."""
+    from audit.dependencies import locked_pins
+
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(
+        "aws-lambda-powertools[tracer]==3.37.0 \\\n    --hash=sha256:00\n"
+        "httpx == 0.28.1\nPyJWT[crypto]==2.15.1\n"
+    )
+    pins = {(p.name, p.version) for p in locked_pins(lock)}
+    assert pins == {("aws-lambda-powertools", "3.37.0"), ("httpx", "0.28.1"), ("pyjwt", "2.15.1")}
+    hit = _zip(
+        tmp_path,
+        {
+            "id": "GHSA-powertools",
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "aws-lambda-powertools"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9.0"}]}],
+                }
+            ],
+        },
+    )
+    assert main(["--lock", str(lock), "--osv-db", str(hit)]) == 1
