@@ -25,7 +25,9 @@ import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
+# Extras ("aws-lambda-powertools[tracer]==3.37.0", what pip-compile writes without --strip-extras) are
+# part of a pin: a pattern without them skipped that package unaudited and still said "clean".
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[A-Za-z0-9._,\s-]*\])?\s*==\s*([^\s\\;]+)")
 
 
 class AdvisoryDatabaseUnreachable(Exception):
@@ -56,7 +58,14 @@ def locked_pins(lock: Path) -> list[Pin]:
     return pins
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 def audit_online(pins: Iterable[Pin], api_base: str, http: httpx.Client | None = None) -> list[Finding]:
+    parts = httpx.URL(api_base) if api_base else None
+    if parts is None or not (parts.scheme == "https" or (parts.scheme == "http" and parts.host in _LOOPBACK)):
+        # Over plain http anyone on the path can answer "no vulnerabilities": that is no audit.
+        raise AdvisoryDatabaseUnreachable(f"{api_base!r} is not an https URL")
     client = http or httpx.Client(timeout=15.0)
     findings: list[Finding] = []
     for pin in pins:
@@ -79,20 +88,24 @@ def audit_online(pins: Iterable[Pin], api_base: str, http: httpx.Client | None =
 def audit_offline(pins: Iterable[Pin], database: Path) -> list[Finding]:
     wanted = {pin.name: pin for pin in pins}
     findings: list[Finding] = []
+    # Only PyPI advisories count as "the database was read": OSV's npm dump, or JSON that is no OSV
+    # record at all, checked nothing and must not report "0 known advisories".
     seen = 0
     for advisory in _osv_records(database):
-        seen += 1
+        if not isinstance(advisory, dict):
+            continue
+        affects = [a for a in advisory.get("affected") or [] if isinstance(a, dict)]
+        pypi = [a for a in affects if (a.get("package") or {}).get("ecosystem") == "PyPI"]
+        seen += bool(pypi)
         if advisory.get("withdrawn"):
             continue
-        for affected in advisory.get("affected") or []:
+        for affected in pypi:
             package = affected.get("package") or {}
-            if package.get("ecosystem") != "PyPI":
-                continue
             pin = wanted.get(canonicalize_name(str(package.get("name", ""))))
             if pin is not None and _affects(affected, pin.version):
                 findings.append(Finding(pin, str(advisory.get("id")), _fixed(affected)))
     if seen == 0:
-        raise AdvisoryDatabaseUnreachable(f"{database} holds no OSV advisories")
+        raise AdvisoryDatabaseUnreachable(f"{database} holds no OSV advisories for PyPI")
     return findings
 
 
@@ -120,12 +133,18 @@ def _affects(affected: dict, version: str) -> bool:
     for span in affected.get("ranges") or []:
         if span.get("type") not in ("ECOSYSTEM", "SEMVER"):
             continue
-        inside = False
+        events: list[tuple[Version, str]] = []
         for event in span.get("events") or []:
-            (kind, value), *_ = event.items()
-            bound = Version("0") if value == "0" else _version(value)
-            if bound is None:
-                continue
+            if not isinstance(event, dict) or len(event) != 1:
+                continue  # OSV: exactly one of introduced / fixed / last_affected / limit
+            ((kind, value),) = event.items()
+            bound = Version("0") if value == "0" else _version(str(value))
+            if bound is not None:
+                events.append((bound, kind))
+        # In version order, as OSV evaluates them: a record listing its intervals newest first
+        # ([introduced 2.0, fixed 2.5, introduced 1.0, fixed 1.5]) otherwise hid 2.2 as unaffected.
+        inside = False
+        for bound, kind in sorted(events, key=lambda e: e[0]):
             if kind == "introduced" and current >= bound:
                 inside = True
             elif (kind == "fixed" and current >= bound) or (kind == "last_affected" and current > bound):

@@ -101,6 +101,13 @@ class LocalStack:
             self.environment.update(env)
         # One process hosts every function, so they share one environment (checked above for clashes).
         os.environ.update(self.environment)
+        # momentsync.observability was imported before this environment existed (tests, the CLI): its
+        # metrics take the stack's namespace now, as a Lambda cold start reads it (per stack, #20).
+        from momentsync import observability
+
+        observability.metrics.namespace = self.environment.get(
+            "POWERTOOLS_METRICS_NAMESPACE", observability.NAMESPACE
+        )
         if self.config.log_level:
             os.environ["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
             # EMF metric blobs go to stdout like logs; a quiet terminal wants neither.

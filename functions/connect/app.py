@@ -140,15 +140,20 @@ def _refuse_cross_site() -> None:
     """Our POSTs come from our own pages. Another site's auto-submitting form (someone who holds a valid
     link making a victim's browser, logged in to Fiken, approve it) is refused before the link is spent.
 
-    ``Sec-Fetch-Site`` says where the form was (browsers set it; ``Origin`` is "null" on our own POSTs
-    under ``Referrer-Policy: no-referrer``, so only a real foreign origin is refused). Clients that send
+    ``Sec-Fetch-Site`` says where the form was (browsers set it: only ``same-origin`` is ours; ``Origin``
+    is "null" on our own POSTs under ``Referrer-Policy: no-referrer``, so only a real foreign origin is
+    refused). Clients that send
     neither (curl, old browsers) pass: the link remains the credential.
     """
     headers = app.current_event.headers
     site = (headers.get("sec-fetch-site") or "").lower()
     origin = headers.get("origin") or ""
     ours = redirect_uri().removesuffix(CALLBACK_PATH)
-    if site == "cross-site" or (origin and origin != "null" and origin.rstrip("/") != ours):
+    # Only our own page posts here: "same-site" is another origin too (another API under a registrable
+    # domain we share), and its page can make its Origin "null" with Referrer-Policy: no-referrer.
+    if site not in ("", "same-origin", "none") or (
+        origin and origin != "null" and origin.rstrip("/") != ours
+    ):
         raise ConnectRefused(ConnectProblem.CROSS_SITE)
 
 

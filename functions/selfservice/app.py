@@ -80,7 +80,8 @@ def send_again(tenant_id: str) -> Response[str]:
     session = _session(tenant_id, csrf=True)
     moment_id = _form("moment_id") or ""
     try:
-        if not (moment_id.isascii() and moment_id.isdigit()):  # "²".isdigit(), yet int("²") fails
+        # "²".isdigit(), yet int("²") fails; more than 4300 digits make int() raise ValueError (a 503).
+        if not (moment_id.isascii() and moment_id.isdigit() and len(moment_id) <= 19):
             raise PageRefused("that record is not among the failed ones")
         service.send_again(session, _form("entity_type") or "", int(moment_id))
     except PageRefused as exc:

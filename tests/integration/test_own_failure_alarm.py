@@ -28,7 +28,10 @@ def test_a_webhook_we_could_not_queue_is_counted_as_the_alarm_expects(stack, cap
     [blob] = emitted(capsys)
     wanted = alarm_metrics()[metric_id]
     [directive] = blob["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == wanted["Namespace"]
+    # The namespace carries the stack's name (#20: two stacks never add into one series).
+    assert directive["Namespace"] == wanted["Namespace"]["Fn::Sub"].replace(
+        "${AWS::StackName}", stack.config.stack_name
+    )
     assert [m["Name"] for m in directive["Metrics"]] == [wanted["MetricName"]]
     dimensions = {d["Name"]: d["Value"] for d in wanted["Dimensions"]}
     assert set(directive["Dimensions"][0]) == set(dimensions)

@@ -149,7 +149,8 @@ def test_the_scheduled_function_emits_one_metric_per_check(paused_stack, make_te
             if r["Type"] == "AWS::CloudWatch::Alarm"
             and r["Properties"].get("MetricName") == f"TenantHealth_{check}"
         ]
-        assert alarm["Properties"]["Namespace"] == "MomentSync"
+        assert alarm["Properties"]["Namespace"] == {"Fn::Sub": "MomentSync/${AWS::StackName}"}
+        assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MomentSync/momentsync-local"
         assert {d["Name"] for d in alarm["Properties"]["Dimensions"]} == set(
             emitted[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
         )

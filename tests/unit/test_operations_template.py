@@ -18,18 +18,19 @@ def resources():
 
 def test_alarms_cover_dead_letters_lag_errors_5xx_and_throttles(resources):
     alarms = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    metrics = {(p.get("Namespace"), p.get("MetricName")) for p in alarms.values()}
-    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
-    assert ("AWS/SQS", "ApproximateAgeOfOldestMessage") in metrics
-    assert ("AWS/Lambda", "Errors") in metrics
+    metrics = {(json.dumps(p.get("Namespace")), p.get("MetricName")) for p in alarms.values()}
+    assert ('"AWS/SQS"', "ApproximateNumberOfMessagesVisible") in metrics
+    assert ('"AWS/SQS"', "ApproximateAgeOfOldestMessage") in metrics
+    assert ('"AWS/Lambda"', "Errors") in metrics
     # Not the API's 5xx (anyone can provoke those): our own failure metrics and function errors (#20).
-    assert ("AWS/ApiGateway", "5xx") not in metrics
+    assert ('"AWS/ApiGateway"', "5xx") not in metrics
     own = {
-        (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+        (json.dumps(m["MetricStat"]["Metric"]["Namespace"]), m["MetricStat"]["Metric"]["MetricName"])
         for m in alarms["WebhookServerErrorsAlarm"]["Metrics"]
         if "MetricStat" in m
     }
-    assert own == {("MomentSync", "WebhookFailed"), ("MomentSync", "ConnectFailed"), ("AWS/Lambda", "Errors")}
+    ours = json.dumps({"Fn::Sub": "MomentSync/${AWS::StackName}"})  # per stack (#20)
+    assert own == {(ours, "WebhookFailed"), (ours, "ConnectFailed"), ('"AWS/Lambda"', "Errors")}
     assert any(
         m["MetricStat"]["Metric"]["MetricName"] == "Throttles"
         for p in alarms.values()

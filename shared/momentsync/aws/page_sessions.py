@@ -42,7 +42,8 @@ class DynamoPageSessions:
         item = self._table.get_item(Key={"pk": _key(session_id)}, ConsistentRead=True).get("Item")
         if not item or int(item["expires_at"]) < self._clock():
             return None
-        if not hmac.compare_digest(str(item["tenant_id"]), tenant_id):
+        # Bytes: compare_digest raises TypeError on a str holding non-ASCII (a path like /tenant/é).
+        if not hmac.compare_digest(str(item["tenant_id"]).encode(), tenant_id.encode()):
             return None
         return PageSession(session_id, tenant_id, str(item["csrf_token"]), int(item["expires_at"]))
 

@@ -227,8 +227,10 @@ class FikenConnectFlow:
         """
         if not re.match(TENANT_ID_PATTERN, tenant_id):
             raise ConnectRefused(ConnectProblem.LINK_UNKNOWN)
-        self.oauth.ensure_configured()
         self.landing(tenant_id, link_token)  # a link used on another tenant's path stays unspent
+        # Only for a live link: a stranger's junk must be a 400, not the 503 (and the operator's alarm)
+        # of a stack whose Fiken app is not configured. Still before the link is spent.
+        self.oauth.ensure_configured()
         grant = self._consume(OneTimeTokenKind.CONNECT_LINK, link_token)
         if grant.tenant_id != tenant_id:
             raise ConnectRefused(ConnectProblem.LINK_UNKNOWN)

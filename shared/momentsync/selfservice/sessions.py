@@ -19,7 +19,8 @@ class PageSession:
     expires_at: int
 
     def csrf_matches(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token, token or "")
+        # Bytes: compare_digest raises TypeError on a str holding non-ASCII (a posted csrf=é was a 503).
+        return bool(token) and hmac.compare_digest(self.csrf_token.encode(), (token or "").encode())
 
     @property
     def reference(self) -> str:
