@@ -8,18 +8,15 @@ botocore for the whole process and would capture a local stack another test runs
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
-import subprocess
-import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from local.template import ROOT
+from momentsync.public_edge import EDGE_HEADER
+from tests.edge_functions import LambdaContextStandIn, edge_stack, http_event, load_function, run_in_child
 
 SECRET = "e" * 48
 TENANT = "t-1"
@@ -170,102 +167,25 @@ CASES: list[tuple[str, str, str, str, dict[str, str], str, bool]] = [
 ]
 
 
-def _event(method: str, path_and_query: str, headers: dict[str, str], body: str, b64: bool) -> dict[str, Any]:
-    path, _, query = path_and_query.partition("?")
-    params = dict(p.partition("=")[::2] for p in query.split("&")) if query else None
-    cookies = [headers["cookie"]] if "cookie" in headers else None
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        **({"queryStringParameters": params} if params else {}),
-        **({"cookies": cookies} if cookies else {}),
-        "headers": {
-            "host": "abc.execute-api.eu-north-1.amazonaws.com",
-            "x-momentsync-edge": SECRET,
-            "content-type": "application/x-www-form-urlencoded",
-            **{k: v for k, v in headers.items() if k != "cookie"},
-        },
-        "requestContext": {
-            "domainName": "abc.execute-api.eu-north-1.amazonaws.com",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9"},
-            "requestId": uuid.uuid4().hex,
-            "stage": "$default",
-        },
-        "body": body,
-        "isBase64Encoded": b64,
-    }
+def _event(method: str, path: str, headers: dict[str, str], body: str, b64: bool) -> dict[str, Any]:
+    """Through the edge (its header), as the pages' own forms post."""
+    given = {EDGE_HEADER: SECRET, "content-type": "application/x-www-form-urlencoded", **headers}
+    return http_event(method, path, given, body, base64_encoded=b64)
 
 
-class _Context:
-    function_name = "attack20"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:eu-north-1:123456789012:function:attack20"
-    aws_request_id = "req"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def _load(function_dir: str) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        f"_attack20_{function_dir}", ROOT / "functions" / function_dir / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_Context = LambdaContextStandIn
 
 
 def run_attacks() -> None:  # pragma: no cover - runs in the child process
-    import boto3
-    from moto import mock_aws
-
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ["AWS_DEFAULT_REGION"] = "eu-north-1"
-    with mock_aws():
-        ddb = boto3.client("dynamodb")
-        for table, keys in (
-            ("tenants", ["tenant_id"]),
-            ("auth", ["pk"]),
-            ("parked", ["tenant_id", "parked_key"]),
-            ("log", ["tenant_id", "logged_at"]),
-            ("audit", ["tenant_id", "recorded_at"]),
-        ):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)
-                ],
-                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        sqs = boto3.client("sqs")
-        queue = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        secrets = boto3.client("secretsmanager")
-        app_secret = '{"client_id": "c", "client_secret": "s"}'
-        os.environ.update(
-            STAGE="dev",
-            TENANTS_TABLE="tenants",
-            AUTH_TABLE="auth",
-            PARKED_EVENTS_TABLE="parked",
-            TRANSFER_LOG_TABLE="log",
-            AUDIT_TABLE="audit",
-            EVENT_QUEUE_URL=queue,
-            CREDENTIALS_SECRET_PREFIX="momentsync/attack20/tenants",
-            FIKEN_APP_SECRET_ID=secrets.create_secret(Name="fiken-app", SecretString=app_secret)["ARN"],
-            EDGE_ORIGIN_SECRET_ARN=secrets.create_secret(Name="edge", SecretString=SECRET)["ARN"],
-            PUBLIC_BASE_URL="https://d1.cloudfront.net",
-            POWERTOOLS_TRACE_DISABLED="true",
-        )
+    with edge_stack(SECRET) as aws:
+        secrets = aws["secretsmanager"]
         from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
         from momentsync.aws.tenants import DynamoTenantRepository
         from momentsync.connect.links import create_connect_link
         from momentsync.selfservice.service import create_page_link
         from momentsync.tenants import TargetSystem, Tenant
 
-        resource = boto3.resource("dynamodb")
+        resource = aws["dynamodb"]
         now = datetime.now(UTC)
         DynamoTenantRepository(resource.Table("tenants")).create(
             Tenant(
@@ -278,7 +198,7 @@ def run_attacks() -> None:  # pragma: no cover - runs in the child process
                 updated_at=now,
             )
         )
-        functions_ = {name: _load(name) for name in ("connect", "selfservice")}
+        functions_ = {name: load_function(name) for name in ("connect", "selfservice")}
         page = functions_["selfservice"]
         token = create_page_link(
             DynamoOneTimeTokens(resource.Table("auth")),
@@ -352,20 +272,8 @@ def run_attacks() -> None:  # pragma: no cover - runs in the child process
 
 @pytest.fixture(scope="module")
 def answers() -> dict[str, dict[str, Any]]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT}"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-c", "import tests.security.test_attack20_client_errors as t; t.run_attacks()"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULTS "))
-    return json.loads(line.removeprefix("RESULTS "))
+    results, _ = run_in_child("tests.security.test_attack20_client_errors", "run_attacks")
+    return results
 
 
 # The decline callback answers its one page (200) whatever the state and cookie: it reveals nothing.

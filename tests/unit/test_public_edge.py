@@ -3,20 +3,14 @@ function, and the functions refuse requests that skipped it, before any table is
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
-import uuid
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from local.template import NO_VALUE, ROOT, LocalNames, Resolver, functions, load_template
 from momentsync.public_edge import EDGE_HEADER, EdgeGate, public_base_url
+from tests.edge_functions import LambdaContextStandIn, edge_stack, http_event, load_function, run_in_child
 
 EDGE_ON = {
     "Stage": "dev",
@@ -207,8 +201,8 @@ def test_the_waf_template_limits_per_source_and_per_tenant_and_blocks_unknown_pa
 
 
 # ------------------------------------------------------------------ the functions
-# The functions run in a child process under moto's in-process mock: that mock patches botocore for the
-# whole process and would capture a local stack that another test runs in this pytest worker.
+# The functions run in a child process (tests/edge_functions.py): moto's in-process mock patches botocore for
+# the whole process and would capture a local stack that another test runs in this pytest worker.
 WEBHOOK_PATH = "/webhooks/moment/t-1/" + "x" * 43
 CASES: list[tuple[str, str, str, dict[str, str]]] = [
     (function, method, path, headers)
@@ -231,84 +225,20 @@ CASES: list[tuple[str, str, str, dict[str, str]]] = [
 ]
 
 
-def _http_event(method: str, path: str, headers: dict[str, str], body: str) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": "abc.execute-api.eu-north-1.amazonaws.com", **headers},
-        "requestContext": {
-            "domainName": "abc.execute-api.eu-north-1.amazonaws.com",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9"},
-            "requestId": uuid.uuid4().hex,
-            "stage": "$default",
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
-class _Context:
-    function_name = "edge-test"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:eu-north-1:123456789012:function:edge-test"
-    aws_request_id = "req"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def _load(function_dir: str) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        f"_edge_{function_dir}", ROOT / "functions" / function_dir / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_functions_behind_the_edge() -> None:
-    """Child process: the three public functions as deployed with WebhookEdge=cloudfront (on moto),
-    each case's answer and the queue depth after it, as JSON on stdout."""
-
-    os.environ["AWS_DEFAULT_REGION"] = "eu-north-1"
-    with mock_aws():
-        ddb = boto3.client("dynamodb")
-        for table, key in (("tenants", "tenant_id"), ("auth", "pk"), ("parked", "pk"), ("log", "pk")):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        sqs = boto3.client("sqs")
-        queue = sqs.create_queue(QueueName="events.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        secrets = boto3.client("secretsmanager")
-        app_secret = '{"client_id": "c", "client_secret": "s"}'
-        os.environ.update(
-            STAGE="dev",
-            TENANTS_TABLE="tenants",
-            AUTH_TABLE="auth",
-            PARKED_EVENTS_TABLE="parked",
-            TRANSFER_LOG_TABLE="log",
-            AUDIT_TABLE="log",
-            EVENT_QUEUE_URL=queue,
-            CREDENTIALS_SECRET_PREFIX="momentsync/edge-test/tenants",
-            FIKEN_APP_SECRET_ID=secrets.create_secret(Name="fiken-app", SecretString=app_secret)["ARN"],
-            EDGE_ORIGIN_SECRET_ARN=secrets.create_secret(Name="edge", SecretString=SECRET)["ARN"],
-            PUBLIC_BASE_URL="https://d1.cloudfront.net",
-            POWERTOOLS_TRACE_DISABLED="true",
-        )
-        functions_ = {name: _load(name) for name in ("webhook", "connect", "selfservice")}
+    """Child process: each case's answer and the queue depth after it."""
+    with edge_stack(SECRET) as aws:
+        functions_ = {name: load_function(name) for name in ("webhook", "connect", "selfservice")}
         results = []
         for function, method, path, headers in CASES:
             body = (
                 json.dumps({"event": "customer.created", "customer": {"id": 1}}) if method == "POST" else ""
             )
-            answer = functions_[function].lambda_handler(_http_event(method, path, headers, body), _Context())
-            depth = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+            event = http_event(method, path, headers, body)
+            answer = functions_[function].lambda_handler(event, LambdaContextStandIn())
+            depth = aws["sqs"].get_queue_attributes(
+                QueueUrl=aws["queue"], AttributeNames=["ApproximateNumberOfMessages"]
+            )
             results.append(
                 {
                     "status": answer["statusCode"],
@@ -321,20 +251,8 @@ def run_functions_behind_the_edge() -> None:
 
 @pytest.fixture(scope="module")
 def answers() -> dict[tuple[str, str, str, str], dict[str, Any]]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT}"}
-    done = subprocess.run(
-        [sys.executable, "-c", "import tests.unit.test_public_edge as t; t.run_functions_behind_the_edge()"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULTS "))
-    assert SECRET not in done.stdout + done.stderr  # the edge secret is never logged
-    results = json.loads(line.removeprefix("RESULTS "))
+    results, printed = run_in_child("tests.unit.test_public_edge", "run_functions_behind_the_edge")
+    assert SECRET not in printed  # the edge secret is never logged
     return {
         (f, m, p, json.dumps(h, sort_keys=True)): r for (f, m, p, h), r in zip(CASES, results, strict=True)
     }
