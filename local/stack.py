@@ -103,11 +103,14 @@ class LocalStack:
         os.environ.update(self.environment)
         # momentsync.observability was imported before this environment existed (tests, the CLI): its
         # metrics take the stack's namespace now, as a Lambda cold start reads it (per stack, #20).
-        from momentsync import observability
+        # Only a stack whose functions run in this process: a worker stack's functions read it in their own
+        # processes, and must not rename the metrics of another stack this process hosts (tests run both).
+        if not self.config.workers:
+            from momentsync import observability
 
-        observability.metrics.namespace = self.environment.get(
-            "POWERTOOLS_METRICS_NAMESPACE", observability.NAMESPACE
-        )
+            observability.metrics.namespace = self.environment.get(
+                "POWERTOOLS_METRICS_NAMESPACE", observability.NAMESPACE
+            )
         if self.config.log_level:
             os.environ["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
             # EMF metric blobs go to stdout like logs; a quiet terminal wants neither.
