@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 # RFC 9110 §10.2.3: delay-seconds = 1*DIGIT (a fraction is read too: harmless).
 _DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Past this many doublings every backoff is at its cap (2.0 ** 1024 overflows a float).
+_MAX_DOUBLINGS = 64
 
 
 class Retry(Exception):  # noqa: N818 - a signal to the policy, not an error anyone sees
@@ -78,7 +80,9 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """The wait after failed attempt number ``attempt`` (1-based)."""
-        delay = self.jitter() * min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
+        delay = self.jitter() * min(
+            self.backoff_cap, self.backoff_base * 2.0 ** min(attempt - 1, _MAX_DOUBLINGS)
+        )
         if retry_after is not None and self.retry_after_cap > 0:
             delay = max(delay, min(retry_after, self.retry_after_cap))
         return delay

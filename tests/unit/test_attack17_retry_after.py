@@ -16,7 +16,7 @@ import respx
 
 from momentsync.connectors.sparebank1.client import SpareBank1Client
 from momentsync.moment.client import MomentClient, MomentUnavailable
-from momentsync.retry_policy import retry_after_seconds
+from momentsync.retry_policy import Retry, RetryPolicy, retry_after_seconds
 
 API = "https://regnskap.example.test"
 MOMENT = "https://moment.test/api/1.0"
@@ -97,3 +97,20 @@ def test_moment_treats_a_garbage_infinite_retry_after_as_unreadable():
             client.get_customer(1)
     assert "inf" not in str(raised.value)
     assert route.call_count == client.max_attempts and sleeps == [0.0] * (client.max_attempts - 1)
+
+
+def test_a_policy_with_more_than_a_thousand_attempts_never_overflows_its_backoff():
+    sleeps: list[float] = []
+    policy = RetryPolicy(
+        max_attempts=1100, backoff_base=0.5, backoff_cap=8.0, jitter=lambda: 1.0, sleep=sleeps.append
+    )
+    calls: list[int] = []
+
+    def attempt(number: int) -> str:
+        calls.append(number)
+        if number < 1100:
+            raise Retry("busy")
+        return "ok"
+
+    assert policy.run(attempt) == "ok"
+    assert len(calls) == 1100 and sleeps[-1] == 8.0 and max(sleeps) == 8.0
