@@ -66,6 +66,7 @@ __all__ = [
     "StatusCountsSource",
     "SweepRecords",
     "SweepStore",
+    "StateEpochStore",
     "SyncStateStore",
     "TargetSide",
     "TenantRepository",
@@ -237,6 +238,12 @@ class SyncStateStore(Protocol):
     def save(self, link: SyncLink) -> SyncLink: ...
 
     def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
+
+
+class StateEpochStore(Protocol):
+    """The per-tenant proof that a new Moment invoice is not in the books yet (sync/state_epoch.py)."""
+
+    def proves_never_sent(self, tenant: Tenant, moment_invoice_id: int) -> bool: ...
 
 
 class LinkListing(Protocol):
