@@ -3,29 +3,60 @@
 
 from __future__ import annotations
 
-import ast
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "shared" / "momentsync"
 
 
-def _is_protocol(base: ast.expr) -> bool:
-    target = base.value if isinstance(base, ast.Subscript) else base
-    return (isinstance(target, ast.Name) and target.id == "Protocol") or (
-        isinstance(target, ast.Attribute) and target.attr == "Protocol"
-    )
+# A class whose bases name Protocol (regex, not ast.parse: see tests/unit/test_packaging.py why).
+PROTOCOL_CLASS = re.compile(r"^\s*class\s+(\w+)\s*\(([^)]*)\)\s*:", re.M)
 
 
 def test_every_public_protocol_of_the_layer_is_in_ports():
     """A port is a public Protocol; a module's private typing helper (``_Random``) is not one."""
     elsewhere = [
-        f"{path.relative_to(REPO)}: {node.name}"
+        f"{path.relative_to(REPO)}: {match.group(1)}"
         for path in sorted(PACKAGE.rglob("*.py"))
         if path != PACKAGE / "ports.py"
-        for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.ClassDef)
-        and not node.name.startswith("_")
-        and any(_is_protocol(base) for base in node.bases)
+        for match in PROTOCOL_CLASS.finditer(path.read_text())
+        if not match.group(1).startswith("_") and re.search(r"\bProtocol\b", match.group(2))
     ]
     assert elsewhere == []
+
+
+def test_the_import_graph_sees_relative_and_literal_dynamic_imports(tmp_path):
+    """``sync/`` must not reach a connector: neither ``from ..connectors import x`` nor
+    ``importlib.import_module("momentsync.connectors...")`` inside a function may hide it."""
+    package = tmp_path / "shared" / "momentsync"
+    for folder in ("", "sync", "connectors", "connectors/fiken"):
+        (package / folder).mkdir(parents=True, exist_ok=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "connectors" / "fiken" / "client.py").write_text("import httpx\n")
+    (package / "sync" / "sneaky.py").write_text(
+        "import importlib\n"
+        "from ..connectors.fiken import client\n"
+        "from . import processor\n"
+        "def later():\n"
+        "    return importlib.import_module('momentsync.connectors.fiken.client'), __import__('boto3')\n"
+    )
+    (package / "sync" / "processor.py").write_text("")
+    (tmp_path / "functions").mkdir()
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, str(Path(__file__).with_name("import_graph.py")), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sneaky = set(json.loads(result.stdout)["runtime_imports"]["momentsync.sync.sneaky"])
+    assert {
+        "momentsync.connectors.fiken",
+        "momentsync.connectors.fiken.client",
+        "momentsync.sync",
+        "momentsync.sync.processor",
+        "boto3",
+    } <= sneaky
