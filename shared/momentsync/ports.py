@@ -255,7 +255,7 @@ class StatusCountsSource(Protocol):
 
 
 class SweepRecords(Protocol):
-    def get(self, tenant_id: str) -> Any: ...
+    def get(self, tenant_id: str) -> SweepRecord | None: ...
 
 
 class SweepStore(SweepRecords, Protocol):
@@ -404,7 +404,7 @@ class LastTransfer(Protocol):
 class AuditLog(Protocol):
     def record(
         self, *, actor: str, action: str, tenant_id: str | None = None, details: dict[str, Any] | None = None
-    ) -> Any: ...
+    ) -> object: ...
 
 
 # --- Notifications -------------------------------------------------------------------------------------

@@ -60,3 +60,10 @@ def test_the_import_graph_sees_relative_and_literal_dynamic_imports(tmp_path):
         "momentsync.sync.processor",
         "boto3",
     } <= sneaky
+
+
+def test_no_port_method_returns_any():
+    """A typed port: what a port hands back is named (the sweep record, or ``object`` where nobody reads
+    it), never ``Any``, which switches the type checker off for every caller."""
+    text = (PACKAGE / "ports.py").read_text()
+    assert re.findall(r"\) -> Any\b", text) == []
