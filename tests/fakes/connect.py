@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
@@ -26,11 +26,11 @@ class InMemoryOneTimeTokens:
 
     def issue(
         self, kind: OneTimeTokenKind, tenant_id: str, ttl: timedelta, data: dict[str, Any] | None = None
-    ):
+    ) -> tuple[str, datetime]:
         token = secrets.token_urlsafe(32)
         expires_at = int(self.clock() + ttl.total_seconds())
         self.items[(kind, token)] = (tenant_id, expires_at, dict(data or {}))
-        return token, expires_at
+        return token, datetime.fromtimestamp(expires_at, UTC)  # as DynamoOneTimeTokens (the port) returns
 
     def consume(self, kind: OneTimeTokenKind, token: str | None) -> OneTimeGrant:
         item = self.items.pop((kind, token or ""), None)

@@ -54,3 +54,55 @@ def test_a_link_saved_before_the_instant_attribute_keeps_its_protection(aws):  #
     state.save(link(remote_id="56", source_modified_at=NOW + timedelta(hours=1)))
     assert state.get("acme", "customer", 7).remote_id == "56"
     assert SOURCE_INSTANT in table.get_item(Key={"tenant_id": "acme", "record_key": "customer#7"})["Item"]
+
+
+# ---------------------------------------------------------------------------- one-time tokens
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["fake", "moto"])
+def one_time_tokens(request, aws):  # noqa: F811 - the fixture
+    from momentsync.aws.one_time_tokens import DynamoOneTimeTokens
+    from tests.fakes.connect import InMemoryOneTimeTokens
+    from tests.unit.test_port_contracts import template_table
+
+    clock = Clock()
+    store = (
+        InMemoryOneTimeTokens(clock)
+        if request.param == "fake"
+        else DynamoOneTimeTokens(template_table("AuthTable"), clock=clock)
+    )
+    return store, clock
+
+
+def test_one_time_tokens_issue_an_expiry_as_a_datetime_spend_once_and_expire(one_time_tokens):
+    from momentsync.connect.links import OneTimeTokenKind, OneTimeTokenRejected, create_connect_link
+
+    store, clock = one_time_tokens
+    kind = OneTimeTokenKind.CONNECT_LINK
+    token, expires_at = store.issue(kind, "acme", timedelta(hours=1), {"allow_company": "acme-as"})
+    assert expires_at == NOW + timedelta(hours=1)  # a datetime, as the port says
+    link = create_connect_link(store, base_url="https://x.test", tenant_id="acme", ttl=timedelta(hours=1))
+    assert link.expires_at.isoformat() == (NOW + timedelta(hours=1)).isoformat()
+
+    assert store.peek(kind, token).tenant_id == "acme"
+    grant = store.consume(kind, token)
+    assert (grant.tenant_id, grant.data) == ("acme", {"allow_company": "acme-as"})
+    with pytest.raises(OneTimeTokenRejected) as spent:
+        store.consume(kind, token)
+    assert spent.value.problem == "unknown"
+
+    late, _ = store.issue(kind, "acme", timedelta(minutes=5))
+    clock.now += 301
+    with pytest.raises(OneTimeTokenRejected) as expired:
+        store.consume(kind, late)
+    assert (expired.value.problem, expired.value.tenant_id) == ("expired", "acme")
+    with pytest.raises(OneTimeTokenRejected):
+        store.consume(kind, late)
+    with pytest.raises(OneTimeTokenRejected):
+        store.consume(OneTimeTokenKind.OAUTH_STATE, token)
