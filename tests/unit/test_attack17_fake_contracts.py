@@ -106,3 +106,31 @@ def test_one_time_tokens_issue_an_expiry_as_a_datetime_spend_once_and_expire(one
         store.consume(kind, late)
     with pytest.raises(OneTimeTokenRejected):
         store.consume(OneTimeTokenKind.OAUTH_STATE, token)
+
+
+# ---------------------------------------------------------------------------- leases
+@pytest.fixture(params=["fake", "moto"])
+def leases(request, aws):  # noqa: F811 - the fixture
+    from momentsync.aws.leases import DynamoLeaseLock
+    from tests.fakes.connect import InMemoryLeases
+    from tests.unit.test_port_contracts import template_table
+
+    if request.param == "fake":
+        return InMemoryLeases()
+    return DynamoLeaseLock(template_table("AuthTable"), wait_seconds=0.0, sleep=lambda _s: None)
+
+
+def test_a_held_lease_is_a_lease_and_a_second_holder_gets_a_transient_error(leases):
+    """The use cases hold leases around Fiken token refreshes: a busy lease must fail as the adapter's
+    does (a TransientError: the event comes back later), not as an unexpected error."""
+    from momentsync.aws.leases import Lease
+    from momentsync.errors import TransientError
+
+    with leases.hold("tokens#acme", wait_seconds=0) as lease:
+        assert isinstance(lease, Lease) and lease.name == "tokens#acme"
+        with pytest.raises(TransientError), leases.hold("tokens#acme", wait_seconds=0):
+            pass
+        with leases.hold("tokens#other", wait_seconds=0) as other:
+            assert other.name == "tokens#other"
+    with leases.hold("tokens#acme", wait_seconds=0) as again:
+        assert again.name == "tokens#acme"
