@@ -15,7 +15,12 @@ def imports_of(path: Path, *, runtime_only: bool = False) -> set[str]:
     """Every module ``path`` imports (lazy ones inside functions too); with ``runtime_only``, not those
     under ``if TYPE_CHECKING:`` (annotations only, never loaded)."""
     tree = ast.parse(path.read_text())
-    if runtime_only:
+    # A module that binds TYPE_CHECKING itself (``TYPE_CHECKING = True``) runs its block: not skipped.
+    shadowed = any(
+        isinstance(node, ast.Name) and node.id == "TYPE_CHECKING" and isinstance(node.ctx, ast.Store)
+        for node in ast.walk(tree)
+    )
+    if runtime_only and not shadowed:
         for node in ast.walk(tree):
             if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
                 node.body = []

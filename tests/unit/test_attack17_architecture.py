@@ -45,6 +45,14 @@ def test_the_import_graph_sees_relative_and_literal_dynamic_imports(tmp_path):
         "    return importlib.import_module('momentsync.connectors.fiken.client'), __import__('boto3')\n"
     )
     (package / "sync" / "processor.py").write_text("")
+    (package / "sync" / "shadowed.py").write_text(
+        "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    from momentsync.connectors.fiken import client\n"
+    )
+    (package / "sync" / "annotations.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from momentsync.connectors.fiken import client\n"
+    )
     (tmp_path / "functions").mkdir()
     result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
         [sys.executable, str(Path(__file__).with_name("import_graph.py")), str(tmp_path)],
@@ -52,7 +60,10 @@ def test_the_import_graph_sees_relative_and_literal_dynamic_imports(tmp_path):
         text=True,
         check=True,
     )
-    sneaky = set(json.loads(result.stdout)["runtime_imports"]["momentsync.sync.sneaky"])
+    graph = json.loads(result.stdout)["runtime_imports"]
+    assert "momentsync.connectors.fiken.client" in graph["momentsync.sync.shadowed"]  # runs at import
+    assert "momentsync.connectors.fiken.client" not in graph["momentsync.sync.annotations"]  # never runs
+    sneaky = set(graph["momentsync.sync.sneaky"])
     assert {
         "momentsync.connectors.fiken",
         "momentsync.connectors.fiken.client",
