@@ -112,3 +112,21 @@ def test_sparebank1_put_lost_answer_is_repeated_but_a_post_write_timeout_is_not(
     with pytest.raises(SpareBank1AmbiguousWrite):
         sparebank1(sleeps).create("customers", {"Name": "Acme"})
     assert post.call_count == 1
+
+
+@respx.mock
+def test_sparebank1_post_answered_2xx_with_a_page_that_is_not_json_is_an_ambiguous_write():
+    """Executed, but the record's id is unreadable: the caller must look it up by its natural key, not
+    meet a bare JSONDecodeError (an unclassified error the processor repeats as 'unexpected')."""
+    page = b"<html>Planlagt vedlikehold</html>"
+    post = respx.post(f"{SB1}/api/biz/customers").respond(200, content=page)
+    with pytest.raises(SpareBank1AmbiguousWrite) as raised:
+        sparebank1([]).create("customers", {"Name": "Acme"})
+    assert post.call_count == 1 and raised.value.status == 200 and "not JSON" in str(raised.value)
+
+    sleeps: list[float] = []
+    get = respx.get(f"{SB1}/api/biz/vattypes").mock(
+        side_effect=[httpx.Response(200, content=page), httpx.Response(200, json=[])]
+    )
+    assert sparebank1(sleeps).list("vattypes") == []
+    assert get.call_count == 2 and len(sleeps) == 1
