@@ -78,3 +78,31 @@ def test_no_port_method_returns_any():
     it), never ``Any``, which switches the type checker off for every caller."""
     text = (PACKAGE / "ports.py").read_text()
     assert re.findall(r"\) -> Any\b", text) == []
+
+
+# boto3 client and table methods the adapters call: a module that calls one on a client it was handed
+# (typed Any) is an AWS adapter whether or not it imports boto3, which is all test_architecture.py sees.
+AWS_API_CALL = re.compile(
+    r"\.(put_item|get_item|update_item|delete_item|batch_write_item|transact_write_items|scan|"
+    r"send_message|send_message_batch|receive_message|delete_message|change_message_visibility_batch|"
+    r"get_queue_attributes|start_message_move_task|list_message_move_tasks|"
+    r"put_secret_value|create_secret|get_metric_statistics|put_metric_data|send_email|publish)\("
+)
+# Issue 17 promised every AWS adapter in momentsync/aws/; these still live in operations/ (SQS and
+# CloudWatch: the dead-letter queue, queue depth and age, the redrive task). Not moved by the attack:
+# 47 references across the CLI and the tests. Remove a module here when its adapter moves.
+KNOWN_ADAPTERS_OUTSIDE_AWS = {
+    "shared/momentsync/operations/dead_letters.py",
+    "shared/momentsync/operations/replay.py",
+    "shared/momentsync/operations/status.py",
+}
+
+
+def test_no_module_outside_the_adapters_calls_the_aws_api():
+    calling = {
+        str(path.relative_to(REPO))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not str(path.relative_to(PACKAGE)).startswith(("aws/", "cli/", "wiring/"))
+        and AWS_API_CALL.search(path.read_text())
+    }
+    assert calling == KNOWN_ADAPTERS_OUTSIDE_AWS
