@@ -66,6 +66,7 @@ __all__ = [
     "StatusCountsSource",
     "SweepRecords",
     "SweepStore",
+    "StateEpochStore",
     "SyncStateStore",
     "TargetSide",
     "TenantRepository",
@@ -239,6 +240,12 @@ class SyncStateStore(Protocol):
     def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
 
 
+class StateEpochStore(Protocol):
+    """The per-tenant proof that a new Moment invoice is not in the books yet (sync/state_epoch.py)."""
+
+    def proves_never_sent(self, tenant: Tenant, moment_invoice_id: int) -> bool: ...
+
+
 class LinkListing(Protocol):
     def list(self, tenant_id: str, entity_type: str | None = None) -> list[SyncLink]: ...
 
@@ -248,7 +255,7 @@ class StatusCountsSource(Protocol):
 
 
 class SweepRecords(Protocol):
-    def get(self, tenant_id: str) -> Any: ...
+    def get(self, tenant_id: str) -> SweepRecord | None: ...
 
 
 class SweepStore(SweepRecords, Protocol):
@@ -397,7 +404,7 @@ class LastTransfer(Protocol):
 class AuditLog(Protocol):
     def record(
         self, *, actor: str, action: str, tenant_id: str | None = None, details: dict[str, Any] | None = None
-    ) -> Any: ...
+    ) -> object: ...
 
 
 # --- Notifications -------------------------------------------------------------------------------------

@@ -18,8 +18,10 @@ when no attempt is left.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +30,11 @@ from typing import TypeVar
 import tenacity
 
 T = TypeVar("T")
+
+# RFC 9110 §10.2.3: delay-seconds = 1*DIGIT (a fraction is read too: harmless).
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Past this many doublings every backoff is at its cap (2.0 ** 1024 overflows a float).
+_MAX_DOUBLINGS = 64
 
 
 class Retry(Exception):  # noqa: N818 - a signal to the policy, not an error anyone sees
@@ -73,7 +80,9 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """The wait after failed attempt number ``attempt`` (1-based)."""
-        delay = self.jitter() * min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
+        delay = self.jitter() * min(
+            self.backoff_cap, self.backoff_base * 2.0 ** min(attempt - 1, _MAX_DOUBLINGS)
+        )
         if retry_after is not None and self.retry_after_cap > 0:
             delay = max(delay, min(retry_after, self.retry_after_cap))
         return delay
@@ -174,16 +183,17 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
     value = (value or "").strip()
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _DELAY_SECONDS.fullmatch(value):
+        # Digits only: Python's float() also reads "inf", "nan", "1e400", "-3", "1_000" and non-ASCII
+        # digits, none of which a server means as a delay.
+        return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        return None
+        # An HTTP-date is always GMT; its asctime form (which recipients must accept) names no zone.
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - now())
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
 
+from momentsync.aws.leases import Lease, LeaseBusy
 from momentsync.connect.flow import FikenCompany
 from momentsync.connect.links import OneTimeGrant, OneTimeTokenKind, OneTimeTokenRejected
 from momentsync.connectors.fiken.oauth import InvalidGrant, OAuthRejected, TokenGrant
@@ -26,11 +27,11 @@ class InMemoryOneTimeTokens:
 
     def issue(
         self, kind: OneTimeTokenKind, tenant_id: str, ttl: timedelta, data: dict[str, Any] | None = None
-    ):
+    ) -> tuple[str, datetime]:
         token = secrets.token_urlsafe(32)
         expires_at = int(self.clock() + ttl.total_seconds())
         self.items[(kind, token)] = (tenant_id, expires_at, dict(data or {}))
-        return token, expires_at
+        return token, datetime.fromtimestamp(expires_at, UTC)  # as DynamoOneTimeTokens (the port) returns
 
     def consume(self, kind: OneTimeTokenKind, token: str | None) -> OneTimeGrant:
         item = self.items.pop((kind, token or ""), None)
@@ -118,19 +119,21 @@ class FixedCompanies:
 
 
 class InMemoryLeases:
-    """One holder per name; a second ``hold`` of a held name fails at once (the flow never nests)."""
+    """One holder per name; a second ``hold`` of a held name fails at once with ``LeaseBusy``, as the
+    adapter does after its wait (the flow never nests)."""
 
     def __init__(self) -> None:
         self.held: set[str] = set()
         self.taken: list[str] = []
 
     @contextmanager
-    def hold(self, name: str, *, wait_seconds: float | None = None) -> Iterator[str]:
+    def hold(self, name: str, *, wait_seconds: float | None = None) -> Iterator[Lease]:
         if name in self.held:
-            raise RuntimeError(f"lease {name} is already held")
+            # As DynamoLeaseLock after its wait: a TransientError, so the event comes back later.
+            raise LeaseBusy(f"lease {name} is held elsewhere; try again later")
         self.held.add(name)
         self.taken.append(name)
         try:
-            yield name
+            yield Lease(name=name, owner="in-memory", expires_at=0)
         finally:
             self.held.discard(name)

@@ -15,7 +15,12 @@ def imports_of(path: Path, *, runtime_only: bool = False) -> set[str]:
     """Every module ``path`` imports (lazy ones inside functions too); with ``runtime_only``, not those
     under ``if TYPE_CHECKING:`` (annotations only, never loaded)."""
     tree = ast.parse(path.read_text())
-    if runtime_only:
+    # A module that binds TYPE_CHECKING itself (``TYPE_CHECKING = True``) runs its block: not skipped.
+    shadowed = any(
+        isinstance(node, ast.Name) and node.id == "TYPE_CHECKING" and isinstance(node.ctx, ast.Store)
+        for node in ast.walk(tree)
+    )
+    if runtime_only and not shadowed:
         for node in ast.walk(tree):
             if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
                 node.body = []
@@ -23,10 +28,38 @@ def imports_of(path: Path, *, runtime_only: bool = False) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            module = absolute(path, node.module, node.level)
+            if module:
+                found.add(module)
+                found |= {f"{module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Call) and _dynamic_import(node.func) and node.args:
+            # importlib.import_module("momentsync.x") / __import__("momentsync.x"): a literal name is
+            # an import like any other (a computed one cannot be followed).
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.add(first.value)
     return found
+
+
+def _dynamic_import(func: ast.expr) -> bool:
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name in {"import_module", "__import__"}
+
+
+def absolute(path: Path, module: str | None, level: int) -> str | None:
+    """The absolute name ``from <level dots><module> import ...`` means in ``path`` (a file of a
+    package under shared/); None when it leaves the package tree."""
+    if level == 0:
+        return module
+    parts = path.parent.parts
+    if "momentsync" not in parts:
+        return None
+    package = list(parts[parts.index("momentsync") :])
+    if level - 1 >= len(package):
+        return None
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, module] if module else base)
 
 
 def module_file(repo: Path, name: str) -> Path | None:

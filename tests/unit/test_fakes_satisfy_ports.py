@@ -40,6 +40,7 @@ from momentsync.ports import (
     ParkedCounter,
     ParkedEvents,
     ParkingLot,
+    StateEpochStore,
     StatusCountsSource,
     SweepRecords,
     SweepStore,
@@ -52,7 +53,6 @@ from momentsync.ports import (
     TransferLog,
     TransferLogReader,
 )
-from momentsync.sync.state_epoch import StateEpochStore
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryBooks,

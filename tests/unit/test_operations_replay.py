@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 import boto3
 from botocore.stub import Stubber
 
+from momentsync.aws.redrive import replay_all_with_move_task
 from momentsync.operations.dead_letters import (
     SQS_REDRIVE_CLASS,
     DeadLetterFilter,
     parse_dead_letter,
 )
-from momentsync.operations.replay import Pacer, replay_all_with_move_task
+from momentsync.operations.replay import Pacer
 
 DLQ_URL = "https://sqs.eu-north-1.amazonaws.com/123456789012/momentsync-prod-dead-letters.fifo"
 QUEUE_URL = "https://sqs.eu-north-1.amazonaws.com/123456789012/momentsync-prod-events.fifo"

@@ -3,6 +3,7 @@ functions import; `momentsync --help` starts without loading the AWS SDK, pydant
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import os
@@ -23,6 +24,7 @@ PACKAGE = REPO / "shared" / "momentsync"
 OPERATOR_ONLY = {"momentsync.cli", "momentsync.operations"}
 
 
+@functools.cache  # one fresh interpreter for the three tests that read it (~2.5 s each under load)
 def import_graph() -> dict[str, list[str]]:
     """tests/unit/import_graph.py in a fresh interpreter: CPython 3.11's ast.parse is not safe while
     other threads compile (the local stack's servers import lazily), and this worker may host them."""

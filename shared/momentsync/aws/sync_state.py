@@ -3,6 +3,7 @@ per-tenant status counts item kept beside the links."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -16,10 +17,18 @@ from momentsync.sync.sync_state import (
     StaleWrite,
     StatusCounts,
     SyncLink,
+    as_utc,
     record_key,
 )
 
 COUNTS_REVISION = "revision"  # on the status counts item; no '#', so not read as a count
+# On a link: ``source_modified_at`` as microseconds since the epoch (UTC), what the conditional save compares.
+SOURCE_INSTANT = "source_modified_us"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def instant_micros(value: datetime) -> int:
+    return (as_utc(value) - _EPOCH) // timedelta(microseconds=1)
 
 
 RECOUNT_ATTEMPTS = 5
@@ -47,8 +56,15 @@ class DynamoSyncState:
         item["record_key"] = link.record_key
         condition = Attr("record_key").not_exists()
         if link.source_modified_at is not None:
+            # Compared as an instant, not as the ISO string: "09:00:00.5Z" sorts before "09:00:00Z",
+            # and "10:30+02:00" after "09:00Z". A link written before this attribute keeps the old rule
+            # until its next save.
+            item[SOURCE_INSTANT] = instant_micros(link.source_modified_at)
             condition = condition | Attr("source_modified_at").not_exists()
-            condition = condition | Attr("source_modified_at").lte(item["source_modified_at"])
+            condition = condition | Attr(SOURCE_INSTANT).lte(item[SOURCE_INSTANT])
+            condition = condition | (
+                Attr(SOURCE_INSTANT).not_exists() & Attr("source_modified_at").lte(item["source_modified_at"])
+            )
         else:
             condition = condition | Attr("record_key").exists()
         try:

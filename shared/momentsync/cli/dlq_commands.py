@@ -209,8 +209,8 @@ class _NoAudit:
 def _replay_all(context: Context, *, rate: float | None, dry_run: bool, yes: bool) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from momentsync.aws.redrive import replay_all_with_move_task
     from momentsync.cli.failures import first_line
-    from momentsync.operations.replay import replay_all_with_move_task
 
     depth = context.dead_letter_queue().depth()
     if dry_run:

@@ -45,7 +45,8 @@ def status(
     ] = False,
 ) -> None:
     """How the stack and its tenants are doing: connection, synced / waiting / failed, backlog."""
-    from momentsync.operations.status import CloudWatchQueueAge, queue_backlog, tenant_report
+    from momentsync.aws.queue_metrics import CloudWatchQueueAge, queue_backlog
+    from momentsync.operations.status import tenant_report
 
     context = context_of(ctx)
     target = context.target

@@ -12,14 +12,14 @@ oldest queued message from CloudWatch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from momentsync.connection import connection_state, stored_credentials
 from momentsync.envelope import ENTITY_TYPES
-from momentsync.operations.dead_letters import QueueDepth, queue_depth
+from momentsync.operations.dead_letters import QueueDepth
 from momentsync.ports import CredentialsSource, ParkedCounter, StatusCountsSource, SweepRecords
 from momentsync.sync.sync_state import StatusCounts, SyncLink
 from momentsync.sync.transfer_log import Outcome
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 SYNCED_OUTCOMES = {Outcome.SYNCED.value, Outcome.UNCHANGED.value, Outcome.FLAGGED.value}
 
 
-__all__ = ["connection_state", "tenant_report", "queue_backlog", "CloudWatchQueueAge", "entity_status"]
+__all__ = ["connection_state", "tenant_report", "entity_status"]
 
 
 @dataclass
@@ -181,37 +181,4 @@ def _sweep_summary(record: SweepRecord | None) -> dict[str, Any] | None:
             "drift_count",
             "drift",
         }
-    )
-
-
-class CloudWatchQueueAge:
-    """ApproximateAgeOfOldestMessage of a queue, the latest minute CloudWatch has (SQS reports it)."""
-
-    def __init__(self, cloudwatch: Any, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._cloudwatch = cloudwatch
-        self._clock = clock
-
-    def oldest_message_age(self, queue_url: str) -> int | None:
-        now = self._clock()
-        datapoints = self._cloudwatch.get_metric_statistics(
-            Namespace="AWS/SQS",
-            MetricName="ApproximateAgeOfOldestMessage",
-            Dimensions=[{"Name": "QueueName", "Value": queue_url.rstrip("/").rsplit("/", 1)[-1]}],
-            StartTime=now - timedelta(minutes=15),
-            EndTime=now,
-            Period=60,
-            Statistics=["Maximum"],
-        ).get("Datapoints", [])
-        if not datapoints:
-            return None
-        return int(max(datapoints, key=lambda d: d["Timestamp"])["Maximum"])
-
-
-def queue_backlog(
-    sqs: Any, *, event_queue_url: str, dead_letter_queue_url: str, queue_age: CloudWatchQueueAge | None
-) -> Backlog:
-    return Backlog(
-        event_queue=queue_depth(sqs, event_queue_url),
-        dead_letter_queue=queue_depth(sqs, dead_letter_queue_url),
-        oldest_message_age_seconds=queue_age.oldest_message_age(event_queue_url) if queue_age else None,
     )

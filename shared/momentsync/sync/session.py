@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from momentsync.ports import AccountingConnector, MomentApi, SyncStateStore
-from momentsync.sync.state_epoch import StateEpochStore
+from momentsync.ports import AccountingConnector, MomentApi, StateEpochStore, SyncStateStore
 from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import Tenant
 

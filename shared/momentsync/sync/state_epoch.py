@@ -25,7 +25,6 @@ Whenever anything does not match, the answer is "not proven" and the lookup runs
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,10 +54,6 @@ class StateEpoch(BaseModel):
             and self.books == books_of(tenant)
             and moment_invoice_id > self.invoice_id_floor
         )
-
-
-class StateEpochStore(Protocol):
-    def proves_never_sent(self, tenant: Tenant, moment_invoice_id: int) -> bool: ...
 
 
 def books_of(tenant: Tenant) -> str:

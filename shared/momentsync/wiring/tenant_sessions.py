@@ -22,10 +22,9 @@ from momentsync.connectors.sparebank1.hosts import custom_bank_urls_permitted
 from momentsync.credentials import CredentialsNotFound
 from momentsync.errors import PermanentError, TenantLevelError, TenantProblem
 from momentsync.moment.client import MomentClient
-from momentsync.ports import SyncStateStore, TenantRepository
+from momentsync.ports import StateEpochStore, SyncStateStore, TenantRepository
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.session import TenantSession
-from momentsync.sync.state_epoch import StateEpochStore
 from momentsync.tenants import TargetSystem, Tenant
 
 # SpareBank 1's modules (JWT signing, X.509) load at its first tenant, out of a Fiken-only cold start.

@@ -285,7 +285,25 @@ class SpareBank1Client:
                 extra={"where": where, "status": status, "ms": int((time.perf_counter() - started) * 1000)},
             )
             if 200 <= status < 300:
-                return loads(response.content) if response.content.strip() else None
+                try:
+                    return loads(response.content) if response.content.strip() else None
+                except ValueError:
+                    # Executed, but the answer (a proxy's or maintenance page?) cannot be read: a POST
+                    # may have made a record we cannot name, so it is ambiguous, never repeated.
+                    what = f"{status} with a body that is not JSON"
+                    if not may_repeat(method, repeatable=REPEATABLE_METHODS, sent=True):
+                        raise self._ambiguous(method, template, where, status, what) from None
+                    raise Retry(
+                        what,
+                        status=status,
+                        final=SpareBank1Unavailable(
+                            f"SpareBank 1 answered {where} with {what} after {number} attempts",
+                            method=method,
+                            path=template,
+                            status=status,
+                            platform_message=None,
+                        ),
+                    ) from None
             error = _error_body(response)
             message = scrub(readable_reason(error) or response.text.strip()[:MAX_MESSAGE_CHARS], used) or None
             context: SpareBank1FailureContext = {
