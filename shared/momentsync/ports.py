@@ -13,7 +13,7 @@ mapped fields we own, whose hash decides "unchanged".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # models only: this module imports nothing of the layer at ru
     from momentsync.connect.links import OneTimeGrant, OneTimeTokenKind
     from momentsync.connectors.fiken.oauth import FikenAppCredentials
     from momentsync.credentials import TenantCredentials
+    from momentsync.dead_letters import DeadLetterFilter, PeekResult, Received
     from momentsync.envelope import QueueEnvelope
     from momentsync.moment.models import Customer, Invoice, Project
     from momentsync.reconcile.sweep import SweepRecord
@@ -38,6 +39,7 @@ __all__ = [
     "CredentialsSource",
     "CredentialsStore",
     "CredentialsVault",
+    "DeadLetterInbox",
     "DeadLetters",
     "DriftAlerts",
     "EventQueue",
@@ -358,6 +360,19 @@ class ParkingLot(ParkedEvents, ParkedCounter, OldestParked, Protocol):
     def list(self, tenant_id: str) -> list[tuple[QueueEnvelope, str]]: ...
 
     def resume(self, tenant_id: str, queue: EventQueue) -> int: ...
+
+
+class DeadLetterInbox(Protocol):
+    """The dead-letter queue as an operator's replay reads it: peek without consuming, then receive,
+    give back, or delete once the event is queued again."""
+
+    def peek(self, where: DeadLetterFilter | None = None, *, limit: int | None = None) -> PeekResult: ...
+
+    def receive(self, visibility_seconds: int) -> list[Received]: ...
+
+    def release(self, receipt_handles: Iterable[str]) -> None: ...
+
+    def delete(self, receipt_handle: str) -> None: ...
 
 
 class DeadLetters(Protocol):

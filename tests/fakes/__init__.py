@@ -21,7 +21,7 @@ from tests.fakes.processor_ports import (
     RecordingFailures,
     RecordingNotifier,
 )
-from tests.fakes.queue import InMemoryEventQueue
+from tests.fakes.queue import InMemoryDeadLetterInbox, InMemoryEventQueue
 from tests.fakes.state_epochs import InMemoryStateEpochs
 from tests.fakes.sweeps import InMemorySweepStore
 from tests.fakes.sync_state import InMemorySyncState
@@ -36,6 +36,7 @@ __all__ = [
     "InMemoryBooks",
     "InMemoryCredentials",
     "InMemoryDeadLetters",
+    "InMemoryDeadLetterInbox",
     "InMemoryEventQueue",
     "InMemoryMoment",
     "InMemoryParkedEvents",

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from momentsync.aws.audit_log import DynamoAuditLog
+from momentsync.aws.dead_letter_queue import DeadLetterQueue
 from momentsync.aws.dead_letters import SqsDeadLetters
 from momentsync.aws.notifications import LogNotifier
 from momentsync.aws.parking import DynamoParkedEvents
@@ -20,9 +21,9 @@ from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.clock import utcnow
+from momentsync.dead_letters import DeadLetterFilter
 from momentsync.envelope import QueueEnvelope
 from momentsync.errors import PermanentError
-from momentsync.operations.dead_letters import DeadLetterFilter, DeadLetterQueue
 from momentsync.operations.replay import DeadLetterReplayer, ReplayStatus
 from momentsync.sync.processor import EventProcessor, SyncResult
 from momentsync.sync.sync_state import StaleWrite, SyncLink

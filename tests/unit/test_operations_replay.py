@@ -9,7 +9,7 @@ import boto3
 from botocore.stub import Stubber
 
 from momentsync.aws.redrive import replay_all_with_move_task
-from momentsync.operations.dead_letters import (
+from momentsync.dead_letters import (
     SQS_REDRIVE_CLASS,
     DeadLetterFilter,
     parse_dead_letter,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
 import boto3
 import pytest
-from moto import mock_aws
 from pydantic import SecretStr
 
 from local.template import load_template
@@ -44,11 +44,14 @@ REGION = "eu-north-1"
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[None]:
-    # A local stack started earlier in this worker points every new boto3 client at its moto server
-    # (AWS_ENDPOINT_URL); these adapters must reach mock_aws instead.
-    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
-        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def aws(stack) -> Iterator[None]:
+    """The local stack's moto server, with fresh names. Never mock_aws here: entering and leaving it
+    resets moto's in-process state, which that server shares, under every later test of this worker
+    (the session stack lost its queues: 41 errors when these tests ran before integration tests)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stack.describe()["aws_endpoint_url"])
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(key, "local")
         yield
 
 
@@ -65,7 +68,7 @@ def template_table(logical_id: str):
     props = resources()[logical_id]["Properties"]
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
     return dynamodb.create_table(
-        TableName=f"{logical_id}-{next(_TABLE_NUMBERS)}",
+        TableName=f"contract-{logical_id}-{next(_TABLE_NUMBERS)}-{uuid.uuid4().hex[:8]}",
         KeySchema=props["KeySchema"],
         AttributeDefinitions=props["AttributeDefinitions"],
         BillingMode="PAY_PER_REQUEST",
@@ -98,7 +101,7 @@ def credentials(request, aws):
     if request.param == "fake":
         return InMemoryCredentials()
     return SecretsManagerCredentialsStore(
-        boto3.client("secretsmanager", region_name=REGION), "momentsync/test"
+        boto3.client("secretsmanager", region_name=REGION), f"momentsync/contract-{uuid.uuid4().hex[:8]}"
     )
 
 
@@ -114,7 +117,7 @@ def queue(request, aws):
         "DeduplicationScope": props["DeduplicationScope"],
         "FifoThroughputLimit": props["FifoThroughputLimit"],
     }
-    name = f"events-{len(sqs.list_queues().get('QueueUrls', []))}.fifo"
+    name = f"contract-events-{uuid.uuid4().hex[:12]}.fifo"
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     adapter = SqsEventQueue(sqs, url)
     adapter.group = lambda tenant_id: received(sqs, url, tenant_id)  # type: ignore[attr-defined]

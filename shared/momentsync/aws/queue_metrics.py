@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from momentsync.operations.dead_letters import queue_depth
+from momentsync.aws.dead_letter_queue import queue_depth
 from momentsync.operations.status import Backlog
 
 

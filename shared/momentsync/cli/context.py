@@ -19,6 +19,7 @@ from momentsync.cli.target import StackNotFound, StackTarget, resolve_target
 if TYPE_CHECKING:  # the adapters pull in boto3 and pydantic models: imported when a command runs
     from momentsync.aws.audit_log import DynamoAuditLog
     from momentsync.aws.credentials import SecretsManagerCredentialsStore
+    from momentsync.aws.dead_letter_queue import DeadLetterQueue
     from momentsync.aws.parking import DynamoParkedEvents
     from momentsync.aws.queue import SqsEventQueue
     from momentsync.aws.state_epochs import DynamoStateEpochs
@@ -26,7 +27,6 @@ if TYPE_CHECKING:  # the adapters pull in boto3 and pydantic models: imported wh
     from momentsync.aws.sync_state import DynamoSyncState
     from momentsync.aws.tenants import DynamoTenantRepository
     from momentsync.aws.transfer_log import DynamoTransferLog
-    from momentsync.operations.dead_letters import DeadLetterQueue
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 1, 2, 3, 4
 
@@ -116,7 +116,7 @@ class Context:
         return DynamoAuditLog(self.target.table(self.target.audit_table))
 
     def dead_letter_queue(self) -> DeadLetterQueue:
-        from momentsync.operations.dead_letters import DeadLetterQueue
+        from momentsync.aws.dead_letter_queue import DeadLetterQueue
 
         return DeadLetterQueue(
             self.target.client("sqs"), self.target.dead_letter_queue_url, transfer_log=self.transfer_log()

@@ -36,7 +36,7 @@ ReasonOption = Annotated[str | None, typer.Option(help="Reason contains this tex
 ErrorClassOption = Annotated[str | None, typer.Option(help="Exactly this error class (e.g. PermanentError).")]
 
 if TYPE_CHECKING:
-    from momentsync.operations.dead_letters import DeadLetter, DeadLetterFilter
+    from momentsync.dead_letters import DeadLetter, DeadLetterFilter
     from momentsync.operations.replay import (
         ReplayReport,
     )
@@ -54,8 +54,8 @@ def build_filter(
     reason: str | None,
     error_class: str | None,
 ) -> DeadLetterFilter:
+    from momentsync.dead_letters import DeadLetterFilter
     from momentsync.envelope import ENTITY_TYPES
-    from momentsync.operations.dead_letters import DeadLetterFilter
 
     if entity_type and entity_type not in ENTITY_TYPES:
         fail(f"--type must be one of {', '.join(ENTITY_TYPES)}", EXIT_USAGE)

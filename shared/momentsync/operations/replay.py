@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from momentsync.operations.dead_letters import DeadLetter, DeadLetterFilter, DeadLetterQueue, Received
-from momentsync.ports import AuditLog, EventQueue
+from momentsync.dead_letters import DeadLetter, DeadLetterFilter, Received
+from momentsync.ports import AuditLog, DeadLetterInbox, EventQueue
 
 # Long enough to replay one receive's worth at a slow --rate; a message whose visibility runs out
 # mid-run comes back and is recognised by its message id.
@@ -117,7 +117,7 @@ class Pacer:
 
 @dataclass
 class DeadLetterReplayer:
-    dead_letters: DeadLetterQueue
+    dead_letters: DeadLetterInbox
     queue: EventQueue
     audit: AuditLog
     actor: str

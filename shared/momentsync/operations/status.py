@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from momentsync.connection import connection_state, stored_credentials
+from momentsync.dead_letters import QueueDepth
 from momentsync.envelope import ENTITY_TYPES
-from momentsync.operations.dead_letters import QueueDepth
 from momentsync.ports import CredentialsSource, ParkedCounter, StatusCountsSource, SweepRecords
 from momentsync.sync.sync_state import StatusCounts, SyncLink
 from momentsync.sync.transfer_log import Outcome

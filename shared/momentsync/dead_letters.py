@@ -1,4 +1,6 @@
-"""Reading the dead-letter queue without consuming it.
+"""What a dead letter is, read back from the dead-letter queue: the event, why it was dead-lettered,
+and the filters operators select with. The SQS side (peek, receive, release, delete) is
+``momentsync.aws.dead_letter_queue``; replay is ``momentsync.operations.replay``.
 
 A peek receives with a short visibility timeout and then sets every received message visible again
 (visibility 0): nothing is deleted, and a peek interrupted midway gives its messages back within
@@ -12,7 +14,6 @@ not reach. Replaying or deleting the first ones brings the next into view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -118,17 +119,6 @@ class QueueDepth:
         return self.visible + self.in_flight
 
 
-def queue_depth(sqs: Any, queue_url: str) -> QueueDepth:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return QueueDepth(
-        visible=int(attributes["ApproximateNumberOfMessages"]),
-        in_flight=int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
-
-
 def parse_dead_letter(message: dict[str, Any], now: datetime) -> DeadLetter:
     attributes = {k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()}
     system = message.get("Attributes", {})
@@ -180,101 +170,3 @@ def with_logged_reason(letter: DeadLetter, transfer_log: TransferLogReader | Non
     return letter.model_copy(
         update={"reason": f"{SQS_REDRIVE_REASON}; last logged: {logged.outcome.value}: {logged.reason}"}
     )
-
-
-class DeadLetterQueue:
-    """The DLQ, for operators: peek (non-consuming), show one, and the receive/delete replay needs."""
-
-    def __init__(
-        self,
-        sqs: Any,
-        queue_url: str,
-        *,
-        peek_visibility_seconds: int = 30,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        transfer_log: TransferLogReader | None = None,
-    ) -> None:
-        self._sqs = sqs
-        self.queue_url = queue_url
-        self._peek_visibility = peek_visibility_seconds
-        self._clock = clock
-        # Joins the reason of what SQS's own redrive moved (it sets no attributes) from the log.
-        self._transfer_log = transfer_log
-
-    def depth(self) -> QueueDepth:
-        return queue_depth(self._sqs, self.queue_url)
-
-    def arn(self) -> str:
-        arn: str = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        return arn
-
-    def peek(self, where: DeadLetterFilter | None = None, *, limit: int | None = None) -> PeekResult:
-        """The dead letters matching ``where``, oldest first; the queue is left as it was."""
-        where = where or DeadLetterFilter()
-        before = self.depth().visible
-        received: list[Received] = []
-        stopped_early = False
-        try:
-            while True:
-                batch = self.receive(self._peek_visibility)
-                if not batch:
-                    break
-                received.extend(batch)
-                if limit is not None and sum(where.matches(r.dead_letter) for r in received) >= limit:
-                    stopped_early = True
-                    break
-        finally:
-            self.release(r.receipt_handle for r in received)
-        # A message redelivered within one peek (its visibility ran out) is listed once.
-        unique = {r.dead_letter.message_id: r.dead_letter for r in received}
-        matching = sorted(
-            (
-                letter
-                for letter in (with_logged_reason(u, self._transfer_log) for u in unique.values())
-                if where.matches(letter)
-            ),
-            key=lambda d: d.dead_lettered_at,
-        )
-        hidden = 0 if stopped_early else max(0, before - len(unique))
-        return PeekResult(
-            dead_letters=matching[:limit] if limit is not None else matching,
-            scanned=len(unique),
-            hidden=hidden,
-        )
-
-    def show(self, message_id: str) -> DeadLetter | None:
-        for letter in self.peek().dead_letters:
-            if letter.message_id == message_id:
-                return letter
-        return None
-
-    # ------------------------------------------------------------------ for replay
-    def receive(self, visibility_seconds: int) -> list[Received]:
-        messages = self._sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=visibility_seconds,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        now = self._clock()
-        return [Received(parse_dead_letter(m, now), m["ReceiptHandle"]) for m in messages]
-
-    def release(self, receipt_handles: Iterable[str]) -> None:
-        """Makes received messages visible again at once (the peek's "put it back")."""
-        handles = list(receipt_handles)
-        for start in range(0, len(handles), 10):
-            chunk = handles[start : start + 10]
-            self._sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(chunk)
-                ],
-            )
-
-    def delete(self, receipt_handle: str) -> None:
-        self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
