@@ -49,3 +49,30 @@ def test_a_credit_note_of_an_invoice_before_the_cutover_is_not_enqueued_by_every
     assert first.enqueued == 1
     assert [i["orderReference"] for i in pipeline.invoices()] == [str(lost.invoice_number)]
     assert third.outcome == "complete" and third.enqueued == 0, (second, third)
+
+
+def test_a_deep_check_that_runs_out_of_time_reaches_the_tenants_it_left_out_next_run(pipeline):
+    """The daily deep check stops when its Lambda's time runs low; the tenants it did not reach must go
+    first the next day, or with more tenants than one run can check the same ones are never checked."""
+    from momentsync.aws.sweep_store import SweepStore
+    from momentsync.aws.sync_state import DynamoSyncState
+    from momentsync.reconcile.deep_check import DeepCheck, DeepCheckRun
+
+    table = pipeline.stack.aws.resource("dynamodb").Table(pipeline.stack.environment["SYNC_STATE_TABLE"])
+    base = pipeline.tenant()
+    tenants = [base.model_copy(update={"tenant_id": f"{base.tenant_id}-{n}"}) for n in range(3)]
+
+    class NoBooks:  # nothing is linked for these tenants: the books are never read
+        remote_calls = 0
+
+    run = DeepCheckRun(
+        check=DeepCheck(sync_state=DynamoSyncState(table), sweeps=SweepStore(table)),
+        open_target=lambda tenant: NoBooks(),
+    )
+    checked: list[list[str]] = []
+    for _day in range(3):
+        left = iter([300.0])  # time for one tenant per run, then the Lambda is about to time out
+        run.run(tenants, lambda: next(left, 0.0))
+        checked.append([r.tenant_id for r in run.results])
+
+    assert sorted(sum(checked, [])) == sorted(t.tenant_id for t in tenants), checked
