@@ -12,6 +12,7 @@ from decimal import Decimal
 from emulators.moment.fixtures import make_line
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TransferSettings
+from tests.integration.test_backfill import cli as cli  # noqa: F401 - the CLI fixture
 from tests.integration.test_reconcile import sweep
 
 CUTOVER = date(2025, 3, 1)
@@ -76,3 +77,32 @@ def test_a_deep_check_that_runs_out_of_time_reaches_the_tenants_it_left_out_next
         checked.append([r.tenant_id for r in run.results])
 
     assert sorted(sum(checked, [])) == sorted(t.tenant_id for t in tenants), checked
+
+
+def test_a_state_incomplete_given_while_a_backfill_runs_is_not_undone_by_that_backfill(
+    pipeline, cli, monkeypatch
+):
+    """Two operators: one runs a backfill (minutes on a big tenant); meanwhile the other learns Moment's
+    own Fiken integration was switched on again and says `--state-incomplete`. The backfill read the
+    books before that; the epoch it sets at its end must not bring back the proof the reset took."""
+    from momentsync.operations import backfill as operations
+    from tests.integration.test_state_epoch import epochs
+
+    customer = pipeline.driver.create_customer(name="To Operatører AS", customer_number="101502")
+    pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=date(2025, 3, 3))
+    pipeline.settle()
+    cli.json("backfill", pipeline.tenant_id)  # an epoch from an earlier backfill
+    assert epochs(pipeline).get(pipeline.tenant_id) is not None
+    planned = operations.plan_backfill
+
+    def plan_then_the_other_operator_resets(*args, **kwargs):
+        plan = planned(*args, **kwargs)
+        assert epochs(pipeline).forget(pipeline.tenant_id)  # `tenants settings --state-incomplete`
+        return plan
+
+    monkeypatch.setattr(operations, "plan_backfill", plan_then_the_other_operator_resets)
+    data = cli.json("backfill", pipeline.tenant_id)
+
+    assert data["state_epoch"] is None
+    assert epochs(pipeline).get(pipeline.tenant_id) is None
+    assert not epochs(pipeline).proves_never_sent(pipeline.tenant(), 10**12)
