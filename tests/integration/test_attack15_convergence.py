@@ -106,3 +106,29 @@ def test_a_state_incomplete_given_while_a_backfill_runs_is_not_undone_by_that_ba
     assert data["state_epoch"] is None
     assert epochs(pipeline).get(pipeline.tenant_id) is None
     assert not epochs(pipeline).proves_never_sent(pipeline.tenant(), 10**12)
+
+
+def test_a_table_restored_while_a_backfill_runs_gets_no_epoch_from_that_backfill(pipeline, cli, monkeypatch):
+    """The backfill lists Moment (its floor) and the links of the table as it was; the table is restored
+    in place before the backfill ends (links written since the backup are gone, e.g. an invoice made after
+    the listing, above the floor). An epoch set on the restored table would let that invoice be created
+    again without a lookup: the backfill must not set it on a table other than the one it read."""
+    from momentsync.operations import backfill as operations
+    from tests.integration.test_state_epoch import epochs
+
+    client = pipeline.stack.aws.client("dynamodb")  # type: ignore[union-attr]
+    name = pipeline._table("SYNC_STATE_TABLE").name
+    backup = client.create_backup(TableName=name, BackupName="nightly")["BackupDetails"]["BackupArn"]
+    planned = operations.plan_backfill
+
+    def plan_then_the_table_is_restored(*args, **kwargs):
+        plan = planned(*args, **kwargs)
+        client.delete_table(TableName=name)
+        client.restore_table_from_backup(TargetTableName=name, BackupArn=backup)
+        return plan
+
+    monkeypatch.setattr(operations, "plan_backfill", plan_then_the_table_is_restored)
+    data = cli.json("backfill", pipeline.tenant_id, "--entities", "invoice")
+
+    assert data["state_epoch"] is None
+    assert not epochs(pipeline).proves_never_sent(pipeline.tenant(), 10**12)

@@ -19,7 +19,8 @@ _EPOCH_FIELDS = tuple(name for name in StateEpoch.model_fields if name != "tenan
 
 
 class EpochResetMeanwhile(Exception):
-    """The epoch was forgotten (``--state-incomplete``, a wipe) after the backfill that would set it began."""
+    """The epoch was forgotten (``--state-incomplete``) or the table restored after the backfill that would
+    set it began."""
 
 
 class DynamoStateEpochs:
@@ -82,9 +83,15 @@ class DynamoStateEpochs:
         invoice_id_floor: int,
         established_by: str,
         resets_seen: int | None = None,
+        table_generation_seen: str | None = None,
     ) -> StateEpoch:
-        """``resets_seen``: ``resets`` as read before what proves the epoch was read; refused
-        (``EpochResetMeanwhile``) when the epoch was forgotten since."""
+        """``resets_seen`` and ``table_generation_seen``: ``resets`` and ``table_generation`` as read
+        before what proves the epoch was read; refused (``EpochResetMeanwhile``) when the epoch was
+        forgotten since, or the table is another one now (restored in place: the links read are gone)."""
+        if table_generation_seen is not None:
+            self._generation = None  # read now, not from a minute ago
+            if self.table_generation() != table_generation_seen:
+                raise EpochResetMeanwhile(tenant.tenant_id)
         epoch = StateEpoch(
             tenant_id=tenant.tenant_id,
             since=since or utcnow(),
