@@ -132,3 +132,22 @@ def test_a_table_restored_while_a_backfill_runs_gets_no_epoch_from_that_backfill
 
     assert data["state_epoch"] is None
     assert not epochs(pipeline).proves_never_sent(pipeline.tenant(), 10**12)
+
+
+def test_a_backfill_run_again_gets_past_customers_the_tenant_does_not_transfer(pipeline, cli):
+    """The tenant transfers only active customers. Potential ones are skipped by the processor without a
+    link, so a backfill that plans them as "create" queues them again on every run, first, and with as
+    many of them as --max it never queues anything else."""
+    pipeline.update_tenant(transfer=TransferSettings(customer_states=["active"]))
+    for n in range(2):
+        pipeline.moment.create_customer(
+            pipeline.company, name=f"Mulig {n} AS", customer_number=f"10151{n}", customer_state="potential"
+        )
+    wanted = pipeline.moment.create_customer(pipeline.company, name="Aktiv AS", customer_number="101520")
+
+    for _run in range(3):
+        data = cli.json("backfill", pipeline.tenant_id, "--entities", "customer", "--max", "2")
+        pipeline.settle()
+
+    assert data["counts"]["customer"].get("create", 0) == 0, data["counts"]
+    assert [c["memberNumberString"] for c in pipeline.contacts()] == [wanted.customer_number]

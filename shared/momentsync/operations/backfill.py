@@ -23,6 +23,7 @@ from typing import Any
 
 from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.ports import AuditLog, EventQueue, NaturalKeyIndex, SyncStateStore
+from momentsync.sync.choices import filtered_out
 from momentsync.tenants import Tenant
 
 BACKFILL_EVENT = "BACKFILL"
@@ -110,6 +111,11 @@ def plan_backfill(
                 plan.records.append(PlannedRecord(entity_type, record.id, number, LINKED, link.remote_id))
                 claimed.add(str(link.remote_id))
                 continue
+            if entity_type != "invoice" and _not_wanted(tenant, entity_type, record):
+                # The processor skips it without a link: queued, it would be queued again on every
+                # run, first, and as many of them as --max would hold everything else back for good.
+                plan.records.append(PlannedRecord(entity_type, record.id, number, NOT_TRANSFERABLE))
+                continue
             candidates.append((record, number))
         keys = {record.id: target.natural_keys_of(entity_type, record) for record, _ in candidates}
         # A key two unlinked Moment records share (an organisation number) says nothing of whose the
@@ -185,6 +191,14 @@ class Backfill:
             },
         )
         return dict(sent)
+
+
+def _not_wanted(tenant: Tenant, entity_type: str, record: Any) -> bool:
+    """A customer or project the tenant's filters leave out, or a project Moment transfers only once it
+    has a start date (as the sweep leaves them out)."""
+    if entity_type == "project" and getattr(record, "start_date", None) is None:
+        return True
+    return filtered_out(tenant, entity_type, record) is not None
 
 
 def _number(entity_type: str, record: Any) -> str | None:
