@@ -151,3 +151,25 @@ def test_a_backfill_run_again_gets_past_customers_the_tenant_does_not_transfer(p
 
     assert data["counts"]["customer"].get("create", 0) == 0, data["counts"]
     assert [c["memberNumberString"] for c in pipeline.contacts()] == [wanted.customer_number]
+
+
+def test_a_backfill_run_again_gets_past_credit_notes_of_invoices_before_the_cutover(pipeline, cli):
+    """Like the sweep: a credit note of an invoice before the cutover that the books do not hold is never
+    transferred; planned as "create" it is queued again first on every run."""
+    pipeline.update_tenant(transfer=TransferSettings(cutover_date=CUTOVER))
+    customer = pipeline.driver.create_customer(name="Kreditt Backfill AS", customer_number="101530")
+    pipeline.settle()
+    old = pipeline.moment.create_invoice(
+        pipeline.company, customer=customer.id, lines=lines(), invoice_date=date(2025, 2, 3)
+    )
+    pipeline.moment.state.credit_invoice(pipeline.company, old.id, credit_date=date(2025, 3, 10))
+    lost = pipeline.moment.create_invoice(
+        pipeline.company, customer=customer.id, lines=lines(), invoice_date=date(2025, 3, 11)
+    )
+
+    for _run in range(2):
+        data = cli.json("backfill", pipeline.tenant_id, "--entities", "invoice", "--max", "1")
+        pipeline.settle()
+
+    assert data["counts"]["invoice"] == {"before cutover": 2, "linked": 1}, data["counts"]
+    assert [i["orderReference"] for i in pipeline.invoices()] == [str(lost.invoice_number)]
