@@ -173,3 +173,20 @@ def test_a_backfill_run_again_gets_past_credit_notes_of_invoices_before_the_cuto
 
     assert data["counts"]["invoice"] == {"before cutover": 2, "linked": 1}, data["counts"]
     assert [i["orderReference"] for i in pipeline.invoices()] == [str(lost.invoice_number)]
+
+
+def test_a_tenant_that_moved_to_sale_mode_has_no_drift_for_its_invoices_of_before(pipeline):
+    """`tenants settings --invoice-mode sale`: the invoices booked before stay Fiken invoices, linked as
+    such. The deep check reads only the sales then, and reported every one of them missing each day."""
+    from momentsync.tenants import InvoiceMode, MappingSettings
+    from tests.integration.test_deep_check import deep_check
+
+    customer = pipeline.driver.create_customer(name="Modusbytte AS", customer_number="101540")
+    invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=date(2025, 3, 3))
+    pipeline.settle()
+    assert pipeline.last("invoice", invoice.id).outcome is Outcome.SYNCED
+    pipeline.update_tenant(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+
+    record = deep_check(pipeline).check_tenant(pipeline.tenant())
+    assert record.deep_checked == 2  # the contact and the invoice
+    assert record.drift_count == 0, record.drift
