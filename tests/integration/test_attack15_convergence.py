@@ -190,3 +190,27 @@ def test_a_tenant_that_moved_to_sale_mode_has_no_drift_for_its_invoices_of_befor
     record = deep_check(pipeline).check_tenant(pipeline.tenant())
     assert record.deep_checked == 2  # the contact and the invoice
     assert record.drift_count == 0, record.drift
+
+
+def test_sync_state_lost_after_a_move_to_sale_mode_books_no_sale_for_an_invoice_already_booked(pipeline):
+    """Booked as a Fiken invoice, then the tenant moved to `--invoice-mode sale`, then the sync state is
+    lost (a restore, a re-add) and the webhooks come again: the lookup must find the invoice of before,
+    not only sales, or the one Moment invoice becomes a Fiken invoice and a sale."""
+    from momentsync.tenants import InvoiceMode, MappingSettings
+    from tests.integration.test_exactly_once_without_state import (
+        send_the_same_three_again,
+        three_records,
+        wipe_sync_state,
+    )
+
+    customer, project, invoice = three_records(pipeline, customer_number="101550")
+    pipeline.settle()
+    assert len(pipeline.invoices()) == 1
+    pipeline.update_tenant(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))
+    wipe_sync_state(pipeline)
+
+    send_the_same_three_again(pipeline, customer, project, invoice)
+
+    assert len(pipeline.invoices()) == 1
+    assert pipeline.fiken.sales(pipeline.slug) == []
+    assert pipeline.last("invoice", invoice.id).details.get("adopted") is True

@@ -267,7 +267,9 @@ class FikenConnector:
                 if not s.deleted and str(s.sale_number) == reference
             ]
             if not sales:
-                return None
+                # Booked as a Fiken invoice before the tenant moved to sale mode (our state of it lost):
+                # that document is this invoice's, never a second one beside it.
+                return self._find_as_invoice(reference, customer_id)
             self._remember(kind, sales[0].sale_id, _sale_totals(sales[0]))
             return RemoteRecord(str(sales[0].sale_id), sales[0].sale_number, {"kind": kind})
         if kind == KIND_CREDIT_NOTE:
@@ -284,6 +286,10 @@ class FikenConnector:
                         str(note.credit_note_id), _number(note.credit_note_number), {"kind": kind}
                     )
             return None
+        return self._find_as_invoice(reference, customer_id)
+
+    def _find_as_invoice(self, reference: str, customer_id: int | None) -> RemoteRecord | None:
+        kind = KIND_INVOICE
         for found in self.client.find_invoices(order_reference=reference):
             if found.order_reference != reference:
                 continue  # not our key: see the sales above
