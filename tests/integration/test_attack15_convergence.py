@@ -73,7 +73,7 @@ def test_a_deep_check_that_runs_out_of_time_reaches_the_tenants_it_left_out_next
     checked: list[list[str]] = []
     for _day in range(3):
         left = iter([300.0])  # time for one tenant per run, then the Lambda is about to time out
-        run.run(tenants, lambda: next(left, 0.0))
+        run.run(tenants, lambda left=left: next(left, 0.0))
         checked.append([r.tenant_id for r in run.results])
 
     assert sorted(sum(checked, [])) == sorted(t.tenant_id for t in tenants), checked
@@ -182,7 +182,9 @@ def test_a_tenant_that_moved_to_sale_mode_has_no_drift_for_its_invoices_of_befor
     from tests.integration.test_deep_check import deep_check
 
     customer = pipeline.driver.create_customer(name="Modusbytte AS", customer_number="101540")
-    invoice = pipeline.driver.finalize_invoice(customer=customer.id, lines=lines(), invoice_date=date(2025, 3, 3))
+    invoice = pipeline.driver.finalize_invoice(
+        customer=customer.id, lines=lines(), invoice_date=date(2025, 3, 3)
+    )
     pipeline.settle()
     assert pipeline.last("invoice", invoice.id).outcome is Outcome.SYNCED
     pipeline.update_tenant(mapping=MappingSettings(invoice_mode=InvoiceMode.SALE))

@@ -301,9 +301,9 @@ def test_sparebank1_invoices_before_the_cutover_date_are_left_out(pipeline, cli)
 
 
 def test_sparebank1_backfill_plan_waits_out_the_platforms_rate_limit(pipeline, cli, monkeypatch):
-    """No rate limit is published for the platform (docs/reference/sparebank1.md §3.5); if it answers 429, the plan's
-    reads go through the tenant's own client, which waits (Retry-After) and repeats the read: the plan
-    is the same, only slower; nothing fails and nothing is read twice for good."""
+    """No rate limit is published for the platform (docs/reference/sparebank1.md §3.5); if it answers
+    429, the plan's reads go through the tenant's own client, which waits (Retry-After) and repeats the
+    read: the plan is the same, only slower; nothing fails and nothing is read twice for good."""
     books_with_records_made_elsewhere(pipeline)
     only_in_moment(pipeline)
     expected = cli.json("backfill", pipeline.tenant_id, "--dry-run")["counts"]
