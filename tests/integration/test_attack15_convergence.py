@@ -216,3 +216,25 @@ def test_sync_state_lost_after_a_move_to_sale_mode_books_no_sale_for_an_invoice_
     assert len(pipeline.invoices()) == 1
     assert pipeline.fiken.sales(pipeline.slug) == []
     assert pipeline.last("invoice", invoice.id).details.get("adopted") is True
+
+
+def test_a_backfill_does_not_queue_a_data_type_the_tenant_does_not_transfer(pipeline, cli):
+    """`--data-types invoice`: every customer event is skipped without a link, so a backfill that queued
+    the customers would queue them again first on every run and never reach the invoices."""
+    pipeline.update_tenant(transfer=TransferSettings(data_types=["invoice"]))
+    customers = [
+        pipeline.moment.create_customer(
+            pipeline.company, name=f"Bare Faktura {n} AS", customer_number=f"10156{n}"
+        )
+        for n in range(2)
+    ]
+    invoice = pipeline.moment.create_invoice(
+        pipeline.company, customer=customers[0].id, lines=lines(), invoice_date=date(2025, 3, 3)
+    )
+
+    for _run in range(2):
+        data = cli.json("backfill", pipeline.tenant_id, "--max", "2")
+        pipeline.settle()
+
+    assert "create" not in data["counts"]["customer"], data["counts"]
+    assert [i["orderReference"] for i in pipeline.invoices()] == [str(invoice.invoice_number)]

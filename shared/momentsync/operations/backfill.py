@@ -23,7 +23,7 @@ from typing import Any
 
 from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.ports import AuditLog, EventQueue, NaturalKeyIndex, SyncStateStore
-from momentsync.sync.choices import filtered_out
+from momentsync.sync.choices import filtered_out, not_transferred
 from momentsync.tenants import Tenant
 
 BACKFILL_EVENT = "BACKFILL"
@@ -90,7 +90,9 @@ def plan_backfill(
         "invoice": moment.list_invoices,
     }
     for entity_type in ENTITY_TYPES:
-        if entity_type not in entities:
+        if entity_type not in entities or not_transferred(tenant, entity_type):
+            # A type the tenant does not transfer is skipped without a link: queued, it would be queued
+            # again first on every run (its records come along with the invoices that need them).
             continue
         index = target.natural_keys(entity_type)
         candidates: list[tuple[Any, str | None]] = []
