@@ -238,3 +238,27 @@ def test_a_backfill_does_not_queue_a_data_type_the_tenant_does_not_transfer(pipe
 
     assert "create" not in data["counts"]["customer"], data["counts"]
     assert [i["orderReference"] for i in pipeline.invoices()] == [str(invoice.invoice_number)]
+
+
+def test_a_backfill_run_again_gets_past_invoices_with_only_zero_lines(pipeline, cli):
+    """The processor skips an invoice with only zero lines ("nothing to book"): the backfill must not
+    plan it as "create", or it is queued again first on every run."""
+    customer = pipeline.driver.create_customer(name="Null Linjer AS", customer_number="101570")
+    pipeline.settle()
+    for _n in range(2):
+        pipeline.moment.create_invoice(
+            pipeline.company,
+            customer=customer.id,
+            lines=[make_line("3000", 1, Decimal("0"), description="Gratis")],
+            invoice_date=date(2025, 3, 3),
+        )
+    wanted = pipeline.moment.create_invoice(
+        pipeline.company, customer=customer.id, lines=lines(), invoice_date=date(2025, 3, 4)
+    )
+
+    for _run in range(2):
+        data = cli.json("backfill", pipeline.tenant_id, "--entities", "invoice", "--max", "2")
+        pipeline.settle()
+
+    assert "create" not in data["counts"]["invoice"], data["counts"]
+    assert [i["orderReference"] for i in pipeline.invoices()] == [str(wanted.invoice_number)]

@@ -24,6 +24,7 @@ from typing import Any
 from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.ports import AuditLog, EventQueue, NaturalKeyIndex, SyncStateStore
 from momentsync.sync.choices import filtered_out, not_transferred
+from momentsync.sync.invoices import nothing_to_book
 from momentsync.tenants import Tenant
 
 BACKFILL_EVENT = "BACKFILL"
@@ -115,7 +116,7 @@ def plan_backfill(
                     ):
                         left_out.add(record.id)
                     continue
-                if not record.transferable:
+                if not record.transferable or nothing_to_book(record):
                     plan.records.append(PlannedRecord(entity_type, record.id, number, NOT_TRANSFERABLE))
                     continue
             link = links.get(tenant.tenant_id, entity_type, record.id)

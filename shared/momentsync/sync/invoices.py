@@ -70,11 +70,7 @@ def sync_invoice(
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
     reason = invoice.not_transferable_reason  # raises MomentFieldMissing when it cannot tell
-    if (
-        reason is None
-        and invoice.lines
-        and all(li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines)
-    ):
+    if reason is None and nothing_to_book(invoice):
         # Nothing to book in any target; a human decides whether that invoice was meant.
         reason = f"invoice {invoice.invoice_number} has only zero lines: nothing to book"
     if reason is not None:
@@ -134,6 +130,13 @@ def sync_invoice(
     )
     return finish(
         session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted, proven_new=never_sent
+    )
+
+
+def nothing_to_book(invoice: Invoice) -> bool:
+    """Only zero lines: skipped by the processor, and so left out by a backfill and the sweep."""
+    return bool(invoice.lines) and all(
+        li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines
     )
 
 
