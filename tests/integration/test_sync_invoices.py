@@ -513,6 +513,7 @@ def test_sale_mode_books_a_sale_with_moments_number_kid_and_pdf(make_pipeline):
     assert calls == [
         "GET /",  # company facts: VAT registered?
         "GET /sales",  # the natural key (saleNumber) before any create
+        "GET /invoices",  # and as a Fiken invoice: booked so before a move to sale mode (attack 15)
         "POST /sales",
         "POST /sales/{id}/attachments",
         "GET /sales/{id}",  # totals read back

@@ -7,11 +7,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr
+
 from momentsync.clock import utcnow
 from momentsync.sync.state_epoch import STATE_EPOCH_KEY, StateEpoch, books_of
 from momentsync.tenants import Tenant
 
 GENERATION_MAX_AGE_SECONDS = 60.0
+RESETS = "resets"
+_EPOCH_FIELDS = tuple(name for name in StateEpoch.model_fields if name != "tenant_id")
+
+
+class EpochResetMeanwhile(Exception):
+    """The epoch was forgotten (``--state-incomplete``) or the table restored after the backfill that would
+    set it began."""
 
 
 class DynamoStateEpochs:
@@ -39,15 +48,26 @@ class DynamoStateEpochs:
             self._generation_read_at = now
         return self._generation
 
-    def get(self, tenant_id: str) -> StateEpoch | None:
-        item = self._table.get_item(
+    def _item(self, tenant_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._table.get_item(
             Key={"tenant_id": tenant_id, "record_key": STATE_EPOCH_KEY}, ConsistentRead=True
         ).get("Item")
+        return item
+
+    def get(self, tenant_id: str) -> StateEpoch | None:
+        item = self._item(tenant_id)
+        # An item without a floor is only the count of resets (``forget``): no epoch.
         return (
             StateEpoch.model_validate({**item, "invoice_id_floor": int(item["invoice_id_floor"])})
-            if item
+            if item and "invoice_id_floor" in item
             else None
         )
+
+    def resets(self, tenant_id: str) -> int:
+        """How often the tenant's epoch was forgotten: read before a backfill reads anything, so the
+        epoch it sets at its end is refused when someone said ``--state-incomplete`` meanwhile."""
+        item = self._item(tenant_id)
+        return int(item.get(RESETS, 0)) if item else 0
 
     def proves_never_sent(self, tenant: Tenant, moment_invoice_id: int) -> bool:
         epoch = self.get(tenant.tenant_id)
@@ -56,8 +76,22 @@ class DynamoStateEpochs:
         )
 
     def establish(
-        self, tenant: Tenant, *, since: datetime | None = None, invoice_id_floor: int, established_by: str
+        self,
+        tenant: Tenant,
+        *,
+        since: datetime | None = None,
+        invoice_id_floor: int,
+        established_by: str,
+        resets_seen: int | None = None,
+        table_generation_seen: str | None = None,
     ) -> StateEpoch:
+        """``resets_seen`` and ``table_generation_seen``: ``resets`` and ``table_generation`` as read
+        before what proves the epoch was read; refused (``EpochResetMeanwhile``) when the epoch was
+        forgotten since, or the table is another one now (restored in place: the links read are gone)."""
+        if table_generation_seen is not None:
+            self._generation = None  # read now, not from a minute ago
+            if self.table_generation() != table_generation_seen:
+                raise EpochResetMeanwhile(tenant.tenant_id)
         epoch = StateEpoch(
             tenant_id=tenant.tenant_id,
             since=since or utcnow(),
@@ -67,13 +101,26 @@ class DynamoStateEpochs:
             books=books_of(tenant),
             established_by=established_by,
         )
-        self._table.put_item(Item={**epoch.model_dump(mode="json"), "record_key": STATE_EPOCH_KEY})
+        item = {**epoch.model_dump(mode="json"), "record_key": STATE_EPOCH_KEY}
+        if resets_seen is None:
+            self._table.put_item(Item=item)
+            return epoch
+        condition = Attr(RESETS).not_exists() if resets_seen == 0 else Attr(RESETS).eq(resets_seen)
+        try:
+            self._table.put_item(Item={**item, RESETS: resets_seen}, ConditionExpression=condition)
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            raise EpochResetMeanwhile(tenant.tenant_id) from None
         return epoch
 
     def forget(self, tenant_id: str) -> bool:
         """Deletes the epoch; returns whether there was one. Anything that deletes a tenant's links
         calls this first: links gone while the epoch stays would let a known invoice be created again."""
-        old = self._table.delete_item(
-            Key={"tenant_id": tenant_id, "record_key": STATE_EPOCH_KEY}, ReturnValues="ALL_OLD"
+        # Not deleted: the item keeps a count of resets, so a backfill that began before this one
+        # cannot set its epoch afterwards (``establish(resets_seen=...)``).
+        old = self._table.update_item(
+            Key={"tenant_id": tenant_id, "record_key": STATE_EPOCH_KEY},
+            UpdateExpression=f"ADD {RESETS} :one REMOVE " + ", ".join(_EPOCH_FIELDS),
+            ExpressionAttributeValues={":one": 1},
+            ReturnValues="ALL_OLD",
         )
-        return bool(old.get("Attributes"))
+        return "invoice_id_floor" in old.get("Attributes", {})

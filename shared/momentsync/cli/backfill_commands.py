@@ -148,6 +148,9 @@ def backfill(
             )
         if not context.as_json:
             errors.print("reading the books' lists and Moment's records ...")
+        # Before anything is read: an epoch forgotten while this backfill runs stays forgotten.
+        epochs = context.state_epochs()
+        seen = (epochs.resets(tenant.tenant_id), epochs.table_generation())
         plan = operations.plan_backfill(
             tenant,
             moment=session.moment,
@@ -176,7 +179,7 @@ def backfill(
                 else {
                     "queued": _execute(context, tenant, plan, max_records),
                     "not_queued": max(0, len(plan.to_queue) - max_records),
-                    "state_epoch": _establish_epoch(context, tenant, plan),
+                    "state_epoch": _establish_epoch(context, tenant, plan, seen),
                 }
             )
         )
@@ -199,7 +202,7 @@ def backfill(
         return
     queued = _execute(context, tenant, plan, max_records)
     console.print(f"queued {sum(queued.values())} record(s): {queued}")
-    if epoch := _establish_epoch(context, tenant, plan):
+    if epoch := _establish_epoch(context, tenant, plan, seen):
         console.print(
             f"state complete since {epoch['since']}: Moment invoices above id {epoch['invoice_id_floor']} "
             "are created without a lookup by invoice number"
@@ -239,15 +242,33 @@ def _execute(context: Context, tenant: Tenant, plan: Any, max_records: int) -> d
             )
 
 
-def _establish_epoch(context: Context, tenant: Tenant, plan: Any) -> dict[str, Any] | None:
+def _establish_epoch(
+    context: Context, tenant: Tenant, plan: Any, seen: tuple[int, str]
+) -> dict[str, Any] | None:
     """After a backfill that listed every Moment invoice and the books' lists: from now on our state is
     complete for invoices newer than any it saw (momentsync.sync.state_epoch). Moment's own integration
     must be off by then: a tenant still running it is a second writer the epoch cannot see."""
     floor = plan.invoice_id_floor
     if floor is None:
         return None
+    from momentsync.aws.state_epochs import EpochResetMeanwhile
+
     epochs = context.state_epochs()
-    epoch = epochs.establish(tenant, since=plan.started_at, invoice_id_floor=floor, established_by="backfill")
+    try:
+        epoch = epochs.establish(
+            tenant,
+            since=plan.started_at,
+            invoice_id_floor=floor,
+            established_by="backfill",
+            resets_seen=seen[0],
+            table_generation_seen=seen[1],
+        )
+    except EpochResetMeanwhile:
+        errors.print(
+            "[yellow]state epoch not set: it was reset (--state-incomplete) or the sync-state table "
+            "restored while this backfill ran; run the backfill again[/yellow]"
+        )
+        return None
     record_action(
         context,
         "tenant.state_epoch",

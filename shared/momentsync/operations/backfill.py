@@ -23,6 +23,8 @@ from typing import Any
 
 from momentsync.envelope import ENTITY_TYPES, EntityType, QueueEnvelope
 from momentsync.ports import AuditLog, EventQueue, NaturalKeyIndex, SyncStateStore
+from momentsync.sync.choices import filtered_out, not_transferred
+from momentsync.sync.invoices import nothing_to_book
 from momentsync.tenants import Tenant
 
 BACKFILL_EVENT = "BACKFILL"
@@ -89,26 +91,46 @@ def plan_backfill(
         "invoice": moment.list_invoices,
     }
     for entity_type in ENTITY_TYPES:
-        if entity_type not in entities:
+        if entity_type not in entities or not_transferred(tenant, entity_type):
+            # A type the tenant does not transfer is skipped without a link: queued, it would be queued
+            # again first on every run (its records come along with the invoices that need them).
             continue
         index = target.natural_keys(entity_type)
         candidates: list[tuple[Any, str | None]] = []
         # What is linked already is nobody else's to adopt (two Moment customers sharing an organisation
         # number must not become one contact), nor what an earlier record of this plan adopts.
         claimed: set[str] = set()
+        # Invoices before the cutover that the books do not hold: a credit note of one is not transferred
+        # either (the processor skips it), so it is not queued (listed by id: originals come first).
+        left_out: set[int] = set()
         for record in listings[entity_type]():
             number = _number(entity_type, record)
             if entity_type == "invoice":
                 if since and record.invoice_date and record.invoice_date < since:
                     plan.records.append(PlannedRecord(entity_type, record.id, number, BEFORE_CUTOVER))
+                    cutover = tenant.transfer.cutover_date  # what the processor goes by, not --since
+                    if (
+                        cutover
+                        and record.invoice_date < cutover
+                        and not any(k in index for k in target.natural_keys_of(entity_type, record))
+                    ):
+                        left_out.add(record.id)
                     continue
-                if not record.transferable:
+                if not record.transferable or nothing_to_book(record):
                     plan.records.append(PlannedRecord(entity_type, record.id, number, NOT_TRANSFERABLE))
                     continue
             link = links.get(tenant.tenant_id, entity_type, record.id)
             if link is not None and link.remote_id:
                 plan.records.append(PlannedRecord(entity_type, record.id, number, LINKED, link.remote_id))
                 claimed.add(str(link.remote_id))
+                continue
+            if entity_type == "invoice" and _credits_one_of(record, left_out):
+                plan.records.append(PlannedRecord(entity_type, record.id, number, BEFORE_CUTOVER))
+                continue
+            if entity_type != "invoice" and _not_wanted(tenant, entity_type, record):
+                # The processor skips it without a link: queued, it would be queued again on every
+                # run, first, and as many of them as --max would hold everything else back for good.
+                plan.records.append(PlannedRecord(entity_type, record.id, number, NOT_TRANSFERABLE))
                 continue
             candidates.append((record, number))
         keys = {record.id: target.natural_keys_of(entity_type, record) for record, _ in candidates}
@@ -185,6 +207,21 @@ class Backfill:
             },
         )
         return dict(sent)
+
+
+def _credits_one_of(invoice: Any, originals: set[int]) -> bool:
+    try:
+        return bool(invoice.is_credit_note) and invoice.credited_invoice_id in originals
+    except Exception:  # noqa: BLE001 - a field Moment did not send: the processor says why
+        return False
+
+
+def _not_wanted(tenant: Tenant, entity_type: str, record: Any) -> bool:
+    """A customer or project the tenant's filters leave out, or a project Moment transfers only once it
+    has a start date (as the sweep leaves them out)."""
+    if entity_type == "project" and getattr(record, "start_date", None) is None:
+        return True
+    return filtered_out(tenant, entity_type, record) is not None
 
 
 def _number(entity_type: str, record: Any) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 from momentsync.envelope import ENTITY_TYPES
 from momentsync.ports import DriftAlerts, LinkListing, SweepStore, TargetSide, TransferLog
 from momentsync.reconcile.sweep import SweepRecord
-from momentsync.sync.sync_state import SyncLink
+from momentsync.sync.sync_state import SyncLink, as_utc
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from momentsync.tenants import Tenant
 
@@ -167,9 +167,9 @@ class DeepCheckRun:
     ) -> dict[str, Any]:
         self.results = []
         not_reached = 0
-        for tenant in tenants:
+        for tenant in self._longest_unchecked_first(tenants):
             if time_left() < budget_per_tenant:
-                not_reached += 1  # checked next run
+                not_reached += 1  # checked first next run
                 continue
             self.results.append(self.check_tenant(tenant))
         counts, samples = summarise(self.results)
@@ -183,6 +183,18 @@ class DeepCheckRun:
             "drift": sum(r.drift_count for r in self.results),
             "target_reads": sum(r.deep_check_reads for r in self.results),
         }
+
+    def _longest_unchecked_first(self, tenants: Iterable[Tenant]) -> list[Tenant]:
+        """Never checked first, then the oldest check (as the sweep orders its tenants): a run that ends
+        early leaves its tail to go first next run, instead of the same tenants never being checked."""
+        never = datetime.min.replace(tzinfo=UTC)
+
+        def last_checked(tenant: Tenant) -> datetime:
+            record = self.check.sweeps.get(tenant.tenant_id)
+            checked = record.deep_checked_at if record else None
+            return as_utc(checked) if checked else never
+
+        return sorted(tenants, key=last_checked)  # stable: the given order among equals
 
     def check_tenant(self, tenant: Tenant) -> SweepRecord:
         if not tenant.processing_enabled:

@@ -70,27 +70,11 @@ def sync_invoice(
     except MomentRecordNotFound:
         return record_deleted(session, link or session.new_link(ENTITY, invoice_id))
     reason = invoice.not_transferable_reason  # raises MomentFieldMissing when it cannot tell
-    if (
-        reason is None
-        and invoice.lines
-        and all(li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines)
-    ):
+    if reason is None and nothing_to_book(invoice):
         # Nothing to book in any target; a human decides whether that invoice was meant.
         reason = f"invoice {invoice.invoice_number} has only zero lines: nothing to book"
     if reason is not None:
-        if not (link and link.remote_id):
-            # Visible and countable in `momentsync status` (by outcome), not only in the transfer log.
-            link = link or session.new_link(ENTITY, invoice_id)
-            session.state.save(
-                link.model_copy(
-                    update={
-                        "last_outcome": Outcome.SKIPPED.value,
-                        "details": {**link.details, "skipped": reason},
-                        "source_modified_at": None,
-                    }
-                )
-            )
-        return SyncResult(Outcome.SKIPPED, reason=reason)
+        return _skipped(session, link, invoice_id, reason)
     # The cutover holds for every invoice, also an original a credit note would bring along.
     if not (link and link.remote_id) and (reason := filtered_out(session.tenant, ENTITY, invoice)):
         if credited:
@@ -105,7 +89,9 @@ def sync_invoice(
     try:
         parties = resolve_parties(session, invoice, crediting)
     except CreditedBeforeCutover as exc:
-        return SyncResult(Outcome.SKIPPED, reason=str(exc))
+        # Recorded like any skip: without a link the sweep sees it "missing" and enqueues it again every
+        # time, and enough of them fill its cap so that it never reaches anything else.
+        return _skipped(session, link, invoice_id, str(exc))
     content = session.connector.invoice_content(invoice, parties)
     due_date = content.due_date
     digest = content_hash(content.fields)
@@ -145,6 +131,30 @@ def sync_invoice(
     return finish(
         session, invoice, link, remote, calls, adopted=adopted, created_now=not adopted, proven_new=never_sent
     )
+
+
+def nothing_to_book(invoice: Invoice) -> bool:
+    """Only zero lines: skipped by the processor, and so left out by a backfill and the sweep."""
+    return bool(invoice.lines) and all(
+        li.amount_excl_vat_ore == 0 and li.vat_amount_ore == 0 for li in invoice.lines
+    )
+
+
+def _skipped(session: TenantSession, link: SyncLink | None, invoice_id: int, reason: str) -> SyncResult:
+    """Skipped for good (until Moment changes it): recorded on the sync state unless it is in the books,
+    so `momentsync status` counts it and the sweep does not take it for a lost webhook."""
+    if not (link and link.remote_id):
+        link = link or session.new_link(ENTITY, invoice_id)
+        session.state.save(
+            link.model_copy(
+                update={
+                    "last_outcome": Outcome.SKIPPED.value,
+                    "details": {**link.details, "skipped": reason},
+                    "source_modified_at": None,
+                }
+            )
+        )
+    return SyncResult(Outcome.SKIPPED, reason=reason)
 
 
 def resolve_parties(

@@ -115,21 +115,35 @@ class FikenConnector:
             }
         if entity_type == "project":
             return {str(p.project_id): {"number": p.number} for p in self.client.find_projects()}
-        if self.tenant.mapping.invoice_mode is InvoiceMode.SALE:
+        # The kinds the links name (a tenant that changed --invoice-mode keeps its documents of before,
+        # linked as what they are); without links, the tenant's current mode.
+        sale_mode = self.tenant.mapping.invoice_mode is InvoiceMode.SALE
+        kinds = (
+            {self.target_key(entity_type, link).split(":", 1)[0] for link in links}
+            if links
+            else ({KIND_SALE} if sale_mode else {KIND_INVOICE, KIND_CREDIT_NOTE})
+        )
+        records: dict[str, dict[str, Any]] = {}
+        if KIND_SALE in kinds:
             # A deleted sale is as good as missing: the books no longer show it.
-            return {
-                f"{KIND_SALE}:{s.sale_id}": {"number": s.sale_number, "gross": _sale_totals(s).gross}
-                for s in self.client.find_sales()
-                if not s.deleted
-            }
-        records = {
-            f"{KIND_INVOICE}:{i.invoice_id}": {
-                "number": _number(i.invoice_number),
-                "gross": _invoice_totals(i).gross,
-            }
-            for i in self.client.find_invoices()
-        }
-        for note in self.client.find_credit_notes():
+            records.update(
+                {
+                    f"{KIND_SALE}:{s.sale_id}": {"number": s.sale_number, "gross": _sale_totals(s).gross}
+                    for s in self.client.find_sales()
+                    if not s.deleted
+                }
+            )
+        if kinds & {KIND_INVOICE, KIND_CREDIT_NOTE}:  # read together, as they were always
+            records.update(
+                {
+                    f"{KIND_INVOICE}:{i.invoice_id}": {
+                        "number": _number(i.invoice_number),
+                        "gross": _invoice_totals(i).gross,
+                    }
+                    for i in self.client.find_invoices()
+                }
+            )
+        for note in self.client.find_credit_notes() if kinds & {KIND_INVOICE, KIND_CREDIT_NOTE} else ():
             records[f"{KIND_CREDIT_NOTE}:{note.credit_note_id}"] = {
                 "number": _number(note.credit_note_number),
                 "gross": _credit_note_totals(note).gross,
@@ -253,7 +267,9 @@ class FikenConnector:
                 if not s.deleted and str(s.sale_number) == reference
             ]
             if not sales:
-                return None
+                # Booked as a Fiken invoice before the tenant moved to sale mode (our state of it lost):
+                # that document is this invoice's, never a second one beside it.
+                return self._find_as_invoice(reference, customer_id)
             self._remember(kind, sales[0].sale_id, _sale_totals(sales[0]))
             return RemoteRecord(str(sales[0].sale_id), sales[0].sale_number, {"kind": kind})
         if kind == KIND_CREDIT_NOTE:
@@ -270,6 +286,10 @@ class FikenConnector:
                         str(note.credit_note_id), _number(note.credit_note_number), {"kind": kind}
                     )
             return None
+        return self._find_as_invoice(reference, customer_id)
+
+    def _find_as_invoice(self, reference: str, customer_id: int | None) -> RemoteRecord | None:
+        kind = KIND_INVOICE
         for found in self.client.find_invoices(order_reference=reference):
             if found.order_reference != reference:
                 continue  # not our key: see the sales above
