@@ -67,6 +67,16 @@ class World:
         token, _ = self.tokens.issue(OneTimeTokenKind.CONNECT_LINK, tenant_id, timedelta(hours=72), data)
         return token
 
+    def disconnect(self):
+        return disconnect_tenant(
+            tenant_id="acme",
+            tenants=self.tenants,
+            credentials=self.credentials,
+            oauth=self.oauth,
+            leases=self.leases,
+            clock=lambda: self.now,
+        )
+
     def connect(self, link: str | None = None):
         redirect = self.flow.start("acme", link or self.link(), redirect_uri=CALLBACK)
         state = redirect.url.split("state=")[1].split("&")[0]
@@ -265,14 +275,7 @@ def test_disconnect_revokes_the_grant_keeps_the_moment_key_and_disables_the_tena
     world = World(OURS)
     world.connect()
 
-    result = disconnect_tenant(
-        tenant_id="acme",
-        tenants=world.tenants,
-        credentials=world.credentials,
-        oauth=world.oauth,
-        leases=world.leases,
-        clock=lambda: world.now,
-    )
+    result = world.disconnect()
 
     assert result.revoked is True and world.oauth.revoked == ["grant-1"]
     assert world.stored().fiken is None and world.stored().moment_api_key.get_secret_value() == "moment-key"
@@ -284,13 +287,6 @@ def test_disconnect_with_an_expired_access_token_refreshes_first_to_revoke():
     world.connect()
     world.now += timedelta(days=2)  # the access token (86157 s) has run out
 
-    result = disconnect_tenant(
-        tenant_id="acme",
-        tenants=world.tenants,
-        credentials=world.credentials,
-        oauth=world.oauth,
-        leases=world.leases,
-        clock=lambda: world.now,
-    )
+    result = world.disconnect()
 
     assert result.revoked is True and world.oauth.revoked == ["grant-1"]

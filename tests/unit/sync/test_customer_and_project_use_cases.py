@@ -23,16 +23,6 @@ def moment() -> InMemoryMoment:
     return InMemoryMoment()
 
 
-@pytest.fixture
-def books() -> InMemoryBooks:
-    return InMemoryBooks()
-
-
-@pytest.fixture
-def state() -> InMemorySyncState:
-    return InMemorySyncState()
-
-
 def test_a_new_customer_is_created_once_and_linked(moment, books, state):
     moment.add(customer(7))
 

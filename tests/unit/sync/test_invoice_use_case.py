@@ -13,7 +13,7 @@ from momentsync.moment.models import InvoiceRef
 from momentsync.sync.invoices import sync_invoice
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TransferSettings
-from tests.fakes import InMemoryBooks, InMemoryMoment, InMemorySyncState
+from tests.fakes import InMemoryMoment, InMemorySyncState
 from tests.fakes.records import NOW, credit_note, customer, invoice, project, project_ref, session
 
 
@@ -22,16 +22,6 @@ def moment() -> InMemoryMoment:
     fake = InMemoryMoment()
     fake.add(customer(7), project(3, 7))
     return fake
-
-
-@pytest.fixture
-def books() -> InMemoryBooks:
-    return InMemoryBooks()
-
-
-@pytest.fixture
-def state() -> InMemorySyncState:
-    return InMemorySyncState()
 
 
 def link(state: InMemorySyncState, moment_id: int, entity_type: str = "invoice"):
