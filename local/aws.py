@@ -120,17 +120,24 @@ def fifo_group_order() -> None:
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
 
 
-def _serve_moto(connection: Any) -> None:
-    """A moto server process: sends its endpoint, serves until told to stop (or the stack is gone)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack's process decides when AWS stops
-    exit_with_parent()
+def _start_moto_server() -> tuple[ThreadedMotoServer, str]:
+    """moto's server on a free loopback port, with our SQS FIFO patches; returns it and its endpoint."""
     fifo_group_order()
     atomic_sqs()
+    # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    connection.send(f"http://{host}:{port}")
+    return server, f"http://{host}:{port}"
+
+
+def _serve_moto(connection: Any) -> None:
+    """A moto server process: sends its endpoint, serves until told to stop (or the stack is gone)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack's process decides when AWS stops
+    exit_with_parent()
+    server, endpoint = _start_moto_server()
+    connection.send(endpoint)
     with contextlib.suppress(EOFError):
         connection.recv()
     server.stop()
@@ -167,14 +174,7 @@ def start_embedded_aws(region: str, *, own_process: bool = False) -> EmbeddedAws
         server = MotoProcess()
         endpoint = server.endpoint_url
     else:
-        fifo_group_order()
-        atomic_sqs()
-        # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        server, endpoint = _start_moto_server()
     os.environ.update(_LOCAL_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ["AWS_DEFAULT_REGION"] = region
