@@ -208,7 +208,7 @@ def render(results: dict[str, Any]) -> str:
                 (
                     f"  gaps {kind.replace('_', ' ')}",
                     f"{gap['intervals']} x {gap['mean_ms']} ms",
-                    f"lost {gap['lost_s']} s",
+                    f"started {gap['lost_s']} s later than Fiken's rule allowed",
                 )
             )
         rows.append(
@@ -224,7 +224,7 @@ def render(results: dict[str, Any]) -> str:
             (
                 "in-flight slot busy",
                 f"{p1['slot_busy_fraction']}",
-                "goal >= 0.95 where one-in-flight binds (latency > 255 ms)",
+                "goal >= 0.95 where one-in-flight binds (latency > 1.02 s window / 4)",
             )
         )
     if p2 := results.get("part2_calls_per_kind"):
