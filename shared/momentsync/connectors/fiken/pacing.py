@@ -14,11 +14,11 @@ clients for the same tenant overlap.
 
 **Its limit: one execution environment.** The window lives in this process's memory. Lambda may run
 a tenant's next batch in another execution environment, whose pacer has no record of the starts the
-previous batch made there: the new batch may then start up to 4 requests within a second of the old
-batch's last 4 (8 in a second at worst), which Fiken "may slow" (the client retries a 429 with
-backoff). It can never put two requests in flight: SQS FIFO gives a message group (tenant) one batch
-in flight at a time. The fixed spacing had the same hop, smaller (one extra start, when the hop took
-under 215 ms). docs/fiken-rate-limit.md weighs it.
+previous batch made there: the new batch may then start 4 requests at once within a second of the
+old batch's last ones (up to 4 over the rule per such hop), which Fiken "may slow" (the emulator
+answers 429; the client backs off and retries). It can never put two requests in flight: SQS FIFO
+gives a message group (tenant) one batch in flight at a time. The fixed spacing had the same hop,
+smaller (one start over the rule per hop). docs/fiken-rate-limit.md weighs it, with measurements.
 
 Whether Fiken's rule applies per user, per token or per *app* is undocumented (docs/reference/fiken.md
 §8). With ``app_min_interval`` set (off by default), every request of every key also takes the one
