@@ -156,6 +156,10 @@ class MotoProcess:
         self._process.start()
         self.endpoint_url: str = self._connection.recv()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             self._connection.send("stop")
