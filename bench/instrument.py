@@ -449,7 +449,7 @@ class ThreadCpu:
     loses at most ``interval`` of its CPU; what no sample saw is reported as "unattributed".
     """
 
-    def __init__(self, kind: Any, interval: float = 0.5) -> None:
+    def __init__(self, kind: Any, interval: float = 1.0) -> None:
         self._kind = kind
         self._interval = interval
         self._first: dict[int, float] = {}

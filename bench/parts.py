@@ -560,14 +560,15 @@ def part4_many_tenants(
     order = ordering_report({s.tenant.tenant_id: s.accepted for s in scripts}, processed)
     # Cross-check from our own transfer log: one entry per processed event, in acceptance order.
     log_order_violations = log_entries = 0
+    transfer_logs = {script.tenant.tenant_id: env.transfer_log(script.tenant) for script in scripts}
     for script in scripts:
         position = {event: i for i, event in enumerate(script.accepted)}
-        logged = [position.get(e.event_id, -1) for e in env.transfer_log(script.tenant)]
+        logged = [position.get(e.event_id, -1) for e in transfer_logs[script.tenant.tenant_id]]
         log_entries += len(logged)
         log_order_violations += sum(1 for a, b in zip(logged, logged[1:], strict=False) if b < a)
     invocations = env.timer.since(timer_mark, "ProcessorFunction")
     webhook_calls = env.timer.since(timer_mark, "WebhookFunction")
-    outcomes = Counter(e.outcome.value for s in scripts for e in env.transfer_log(s.tenant))
+    outcomes = Counter(e.outcome.value for entries in transfer_logs.values() for e in entries)
     kinds: Counter = sum((s.kinds for s in scripts), Counter())
     return {
         "tenants": tenants,
@@ -631,7 +632,11 @@ class RigCpu:
 
         def kind(thread: threading.Thread) -> str:
             name = thread.name
-            for prefix, label in (("esm-", "pollers"), ("bench-sender", "senders"), ("bench-", "bench")):
+            for prefix, label in (
+                ("esm-", "pollers"),
+                ("bench-sender", "senders"),
+                ("bench-thread-cpu", "this measurement"),
+            ):
                 if name.startswith(prefix):
                     return label
             server = getattr(getattr(thread, "_target", None), "__self__", None)
