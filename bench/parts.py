@@ -666,7 +666,8 @@ class RigCpu:
     def stop(self, events: int) -> dict[str, Any]:
         stack_by_kind = self.threads.stop()
         # A worker replaced mid-run (crash) is missed; its invocations still count in "workers" below.
-        processes = {"stack": sum(stack_by_kind.values())}
+        # The sampler's own reading of /proc is the bench's, not the rig's: shown, not counted.
+        processes = {"stack": sum(v for k, v in stack_by_kind.items() if k != "this measurement")}
         for label, pids in self._others.items():
             now = {pid: proc_cpu_seconds(f"/proc/{pid}/stat") or self._before[pid] for pid in pids}
             processes[label] = sum(now[pid] - self._before[pid] for pid in pids)
