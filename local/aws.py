@@ -5,10 +5,16 @@ template.yaml (the properties as written, intrinsics resolved; a conditional one
 holds). The one deliberate difference is an optional shorter visibility timeout, so a failed event
 is retried in seconds rather than the deployed 20 minutes.
 
-moto's SQS is not safe across its server's threads: concurrent sends, receives, deletes and visibility
-changes can corrupt a FIFO queue's set of in-flight messages, after which receives return nothing
-for a message group while its messages sit visible (seen in a 10,000-event chaos run: 72 messages
-stranded). SQS performs each call atomically, so the embedded server does too (``atomic_sqs``).
+moto's backends are not safe across its server's threads, and AWS performs each call atomically, so
+the embedded server does too (``atomic_calls``):
+
+- SQS: concurrent sends, receives, deletes and visibility changes can corrupt a FIFO queue's set of
+  in-flight messages, after which receives return nothing for a message group while its messages sit
+  visible (seen in a 10,000-event chaos run: 72 messages stranded).
+- DynamoDB: a conditional write reads the item, parses and evaluates the condition, then writes, with
+  nothing held in between. Two lease puts that both read "no lease" both succeeded, and two Fiken
+  token refreshes ran at once (CI, about 1 run in 100 under load: docs/local-aws.md). DynamoDB
+  evaluates a condition and writes atomically, so every item read and write here holds the lock.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 
 import boto3
 from moto.core.utils import unix_time
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table as DynamoTable
 from moto.server import ThreadedMotoServer
 from moto.sqs.models import SQSBackend
@@ -65,7 +72,9 @@ class EmbeddedAws:
         self.server.stop()
 
 
-_SQS_LOCK = threading.RLock()
+# One lock for every call below, and for make run's snapshot (local/persistence.py): no message moves
+# and no item changes while another call, or the snapshot, looks at them.
+_AWS_LOCK = threading.RLock()
 # Every SQS call the functions, the poller and the CLI make; long polls are not used locally.
 _SQS_CALLS = (
     "send_message",
@@ -79,22 +88,40 @@ _SQS_CALLS = (
     "get_queue_attributes",
     "start_message_move_task",
 )
+# Every DynamoDB call that reads or writes items (batch and transaction calls reach the single-item
+# ones through the same reentrant lock).
+_DYNAMODB_CALLS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+    "execute_statement",
+    "execute_transaction",
+    "batch_execute_statement",
+)
 
 
-def atomic_sqs() -> None:
-    """Makes each of moto's SQS operations atomic (once per process; see the module docstring)."""
-    for name in _SQS_CALLS:
-        original = getattr(SQSBackend, name, None)
-        if original is None or getattr(original, "_momentsync_atomic", False):
-            continue
+def atomic_calls() -> None:
+    """Makes each of moto's SQS and DynamoDB calls atomic (once per process; see the module docstring)."""
+    for backend, names in ((SQSBackend, _SQS_CALLS), (DynamoDBBackend, _DYNAMODB_CALLS)):
+        for name in names:
+            original = getattr(backend, name, None)
+            if original is None or getattr(original, "_momentsync_atomic", False):
+                continue
 
-        def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _SQS_LOCK:
-                return __original(self, *args, **kwargs)
+            def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                with _AWS_LOCK:
+                    return __original(self, *args, **kwargs)
 
-        functools.update_wrapper(atomic, original)
-        atomic._momentsync_atomic = True  # type: ignore[attr-defined]
-        setattr(SQSBackend, name, atomic)
+            functools.update_wrapper(atomic, original)
+            atomic._momentsync_atomic = True  # type: ignore[attr-defined]
+            setattr(backend, name, atomic)
 
 
 def fifo_group_order() -> None:
@@ -199,7 +226,7 @@ def _query_one_partition() -> None:
 def _start_moto_server() -> tuple[ThreadedMotoServer, str]:
     """moto's server on a free loopback port, with our SQS FIFO patches; returns it and its endpoint."""
     fifo_group_order()
-    atomic_sqs()
+    atomic_calls()
     lighter_moto()
     # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
