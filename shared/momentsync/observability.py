@@ -22,7 +22,6 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "momentsync")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MomentSync")
 
 
-
 class ThreadSafeMetrics(Metrics):
     """The processor adds metrics from several threads at once (one per tenant of a batch): Powertools'
     metric set is a plain dict of lists, where two first adds of one name would lose a count."""
