@@ -354,11 +354,15 @@ def part3_webhook_latency(env: BenchEnv, *, requests: int) -> dict[str, Any]:
     }
 
 
+LAYERLESS_OPTIONAL_IMPORTS = ("trio", "click", "rich", "pygments")
+
+
 def part3_cold_imports(env: BenchEnv, *, runs: int) -> dict[str, Any]:
     """`import app` of each function in a fresh interpreter, function folder + shared/ on the path."""
-    # trio is in the dev virtualenv (selenium's) but not in the Lambda layer (shared/requirements.txt);
-    # httpcore imports it when present, so it is hidden here as the layer would not have it.
-    hidden = [m for m in ("trio",) if not _in_layer(m)]
+    # Packages of the dev virtualenv that the Lambda layer (shared/requirements.txt) lacks but a layer
+    # package imports when present: httpcore imports trio (selenium's); httpx imports its command line
+    # (click, rich, pygments: the CLI's and the dev tools'). Hidden here as the layer would not have them.
+    hidden = [m for m in LAYERLESS_OPTIONAL_IMPORTS if not _in_layer(m)]
     hide = f"import sys; sys.modules.update(dict.fromkeys({hidden!r})); "
     code = (
         f"{hide}import time; t = time.perf_counter(); "
