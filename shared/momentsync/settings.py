@@ -17,7 +17,8 @@ class _Settings(BaseModel):
     # A plain model over os.environ rather than pydantic-settings' BaseSettings: that package's import
     # (dotenv, argparse, its cloud sources: ~140 modules) was ~40 ms of every function's cold start,
     # for flat string, number and literal fields that pydantic itself parses from the variables.
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: a function validates only its own model; the others' schemas are never built.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
