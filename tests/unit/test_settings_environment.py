@@ -39,10 +39,13 @@ def test_a_missing_or_invalid_variable_fails_at_cold_start_naming_it(
     webhook_settings.cache_clear()
     with pytest.raises(ValidationError) as failure:
         webhook_settings()
-    assert {error["loc"][0] for error in failure.value.errors()} == {"tenants_table", "max_webhook_body_bytes"}
+    named = {error["loc"][0] for error in failure.value.errors()}
+    assert named == {"tenants_table", "max_webhook_body_bytes"}
     webhook_settings.cache_clear()
 
 
-def test_other_variables_of_the_environment_are_ignored(webhook_environment: None, monkeypatch: pytest.MonkeyPatch):
+def test_other_variables_of_the_environment_are_ignored(
+    webhook_environment: None, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv("PATH_TO_NOWHERE", "x")
     assert "path_to_nowhere" not in WebhookSettings.model_validate({}).model_dump()
