@@ -386,3 +386,34 @@ def deployed_logging(logger: Any) -> Iterator[_CountingStream]:
         logger.setLevel(old_level)
         if old_disabled is not None:
             os.environ["POWERTOOLS_METRICS_DISABLED"] = old_disabled
+
+
+# The pacer before issue 18's window: 0.255 s between a tenant's Fiken request starts, one in flight,
+# which is a window of 0.255 s holding one start.
+FIXED_SPACING_SECONDS = 0.255
+
+
+@contextmanager
+def fixed_fiken_spacing() -> Iterator[None]:
+    """Every Fiken pacer of this process paces as before issue 18 while inside (make bench's "before"
+    column); the in-process stack's processor runs here. Restored on the way out."""
+    from momentsync.connectors.fiken.pacing import RequestPacer
+
+    real_slot = RequestPacer.slot
+    changed: dict[int, tuple[Any, float, int]] = {}
+    lock = threading.Lock()
+
+    def slot(self: Any, key: str) -> Any:
+        with lock:
+            if id(self) not in changed:
+                changed[id(self)] = (self, self.window, self.max_starts)
+                self.window, self.max_starts = FIXED_SPACING_SECONDS, 1
+        return real_slot(self, key)
+
+    RequestPacer.slot = slot  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RequestPacer.slot = real_slot  # type: ignore[method-assign]
+        for pacer, window, max_starts in changed.values():
+            pacer.window, pacer.max_starts = window, max_starts

@@ -2,7 +2,7 @@
 
 What Fiken's behaviour demands (docs/reference/fiken.md):
 
-- One request in flight and ~4 per second per tenant: every request goes through a ``RequestPacer``.
+- One request in flight and 4 per second per tenant: every request goes through a ``RequestPacer``.
 - 429 carries no Retry-After: exponential backoff with full jitter. A 429 means "not executed", so
   every method retries it.
 - No idempotency keys: a POST that may have reached Fiken (5xx, timeout, dropped connection) is never
