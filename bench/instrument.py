@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import io
 import json
+import logging
 import math
 import os
 import threading
@@ -505,22 +506,31 @@ class _CountingStream(io.TextIOBase):
         return len(text)
 
 
+def _function_output(record: logging.LogRecord) -> bool:
+    return not record.name.startswith("momentsync.local")
+
+
 @contextmanager
 def deployed_logging(logger: Any) -> Iterator[_CountingStream]:
     """The deployed log level (INFO) and EMF metrics on, written to a byte counter, not the terminal.
 
     What CloudWatch Logs would ingest from the functions (Lambda's own START/END/REPORT lines aside).
+    The local stack's own lines (``momentsync.local.*``, e.g. the HTTP API stand-in's line per request)
+    share the functions' logger but are not function output: deployed, the HTTP API's access log is a log
+    group of its own (template.yaml, ~250 B per request), so they are left out of the count.
     """
     sink = _CountingStream()
     handler = logger.registered_handler
     old_stream, old_level = handler.stream, logger.log_level
     old_disabled = os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
     handler.setStream(sink)
+    handler.addFilter(_function_output)
     logger.setLevel("INFO")
     try:
         with redirect_stdout(sink):  # EMF metric blobs are printed to stdout
             yield sink
     finally:
+        handler.removeFilter(_function_output)
         handler.setStream(old_stream)
         logger.setLevel(old_level)
         if old_disabled is not None:

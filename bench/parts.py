@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -386,11 +388,40 @@ def part3_webhook_latency(env: BenchEnv, *, requests: int) -> dict[str, Any]:
     }
 
 
+LAYERLESS_OPTIONAL_IMPORTS = ("trio", "click", "rich", "pygments")
+
+
+def _built_layer() -> Path:
+    """The layer as `sam build` makes it (shared/Makefile: the package without the CLI, compiled to
+    unchecked-hash bytecode), with this interpreter standing in for the runtime's Python: shared/ itself
+    has no bytecode where PYTHONDONTWRITEBYTECODE is set, and Lambda would compile nothing it lacks."""
+    layer = Path(tempfile.mkdtemp(prefix="bench-layer-"))
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    subprocess.run(  # noqa: S603 - the layer's own build steps, fixed arguments
+        [
+            shutil.which("make") or "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT / "shared"),
+            "layer-package",
+            "layer-bytecode",
+            f"ARTIFACTS_DIR={layer}",
+            f"LAMBDA_PYTHON={sys.executable}",
+            f"LAMBDA_PYTHON_VERSION={version}",
+        ],
+        check=True,
+        capture_output=True,
+        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")},
+    )
+    return layer / "python"
+
+
 def part3_cold_imports(env: BenchEnv, *, runs: int) -> dict[str, Any]:
-    """`import app` of each function in a fresh interpreter, function folder + shared/ on the path."""
-    # trio is in the dev virtualenv (selenium's) but not in the Lambda layer (shared/requirements.txt);
-    # httpcore imports it when present, so it is hidden here as the layer would not have it.
-    hidden = [m for m in ("trio",) if not _in_layer(m)]
+    """`import app` of each function in a fresh interpreter, function folder + the built layer on the path."""
+    # Packages of the dev virtualenv that the Lambda layer (shared/requirements.txt) lacks but a layer
+    # package imports when present: httpcore imports trio (selenium's); httpx imports its command line
+    # (click, rich, pygments: the CLI's and the dev tools'). Hidden here as the layer would not have them.
+    hidden = [m for m in LAYERLESS_OPTIONAL_IMPORTS if not _in_layer(m)]
     hide = f"import sys; sys.modules.update(dict.fromkeys({hidden!r})); "
     code = (
         f"{hide}import time; t = time.perf_counter(); "
@@ -400,12 +431,13 @@ def part3_cold_imports(env: BenchEnv, *, runs: int) -> dict[str, Any]:
         "sys.stdout.write(f'{w!r} {hwm} {c!r}')"
     )
     results: dict[str, Any] = {}
+    layer = _built_layer()
     for function in sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").exists()):
         folder = ROOT / "functions" / function
         environment = {
             **os.environ,
             **env.stack.environment,
-            "PYTHONPATH": f"{folder}{os.pathsep}{ROOT / 'shared'}",
+            "PYTHONPATH": f"{folder}{os.pathsep}{layer}",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         environment.pop("PYTHONPROFILEIMPORTTIME", None)
@@ -442,11 +474,13 @@ def part3_cold_imports(env: BenchEnv, *, runs: int) -> dict[str, Any]:
             "process_cpu_median_ms": round(statistics.median(cpus) * 1000, 1),
             "heaviest_top_level_imports_ms": top,
         }
+    shutil.rmtree(layer.parent, ignore_errors=True)
     return {
         "runs": runs,
         "functions": results,
         "hidden_modules": hidden,
-        "note": "warm OS file cache; .pyc files as on this machine; tracing off (not in Lambda)",
+        "note": "warm OS file cache; momentsync from the built layer (shared/Makefile, unchecked-hash .pyc), "
+        "third-party .pyc files as installed on this machine; tracing off (not in Lambda)",
     }
 
 

@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.connect.flow import ConnectProblem, ConnectRefused
@@ -27,7 +26,7 @@ from momentsync.connect.pages import (
 from momentsync.errors import TransientError
 from momentsync.http_cookies import request_cookie
 from momentsync.observability import logger, metrics, tracer
-from momentsync.public_edge import EdgeGate, public_base_url, refusal
+from momentsync.public_edge import EdgeGate, public_base_url, read_edge_secret, refusal
 from momentsync.settings import connect_settings
 from momentsync.wiring.connect import build_connect_flow
 
@@ -36,7 +35,7 @@ BINDING_COOKIE = "momentsync_connect"
 
 settings = connect_settings()
 flow = build_connect_flow(settings)
-edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, get_secret)
+edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, read_edge_secret)
 app = APIGatewayHttpResolver()
 
 

@@ -9,13 +9,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.connect.links import OneTimeTokenRejected
 from momentsync.http_cookies import request_cookie
 from momentsync.observability import logger, metrics, tracer
-from momentsync.public_edge import EdgeGate, public_base_url, refusal
+from momentsync.public_edge import EdgeGate, public_base_url, read_edge_secret, refusal
 from momentsync.selfservice.pages import PAGE_HEADERS, open_page, refused_page, signed_out_page, tenant_page
 from momentsync.selfservice.service import PageRefused
 from momentsync.selfservice.sessions import PageSession
@@ -27,7 +26,7 @@ SESSION_COOKIE = "momentsync_page"
 
 settings = selfservice_settings()
 service = build_self_service(settings)
-edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, get_secret)
+edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, read_edge_secret)
 app = APIGatewayHttpResolver()
 
 

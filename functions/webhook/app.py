@@ -10,20 +10,19 @@ import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from momentsync.aws.queue import SqsEventQueue
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.ingest.accept import WebhookRequest, accept_webhook
 from momentsync.observability import logger, metrics, tracer
-from momentsync.public_edge import EdgeGate, refusal
+from momentsync.public_edge import EdgeGate, read_edge_secret, refusal
 from momentsync.settings import webhook_settings
 
 settings = webhook_settings()
 tenants = DynamoTenantRepository(boto3.resource("dynamodb").Table(settings.tenants_table))
 queue = SqsEventQueue(boto3.client("sqs"), settings.event_queue_url)
-edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, get_secret)
+edge = EdgeGate.from_secret(settings.edge_origin_secret_arn, read_edge_secret)
 app = APIGatewayHttpResolver()
 
 

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.logging.types import LogRecord
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "momentsync")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "MomentSync")
-
 
 
 class ThreadSafeMetrics(Metrics):
@@ -34,7 +35,27 @@ class ThreadSafeMetrics(Metrics):
             super().add_metric(*args, **kwargs)
 
 
-logger = Logger(service=SERVICE)
+class CompactFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines without what every line of a function's log group repeats: the log group
+    and Lambda's REPORT line already say the function, its ARN, memory size and our service name. Kept:
+    level, message, timestamp, the request id, our keys (tenant, event, entity, outcome, reason, remote
+    calls, duration), ``cold_start`` when true (absent means warm), and the code location on warnings
+    and errors. The transfer log in DynamoDB keeps the full record of each event."""
+
+    REPEATED = ("service", "function_name", "function_arn", "function_memory_size")
+
+    def serialize(self, log: LogRecord) -> str:
+        record = cast("dict[str, Any]", log)  # format() passes its dict of keys
+        for key in self.REPEATED:
+            record.pop(key, None)
+        if record.get("cold_start") is False:
+            del record["cold_start"]
+        if record.get("level") in ("DEBUG", "INFO"):
+            record.pop("location", None)
+        return super().serialize(record)
+
+
+logger = Logger(service=SERVICE, logger_formatter=CompactFormatter())
 metrics = ThreadSafeMetrics(namespace=NAMESPACE, service=SERVICE)
 
 

@@ -47,6 +47,14 @@ class EdgeGate:
         return cls(read_secret(secret_arn))
 
 
+def read_edge_secret(secret_arn: str) -> str:
+    """The edge secret from Secrets Manager, through Powertools (cached, 5 min)."""
+    # Imported here: Powertools' parameters package (some 50 modules) matters only when the edge is on.
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    return get_secret(secret_arn)
+
+
 def refusal() -> dict[str, Any]:
     """The answer to a request that skipped the edge: 403, the same whatever was sent, no detail."""
     return {

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSOR_ENV = {
     "AWS_DEFAULT_REGION": "eu-north-1",
@@ -26,25 +28,77 @@ PROCESSOR_ENV = {
 }
 
 
-def imported_after(code: str, **env: str) -> set[str]:
+# In the dev virtualenv, not in the Lambda layer (shared/requirements.txt), and imported by a layer
+# package when present (httpcore: trio; httpx: its command line). Hidden, as the layer lacks them.
+LAYERLESS = ("trio", "click", "rich", "pygments")
+HIDE = f"import sys; sys.modules.update(dict.fromkeys({LAYERLESS!r}))"
+
+# What a cold `import app` must not load, per function: modules of rare paths, of other functions, and
+# packages the layer no longer has. Each entry is a module name or a package prefix (name + ".").
+NEVER_AT_COLD_START = (
+    "aws_xray_sdk",  # tracing is off unless POWERTOOLS_TRACE_DISABLED is false in Lambda
+    "jwt",  # SpareBank 1's client assertion, at its first tenant
+    "cryptography",
+    "momentsync.connectors.sparebank1.connector",  # with its client and mapping, at its first tenant
+    "momentsync.connectors.sparebank1.client",
+    "momentsync.connectors.sparebank1.mapping",
+    "momentsync.cli",
+    "momentsync.operations",
+    "momentsync.reconcile",
+    "momentsync.selfservice",
+    "momentsync.connect",
+    "pydantic_settings",  # replaced by momentsync.settings' own environment reading
+    "dotenv",
+    "aws_lambda_powertools.utilities.parameters",  # only with the edge secret configured
+)
+NEVER_IN_THE_WEBHOOK = (
+    "httpx",  # the webhook calls no HTTP API
+    "httpcore",
+    "tenacity",
+    "momentsync.connectors",
+    "momentsync.sync",
+    "momentsync.wiring",
+    "aws_lambda_powertools.utilities.batch",
+)
+NEVER_IN_THE_PROCESSOR = ("aws_lambda_powertools.event_handler",)
+
+
+def imported_after(code: str, function: str = "processor", **env: str) -> set[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     environment |= PROCESSOR_ENV | env
-    environment["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions" / "processor"), str(ROOT / "shared")])
+    environment["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "shared")])
     out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed snippet
-        [sys.executable, "-c", f"{code}; import sys; print(' '.join(sorted(sys.modules)))"],
+        [sys.executable, "-c", f"{HIDE}; {code}; import sys; print(' '.join(sorted(sys.modules)))"],
         env=environment,
         capture_output=True,
         text=True,
         check=True,
-        cwd=ROOT / "functions" / "processor",
+        cwd=ROOT / "functions" / function,
     )
     return set(out.stdout.split())
 
 
-def test_the_processor_imports_neither_xray_nor_jwt_while_tracing_is_off():
-    modules = imported_after("import app")
+def loaded(modules: set[str], names: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if any(m == name or m.startswith(name + ".") for name in names)}
+
+
+@pytest.mark.parametrize(
+    ("function", "forbidden"),
+    [
+        ("webhook", NEVER_AT_COLD_START + NEVER_IN_THE_WEBHOOK),
+        ("processor", NEVER_AT_COLD_START + NEVER_IN_THE_PROCESSOR),
+    ],
+)
+def test_a_cold_import_app_loads_none_of_the_heavy_modules_it_does_not_need(function, forbidden):
+    modules = imported_after("import app", function)
     assert "app" in modules  # the import did run
-    assert not {m for m in modules if m.startswith(("aws_xray_sdk", "jwt", "cryptography"))}
+    assert loaded(modules, forbidden) == set()
+
+
+def test_the_check_sees_a_heavy_module_that_comes_back():
+    # The same check, with SpareBank 1's connector imported as it would be at module level.
+    modules = imported_after("import app; import momentsync.connectors.sparebank1.connector", "processor")
+    assert "momentsync.connectors.sparebank1.connector" in loaded(modules, NEVER_AT_COLD_START)
 
 
 def test_tracing_on_in_lambda_still_gets_powertools_tracer():

@@ -36,3 +36,16 @@ def test_shared_context_verifies_like_httpx_default() -> None:
     assert context.verify_mode == default.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname and default.check_hostname
     assert context.cert_store_stats()["x509_ca"] == default.cert_store_stats()["x509_ca"] > 0
+
+
+def test_the_once_per_process_clients_share_it_too() -> None:
+    # Fiken's OAuth client is built at the processor's cold start, the connect flow's at the connect
+    # function's: on the same context, the CA bundle is loaded once per process.
+    from momentsync.connect.flow import FikenCompanyDirectory
+    from momentsync.connectors.fiken.oauth import FikenOAuthClient
+
+    clients = [
+        FikenOAuthClient("https://fiken.no", object())._http,  # type: ignore[arg-type]  # noqa: SLF001
+        FikenCompanyDirectory("https://api.fiken.no/api/v2")._http,  # noqa: SLF001
+    ]
+    assert {id(_context_of(http)) for http in clients} == {id(client_tls_context())}

@@ -50,6 +50,7 @@ from momentsync.ports import (
     TenantRepository,
 )
 from momentsync.tenants import TENANT_ID_PATTERN, TargetSystem, Tenant, TenantConflict, TenantStatus
+from momentsync.tls import client_tls_context
 
 # Problems a successful connection settles; others (a missing module, say) stay until fixed.
 _SETTLED_BY_CONNECTING = {TenantProblem.NEEDS_REAUTH.value, TenantProblem.API_ACCESS_MISSING.value}
@@ -109,7 +110,7 @@ class FikenCompanyDirectory:
 
     def __init__(self, api_base_url: str, http: httpx.Client | None = None) -> None:
         self._base = api_base_url.rstrip("/")
-        self._http = http or httpx.Client(timeout=10.0)
+        self._http = http or httpx.Client(timeout=10.0, verify=client_tls_context())
 
     def list(self, access_token: str) -> list[FikenCompany]:
         client = FikenClient(

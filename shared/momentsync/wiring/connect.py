@@ -18,12 +18,13 @@ from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.connect.flow import FikenCompanyDirectory, FikenConnectFlow
 from momentsync.connectors.fiken.oauth import FikenOAuthClient
 from momentsync.settings import ConnectSettings
+from momentsync.tls import client_tls_context
 
 
 def build_connect_flow(settings: ConnectSettings, *, http: httpx.Client | None = None) -> FikenConnectFlow:
     dynamodb: Any = boto3.resource("dynamodb")
     secretsmanager = boto3.client("secretsmanager")
-    http = http or httpx.Client(timeout=10.0)
+    http = http or httpx.Client(timeout=10.0, verify=client_tls_context())
     auth_table = dynamodb.Table(settings.auth_table)
     return FikenConnectFlow(
         tenants=DynamoTenantRepository(dynamodb.Table(settings.tenants_table)),

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from momentsync.credentials import OAuthTokens
 from momentsync.errors import PermanentError, TransientError
 from momentsync.ports import FikenAppCredentialsSource
+from momentsync.tls import client_tls_context
 
 PLACEHOLDER = "REPLACE_ME"
 
@@ -83,7 +84,7 @@ class FikenOAuthClient:
     ) -> None:
         self._base = oauth_base_url.rstrip("/")
         self._app = app_credentials
-        self._http = http or httpx.Client(timeout=timeout_seconds)
+        self._http = http or httpx.Client(timeout=timeout_seconds, verify=client_tls_context())
 
     @property
     def authorize_origin(self) -> str:

@@ -29,6 +29,7 @@ from momentsync.connectors.sparebank1.hosts import origin
 from momentsync.errors import TenantLevelError, TenantProblem, TransientError
 from momentsync.observability import logger
 from momentsync.ports import TokenSource
+from momentsync.tls import client_tls_context
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -139,7 +140,9 @@ class AppTokens:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._credentials = credentials
-        self._http = http or httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+        self._http = http or httpx.Client(
+            timeout=httpx.Timeout(15.0, connect=5.0), verify=client_tls_context()
+        )
         self._margin = margin_seconds
         self._clock = clock
         self._tokens: dict[TokenAudience, _Token] = {}

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from momentsync.errors import PermanentError, TransientError
+from momentsync.tls import client_tls_context
 
 SHARED_IDENTITY_URL = "https://login.regnskap.sparebank1.no"
 # The only stages where a bank given as a URL may be honoured. An allowlist, not "!= prod": a production
@@ -192,7 +193,9 @@ class EndpointDiscovery:
     """``GET {base}/api/endpoints`` (no auth), checked against the allowlist, cached per base URL."""
 
     def __init__(self, http: httpx.Client | None = None, *, ttl: float = 3600.0) -> None:
-        self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+        self._http = http or httpx.Client(
+            timeout=httpx.Timeout(10.0, connect=5.0), verify=client_tls_context()
+        )
         self._ttl = ttl
         self._cache: dict[str, tuple[float, ServiceEndpoints]] = {}
         self._lock = threading.Lock()
