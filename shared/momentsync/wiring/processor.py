@@ -113,5 +113,6 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
         record_failure=partial(record_failure, sync_state),
         max_receive_count=settings.max_receive_count,
         not_found_watch=NotFoundBurstWatch(transfer_log, alerts),
+        batch_scope=transfer_log.batched,
     )
     return processor, dead_letters
