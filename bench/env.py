@@ -15,12 +15,20 @@ from typing import Any
 
 import httpx
 
-from bench.instrument import AwsCallCounter, HandlerTimer, ProcessingRecorder, acting_as, measure_record_cpu
+from bench.instrument import (
+    WORKER_PROBE,
+    AwsCallCounter,
+    HandlerTimer,
+    ProcessingRecorder,
+    acting_as,
+    measure_record_cpu,
+)
 from emulators.common import RequestLog
 from emulators.fiken import FikenEmulator
 from emulators.moment.emulator import MomentEmulator
 from local.stack import LocalStack, LocalStackConfig
 from local.tenants import ConnectedTenant, TenantFactory
+from local.workers import WorkerInvocation
 from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.observability import logger
 
@@ -32,7 +40,19 @@ BenchTenant = ConnectedTenant
 
 
 class BenchEnv:
-    def __init__(self, *, seed: int, poller_concurrency: int = 2, idle_poll_seconds: float = 0.2) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        poller_concurrency: int = 2,
+        idle_poll_seconds: float = 0.2,
+        workers: int = 0,
+        tenant_concurrency: int | None = None,
+        stack_name: str = "momentsync-bench",
+    ) -> None:
+        """``workers``: run the functions in that many worker processes (0: in this process), moto in a
+        process of its own too. ``tenant_concurrency``: PROCESSOR_TENANT_CONCURRENCY for the functions
+        (None: the template's); a worker stack's is fixed when its workers start."""
         self.seed = seed
         self.idle_poll_seconds = idle_poll_seconds
         self.random = random.Random(seed)
@@ -48,7 +68,7 @@ class BenchEnv:
         self.moment.start()
         self.stack = LocalStack(
             LocalStackConfig(
-                stack_name="momentsync-bench",
+                stack_name=stack_name,
                 parameters={
                     "MomentApiBaseUrl": self.moment.api_base_url,
                     "FikenApiBaseUrl": self.fiken.api_base_url,
@@ -58,6 +78,14 @@ class BenchEnv:
                 visibility_timeout=60,
                 poller_concurrency=poller_concurrency,
                 log_level="WARNING",
+                workers=workers,
+                worker_probes=(WORKER_PROBE,) if workers else (),
+                # With workers, moto gets its own process too: the stack's interpreter is one core.
+                aws_process=bool(workers),
+                warm_workers=True,  # no cold start inside a timed part
+                function_environment=(
+                    {"PROCESSOR_TENANT_CONCURRENCY": str(tenant_concurrency)} if tenant_concurrency else {}
+                ),
             )
         ).start()
         assert self.stack.aws
@@ -65,10 +93,14 @@ class BenchEnv:
         # The functions share one Logger object, created when the bench first imported it (before the
         # stack set POWERTOOLS_LOG_LEVEL): quiet it as the stack's log_level asks.
         logger.setLevel("WARNING")
-        self.timer = HandlerTimer(self.stack)
+        self.worker_log_bytes = 0  # what the workers logged at the deployed level
+        self.timer = HandlerTimer(self.stack, on_worker_invocation=self._worker_invocation)
         self.set_poller_concurrency(poller_concurrency)
-        self.recorder = ProcessingRecorder(self.stack.function_module("ProcessorFunction"))
-        measure_record_cpu(self.stack.function_module("ProcessorFunction"))
+        if self.stack.workers:
+            self.recorder = ProcessingRecorder(None)  # filled from the workers' probes
+        else:
+            self.recorder = ProcessingRecorder(self.stack.function_module("ProcessorFunction"))
+            measure_record_cpu(self.stack.function_module("ProcessorFunction"))
         self.http = httpx.Client(timeout=30)
         with acting_as("setup"):
             self.fiken.register_client(
@@ -80,6 +112,15 @@ class BenchEnv:
             )
             self._factory = TenantFactory(self.stack, self.fiken, self.moment, CLIENT_ID)
         self._count = 0
+
+    def _worker_invocation(self, invocation: WorkerInvocation) -> None:
+        """Folds what a worker measured into the rig's own counts, as if it had run here."""
+        measured = invocation.probes.get(WORKER_PROBE)
+        if not measured:
+            return
+        self.aws_calls.add(measured["aws"])
+        self.recorder.extend(measured["processed"])
+        self.worker_log_bytes += measured["log_bytes"]
 
     def table(self, variable: str) -> Any:
         return self.aws.resource("dynamodb").Table(self.stack.environment[variable])
@@ -126,9 +167,15 @@ class BenchEnv:
             tenant.tenant_id, limit=100_000, newest_first=False
         )
 
+    def tenant_concurrency(self) -> int:
+        """Tenants of one batch the processor runs at once (PROCESSOR_TENANT_CONCURRENCY)."""
+        if self.stack.workers:
+            return int(self.stack.environment["PROCESSOR_TENANT_CONCURRENCY"])
+        return int(self.stack.function_module("ProcessorFunction").tenant_concurrency)
+
     def set_tenant_concurrency(self, workers: int) -> None:
         """Tenants of one batch processed at once (PROCESSOR_TENANT_CONCURRENCY); 1 = one after another,
-        the processor before issue 18."""
+        the processor before issue 18. In this process only: a worker stack's is set when it starts."""
         self.stack.function_module("ProcessorFunction").tenant_concurrency = workers
 
     def set_poller_concurrency(self, concurrency: int) -> None:

@@ -25,12 +25,16 @@ import boto3
 # A context variable, not a thread-local: the processor's tenant groups run on pool threads in a copy of
 # the invoking context, and their AWS calls are the processor's.
 _role: contextvars.ContextVar[str | None] = contextvars.ContextVar("bench_role", default=None)
+# In a worker process every call not marked otherwise is the running function's own (its threads too).
+_process_role: str | None = None
 
 
 def current_role() -> str:
     role = _role.get()
     if role:
         return role
+    if _process_role:
+        return _process_role
     name = threading.current_thread().name
     # The local event source mapping's own calls: what Lambda's pollers would do (and bill) in AWS.
     if name.startswith("esm-poller"):
@@ -143,6 +147,20 @@ class AwsCallCounter:
 
         return run
 
+    def add(self, stats: CallStats) -> None:
+        """Adds calls counted elsewhere (a worker process's, sent back with its invocation)."""
+        with self._lock:
+            self.stats.calls.update(stats.calls)
+            self.stats.empty_receives.update(stats.empty_receives)
+            self.stats.rru.update(stats.rru)
+            self.stats.wru.update(stats.wru)
+
+    def take(self) -> CallStats:
+        """What was counted since the last ``take``, and a fresh count."""
+        with self._lock:
+            stats, self.stats = self.stats, CallStats()
+        return stats
+
     def snapshot(self) -> CallStats:
         with self._lock:
             return CallStats(
@@ -232,8 +250,11 @@ class Invocation:
 class HandlerTimer:
     """Wraps the stack's handlers: each invocation's wall and thread CPU time, and its AWS role."""
 
-    def __init__(self, stack: Any) -> None:
+    def __init__(self, stack: Any, on_worker_invocation: Any = None) -> None:
         self._lock = threading.Lock()
+        # With worker processes the handler runs elsewhere: its cost and probes come back with it.
+        self._workers = stack.workers
+        self._on_worker_invocation = on_worker_invocation
         self.invocations: list[Invocation] = []
         # FIFO promise: one batch per message group in flight. Counted, not assumed, because the
         # local poller relies on moto for it.
@@ -260,6 +281,13 @@ class HandlerTimer:
                 finally:
                     ended, cpu1 = time.perf_counter(), time.thread_time() + sink[0]
                     _worker_cpu.reset(token)
+                    worker = self._workers.last_invocation() if self._workers else None
+                    if worker is not None:
+                        # The worker's own figures (its process CPU: every thread of the function);
+                        # the round trip to it is not the function's time.
+                        started, ended, cpu0, cpu1 = 0.0, worker.wall, 0.0, worker.cpu
+                        if self._on_worker_invocation:
+                            self._on_worker_invocation(worker)
                     with self._lock:
                         self._groups_in_flight.subtract(groups)
                         self.invocations.append(
@@ -297,9 +325,18 @@ class Processed:
 class ProcessingRecorder:
     """Wraps the processor's EventProcessor.process: which event of which tenant started when."""
 
-    def __init__(self, processor_module: Any) -> None:
+    def __init__(self, processor_module: Any | None) -> None:
+        """``None``: the processor runs in worker processes, whose probes ``extend`` this record."""
         self._lock = threading.Lock()
         self.processed: list[Processed] = []
+        if processor_module is not None:
+            self._wrap(processor_module)
+
+    def extend(self, entries: list[Processed]) -> None:
+        with self._lock:
+            self.processed.extend(entries)
+
+    def _wrap(self, processor_module: Any) -> None:
         event_processor = processor_module.event_processor
         original = event_processor.process
 
@@ -321,6 +358,53 @@ class ProcessingRecorder:
     def since(self, mark: int) -> list[Processed]:
         with self._lock:
             return list(self.processed[mark:])
+
+
+class BenchWorkerProbe:
+    """The bench's measuring inside a worker process (``local.workers.WorkerProbe``).
+
+    Counts the worker's AWS calls (registered before the handlers create their clients), records
+    the processor's event starts, and counts the bytes the functions log at the deployed level (INFO,
+    EMF metrics on: what CloudWatch Logs would ingest); each invocation's share goes back with it.
+    """
+
+    def __init__(self) -> None:
+        os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"
+        self.calls = AwsCallCounter()
+        self.recorder: ProcessingRecorder | None = None
+        self.sink = _CountingStream()
+        self._stdout: Any = None
+
+    def loaded(self, modules: dict[str, Any]) -> None:
+        from momentsync.observability import logger  # noqa: PLC0415 - the functions' shared Logger
+
+        logger.registered_handler.setStream(self.sink)
+        logger.setLevel("INFO")
+        self.recorder = ProcessingRecorder(modules["ProcessorFunction"])
+
+    def start(self, logical_id: str) -> None:
+        global _process_role  # noqa: PLW0603 - one invocation at a time in a worker
+        _process_role = "processor" if logical_id == "ProcessorFunction" else "webhook"
+        self._stdout = redirect_stdout(self.sink)  # EMF metric blobs are printed to stdout
+        self._stdout.__enter__()
+        self.calls.take()
+        self.sink.bytes = 0
+        if self.recorder:
+            self.recorder.processed.clear()
+
+    def finish(self) -> dict[str, Any]:
+        if self._stdout is not None:
+            self._stdout.__exit__(None, None, None)
+            self._stdout = None
+        return {
+            "aws": self.calls.take(),
+            "processed": list(self.recorder.processed) if self.recorder else [],
+            "log_bytes": self.sink.bytes,
+        }
+
+
+WORKER_PROBE = "bench.instrument:BenchWorkerProbe"
 
 
 def ordering_report(accepted: dict[str, list[str]], processed: list[Processed]) -> dict[str, int]:
@@ -349,6 +433,71 @@ def ordering_report(accepted: dict[str, list[str]], processed: list[Processed]) 
         "repeats": sum(count - 1 for count in seen.values()),
         "unknown": unknown,
     }
+
+
+# ---------------------------------------------------------------------- the rig's own CPU
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def proc_cpu_seconds(path: str) -> float | None:
+    """User + system CPU seconds from a ``/proc/.../stat`` (a process or a thread; None: not Linux, gone)."""
+    try:
+        with open(path, encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15 of stat)
+
+
+class ThreadCpu:
+    """CPU seconds of this process's threads by kind, sampled from /proc every ``interval`` seconds.
+
+    ``kind`` names a thread (poller, HTTP API, an emulator...). A thread that ends between two samples
+    loses at most ``interval`` of its CPU; what no sample saw is reported as "unattributed".
+    """
+
+    def __init__(self, kind: Any, interval: float = 1.0) -> None:
+        self._kind = kind
+        self._interval = interval
+        self._first: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-thread-cpu", daemon=True)
+        self._process_started = 0.0
+
+    def start(self) -> ThreadCpu:
+        self._process_started = time.process_time()
+        self._sample(first=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds by kind since ``start``."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        by_kind: Counter = Counter()
+        for tid, (kind, cpu) in self._last.items():
+            by_kind[kind] += cpu - self._first.get(tid, 0.0)
+        total = time.process_time() - self._process_started
+        by_kind["unattributed"] = max(0.0, total - sum(by_kind.values()))
+        return dict(by_kind)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def _sample(self, *, first: bool = False) -> None:
+        for thread in threading.enumerate():
+            tid = thread.native_id
+            if tid is None:
+                continue
+            cpu = proc_cpu_seconds(f"/proc/self/task/{tid}/stat")
+            if cpu is None:
+                continue
+            if first:
+                self._first[tid] = cpu
+            self._last[tid] = (self._kind(thread), cpu)
 
 
 # ---------------------------------------------------------------------- log volume
@@ -383,3 +532,34 @@ def deployed_logging(logger: Any) -> Iterator[_CountingStream]:
         logger.setLevel(old_level)
         if old_disabled is not None:
             os.environ["POWERTOOLS_METRICS_DISABLED"] = old_disabled
+
+
+# The pacer before issue 18's window: 0.255 s between a tenant's Fiken request starts, one in flight,
+# which is a window of 0.255 s holding one start.
+FIXED_SPACING_SECONDS = 0.255
+
+
+@contextmanager
+def fixed_fiken_spacing() -> Iterator[None]:
+    """Every Fiken pacer of this process paces as before issue 18 while inside (make bench's "before"
+    column); the in-process stack's processor runs here. Restored on the way out."""
+    from momentsync.connectors.fiken.pacing import RequestPacer
+
+    real_slot = RequestPacer.slot
+    changed: dict[int, tuple[Any, float, int]] = {}
+    lock = threading.Lock()
+
+    def slot(self: Any, key: str) -> Any:
+        with lock:
+            if id(self) not in changed:
+                changed[id(self)] = (self, self.window, self.max_starts)
+                self.window, self.max_starts = FIXED_SPACING_SECONDS, 1
+        return real_slot(self, key)
+
+    RequestPacer.slot = slot  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RequestPacer.slot = real_slot  # type: ignore[method-assign]
+        for pacer, window, max_starts in changed.values():
+            pacer.window, pacer.max_starts = window, max_starts

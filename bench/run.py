@@ -5,8 +5,10 @@ Parts (each with a size flag; defaults keep the whole run near five minutes on t
      300 ms, where one-in-flight binds: how much of the time the tenant's only slot is busy
   2  Fiken calls per event by kind, next to the minimum for that kind
   3  processor CPU per event (no remote waits), webhook handler p50/p95, cold import per function
-  4  many tenants x events through the whole local pipeline: wall time, events/s, ordering; run twice,
-     the batch's tenants one after another (before issue 18) and overlapped (PROCESSOR_TENANT_CONCURRENCY)
+  4  many tenants x events through the whole local pipeline: wall time, events/s, ordering; in this
+     process the batch's tenants one after another (before issue 18) and overlapped
+     (PROCESSOR_TENANT_CONCURRENCY), then once more with every function in worker processes and moto in
+     its own (the rig's events/s and its CPU per event by process: docs/local-workers.md)
   5  cost per million events from the AWS calls and Lambda time counted in part 4, before and after, and
      per Lambda memory size
 
@@ -69,6 +71,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--idle-poll-ms", type=float, default=200, help="pause after an empty receive (Lambda long-polls)"
     )
     parser.add_argument("--senders", type=int, default=4, help="part 4: threads posting webhooks")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="part 4 on worker processes, this many (default: pollers + senders; 0 = skip that run)",
+    )
+    parser.add_argument(
+        "--workers-only",
+        action="store_true",
+        help="part 4 only on worker processes (the 1,000-tenant run): no in-process part 4 runs",
+    )
     parser.add_argument("--memory-mb", type=int, default=512, help="part 5: Lambda memory size priced")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
@@ -83,7 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
-    env = BenchEnv(seed=args.seed, idle_poll_seconds=args.idle_poll_ms / 1000)
+    workers = args.concurrency + args.senders if args.workers is None else args.workers
+    if args.workers_only and not workers:
+        raise SystemExit("--workers-only needs --workers above 0")
+    in_process_part4 = not args.workers_only and bool(wanted & {4, 5})
+    env: BenchEnv | None = None
+    if wanted & {1, 2, 3} or in_process_part4:
+        env = BenchEnv(seed=args.seed, idle_poll_seconds=args.idle_poll_ms / 1000)
     try:
         if 1 in wanted:
             _step("1 throughput under backlog")
@@ -105,15 +124,35 @@ def main(argv: list[str] | None = None) -> int:
             results["part3_webhook"] = parts.part3_webhook_latency(env, requests=args.webhook_requests)
             results["part3_cold_import"] = parts.part3_cold_imports(env, runs=args.import_runs)
         runs: list[tuple[str, int]] = []  # (label, tenants of a batch at once)
-        if 4 in wanted or 5 in wanted:
+        if in_process_part4:
             if not args.no_baseline:
                 runs.append(("sequential", 1))
             runs.append(("overlapped", args.tenant_concurrency))
             if args.lean_pollers:
                 runs.append(("lean", args.tenant_concurrency))
-        for label, workers in runs:
-            _step(f"4 {args.tenants} tenants x {args.events_per_tenant} events, {label} ({workers})")
-            env.set_tenant_concurrency(workers)
+        if wanted & {4, 5} and workers:
+            runs.append(("workers", args.tenant_concurrency))
+        for label, tenant_concurrency in runs:
+            where = f", {workers} worker processes" if label == "workers" else ""
+            _step(
+                f"4 {args.tenants} tenants x {args.events_per_tenant} events, {label} "
+                f"({tenant_concurrency} tenants at once{where})"
+            )
+            if label == "workers":
+                # A rig of its own: moto and the functions in processes of their own, the same seed.
+                if env is not None:
+                    env.stop()
+                    env = None
+                env = BenchEnv(
+                    seed=args.seed,
+                    idle_poll_seconds=args.idle_poll_ms / 1000,
+                    workers=workers,
+                    tenant_concurrency=tenant_concurrency,
+                    stack_name="momentsync-bench-workers",
+                )
+            else:
+                assert env is not None
+                env.set_tenant_concurrency(tenant_concurrency)
             part4 = parts.part4_many_tenants(
                 env,
                 tenants=args.tenants,
@@ -124,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             suffix = "" if label == "overlapped" else f"_{label}"
             shown = {k: v for k, v in part4.items() if not k.startswith("_")}
-            shown["tenant_concurrency"] = workers
             shown["processor_cpu_ms_per_event"] = round(
                 sum(i.cpu for i in part4["_invocations"]) / part4["events"] * 1000, 2
             )
@@ -146,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
                     import_rss_mb=imports.get("peak_rss_mb_after_import"),
                 )
                 results[f"part5_cost{suffix}"] = cost
-        env.set_tenant_concurrency(args.tenant_concurrency)
     finally:
-        env.stop()
+        if env is not None:
+            env.stop()
     results["bench_runtime_s"] = round(time.perf_counter() - started, 1)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(render(results))
@@ -208,7 +246,7 @@ def render(results: dict[str, Any]) -> str:
                 (
                     f"  gaps {kind.replace('_', ' ')}",
                     f"{gap['intervals']} x {gap['mean_ms']} ms",
-                    f"lost {gap['lost_s']} s",
+                    f"started {gap['lost_s']} s later than Fiken's rule allowed",
                 )
             )
         rows.append(
@@ -224,11 +262,11 @@ def render(results: dict[str, Any]) -> str:
             (
                 "in-flight slot busy",
                 f"{p1['slot_busy_fraction']}",
-                "goal >= 0.95 where one-in-flight binds (latency > 255 ms)",
+                "goal >= 0.95 where one-in-flight binds (latency > 1.02 s window / 4)",
             )
         )
     if p2 := results.get("part2_calls_per_kind"):
-        section("2. Fiken calls per event (measured / minimum), processor CPU and DynamoDB calls per event")
+        section("2. Fiken calls per event (measured / minimum), CPU, DynamoDB calls, wall; idle tenant")
         for kind, k in p2["kinds"].items():
             note = k.get("above_minimum_because", "")
             dynamodb = sum(n for op, n in k["processor_aws_calls"].items() if op.startswith("dynamodb:"))
@@ -239,6 +277,14 @@ def render(results: dict[str, Any]) -> str:
                     f"{', '.join(k['calls']) or 'no call'}" + (f"  [+: {note}]" if note else ""),
                 )
             )
+            if "processor_wall_ms_fixed_spacing" in k:
+                rows.append(
+                    (
+                        "  processor wall",
+                        f"{k['processor_wall_ms']} ms",
+                        f"before (0.255 s between Fiken starts): {k['processor_wall_ms_fixed_spacing']} ms",
+                    )
+                )
     if p3 := results.get("part3_webhook"):
         section("3. Webhook handler (warm, in-process, moto SQS) and cold import")
         rows.append(
@@ -259,17 +305,37 @@ def render(results: dict[str, Any]) -> str:
                     f"heaviest: {heaviest}",
                 )
             )
-    if p4 := results.get("part4_many_tenants"):
+    for key in ("part4_many_tenants", "part4_many_tenants_workers"):
+        if not (p4 := results.get(key)):
+            continue
         scale = f"{p4['tenants']} tenants x {p4['events_per_tenant']} events"
-        section(f"4. {scale} (target 1000 x 20), Fiken latency {p4['fiken_latency_ms']} ms")
+        where = (
+            f"{p4['worker_processes']} worker processes, moto in its own"
+            if p4.get("worker_processes")
+            else "one process"
+        )
+        section(f"4. {scale} (target 1000 x 20), Fiken latency {p4['fiken_latency_ms']} ms, {where}")
         rows.append(
             (
                 "wall time / events per s",
                 f"{p4['wall_s']} s / {p4['events_per_s']}",
                 f"ingest {p4['ingest_s']} s, drain after ingest {p4['drain_after_ingest_s']} s, "
-                f"{p4['poller_concurrency']} pollers",
+                f"{p4['poller_concurrency']} pollers, {p4['tenant_concurrency']} tenants at once, "
+                f"tenant setup {p4['tenant_setup_s']} s",
             )
         )
+        if cpu := p4.get("rig_cpu_ms_per_event"):
+            rows.append(
+                (
+                    "rig CPU per event",
+                    f"{cpu['total']} ms",
+                    ", ".join(f"{k} {v}" for k, v in cpu.items() if k != "total")
+                    + f"; idle-machine ceiling {p4['events_per_s_ceiling_idle_machine']} events/s"
+                    f" (stack process <= 1 core); load at end {p4['load_average_1m_at_end']}",
+                )
+            )
+            threads = p4["stack_cpu_ms_per_event_by_thread"]
+            rows.append(("  stack process by thread", "", ", ".join(f"{k} {v}" for k, v in threads.items())))
         order = p4["ordering"]
         rows.append(
             (
@@ -293,10 +359,12 @@ def render(results: dict[str, Any]) -> str:
             (
                 "processor CPU per event",
                 f"{p4['processor_cpu_ms_per_event']} ms",
-                "thread CPU, no remote work",
+                "worker process CPU (all its threads)"
+                if p4.get("worker_processes")
+                else "CPU of the invoking and tenant-group threads, no remote work",
             )
         )
-    if p5 := results.get("part5_cost"):
+    if p5 := results.get("part5_cost") or results.get("part5_cost_workers"):
         section(f"5. Cost per million events (Lambda arm64 {p5['memory_mb']} MB, {p5['prices']['region']})")
         e = p5["per_event"]
         rows.append(
@@ -335,7 +403,12 @@ def render(results: dict[str, Any]) -> str:
     after = results.get("part5_cost")
     runs = [
         (label, results[f"part4_many_tenants{suffix}"], results[f"part5_cost{suffix}"])
-        for label, suffix in (("before", "_sequential"), ("after", ""), ("after, fewer pollers", "_lean"))
+        for label, suffix in (
+            ("before", "_sequential"),
+            ("after", ""),
+            ("after, fewer pollers", "_lean"),
+            ("after, worker processes", "_workers"),
+        )
         if f"part4_many_tenants{suffix}" in results and f"part5_cost{suffix}" in results
     ]
     if len(runs) > 1:

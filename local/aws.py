@@ -5,10 +5,16 @@ template.yaml (the properties as written, intrinsics resolved; a conditional one
 holds). The one deliberate difference is an optional shorter visibility timeout, so a failed event
 is retried in seconds rather than the deployed 20 minutes.
 
-moto's SQS is not safe across its server's threads: concurrent sends, receives, deletes and visibility
-changes can corrupt a FIFO queue's set of in-flight messages, after which receives return nothing
-for a message group while its messages sit visible (seen in a 10,000-event chaos run: 72 messages
-stranded). SQS performs each call atomically, so the embedded server does too (``atomic_sqs``).
+moto's backends are not safe across its server's threads, and AWS performs each call atomically, so
+the embedded server does too (``atomic_calls``):
+
+- SQS: concurrent sends, receives, deletes and visibility changes can corrupt a FIFO queue's set of
+  in-flight messages, after which receives return nothing for a message group while its messages sit
+  visible (seen in a 10,000-event chaos run: 72 messages stranded).
+- DynamoDB: a conditional write reads the item, parses and evaluates the condition, then writes, with
+  nothing held in between. Two lease puts that both read "no lease" both succeeded, and two Fiken
+  token refreshes ran at once (CI, about 1 run in 100 under load: docs/local-aws.md). DynamoDB
+  evaluates a condition and writes atomically, so every item read and write here holds the lock.
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from moto.core.utils import unix_time
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table as DynamoTable
 from moto.server import ThreadedMotoServer
 from moto.sqs.models import SQSBackend
 
@@ -62,7 +72,9 @@ class EmbeddedAws:
         self.server.stop()
 
 
-_SQS_LOCK = threading.RLock()
+# One lock for every call below, and for make run's snapshot (local/persistence.py): no message moves
+# and no item changes while another call, or the snapshot, looks at them.
+_AWS_LOCK = threading.RLock()
 # Every SQS call the functions, the poller and the CLI make; long polls are not used locally.
 _SQS_CALLS = (
     "send_message",
@@ -76,22 +88,40 @@ _SQS_CALLS = (
     "get_queue_attributes",
     "start_message_move_task",
 )
+# Every DynamoDB call that reads or writes items (batch and transaction calls reach the single-item
+# ones through the same reentrant lock).
+_DYNAMODB_CALLS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+    "execute_statement",
+    "execute_transaction",
+    "batch_execute_statement",
+)
 
 
-def atomic_sqs() -> None:
-    """Makes each of moto's SQS operations atomic (once per process; see the module docstring)."""
-    for name in _SQS_CALLS:
-        original = getattr(SQSBackend, name, None)
-        if original is None or getattr(original, "_momentsync_atomic", False):
-            continue
+def atomic_calls() -> None:
+    """Makes each of moto's SQS and DynamoDB calls atomic (once per process; see the module docstring)."""
+    for backend, names in ((SQSBackend, _SQS_CALLS), (DynamoDBBackend, _DYNAMODB_CALLS)):
+        for name in names:
+            original = getattr(backend, name, None)
+            if original is None or getattr(original, "_momentsync_atomic", False):
+                continue
 
-        def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _SQS_LOCK:
-                return __original(self, *args, **kwargs)
+            def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                with _AWS_LOCK:
+                    return __original(self, *args, **kwargs)
 
-        functools.update_wrapper(atomic, original)
-        atomic._momentsync_atomic = True  # type: ignore[attr-defined]
-        setattr(SQSBackend, name, atomic)
+            functools.update_wrapper(atomic, original)
+            atomic._momentsync_atomic = True  # type: ignore[attr-defined]
+            setattr(backend, name, atomic)
 
 
 def fifo_group_order() -> None:
@@ -120,10 +150,84 @@ def fifo_group_order() -> None:
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
 
 
+def lighter_moto() -> None:
+    """Takes work off every moto request that gives the same answer each time (once per process).
+
+    Measured in make bench part 4 (issue 18): moto's process spent ~45 ms of CPU per event, much of it
+    recomputing constants. Per request, the server listed moto's package folder twice (``os.listdir`` and
+    a ``stat`` per service) to route the call; every SQS queue attribute read rebuilt all attributes,
+    converting each name from CamelCase; every received message re-read the queue's retention period
+    that way, three times. The answers are unchanged: the folder does not change while running, the
+    conversion is a pure function of its string, the retention period is the queue's own attribute.
+    """
+    import moto.core.utils as moto_utils
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "_momentsync_cached", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    list_of_moto_modules._momentsync_cached = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+
+    original = moto_utils.camelcase_to_underscores
+    cached = functools.lru_cache(maxsize=4096)(original)
+    # Modules that imported the function by name hold their own reference: replace it there too.
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto") and getattr(module, "camelcase_to_underscores", None) is original:
+            module.camelcase_to_underscores = cached  # type: ignore[attr-defined]
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    _query_one_partition()
+
+
+_query_partition = threading.local()
+
+
+def _query_one_partition() -> None:
+    """A table query sorts only its own partition, not the whole table.
+
+    moto's ``Table.query`` (no index) sorts every item of the table, then keeps those of the queried
+    hash key: with 1,000 tenants' transfer logs (20,000 items) each query of one tenant sorted all of
+    them. While such a query runs, ``all_items`` answers on its thread with that partition alone,
+    sorted the same way; the query's own hash-key filter then keeps the same items in the same order.
+    """
+    original_query, original_all_items = DynamoTable.query, DynamoTable.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        _query_partition.key = (self, hash_key) if index_name is None and hash_key is not None else None
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_partition.key = None
+
+    def all_items(self: Any) -> list[Any]:
+        hint = getattr(_query_partition, "key", None)
+        if hint is None or hint[0] is not self:
+            return original_all_items(self)
+        partition = self.items.get(hint[1])
+        if partition is None:
+            return []
+        items = list(partition.values()) if self.range_key_attr else [partition]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    DynamoTable.query = query  # type: ignore[method-assign]
+    DynamoTable.all_items = all_items  # type: ignore[method-assign]
+
+
 def _start_moto_server() -> tuple[ThreadedMotoServer, str]:
     """moto's server on a free loopback port, with our SQS FIFO patches; returns it and its endpoint."""
     fifo_group_order()
-    atomic_sqs()
+    atomic_calls()
+    lighter_moto()
     # werkzeug logs every AWS call at INFO; the local stack's own log is what an operator reads.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -155,6 +259,10 @@ class MotoProcess:
         self._process = context.Process(target=_serve_moto, args=(child,), name="moto", daemon=True)
         self._process.start()
         self.endpoint_url: str = self._connection.recv()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):

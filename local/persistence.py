@@ -114,7 +114,7 @@ def _set(obj: Any, path: str, value: Any) -> None:
 
 def take(stack: Any, emulators: dict[str, Any], demo: dict[str, Any]) -> Snapshot:
     """A snapshot of the running stack; call with the pollers stopped or between their calls."""
-    from local.aws import _SQS_LOCK  # the lock every SQS call holds: no message moves mid-copy
+    from local.aws import _AWS_LOCK  # held by every SQS and DynamoDB call: nothing moves mid-copy
 
     if stack.config.aws_process:
         raise SnapshotUnusable("moto runs in its own process: its state cannot be saved from here")
@@ -123,7 +123,7 @@ def take(stack: Any, emulators: dict[str, Any], demo: dict[str, Any]) -> Snapsho
     for name, emulator in emulators.items():
         with emulator.lock if hasattr(emulator, "lock") else threading.Lock():
             emulator_state[name] = {path: _get(emulator, path) for path in EMULATOR_STATE[name]}
-    with _SQS_LOCK:
+    with _AWS_LOCK:
         moto = {service: dict(get_backend(service)) for service in MOTO_SERVICES}  # type: ignore[call-overload]
         snapshot = Snapshot(
             saved_at=datetime.now(UTC).isoformat(timespec="seconds"),

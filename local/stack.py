@@ -54,6 +54,8 @@ class LocalStackConfig:
     worker_probes: tuple[str, ...] = ()
     # moto in a process of its own (bench, chaos): its CPU off this interpreter; no snapshots then.
     aws_process: bool = False
+    # Environment variables set over the template's for every function (a benchmark's settings).
+    function_environment: dict[str, str] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -99,6 +101,7 @@ class LocalStack:
             if clash:
                 raise RuntimeError(f"functions disagree on environment variables {sorted(clash)}")
             self.environment.update(env)
+        self.environment.update(self.config.function_environment)
         # One process hosts every function, so they share one environment (checked above for clashes).
         os.environ.update(self.environment)
         # momentsync.observability was imported before this environment existed (tests, the CLI): its

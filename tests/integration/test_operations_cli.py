@@ -457,6 +457,80 @@ def test_migrate_secrets_fills_a_secret_written_during_the_gap_and_never_deletes
     assert rows[keyed]["result"] == "merged" and rows[keyed]["old_deleted"] is True
 
 
+def test_migrating_a_secret_waits_for_a_token_refresh_and_never_puts_back_a_spent_refresh_token(
+    paused_stack, make_tenant, cli
+):
+    """The migration merges the old secret's fields into the live one: a read-modify-write of the whole
+    secret. Without the token lease a processor's refresh landing between its read and its write (a
+    rotated, single-use refresh token) was overwritten by the migration's stale read: the tenant's next
+    refresh spends a dead token and it needs re-authorisation. The refresh is forced between the two."""
+    import threading
+
+    from momentsync.aws.leases import DynamoLeaseLock
+    from momentsync.connectors.fiken.tokens import token_lease_name
+    from momentsync.credentials import TenantCredentials
+    from momentsync.operations.secret_migration import Migration, migrate_tenant_secrets
+
+    secrets = paused_stack.aws.client("secretsmanager")
+    new_prefix = paused_stack.environment["CREDENTIALS_SECRET_PREFIX"]
+    old_prefix = f"momentsync/old-{uuid.uuid4().hex[:6]}/tenants"
+    tenant_id = make_tenant(moment_api_key=None).tenant.tenant_id
+    grant = {"access_token": "at-1", "refresh_token": "rt-1", "expires_at": "2030-01-01T00:00:00Z"}
+    secrets.create_secret(
+        Name=f"{old_prefix}/{tenant_id}", SecretString=json.dumps({"moment_api_key": "key", "fiken": grant})
+    )
+    secrets.create_secret(Name=f"{new_prefix}/{tenant_id}", SecretString=json.dumps({"fiken": grant}))
+    leases = DynamoLeaseLock(table(paused_stack, "AuthTable"), wait_seconds=10, poll_seconds=0.05)
+    processor_store = SecretsManagerCredentialsStore(secrets, new_prefix)
+    refreshed = threading.Event()
+
+    def refreshing_processor() -> None:
+        with leases.hold(token_lease_name(tenant_id)):
+            stored = processor_store.get(tenant_id, fresh=True)
+            rotated = OAuthTokens(access_token="at-2", refresh_token="rt-2", expires_at=datetime.now(UTC))
+            processor_store.put(tenant_id, stored.model_copy(update={"fiken": rotated}))
+        refreshed.set()
+
+    class RefreshAfterRead(SecretsManagerCredentialsStore):
+        """The live store, with a processor's refresh let in right after the migration's read."""
+
+        processor: threading.Thread | None = None
+
+        def get(self, tenant_id: str, *, fresh: bool = False) -> TenantCredentials:
+            read = super().get(tenant_id, fresh=fresh)
+            if self.processor is None:
+                self.processor = threading.Thread(target=refreshing_processor)
+                self.processor.start()
+                refreshed.wait(1.0)  # done at once when nothing holds the lease; else it waits for us
+            return read
+
+    live = RefreshAfterRead(secrets, new_prefix)
+    results = migrate_tenant_secrets(
+        tenants=_OneTenant(DynamoTenantRepository(table(paused_stack, "TenantsTable")), tenant_id),
+        old=SecretsManagerCredentialsStore(secrets, old_prefix),
+        new=live,
+        leases=leases,
+    )
+    assert live.processor is not None
+    live.processor.join(20)
+
+    assert [r.result for r in results] == [Migration.MERGED]
+    after = json.loads(secrets.get_secret_value(SecretId=f"{new_prefix}/{tenant_id}")["SecretString"])
+    assert after["moment_api_key"] == "key"
+    assert after["fiken"]["refresh_token"] == "rt-2"  # the rotated one, not the spent rt-1
+
+
+class _OneTenant:
+    """The stack's tenants table as the migration lists it, narrowed to one tenant (others are other
+    tests' and have no old secret here)."""
+
+    def __init__(self, tenants: DynamoTenantRepository, tenant_id: str) -> None:
+        self._tenants, self._tenant_id = tenants, tenant_id
+
+    def list(self):
+        return [self._tenants.require(self._tenant_id)]
+
+
 @pytest.mark.parametrize(
     "typo",
     [

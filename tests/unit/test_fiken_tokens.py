@@ -147,8 +147,9 @@ def world(tenant, oauth):
         tenants = MemoryTenants(tenant)
         leases = MemoryLeases()
         clock = Clock()
+        slept: list[float] = []  # the provider's pauses, taken at once
 
-        def provider(self) -> FikenTokenProvider:
+        def provider(self, **options) -> FikenTokenProvider:
             return FikenTokenProvider(
                 "acme",
                 credentials=self.credentials,
@@ -158,6 +159,7 @@ def world(tenant, oauth):
                 clock=self.clock,
                 refresh_margin=timedelta(minutes=5),
                 persist_retry_seconds=0,
+                **{"sleep": self.slept.append, **options},
             )
 
     return World()
@@ -276,6 +278,7 @@ def test_invalid_grant_flags_the_tenant_for_reauth_and_raises_a_tenant_level_err
     assert world.tenants.tenant.status_reason
     assert world.credentials.puts == []
     assert "refresh-1" not in f"{error} {error.reason} {error.remedy} {error.detail} {error!r}"
+    assert world.slept == [0.25, 0.5, 1.0]  # the store was re-read over the grace before deciding
 
 
 @respx.mock
@@ -292,6 +295,28 @@ def test_invalid_grant_after_another_holder_rotated_the_token_uses_theirs(respx_
     assert world.provider().access_token() == "access-theirs"
     assert world.tenants.tenant.status is TenantStatus.ACTIVE
     assert world.credentials.puts == []
+
+
+@respx.mock
+def test_invalid_grant_while_a_holder_whose_lease_ran_out_is_still_storing_its_pair_waits_for_it(
+    respx_mock, world
+):
+    """A refresh that outlasted its 30 s lease overlaps the next holder's: whichever reaches Fiken
+    second gets invalid_grant while the first is still storing the new pair. One re-read of the
+    store then found the spent token and parked the tenant until a human reconnected it."""
+    respx_mock.post(TOKEN_URL).mock(return_value=httpx.Response(400, json={"error": "invalid_grant"}))
+
+    def stored_during_the_second_pause(seconds: float) -> None:
+        world.slept.append(seconds)
+        if len(world.slept) == 2:
+            world.credentials.current = world.credentials.current.model_copy(
+                update={"fiken": tokens("access-theirs", "refresh-theirs", 600)}
+            )
+
+    assert world.provider(sleep=stored_during_the_second_pause).access_token() == "access-theirs"
+    assert world.tenants.tenant.status is TenantStatus.ACTIVE
+    assert world.credentials.puts == []
+    assert world.slept == [0.25, 0.5]
 
 
 def test_no_stored_connection_means_reauth(world):

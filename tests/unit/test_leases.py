@@ -10,6 +10,7 @@ import pytest
 
 from momentsync.aws.leases import DynamoLeaseLock, LeaseBusy
 from momentsync.errors import TransientError
+from tests.moto_interleavings import conditional_puts_meet
 
 
 class FakeTime:
@@ -146,3 +147,25 @@ def test_threads_never_hold_the_same_lease_at_once(auth_table, name):
 
     assert failures == [] and not any(thread.is_alive() for thread in threads)
     assert (overlaps, done) == (0, 12)
+
+
+def test_two_puts_that_read_the_free_lease_together_still_give_it_to_one(auth_table, name):
+    """The CI flake's root: moto read "no lease" for both puts before either wrote, and both won.
+    DynamoDB decides a conditional put atomically; so must the local stack's moto."""
+    fake = FakeTime()
+    start = threading.Barrier(2)
+    leases: list[object] = []
+
+    def take() -> None:
+        start.wait(10)
+        leases.append(lock(auth_table, fake).try_acquire(name))
+
+    with conditional_puts_meet(f"lease#{name}"):
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    assert len(leases) == 2
+    assert sum(lease is not None for lease in leases) == 1

@@ -3,7 +3,10 @@
 Acquire is a conditional put that succeeds when nobody holds the name or the last lease ran out
 (``attribute_not_exists(pk) OR expires_at < :now``); release is a delete conditional on our owner id,
 so a holder whose lease ran out cannot remove its successor's. A lease must outlast the work done
-under it (a token call is bounded by its HTTP timeout); nothing extends it. The expiry doubles as the
+under it; nothing extends it. A token refresh normally takes a second, but its bound is loose (httpx's
+timeout is per phase, Secrets Manager calls retry): the Fiken token provider tolerates an overlap
+(``FikenTokenProvider._rotated_elsewhere``). The conditional put must be atomic, as DynamoDB's is; the
+local stack's moto is made so (docs/local-aws.md). The expiry doubles as the
 table's TTL attribute, so abandoned leases are swept without a job (epoch seconds, as TTL requires).
 
 Clock skew between hosts shortens or lengthens a lease by the skew; seconds-long skew is harmless

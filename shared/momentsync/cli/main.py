@@ -481,7 +481,8 @@ def tenants_migrate_secrets(
 ) -> None:
     """Copy every tenant's credentials from the old stage-named secrets to this stack's (docs/security.md)."""
     from momentsync.aws.credentials import SecretsManagerCredentialsStore
-    from momentsync.operations.secret_migration import migrate_tenant_secrets
+    from momentsync.aws.leases import DynamoLeaseLock
+    from momentsync.operations.secret_migration import Migration, migrate_tenant_secrets
 
     context: Context = ctx.obj
     secretsmanager = context.target.client("secretsmanager")
@@ -490,6 +491,10 @@ def tenants_migrate_secrets(
             tenants=context.tenants(),
             old=SecretsManagerCredentialsStore(secretsmanager, from_prefix),
             new=context.credentials(),
+            # The token lease every writer of a tenant's secret takes (refresh, connect, settings).
+            leases=DynamoLeaseLock(
+                context.target.table(fiken_auth_resources(context)["AUTH_TABLE"]), owner_prefix="cli"
+            ),
             delete_old=delete_old,
         )
     except ValueError as exc:
@@ -501,15 +506,22 @@ def tenants_migrate_secrets(
     ]
     if context.as_json:
         console.print_json(json.dumps(rows))
-        return
-    for row in rows:
-        kept = (
-            " (old KEPT: it holds values the live secret does not; compare them)"
-            if delete_old and row["result"] != "nothing_to_copy"
-            else ""
-        )
-        console.print(
-            f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else kept}"
+    else:
+        for row in rows:
+            kept = (
+                " (old KEPT: it holds values the live secret does not; compare them)"
+                if delete_old and row["result"] not in ("nothing_to_copy", "busy")
+                else ""
+            )
+            console.print(
+                f"{row['tenant_id']}: {row['result']}{' (old deleted)' if row['old_deleted'] else kept}"
+            )
+    busy = [r.tenant_id for r in results if r.result is Migration.BUSY]
+    if busy:
+        fail(
+            f"{len(busy)} secret(s) not migrated, held by a token refresh or connect: {', '.join(busy)}",
+            EXIT_FAILED,
+            hint="run the same command again: tenants already migrated are left as they are",
         )
 
 

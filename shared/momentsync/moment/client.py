@@ -62,6 +62,7 @@ from momentsync.moment.models import (
 )
 from momentsync.observability import logger
 from momentsync.retry_policy import Retry, RetryPolicy, retry_after_seconds, scrub
+from momentsync.tls import client_tls_context
 
 PRODUCTION_BASE_URL = "https://app.moment.team/api/1.0"
 API_KEY_USERNAME = "apikey"
@@ -200,6 +201,7 @@ class MomentClient:
             transport=transport,
             headers={"Accept": "application/json"},
             follow_redirects=False,
+            verify=client_tls_context(),
         )
 
     def __repr__(self) -> str:

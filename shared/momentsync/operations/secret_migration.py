@@ -11,16 +11,20 @@ flow stores a reconnect's Fiken tokens there (alone: it found no secret), or an 
 key. Such a secret is live but partial, so what the old secret holds and the new one lacks is filled in
 (``merged``); nothing the new one holds is replaced. An old secret is deleted only when the new one
 holds everything it held: one whose values differ (another Fiken grant) is kept for the operator.
+Each tenant's copy is made under its token lease, as every other writer of the secret does.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import StrEnum
 
+from momentsync.connectors.fiken.tokens import token_lease_name
 from momentsync.credentials import CredentialsNotFound, TenantCredentials
-from momentsync.ports import CredentialsVault, TenantRepository
+from momentsync.errors import TransientError
+from momentsync.ports import CredentialsVault, LeaseLock, TenantRepository
 
 
 class Migration(StrEnum):
@@ -28,6 +32,7 @@ class Migration(StrEnum):
     ALREADY_THERE = "already_there"  # the new secret exists: it is the live one, never overwritten
     MERGED = "merged"  # the new secret existed without some of the old one's fields: those were added
     NOTHING_TO_COPY = "nothing_to_copy"
+    BUSY = "busy"  # a token refresh or connect held the tenant's secret throughout: run the command again
 
 
 @dataclass(frozen=True)
@@ -42,40 +47,53 @@ def migrate_tenant_secrets(
     tenants: TenantRepository,
     old: CredentialsVault,
     new: CredentialsVault,
+    leases: LeaseLock,
     delete_old: bool = False,
 ) -> list[MigratedSecret]:
     if old.secret_name("x") == new.secret_name("x"):
         raise ValueError("the old and the new prefix are the same")
     results = []
     for tenant in tenants.list():
-        tenant_id = tenant.tenant_id
-        try:
-            current = old.get(tenant_id, fresh=True)
-        except CredentialsNotFound:
-            results.append(MigratedSecret(tenant_id, Migration.NOTHING_TO_COPY, False))
-            continue
-        try:
-            live = new.get(tenant_id, fresh=True)
-        except CredentialsNotFound:
-            new.put(tenant_id, current)
-            live, result = current, Migration.COPIED
-        else:
-            missing = {
-                name: getattr(current, name)
-                for name in type(current).model_fields
-                if getattr(live, name) is None and getattr(current, name) is not None
-            }
-            result = Migration.ALREADY_THERE
-            if missing:
-                live = live.model_copy(update=missing)
-                new.put(tenant_id, live)
-                result = Migration.MERGED
-        deleted = False
-        if delete_old and _holds_everything_of(live, current):
-            old.delete(tenant_id)
-            deleted = True
-        results.append(MigratedSecret(tenant_id, result, deleted))
+        # A read-modify-write of the live secret: under the token lease, or a processor's refresh
+        # (its rotated, single-use refresh token) or a connect stored meanwhile is overwritten.
+        with ExitStack() as held:
+            try:
+                held.enter_context(leases.hold(token_lease_name(tenant.tenant_id)))
+            except TransientError:  # LeaseBusy: held elsewhere for the whole wait
+                results.append(MigratedSecret(tenant.tenant_id, Migration.BUSY, False))
+                continue
+            results.append(_migrate_one(tenant.tenant_id, old, new, delete_old=delete_old))
     return results
+
+
+def _migrate_one(
+    tenant_id: str, old: CredentialsVault, new: CredentialsVault, *, delete_old: bool
+) -> MigratedSecret:
+    try:
+        current = old.get(tenant_id, fresh=True)
+    except CredentialsNotFound:
+        return MigratedSecret(tenant_id, Migration.NOTHING_TO_COPY, False)
+    try:
+        live = new.get(tenant_id, fresh=True)
+    except CredentialsNotFound:
+        new.put(tenant_id, current)
+        live, result = current, Migration.COPIED
+    else:
+        missing = {
+            name: getattr(current, name)
+            for name in type(current).model_fields
+            if getattr(live, name) is None and getattr(current, name) is not None
+        }
+        result = Migration.ALREADY_THERE
+        if missing:
+            live = live.model_copy(update=missing)
+            new.put(tenant_id, live)
+            result = Migration.MERGED
+    deleted = False
+    if delete_old and _holds_everything_of(live, current):
+        old.delete(tenant_id)
+        deleted = True
+    return MigratedSecret(tenant_id, result, deleted)
 
 
 def _holds_everything_of(live: TenantCredentials, old: TenantCredentials) -> bool:

@@ -48,9 +48,9 @@ class TenantSessions:
         self._sync_state = sync_state
         self._epochs = epochs
         self.credentials = SecretsManagerCredentialsStore(secretsmanager, settings.credentials_secret_prefix)
-        # One pacer per process: Fiken allows one request in flight per company and ~4 per second.
+        # One pacer per process: Fiken allows one request in flight per company and 4 per second.
         self.pacer = RequestPacer(
-            settings.fiken_min_request_interval_seconds,
+            settings.fiken_request_window_seconds,
             app_min_interval=settings.fiken_app_min_request_interval_seconds,
         )
         oauth = FikenOAuthClient(

@@ -2,7 +2,7 @@
 
 What Fiken's behaviour demands (docs/reference/fiken.md):
 
-- One request in flight and ~4 per second per tenant: every request goes through a ``RequestPacer``.
+- One request in flight and 4 per second per tenant: every request goes through a ``RequestPacer``.
 - 429 carries no Retry-After: exponential backoff with full jitter. A 429 means "not executed", so
   every method retries it.
 - No idempotency keys: a POST that may have reached Fiken (5xx, timeout, dropped connection) is never
@@ -67,6 +67,7 @@ from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, T
 from momentsync.observability import logger
 from momentsync.ports import TokenProvider
 from momentsync.retry_policy import Retry, RetryPolicy, may_repeat, scrub
+from momentsync.tls import client_tls_context
 
 DEFAULT_BASE_URL = "https://api.fiken.no/api/v2"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -281,7 +282,7 @@ class FikenClient:
         self._tokens = token_provider
         self._base_url = base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http or httpx.Client(follow_redirects=False)
+        self._http = http or httpx.Client(follow_redirects=False, verify=client_tls_context())
         self._pacer = pacer or default_pacer()
         self._pacing_key = pacing_key or company_slug or "fiken"
         self._sleep = sleep

@@ -9,8 +9,9 @@ token must never race: the loser would be handed ``invalid_grant`` and the tenan
 2. a refresh takes the tenant's lease, then re-reads the secret bypassing every cache
    (another holder may have refreshed a moment ago) and refreshes only if still needed;
 3. the new access and refresh tokens are written together *before* either is used;
-4. ``invalid_grant`` with the stored refresh token -> tenant ``needs_reauth`` and a
-   ``TenantLevelError``, which makes the processor park the tenant's events and notify.
+4. ``invalid_grant`` with the stored refresh token (still stored after a short grace, in case a
+   holder whose lease ran out spent it first) -> tenant ``needs_reauth`` and a ``TenantLevelError``,
+   which makes the processor park the tenant's events and notify.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from momentsync.ports import CredentialsStore, LeaseLock, TenantStore
 from momentsync.tenants import TenantConflict, TenantStatus
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=5)
+# Pauses between re-reads of the store after invalid_grant (1.75 s in all): time for a holder whose
+# lease ran out to store the pair it was given (a PutSecretValue normally takes well under a second).
+DEFAULT_ROTATION_GRACE_SECONDS = (0.25, 0.5, 1.0)
 
 
 def reconnect_remedy(tenant_id: str) -> str:
@@ -58,6 +62,8 @@ class FikenTokenProvider:
         refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN,
         persist_attempts: int = 3,
         persist_retry_seconds: float = 0.2,
+        rotation_grace_seconds: tuple[float, ...] = DEFAULT_ROTATION_GRACE_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.tenant_id = tenant_id
         self._credentials = credentials
@@ -68,6 +74,8 @@ class FikenTokenProvider:
         self._margin = refresh_margin
         self._persist_attempts = persist_attempts
         self._persist_retry_seconds = persist_retry_seconds
+        self._rotation_grace_seconds = rotation_grace_seconds
+        self._sleep = sleep
         self._cached: OAuthTokens | None = None
         self._lock = threading.Lock()  # one refresh per provider instance at a time
 
@@ -125,13 +133,28 @@ class FikenTokenProvider:
         try:
             grant = self._oauth.refresh(spent)
         except InvalidGrant:
-            # A holder whose lease ran out mid-refresh may have rotated the token under us: if the
-            # store holds a different refresh token now, that one is current and nothing is revoked.
-            latest = self._tokens_of(self._credentials_fresh())
-            if latest.refresh_token is not None and latest.refresh_token.get_secret_value() != spent:
+            latest = self._rotated_elsewhere(spent)
+            if latest is not None:
                 return latest, True
             self._needs_reauth("Fiken refused to renew access (consent revoked or connection expired)")
         return grant.to_tokens(self._clock(), previous_refresh_token=stored.refresh_token), False
+
+    def _rotated_elsewhere(self, spent: str) -> OAuthTokens | None:
+        """The pair another holder stored after spending ``spent``, if one appears within the grace.
+
+        Only a refresh that outlasted its lease overlaps another (the lease is 30 s, a refresh
+        normally a second; docs/local-aws.md). Fiken answers the later spender ``invalid_grant`` as
+        soon as the earlier one's call reached it, before that one has stored its new pair: the store
+        is re-read a few times before the connection is called revoked, which would park the tenant
+        until someone reconnects it by hand.
+        """
+        for pause in (0.0, *self._rotation_grace_seconds):
+            if pause:
+                self._sleep(pause)
+            latest = self._tokens_of(self._credentials_fresh())
+            if latest.refresh_token is not None and latest.refresh_token.get_secret_value() != spent:
+                return latest
+        return None
 
     def _persist(self, credentials: TenantCredentials) -> None:
         """Writes the rotated pair; retried, because the old refresh token is already spent."""
@@ -146,7 +169,7 @@ class FikenTokenProvider:
                 )
                 if attempt == self._persist_attempts:
                     raise TransientError("could not store the refreshed Fiken tokens") from None
-                time.sleep(self._persist_retry_seconds * attempt)
+                self._sleep(self._persist_retry_seconds * attempt)
 
     def _needs_reauth(self, reason: str) -> NoReturn:
         """Flags the tenant (compare-and-set) and raises; the processor parks and notifies."""

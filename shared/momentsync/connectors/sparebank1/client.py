@@ -33,6 +33,7 @@ from momentsync.errors import PermanentError, TenantLevelError, TenantProblem, T
 from momentsync.observability import logger
 from momentsync.ports import TokenSource
 from momentsync.retry_policy import Retry, RetryPolicy, may_repeat, retry_after_seconds, scrub
+from momentsync.tls import client_tls_context
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 PAGE_SIZE = 100
@@ -145,7 +146,7 @@ class SpareBank1Client:
         self.base_url = base_url.rstrip("/")
         self.company_key = company_key
         self._tokens = tokens
-        self._http = http or httpx.Client(timeout=DEFAULT_TIMEOUT)
+        self._http = http or httpx.Client(timeout=DEFAULT_TIMEOUT, verify=client_tls_context())
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
