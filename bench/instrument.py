@@ -185,6 +185,13 @@ class AwsCallCounter:
             # Put: the item's own size; update/delete: assume an item under 1 KB (not visible here).
             size = item_size(request["Item"]) if "Item" in request else 0
             wru = max(1, math.ceil(size / 1024))
+        if service == "dynamodb" and model.name == "BatchWriteItem":
+            # Each item of a batch costs what its own put or delete would: batching saves calls, not units.
+            request = json.loads(params.get("body") or b"{}")
+            for writes in request.get("RequestItems", {}).values():
+                for write in writes:
+                    size = item_size(write["PutRequest"]["Item"]) if "PutRequest" in write else 0
+                    wru += max(1, math.ceil(size / 1024))
         with self._lock:
             self.stats.calls[(role, service, model.name)] += 1
             self.stats.wru[role] += wru

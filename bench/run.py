@@ -266,13 +266,14 @@ def render(results: dict[str, Any]) -> str:
             )
         )
     if p2 := results.get("part2_calls_per_kind"):
-        section("2. Fiken calls per event (measured / minimum), processor CPU and wall, idle tenant")
+        section("2. Fiken calls per event (measured / minimum), CPU, DynamoDB calls, wall; idle tenant")
         for kind, k in p2["kinds"].items():
             note = k.get("above_minimum_because", "")
+            dynamodb = sum(n for op, n in k["processor_aws_calls"].items() if op.startswith("dynamodb:"))
             rows.append(
                 (
                     f"{kind}",
-                    f"{k['fiken_calls']} / {k['minimum']}   cpu {k['processor_cpu_ms']} ms",
+                    f"{k['fiken_calls']} / {k['minimum']}   cpu {k['processor_cpu_ms']} ms   ddb {dynamodb}",
                     f"{', '.join(k['calls']) or 'no call'}" + (f"  [+: {note}]" if note else ""),
                 )
             )

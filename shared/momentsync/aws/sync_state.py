@@ -38,9 +38,18 @@ class RecountRaced(RuntimeError):
     """The tenant's records kept changing during every recount attempt; run it again later."""
 
 
+def _minute(iso: str) -> datetime:
+    """``iso`` to the minute, in UTC: the precision `momentsync status` shows a last success with."""
+    return as_utc(datetime.fromisoformat(iso)).astimezone(UTC).replace(second=0, microsecond=0)
+
+
 class DynamoSyncState:
     def __init__(self, table: Any) -> None:
         self._table = table
+        # (tenant, entity type) -> the minute of the last success this process wrote to the status item.
+        # A success in the same minute, with no outcome moving, then costs no UpdateItem: `momentsync
+        # status` shows the last success to the minute, so what it shows stays the same.
+        self._success_minute_written: dict[tuple[str, str], datetime] = {}
 
     def get(self, tenant_id: str, entity_type: str, moment_id: int) -> SyncLink | None:
         item = self._table.get_item(
@@ -79,7 +88,8 @@ class DynamoSyncState:
 
         Not in one transaction with the save (that would need the old outcome before writing): a crash
         between the two leaves a count off by one, which `momentsync status --recount` repairs. A
-        failure here never fails the event: the record itself is saved.
+        failure here never fails the event: the record itself is saved. No call at all when nothing
+        shown changes: the outcome stays and the last success stays in the minute already written.
         """
         entity = new["entity_type"]
         adds: list[str] = []
@@ -96,16 +106,21 @@ class DynamoSyncState:
                 names["#new"] = f"count#{entity}#{new_outcome}"
                 values[":one"] = 1
                 adds.append("#new :one")
-        if new.get("last_success_at") and new["last_success_at"] != (old or {}).get("last_success_at"):
-            names["#ls"] = f"last_success_at#{entity}"
-            values[":ls"] = new["last_success_at"]
-            sets.append("#ls = :ls")
         if new.get("last_error_at") and new["last_error_at"] != (old or {}).get("last_error_at"):
             names |= {"#le": f"last_error_at#{entity}", "#lr": f"last_error#{entity}"}
             names["#lm"] = f"last_error_moment_id#{entity}"
             values |= {":le": new["last_error_at"], ":lr": new.get("last_error") or ""}
             values[":lm"] = new["moment_id"]
             sets += ["#le = :le", "#lr = :lr", "#lm = :lm"]
+        success_key, success_minute = (new["tenant_id"], entity), None
+        if new.get("last_success_at") and new["last_success_at"] != (old or {}).get("last_success_at"):
+            success_minute = _minute(new["last_success_at"])
+            # Alone, a success in a minute already written is skipped (see __init__); with another
+            # change it rides along for free.
+            if adds or sets or self._success_minute_written.get(success_key) != success_minute:
+                names["#ls"] = f"last_success_at#{entity}"
+                values[":ls"] = new["last_success_at"]
+                sets.append("#ls = :ls")
         if not adds and not sets:
             return
         # Every change bumps the item's revision, so a recount racing it notices and starts over.
@@ -122,6 +137,9 @@ class DynamoSyncState:
             )
         except Exception:  # noqa: BLE001 - counts are for status only; the record is saved
             logger.warning("status counts not updated", extra={"tenant_id": new["tenant_id"]}, exc_info=True)
+            return
+        if "#ls" in names and success_minute is not None:
+            self._success_minute_written[success_key] = success_minute
 
     def status_counts(self, tenant_id: str) -> StatusCounts:
         """One read per tenant, whatever its number of records."""

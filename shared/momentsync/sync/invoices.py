@@ -324,11 +324,15 @@ def finish(
     """What remains after the document exists: its PDF (retried on its own) and the totals check.
 
     A document this very call created cannot carry a PDF yet, so the common path costs no extra call;
-    any other (a retry after an upload whose answer was lost, an adopted one) is looked at first."""
-    if PENDING_PDF in link.pending:
-        if created_now or not session.connector.has_invoice_pdf(remote, invoice.invoice_number):
-            attach_pdf(session, invoice, remote)
-        link = _save(session, link, {"pending": [p for p in link.pending if p != PENDING_PDF]})
+    any other (a retry after an upload whose answer was lost, an adopted one) is looked at first.
+
+    The PDF's step is recorded done with the outcome, in one write: if the totals check fails after the
+    upload, the next attempt finds the PDF by looking (rule 4), one GET instead of a write every time."""
+    if PENDING_PDF in link.pending and (
+        created_now or not session.connector.has_invoice_pdf(remote, invoice.invoice_number)
+    ):
+        attach_pdf(session, invoice, remote)
+    still_pending = [p for p in link.pending if p != PENDING_PDF]
 
     totals = session.connector.invoice_totals(remote)
     expected = session.connector.expected_totals(invoice)
@@ -355,6 +359,7 @@ def finish(
                 "last_error_at": utcnow(),
                 "last_success_at": utcnow(),
                 "intent": None,
+                "pending": still_pending,
                 # What the books held when we checked: the deep check compares the target against it.
                 "details": {**link.details, "gross": totals.gross},
             },
@@ -369,6 +374,7 @@ def finish(
             "last_outcome": Outcome.SYNCED.value,
             "last_success_at": utcnow(),
             "intent": None,
+            "pending": still_pending,
             "last_error": None,
             "attempts": 0,
             "details": {**link.details, "gross": totals.gross},

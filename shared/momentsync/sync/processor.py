@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,6 +79,8 @@ class EventProcessor:
     unexpected_retry: UnexpectedRetryPolicy = field(default_factory=UnexpectedRetryPolicy)
     sleep: Callable[[float], None] = time.sleep
     not_found_watch: NotFoundBurstWatch | None = None
+    # Entered around one invocation's batch: the transfer log may write its entries together at its end.
+    batch_scope: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     @contextmanager
     def tenant_memo(self) -> Iterator[None]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from momentsync.aws.client_config import hot_path_config
 from momentsync.aws.dead_letters import SqsDeadLetters
 from momentsync.aws.notifications import (
     AlertingDeadLetters,
@@ -78,8 +79,9 @@ def tenant_notifier(settings: ProcessorSettings, dynamodb: Any) -> Notifier:
 
 
 def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, DeadLetters]:
-    dynamodb = boto3.resource("dynamodb")
-    sqs = boto3.client("sqs")
+    config = hot_path_config()
+    dynamodb = boto3.resource("dynamodb", config=config)
+    sqs = boto3.client("sqs", config=config)
     sync_state_table = dynamodb.Table(settings.sync_state_table)
     sync_state = DynamoSyncState(sync_state_table)
     alerts = (
@@ -92,7 +94,7 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
     tenants = DynamoTenantRepository(dynamodb.Table(settings.tenants_table))
     sessions = TenantSessions(
         settings,
-        secretsmanager=boto3.client("secretsmanager"),
+        secretsmanager=boto3.client("secretsmanager", config=config),
         dynamodb=dynamodb,
         tenants=tenants,
         sync_state=sync_state,
@@ -111,5 +113,6 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
         record_failure=partial(record_failure, sync_state),
         max_receive_count=settings.max_receive_count,
         not_found_watch=NotFoundBurstWatch(transfer_log, alerts),
+        batch_scope=transfer_log.batched,
     )
     return processor, dead_letters

@@ -125,6 +125,46 @@ def test_an_upload_whose_answer_was_lost_is_not_sent_again(moment, books, state)
     assert link(state, 9).pending == []
 
 
+def test_a_new_invoice_costs_three_state_writes_the_pdf_step_done_with_the_outcome(moment, books, state):
+    moment.add(invoice(9, 20002))
+
+    sync_invoice(session(moment, books, state), 9)
+
+    # The intent, the remote id right after the create, and the outcome with the PDF done: no write of
+    # its own for the PDF step.
+    assert [
+        (s.last_outcome, s.remote_id is not None, s.pending) for s in state.saves if s.moment_id == 9
+    ] == [
+        ("creating", False, []),
+        ("creating", True, ["pdf"]),
+        ("synced", True, []),
+    ]
+
+
+def test_a_totals_check_failing_after_the_upload_does_not_send_the_pdf_again(moment, books, state):
+    moment.add(invoice(9, 20002))
+    totals = books.invoice_totals
+    failures = iter([TransientError("Fiken answered 503 to the read-back")])
+
+    def failing_once(remote):
+        for error in failures:
+            raise error
+        return totals(remote)
+
+    books.invoice_totals = failing_once
+    with pytest.raises(TransientError):
+        sync_invoice(session(moment, books, state), 9)
+    assert link(state, 9).pending == ["pdf"]  # the upload happened; its step is not recorded done
+
+    retry = sync_invoice(session(moment, books, state), 9)
+
+    assert retry.outcome is Outcome.SYNCED
+    [document] = books.documents.values()
+    assert document.attachments == ["faktura-20002.pdf"]  # found by looking, not sent twice
+    assert books.calls.count("upload_attachment") == 1
+    assert link(state, 9).pending == []
+
+
 def test_a_due_date_moved_in_moment_is_patched_on_the_one_document(moment, books, state):
     moment.add(invoice(9, 20002))
     sync_invoice(session(moment, books, state), 9)

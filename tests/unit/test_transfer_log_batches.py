@@ -1,0 +1,142 @@
+"""The processor's transfer log entries of one invocation are written together at its end (one
+BatchWriteItem per 25, not one PutItem each), read back before any read of the log, written also when
+the batch ends in an exception, and a failed write fails the invocation (its records come again) instead
+of losing them. DynamoTransferLog on the local stack's moto server, the table as template.yaml defines it."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from datetime import timedelta
+
+import pytest
+
+from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from tests.fakes.records import NOW
+from tests.unit.test_port_contracts import aws, template_table  # noqa: F401 - the fixture, used by name
+
+
+class CallCountingTable:
+    """The boto3 Table, counting the client calls its writes make (the batch writer uses the client)."""
+
+    def __init__(self, table) -> None:
+        self._table = table
+        self.calls: list[str] = []
+        table.meta.client.meta.events.register("before-call.dynamodb", self._count)
+
+    def _count(self, model, **_) -> None:
+        self.calls.append(model.name)
+
+    def __getattr__(self, name):
+        return getattr(self._table, name)
+
+
+def entry(n: int, tenant_id: str = "acme", outcome: Outcome = Outcome.SYNCED) -> TransferLogEntry:
+    return TransferLogEntry(
+        tenant_id=tenant_id,
+        event_id=f"event-{n}",
+        entity_type="customer",
+        entity_id=n,
+        outcome=outcome,
+        logged_at=NOW + timedelta(milliseconds=n),
+    )
+
+
+@pytest.fixture
+def table(aws):  # noqa: F811
+    return CallCountingTable(template_table("TransferLogTable"))
+
+
+def test_a_batch_of_entries_is_one_write_at_its_end(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched():
+        for n in range(7):
+            log.record(entry(n))
+        assert table.calls == []  # nothing written before the batch ends
+
+    assert table.calls == ["BatchWriteItem"]
+    assert [e.event_id for e in log.query("acme", newest_first=False)] == [f"event-{n}" for n in range(7)]
+
+
+def test_thirty_entries_are_two_writes_and_outside_a_batch_each_entry_is_written_at_once(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched():
+        for n in range(30):
+            log.record(entry(n))
+    assert table.calls == ["BatchWriteItem", "BatchWriteItem"]  # at most 25 items per call
+
+    log.record(entry(99))
+    assert table.calls[-1] == "PutItem"
+    assert len(log.query("acme", limit=100)) == 31
+
+
+def test_entries_from_the_groups_threads_are_all_written(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched():
+        threads = [
+            threading.Thread(
+                target=contextvars.copy_context().run, args=(log.record, entry(n, f"tenant-{n}"))
+            )
+            for n in range(10)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert sorted(e.tenant_id for n in range(10) for e in log.query(f"tenant-{n}")) == sorted(
+        f"tenant-{n}" for n in range(10)
+    )
+
+
+def test_a_read_of_the_log_within_the_batch_sees_its_own_entries(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched():
+        log.record(entry(1, outcome=Outcome.NOT_FOUND))
+        # The processor's not_found burst check reads the log right after logging.
+        assert [e.event_id for e in log.query("acme", outcome="not_found")] == ["event-1"]
+        assert log.last_logged_at("acme") == NOW + timedelta(milliseconds=1)
+
+
+def test_entries_are_written_when_the_batch_ends_in_an_exception(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with pytest.raises(RuntimeError), log.batched():
+        log.record(entry(1, outcome=Outcome.RETRYING))
+        raise RuntimeError("a record failed unclassified")
+
+    assert [e.outcome for e in log.query("acme")] == [Outcome.RETRYING]
+
+
+def failing_writes(table, times: int):
+    """The table's batch writer fails its next ``times`` uses (DynamoDB throttling, say)."""
+    writer = table._table.batch_writer
+    failures = iter([RuntimeError("ProvisionedThroughputExceededException")] * times)
+
+    def failing(**kwargs):
+        for error in failures:
+            raise error
+        return writer(**kwargs)
+
+    table.batch_writer = failing
+
+
+def test_entries_a_failed_write_within_the_batch_left_are_written_at_its_end(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    failing_writes(table, times=1)
+    with log.batched():
+        log.record(entry(1))
+        with pytest.raises(RuntimeError):
+            log.flush()  # what a read of the log within the batch does first
+        log.record(entry(2))
+
+    assert [e.event_id for e in log.query("acme", newest_first=False)] == ["event-1", "event-2"]
+
+
+def test_a_failed_write_at_the_end_fails_the_invocation(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    failing_writes(table, times=1)
+    with pytest.raises(RuntimeError, match="ProvisionedThroughput"), log.batched():
+        log.record(entry(1))
+    # Lambda then reports the whole batch failed: SQS delivers its records again and each is logged then.
+    assert log.query("acme") == []
