@@ -1,7 +1,8 @@
 """The processor's transfer log entries of one invocation are written together at its end (one
 BatchWriteItem per 25, not one PutItem each), read back before any read of the log, written also when
-the batch ends in an exception, and a failed write fails the invocation (its records come again) instead
-of losing them. DynamoTransferLog on the local stack's moto server, the table as template.yaml defines it."""
+the batch ends in an exception, and a write that fails at the end is reported with the events it lost,
+never raised (that would deliver the whole batch again and dead-letter some records twice).
+DynamoTransferLog on the local stack's moto server, the table as template.yaml defines it."""
 
 from __future__ import annotations
 
@@ -133,10 +134,16 @@ def test_entries_a_failed_write_within_the_batch_left_are_written_at_its_end(tab
     assert [e.event_id for e in log.query("acme", newest_first=False)] == ["event-1", "event-2"]
 
 
-def test_a_failed_write_at_the_end_fails_the_invocation(table):
+def test_a_failed_write_at_the_end_is_reported_with_its_events_not_raised(table, caplog):
     log = DynamoTransferLog(table, timedelta(days=30))
     failing_writes(table, times=1)
-    with pytest.raises(RuntimeError, match="ProvisionedThroughput"), log.batched():
-        log.record(entry(1))
-    # Lambda then reports the whole batch failed: SQS delivers its records again and each is logged then.
+    with log.batched():
+        log.record(entry(1, outcome=Outcome.FAILED))
+        log.record(entry(2))
+    # Raising would make Lambda deliver the whole batch again: event-1, already dead-lettered, a second time.
     assert log.query("acme") == []
+    [line] = [r for r in caplog.records if r.getMessage() == "could not write the transfer log"]
+    assert line.levelname == "ERROR"
+    assert line.entries_lost == 2
+    assert [tuple(e) for e in line.events] == [("acme", "event-1", "failed"), ("acme", "event-2", "synced")]
+    assert line.error_type == "RuntimeError"

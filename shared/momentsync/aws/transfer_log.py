@@ -4,6 +4,11 @@ Within ``batched()`` (the processor's invocation) entries are written together a
 BatchWriteItem, instead of one PutItem each: a batch of n records costs one round trip instead of n, the
 same write units. Nothing conditional is lost by that (log entries are plain puts). If the process dies
 first, Lambda never answered the batch, so SQS delivers every record again and each is logged then.
+
+A write that still fails at the batch's end (after botocore's retries) does not fail the invocation: that
+would deliver every record again, dead-lettering or parking some a second time, for the sake of an audit
+copy. The entries' content is already in CloudWatch (every event's "event processed" line); the loss is
+reported as an ERROR line naming the events, the rule ``log_safely`` applies to a single entry.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from momentsync.aws.items import plain_values
+from momentsync.observability import logger
 from momentsync.sync.transfer_log import TransferLogEntry
 
 
@@ -53,13 +59,20 @@ class DynamoTransferLog:
     @contextmanager
     def batched(self) -> Iterator[None]:
         """Entries recorded within are written at its end (also when it ends by an exception); a write
-        that fails raises, so the invocation fails and its records are delivered, and logged, again."""
-        token = _pending.set(_PendingEntries())
+        that fails there is reported (ERROR, with the events it lost), never raised: see the module doc."""
+        token = _pending.set(pending := _PendingEntries())
         try:
             yield
         finally:
             try:
                 self.flush()
+            except Exception as exc:  # noqa: BLE001 - the batch's outcome must not depend on its audit copy
+                with pending.lock:
+                    lost = [(item["tenant_id"], item["event_id"], item["outcome"]) for item in pending.items]
+                logger.error(
+                    "could not write the transfer log",
+                    extra={"error_type": type(exc).__name__, "entries_lost": len(lost), "events": lost[:50]},
+                )
             finally:
                 _pending.reset(token)
 
