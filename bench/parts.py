@@ -33,6 +33,7 @@ from emulators.moment.fixtures import make_line, organization_number
 from emulators.moment.webhook_driver import customer_webhook, invoice_webhook, project_webhook
 from local.http_api import build_event
 from local.lambda_runtime import LocalLambdaContext
+from local.layer import build_layer
 from momentsync.aws.state_epochs import DynamoStateEpochs
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.connectors.fiken.pacing import DEFAULT_WINDOW_SECONDS
@@ -395,25 +396,7 @@ def _built_layer() -> Path:
     """The layer as `sam build` makes it (shared/Makefile: the package without the CLI, compiled to
     unchecked-hash bytecode), with this interpreter standing in for the runtime's Python: shared/ itself
     has no bytecode where PYTHONDONTWRITEBYTECODE is set, and Lambda would compile nothing it lacks."""
-    layer = Path(tempfile.mkdtemp(prefix="bench-layer-"))
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    subprocess.run(  # noqa: S603 - the layer's own build steps, fixed arguments
-        [
-            shutil.which("make") or "make",
-            "--no-print-directory",
-            "-C",
-            str(ROOT / "shared"),
-            "layer-package",
-            "layer-bytecode",
-            f"ARTIFACTS_DIR={layer}",
-            f"LAMBDA_PYTHON={sys.executable}",
-            f"LAMBDA_PYTHON_VERSION={version}",
-        ],
-        check=True,
-        capture_output=True,
-        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")},
-    )
-    return layer / "python"
+    return build_layer(Path(tempfile.mkdtemp(prefix="bench-layer-")), bytecode=True)
 
 
 def part3_cold_imports(env: BenchEnv, *, runs: int) -> dict[str, Any]:

@@ -10,12 +10,12 @@ import json
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+from local.layer import build_layer
 from momentsync.cli.main import TargetChoice
 from momentsync.cli.tenant_commands import ForeignCurrencyChoice, InvoiceModeChoice
 from momentsync.tenants import ForeignCurrency, InvoiceMode, TargetSystem
@@ -65,19 +65,7 @@ def test_no_function_imports_the_operator_cli_or_operations():
 
 def test_layer_package_leaves_out_cli_and_operations_and_has_all_the_functions_import(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in {"MAKEFLAGS", "MFLAGS"}}
-    subprocess.run(  # noqa: S603 - the layer's own build step, fixed arguments
-        [
-            shutil.which("make") or "make",
-            "--no-print-directory",
-            "-C",
-            str(REPO / "shared"),
-            "layer-package",
-            f"ARTIFACTS_DIR={tmp_path}",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    build_layer(tmp_path)
     layer = tmp_path / "python" / "momentsync"
     assert not (layer / "cli").exists()
     assert not (layer / "operations").exists()
@@ -102,24 +90,7 @@ def test_layer_package_leaves_out_cli_and_operations_and_has_all_the_functions_i
 def test_the_layer_carries_bytecode_for_the_runtime_python_that_no_mtime_can_invalidate(tmp_path):
     # Lambda's /opt is read-only: without .pyc files of its own Python version, every cold start compiles
     # the layer. This interpreter stands in for the runtime's (shared/Makefile: LAMBDA_PYTHON).
-    env = {key: value for key, value in os.environ.items() if key not in {"MAKEFLAGS", "MFLAGS"}}
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    subprocess.run(  # noqa: S603 - the layer's own build steps, fixed arguments
-        [
-            shutil.which("make") or "make",
-            "--no-print-directory",
-            "-C",
-            str(REPO / "shared"),
-            "layer-package",
-            "layer-bytecode",
-            f"ARTIFACTS_DIR={tmp_path}",
-            f"LAMBDA_PYTHON={sys.executable}",
-            f"LAMBDA_PYTHON_VERSION={version}",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    build_layer(tmp_path, bytecode=True)
     sources = list((tmp_path / "python" / "momentsync").rglob("*.py"))
     assert len(sources) > 50
     for source in sources:
