@@ -460,13 +460,18 @@ def test_a_decline_from_another_browser_does_not_spend_the_state(world, make_ten
 
 
 # ---------------------------------------------------------------- the token lifecycle
-def test_two_processors_refreshing_at_once_make_one_token_call_and_share_the_new_token(
-    world, make_tenant, company
-):
+def two_processors_with_an_expired_token(world, make_tenant, company):
+    """A connected tenant whose stored access token has expired, the refresh calls so far, two providers."""
     tenant_id, _slug = connected_tenant(world, make_tenant, company)
     world.expire_stored_access_token(tenant_id)
     before = world.fiken.token_calls["refresh_token"]
-    providers = [world.provider(tenant_id), world.provider(tenant_id)]
+    return tenant_id, before, [world.provider(tenant_id), world.provider(tenant_id)]
+
+
+def test_two_processors_refreshing_at_once_make_one_token_call_and_share_the_new_token(
+    world, make_tenant, company
+):
+    tenant_id, before, providers = two_processors_with_an_expired_token(world, make_tenant, company)
     start = threading.Barrier(len(providers))
     tokens: list[str] = []
 
@@ -495,10 +500,7 @@ def test_two_processors_whose_lease_puts_read_together_still_make_one_token_call
     """The interleaving behind the CI flake of the test above (2 token calls in 1 of 1,644 tests):
     both lease puts read "no lease" before either wrote. moto let both win, both spent the same
     refresh token, and the loser was only saved by re-reading the store in time (else: needs_reauth)."""
-    tenant_id, _slug = connected_tenant(world, make_tenant, company)
-    world.expire_stored_access_token(tenant_id)
-    before = world.fiken.token_calls["refresh_token"]
-    providers = [world.provider(tenant_id), world.provider(tenant_id)]
+    tenant_id, before, providers = two_processors_with_an_expired_token(world, make_tenant, company)
     start = threading.Barrier(len(providers))
     tokens: list[str] = []
     failures: list[BaseException] = []
