@@ -42,20 +42,19 @@ def lines_of_two_invocations(log_call) -> list[dict]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
+EVENT = {
+    "tenant_id": "acme",
+    "event_id": "e-1",
+    "entity_type": "customer",
+    "entity_id": 7,
+    "outcome": "synced",
+    "remote_calls": 2,
+    "duration_ms": 441,
+}
+
+
 def event_processed(logger: Logger) -> None:
-    logger.info(
-        "event processed",
-        extra={
-            "tenant_id": "acme",
-            "event_id": "e-1",
-            "entity_type": "customer",
-            "entity_id": 7,
-            "outcome": "synced",
-            "remote_calls": 2,
-            "duration_ms": 441,
-            "reason": None,
-        },
-    )
+    logger.info("event processed", extra={**EVENT, "reason": None})
 
 
 def test_an_info_line_keeps_what_an_sre_needs_and_drops_what_the_log_group_says():
@@ -65,29 +64,10 @@ def test_an_info_line_keeps_what_an_sre_needs_and_drops_what_the_log_group_says(
         assert "location" not in line
         assert "reason" not in line  # None is left out
         assert line["function_request_id"] == Context.aws_request_id
-        assert {
-            k: line[k]
-            for k in (
-                "level",
-                "message",
-                "tenant_id",
-                "event_id",
-                "entity_type",
-                "entity_id",
-                "outcome",
-                "remote_calls",
-                "duration_ms",
-            )
-        } == {
+        assert {k: line[k] for k in ("level", "message", *EVENT)} == {
             "level": "INFO",
             "message": "event processed",
-            "tenant_id": "acme",
-            "event_id": "e-1",
-            "entity_type": "customer",
-            "entity_id": 7,
-            "outcome": "synced",
-            "remote_calls": 2,
-            "duration_ms": 441,
+            **EVENT,
         }
         assert line["timestamp"]
     assert cold["cold_start"] is True
