@@ -33,6 +33,14 @@ if TYPE_CHECKING:
     from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 
 
+# How long a tenant's secret read stays in this process's memory. Each read costs $5 per million calls,
+# paid per execution environment, so it was the third-largest cost per event at 60 s. A longer age is
+# safe because a stale copy is never trusted past a refusal: Fiken's access token is used only while
+# unexpired, and a 401 makes the token provider re-read the secret under its lease; a Moment 401 makes the
+# processor re-read the secret and try once more with a key that changed (wiring/processor.py).
+CREDENTIALS_MAX_AGE_SECONDS = 900.0
+
+
 class TenantSessions:
     def __init__(
         self,
@@ -47,7 +55,9 @@ class TenantSessions:
         self._settings = settings
         self._sync_state = sync_state
         self._epochs = epochs
-        self.credentials = SecretsManagerCredentialsStore(secretsmanager, settings.credentials_secret_prefix)
+        self.credentials = SecretsManagerCredentialsStore(
+            secretsmanager, settings.credentials_secret_prefix, max_age_seconds=CREDENTIALS_MAX_AGE_SECONDS
+        )
         # One pacer per process: Fiken allows one request in flight per company and 4 per second.
         self.pacer = RequestPacer(
             settings.fiken_request_window_seconds,
@@ -98,6 +108,17 @@ class TenantSessions:
             state=self._sync_state,
             epochs=self._epochs,
         )
+
+    def moment_key_changed(self, tenant: Tenant) -> bool:
+        """Re-reads the tenant's secret: True if it now holds another Moment API key than the client
+        this process used (rotated by an operator while this process kept the old one in memory)."""
+        try:
+            key = self.credentials.get(tenant.tenant_id, fresh=True).moment_api_key
+        except CredentialsNotFound:
+            return False
+        with self._lock:
+            cached = self._moment.get(tenant.tenant_id)
+        return key is not None and (cached is None or cached[0] != str(hash(key.get_secret_value())))
 
     def _moment_client(self, tenant: Tenant) -> MomentClient:
         try:
