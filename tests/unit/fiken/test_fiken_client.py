@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
 import logging
 import random
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -798,3 +801,48 @@ def test_initialising_a_counter_someone_else_just_initialised_is_fine(fiken, cli
     )
     client.initialise_invoice_counter()
     assert route.call_count == 1
+
+
+def test_the_pace_counts_from_when_the_request_is_written_on_a_real_connection(make_client) -> None:
+    """Against a real socket (no respx: httpcore's trace hook only fires on a real transport): the pacer
+    is told when each request's bytes leave, after the slot was granted and the connection made."""
+
+    class Contact(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.dumps(contact_json()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    class RecordingPacer(RequestPacer):
+        def __init__(self) -> None:
+            super().__init__(0.0)
+            self.events: list[str] = []
+
+        @contextmanager
+        def slot(self, key: str) -> Iterator[Any]:
+            with super().slot(key) as leaving:
+                self.events.append("granted")
+
+                def left() -> None:
+                    self.events.append("left")
+                    leaving()
+
+                yield left
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Contact)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pacer = RecordingPacer()
+    try:
+        client = make_client(base_url=f"http://127.0.0.1:{server.server_address[1]}", pacer=pacer)
+        assert client.get_contact(77).contact_id == 77
+        assert client.get_contact(77).contact_id == 77
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pacer.events == ["granted", "left", "granted", "left"]

@@ -335,3 +335,55 @@ def test_the_same_patterns_are_refused_without_the_margin(window: float) -> None
 
     # Stops at the first refusal (the 13th pattern for both, with this seed).
     assert any(refused() for _ in range(3000)), "the simulation cannot see a too-fast pacer"
+
+
+# ------------------------------------------------ the start counts from when the request leaves
+def test_a_request_that_leaves_late_counts_from_when_it_left(clock: FakeClock) -> None:
+    """The first request waits 0.3 s for a new connection before its bytes leave: Fiken sees it start
+    then, so the fifth may only start a window after that, not a window after the slot was granted."""
+    pacer = paced(clock, window=1.0)
+    with pacer.slot("tenant-a") as leaving:
+        clock.advance(0.3)  # connecting: the server had closed the idle connection
+        leaving()
+        first_left = clock.monotonic()
+    for _ in range(3):
+        with pacer.slot("tenant-a") as leaving:
+            leaving()
+    with pacer.slot("tenant-a"):
+        assert clock.monotonic() == pytest.approx(first_left + 1.0)
+
+
+def test_leaving_late_against_fikens_rule_never_gets_a_rate_refusal(clock: FakeClock) -> None:
+    """On one clock with the emulator's rule, which counts a start when the request arrives: random
+    delays between the grant and the bytes leaving (new connections, a busy CPU) are all absorbed."""
+    rng = random.Random(18)
+    rule = RateRule(clock=clock.monotonic, tolerance=0.0)
+    pacer = paced(clock, window=DEFAULT_WINDOW_SECONDS)
+    for _ in range(2_000):
+        with pacer.slot("tenant-a") as leaving:
+            clock.advance(rng.choice([0.0, 0.0, rng.uniform(0, 0.4)]))
+            leaving()
+            assert rule.try_start("tenant-a") is None
+            clock.advance(rng.uniform(0.001, 0.1))
+            rule.finish("tenant-a")
+        if rng.random() < 0.2:
+            clock.advance(rng.uniform(0, 2))
+
+
+def test_without_leaving_the_grant_time_counts_and_late_arrivals_are_refused(clock: FakeClock) -> None:
+    """The same delays, with the start kept at the grant (the pacer before this change): refused."""
+    rng = random.Random(18)
+    rule = RateRule(clock=clock.monotonic, tolerance=0.0)
+    pacer = paced(clock, window=DEFAULT_WINDOW_SECONDS)
+    refused = 0
+    for _ in range(2_000):
+        with pacer.slot("tenant-a"):
+            clock.advance(rng.choice([0.0, 0.0, rng.uniform(0, 0.4)]))
+            if rule.try_start("tenant-a") is None:
+                clock.advance(rng.uniform(0.001, 0.1))
+                rule.finish("tenant-a")
+            else:
+                refused += 1
+        if rng.random() < 0.2:
+            clock.advance(rng.uniform(0, 2))
+    assert refused > 0

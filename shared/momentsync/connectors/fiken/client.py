@@ -654,7 +654,13 @@ class FikenClient:
     ) -> tuple[httpx.Response | None, httpx.RequestError | None]:
         response: httpx.Response | None = None
         failure: httpx.RequestError | None = None
-        with self._pacer.slot(self._pacing_key):
+        with self._pacer.slot(self._pacing_key) as leaving:
+
+            def trace(event: str, _info: dict[str, Any]) -> None:
+                # httpcore's trace hook: the pace counts from when the request is written, not granted.
+                if event.endswith(".send_request_headers.started"):
+                    leaving()
+
             started = time.perf_counter()
             try:
                 response = self._http.request(
@@ -666,6 +672,7 @@ class FikenClient:
                     data=form,
                     files=files,
                     timeout=self._timeout,
+                    extensions={"trace": trace},
                 )
             except httpx.RequestError as exc:  # transport failures, and bodies that fail to decode
                 failure = exc

@@ -97,9 +97,14 @@ class RequestPacer:
         )
 
     @contextmanager
-    def slot(self, key: str) -> Iterator[None]:
+    def slot(self, key: str) -> Iterator[Callable[[], None]]:
         """Holds ``key``'s only request slot: wait for the previous request and for room in the
         window, then run.
+
+        Yields ``leaving``: call it when the request's first bytes are written. The start is recorded
+        when the slot is granted and moved to that moment, so time spent before the request leaves (a
+        new connection after the server closed an idle one, the thread waiting for the CPU) cannot make
+        Fiken see five starts closer together than the window. Not calling it keeps the grant time.
 
         With an app-wide limit, the app slot is taken inside the key's (always in that order, so
         two keys cannot deadlock) and spaced by ``app_min_interval``.
@@ -111,14 +116,22 @@ class RequestPacer:
                 self._wait_until(starts[0] + self.window)
             if self.app_min_interval is None:
                 self._record(starts, self._clock())
-                yield
+                yield lambda: self._leaving(starts, None)
                 return
             with self._app.in_flight:
                 if self._app.last_start is not None:
                     self._wait_until(self._app.last_start + self.app_min_interval)
                 self._app.last_start = now = self._clock()
                 self._record(starts, now)
-                yield
+                yield lambda: self._leaving(starts, self._app)
+
+    def _leaving(self, starts: deque[float], app: _AppState | None) -> None:
+        # Called while the slot (and its lock) is held: the newest start is this request's.
+        now = self._clock()
+        if starts and now > starts[-1]:
+            starts[-1] = now
+        if app is not None:
+            app.last_start = now
 
     def _record(self, starts: deque[float], now: float) -> None:
         starts.append(now)
