@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import logger as powertools_logger
 
 from momentsync.observability import CompactFormatter
 
@@ -25,7 +26,10 @@ class Context:
     aws_request_id: str = "6bf420ae-da83-4388-95ba-a8b63d000354"
 
 
-def lines_of_two_invocations(log_call) -> list[dict]:
+def lines_of_two_invocations(log_call, monkeypatch) -> list[dict]:
+    # Powertools keeps "cold start" in one module flag: whichever handler ran first in this process (another
+    # test's) has spent it. The first of these two invocations is this logger's cold start.
+    monkeypatch.setattr(powertools_logger, "is_cold_start", True)
     stream = io.StringIO()
     logger = Logger(
         service=f"m{uuid.uuid4().hex[:9]}",  # as long as "momentsync"; one Python logger per test
@@ -57,8 +61,8 @@ def event_processed(logger: Logger) -> None:
     logger.info("event processed", extra={**EVENT, "reason": None})
 
 
-def test_an_info_line_keeps_what_an_sre_needs_and_drops_what_the_log_group_says():
-    cold, warm = lines_of_two_invocations(event_processed)
+def test_an_info_line_keeps_what_an_sre_needs_and_drops_what_the_log_group_says(monkeypatch):
+    cold, warm = lines_of_two_invocations(event_processed, monkeypatch)
     for line in (cold, warm):
         assert not REPEATED & line.keys()
         assert "location" not in line
@@ -74,17 +78,17 @@ def test_an_info_line_keeps_what_an_sre_needs_and_drops_what_the_log_group_says(
     assert "cold_start" not in warm  # absent means warm
 
 
-def test_a_warning_keeps_its_code_location():
+def test_a_warning_keeps_its_code_location(monkeypatch):
     def warn(logger: Logger) -> None:
         logger.warning("tenant paused", extra={"tenant_id": "acme"})
 
-    for line in lines_of_two_invocations(warn):
+    for line in lines_of_two_invocations(warn, monkeypatch):
         assert line["location"].startswith("warn:")
         assert not REPEATED & line.keys()
 
 
-def test_the_compact_line_is_at_least_a_quarter_shorter_than_powertools_default():
-    compact = lines_of_two_invocations(event_processed)[1]
+def test_the_compact_line_is_at_least_a_quarter_shorter_than_powertools_default(monkeypatch):
+    compact = lines_of_two_invocations(event_processed, monkeypatch)[1]
     stream = io.StringIO()
     default = Logger(service=f"m{uuid.uuid4().hex[:9]}", logger_handler=logging.StreamHandler(stream))
     default.inject_lambda_context(clear_state=True, log_event=False)(lambda e, c: event_processed(default))(
