@@ -5,6 +5,7 @@ Moment emulator -> webhook (local HTTP API) -> SQS FIFO (moto) -> processor -> F
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,7 @@ from momentsync.aws.parking import DynamoParkedEvents
 from momentsync.aws.sync_state import DynamoSyncState
 from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.connectors.fiken.pacing import DEFAULT_WINDOW_SECONDS
 from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import TransferLogEntry
 from momentsync.tenants import MappingSettings, Tenant
@@ -49,6 +51,14 @@ class Pipeline:
     # ------------------------------------------------------------------ driving
     def settle(self, timeout: float = 60) -> None:
         assert self.stack.wait_until_idle(timeout), "the queue did not drain"
+
+    def settle_and_idle_fiken(self, timeout: float = 60) -> None:
+        """Settles, then lets Fiken's window pass: what an operator's command (backfill, deep check) finds
+        on an idle tenant. Its Fiken client paces itself and knows nothing of the processor's starts of
+        the last second (docs/fiken-rate-limit.md, "one execution environment"); a test that counts its
+        reads must not have one retried after Fiken's rule refused it."""
+        self.settle(timeout)
+        time.sleep(DEFAULT_WINDOW_SECONDS)
 
     def mark(self) -> None:
         """Start counting Fiken requests from here."""

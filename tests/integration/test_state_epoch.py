@@ -9,9 +9,11 @@ CLI (backfill, tenants settings) -> sync-state table (moto) ; Moment emulator ->
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 from momentsync.aws.state_epochs import DynamoStateEpochs
+from momentsync.connectors.fiken.pacing import DEFAULT_WINDOW_SECONDS
 from momentsync.sync.transfer_log import Outcome
 from tests.integration.test_backfill import books_with_records_made_elsewhere
 from tests.integration.test_backfill import cli as cli  # noqa: F401 - the CLI fixture
@@ -172,8 +174,9 @@ def test_a_tenant_added_again_or_moved_to_other_books_does_not_inherit_the_epoch
 
 def test_state_incomplete_forgets_the_epoch_and_new_invoices_are_looked_up_again(pipeline, cli):
     customer = pipeline.driver.create_customer(name="Dobbel Skriver AS", customer_number="100800")
-    pipeline.settle()
+    pipeline.settle_and_idle_fiken()
     cli.json("backfill", pipeline.tenant_id)
+    time.sleep(DEFAULT_WINDOW_SECONDS)  # the backfill's reads out of Fiken's window before the invoice's
 
     data = cli.json("tenants", "settings", pipeline.tenant_id, "--state-incomplete")
     assert data == {"tenant_id": pipeline.tenant_id, "state_epoch": "forgotten"}
