@@ -10,6 +10,8 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 from momentsync.aws.app_secrets import FikenAppSecret, SpareBank1AppSecret
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
 from momentsync.aws.leases import DynamoLeaseLock
@@ -116,10 +118,20 @@ class TenantSessions:
             if cached and cached[0] == fingerprint and cached[1].company_code == tenant.moment_company_code:
                 return cached[1]
             client = MomentClient(
-                tenant.moment_company_code, key, base_url=self._settings.moment_api_base_url
+                tenant.moment_company_code,
+                key,
+                base_url=self._settings.moment_api_base_url,
+                # A 401 reads the stored key again: an operator may have rotated it within the cache's age.
+                fresh_key=lambda: self._stored_moment_key(tenant.tenant_id),
             )
             self._moment[tenant.tenant_id] = (fingerprint, client)
             return client
+
+    def _stored_moment_key(self, tenant_id: str) -> SecretStr | None:
+        try:
+            return self.credentials.get(tenant_id, fresh=True).moment_api_key
+        except CredentialsNotFound:
+            return None
 
     def _connector(self, tenant: Tenant) -> FikenConnector | SpareBank1Connector:
         if tenant.target is TargetSystem.SPAREBANK1:
