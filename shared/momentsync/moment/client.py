@@ -572,8 +572,12 @@ class MomentClient:
             return False
         try:
             stored = self._fresh_key()
-        except Exception:  # noqa: BLE001 - the store unreadable: the 401 stands as Moment's answer
-            logger.warning("could not read the stored Moment API key again after a 401", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the store unreadable: the 401 stands as Moment's answer
+            # The type only: a parse error of the secret would quote the secret itself.
+            logger.warning(
+                "could not read the stored Moment API key again after a 401",
+                extra={"error_type": type(exc).__name__},
+            )
             return False
         if stored is None or not stored.get_secret_value():
             return False

@@ -71,3 +71,24 @@ def test_a_key_that_keeps_failing_after_its_rotation_is_invalid_after_one_extra_
         with pytest.raises(TenantLevelError):
             client(lambda: SecretStr("new-key")).get_customer(1)
     assert route.call_count == 2
+
+
+def test_an_unreadable_stored_key_is_logged_without_what_the_error_quotes(monkeypatch):
+    import momentsync.moment.client as moment_client
+
+    lines: list[str] = []
+    monkeypatch.setattr(
+        moment_client.logger,
+        "warning",
+        lambda message, *args, **kwargs: lines.append(f"{message} {args} {kwargs}"),
+    )
+
+    def fresh():
+        raise ValueError('invalid JSON: input_value=\'{"moment_api_key": "sk-live-9f8e7d6c5b4a"}\'')
+
+    with respx.mock(base_url=ROOT) as mock:
+        mock.get("/customers/1").respond(401, json={"message": "Unauthorized"})
+        with pytest.raises(TenantLevelError):
+            client(fresh).get_customer(1)
+    assert any("could not read the stored Moment API key" in line for line in lines)
+    assert not any("sk-live-9f8e7d6c5b4a" in line or "exc_info" in line for line in lines)
