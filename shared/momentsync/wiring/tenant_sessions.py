@@ -167,8 +167,9 @@ def sparebank1_access(
     from momentsync.connectors.sparebank1.access import SpareBank1Access
     from momentsync.connectors.sparebank1.auth import AppTokens
 
+    secret = SpareBank1AppSecret(secretsmanager, secret_id)
     return SpareBank1Access(
-        AppTokens(SpareBank1AppSecret(secretsmanager, secret_id)), custom_bank_urls=custom_bank_urls
+        AppTokens(secret, fresh_credentials=secret.fresh), custom_bank_urls=custom_bank_urls
     )
 
 
