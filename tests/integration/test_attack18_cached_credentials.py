@@ -53,7 +53,8 @@ def test_a_rotated_fiken_app_secret_is_read_again_when_fiken_refuses_the_cached_
     def app_secret(value: str) -> None:
         fiken.register_client(FIKEN_CLIENT_ID, value, redirect)
         secrets.put_secret_value(
-            SecretId=secret_id, SecretString=json.dumps({"client_id": FIKEN_CLIENT_ID, "client_secret": value})
+            SecretId=secret_id,
+            SecretString=json.dumps({"client_id": FIKEN_CLIENT_ID, "client_secret": value}),
         )
 
     fiken.expire_access_tokens()  # the first event refreshes: the processor now holds the app secret
