@@ -4,6 +4,8 @@ must end exactly once where they belong, in order, whatever its neighbours in th
 
 from __future__ import annotations
 
+from momentsync.aws.sync_state import DynamoSyncState
+from momentsync.sync.sync_state import StatusCounts
 from momentsync.sync.transfer_log import Outcome
 from momentsync.tenants import TenantStatus
 
@@ -80,3 +82,11 @@ def test_ten_tenants_in_one_batch_with_failures_in_some_each_end_exactly_once_in
         )
         assert names == wanted, index
         assert len(p.dead_letters()) == (1 if p is refused else 0), index
+        # `momentsync status` reads the counts item the saves keep: it equals a recount of the links.
+        state = DynamoSyncState(p._table("SYNC_STATE_TABLE"))
+        shown, recounted = state.status_counts(p.tenant_id), StatusCounts.of_links(state.list(p.tenant_id))
+        assert shown.counts == recounted.counts, index
+        assert shown.counts["customer"].get(expected_a.value, 0) >= 1, index
+        assert {k: v.replace(second=0, microsecond=0) for k, v in shown.last_success_at.items()} == {
+            k: v.replace(second=0, microsecond=0) for k, v in recounted.last_success_at.items()
+        }, index
