@@ -2,11 +2,18 @@
 
 Clients are kept per tenant across warm invocations (connection reuse, cached access tokens); the
 connector is rebuilt per event because it carries the tenant's current mapping settings.
+
+Only the ``max_warm_tenants`` most recently served tenants keep theirs; older ones are closed. Each
+client holds its connections open until it is used again or closed (an idle connection the server has
+closed still holds a file descriptor), and an execution environment may serve every tenant of the stack
+over its life: kept for ever, two clients per tenant ran into Lambda's 1,024 file descriptors at some
+hundreds of tenants. A batch serves at most 10 tenants at once, so a client in use is never the oldest.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +42,13 @@ if TYPE_CHECKING:
     from momentsync.connectors.sparebank1.connector import SpareBank1Connector
 
 
+# Tenants whose HTTPS clients stay open in one execution environment (see the module docstring).
+MAX_WARM_TENANTS = 64
+
+
 class TenantSessions:
+    max_warm_tenants = MAX_WARM_TENANTS
+
     def __init__(
         self,
         settings: ProcessorSettings,
@@ -45,8 +58,11 @@ class TenantSessions:
         tenants: TenantRepository,
         sync_state: SyncStateStore,
         epochs: StateEpochStore | None = None,
+        max_warm_tenants: int | None = None,
     ) -> None:
         self._settings = settings
+        if max_warm_tenants is not None:
+            self.max_warm_tenants = max_warm_tenants
         self._sync_state = sync_state
         self._epochs = epochs
         self.credentials = SecretsManagerCredentialsStore(secretsmanager, settings.credentials_secret_prefix)
@@ -74,8 +90,9 @@ class TenantSessions:
         # its first tenant: its modules (JWT signing, X.509) stay out of a Fiken-only cold start.
         self._secretsmanager = secretsmanager
         self._sparebank1: SpareBank1Access | None = None
-        self._moment: dict[str, tuple[str, MomentClient]] = {}
-        self._fiken: dict[tuple[str, str], FikenClient] = {}
+        # Least recently served first (see the module docstring).
+        self._moment: OrderedDict[str, tuple[str, MomentClient]] = OrderedDict()
+        self._fiken: OrderedDict[tuple[str, str], FikenClient] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -116,7 +133,10 @@ class TenantSessions:
         with self._lock:
             cached = self._moment.get(tenant.tenant_id)
             if cached and cached[0] == fingerprint and cached[1].company_code == tenant.moment_company_code:
+                self._moment.move_to_end(tenant.tenant_id)
                 return cached[1]
+            if cached:
+                cached[1].close()  # another key or company: this tenant's old client is done
             client = MomentClient(
                 tenant.moment_company_code,
                 key,
@@ -125,6 +145,9 @@ class TenantSessions:
                 fresh_key=lambda: self._stored_moment_key(tenant.tenant_id),
             )
             self._moment[tenant.tenant_id] = (fingerprint, client)
+            self._moment.move_to_end(tenant.tenant_id)
+            while len(self._moment) > self.max_warm_tenants:
+                self._moment.popitem(last=False)[1][1].close()
             return client
 
     def _stored_moment_key(self, tenant_id: str) -> SecretStr | None:
@@ -157,6 +180,9 @@ class TenantSessions:
                     pacer=self.pacer,
                     pacing_key=tenant.tenant_id,
                 )
+            self._fiken.move_to_end(key)
+            while len(self._fiken) > self.max_warm_tenants:
+                self._fiken.popitem(last=False)[1].close()
         return FikenConnector(tenant, client)
 
 
