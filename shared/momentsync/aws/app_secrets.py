@@ -56,6 +56,12 @@ class SpareBank1AppSecret:
         self._cached: tuple[float, AppCredentials] | None = None
         self._lock = threading.Lock()
 
+    def fresh(self) -> AppCredentials:
+        """Read past the cache (after the bank refused the cached key: a rotation)."""
+        with self._lock:
+            self._cached = None
+        return self()
+
     def __call__(self) -> AppCredentials:
         with self._lock:
             if self._cached and self._cached[0] > time.monotonic():

@@ -8,6 +8,9 @@ What each outcome means for the processor (``momentsync.errors``):
 - 429, 408, 5xx, network errors and timeouts: retried with exponential backoff and full jitter;
   when the attempts are used up, ``MomentUnavailable`` (a ``TransientError``).
 - 401: ``TenantLevelError(MOMENT_KEY_INVALID)`` — keys expire (at most two years, test keys 14 days).
+  With ``fresh_key`` (the processor passes its credentials store's uncached read), the stored key is
+  read again first: an operator may have rotated it while this client held the old one; a different
+  key is tried once (not counted as an attempt), the same key means the key really is refused.
 - 403: the client reads one record of the other entity types (at most two requests, only on a
   403, and at most once a minute per entity: a burst of 403s costs one request each). When the
   key reads none of them it has no access to the company: ``TenantLevelError(MOMENT_KEY_INVALID)``.
@@ -140,6 +143,10 @@ class MomentUnavailable(TransientError):
         self.status = status
 
 
+class _KeyReplaced(Exception):  # noqa: N818 - a signal to _request, never raised to a caller
+    """A 401 answered the key this client held, and the store holds another one: try that one."""
+
+
 class _Retryable(Exception):
     def __init__(self, what: str, status: int | None, retry_after: float | None = None) -> None:
         super().__init__(what)
@@ -168,6 +175,7 @@ class MomentClient:
         jitter: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fresh_key: Callable[[], SecretStr | None] | None = None,
     ) -> None:
         if not _COMPANY_CODE.match(company_code):
             raise ValueError("company_code must be Moment's company code from its URL (letters, digits, _.-)")
@@ -178,6 +186,7 @@ class MomentClient:
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not self._api_key.get_secret_value():
             raise ValueError("api_key is empty")
+        self._fresh_key = fresh_key
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -417,6 +426,8 @@ class MomentClient:
         def attempt(_number: int) -> httpx.Response:
             try:
                 return self._attempt(path, params, accept, not_found)
+            except _KeyReplaced:
+                raise Retry("401: the stored Moment API key was rotated", free=True) from None
             except _Retryable as retryable:
                 raise Retry(
                     retryable.what,
@@ -498,6 +509,8 @@ class MomentClient:
             raise _Retryable(f"HTTP {status}", status, retry_after)
         said = self._moment_says(response)
         if status == 401:
+            if self._take_rotated_key():
+                raise _KeyReplaced
             raise TenantLevelError(
                 TenantProblem.MOMENT_KEY_INVALID,
                 "Moment API key invalid or expired",
@@ -552,6 +565,26 @@ class MomentClient:
             if 200 <= answer.status_code < 300 and not _is_html(answer):
                 return True
         return False
+
+    def _take_rotated_key(self) -> bool:
+        """After a 401: whether the store now holds another key (then this client uses it)."""
+        if self._fresh_key is None:
+            return False
+        try:
+            stored = self._fresh_key()
+        except Exception as exc:  # noqa: BLE001 - the store unreadable: the 401 stands as Moment's answer
+            # The type only: a parse error of the secret would quote the secret itself.
+            logger.warning(
+                "could not read the stored Moment API key again after a 401",
+                extra={"error_type": type(exc).__name__},
+            )
+            return False
+        if stored is None or not stored.get_secret_value():
+            return False
+        if stored.get_secret_value() == self._api_key.get_secret_value():
+            return False
+        self._api_key = stored
+        return True
 
     def _authorization(self) -> str:
         token = base64.b64encode(f"{API_KEY_USERNAME}:{self._api_key.get_secret_value()}".encode()).decode()

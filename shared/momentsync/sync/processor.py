@@ -272,6 +272,7 @@ class EventProcessor:
         else:
             first_time = tenant.problems.get(error.problem.value) != error.reason
         found = (tenant.status, tenant.status_reason)
+        current: Tenant | None = None  # the tenant as stored now, once read
         for _ in range(0 if error.recorded else 3):
             if error.problem is TenantProblem.NEEDS_REAUTH:
                 tenant.status = TenantStatus.NEEDS_REAUTH
@@ -288,9 +289,17 @@ class EventProcessor:
                 fresh = self.tenants.get(tenant.tenant_id)
                 if fresh is None:
                     return
-                tenant = fresh
+                tenant = current = fresh
                 if (fresh.status, fresh.status_reason) != found:
                     break  # someone changed the status since this event read it (a reconnect?): theirs stands
+        if first_time and error.recorded:
+            # The event's copy may be older than the raiser's knowledge (a group's run reads the tenant
+            # once): whether an operator ended the connection meanwhile is in the stored tenant.
+            current = self.tenants.get(tenant.tenant_id)
+        if current is not None and current.status is TenantStatus.DISABLED:
+            # Disabled or disconnected by an operator while this event ran: a decision, not a problem for
+            # the tenant's people to fix, so no "needs attention" mail (its events park until resumed).
+            first_time = False
         if first_time:
             remedy = f" {error.remedy}" if error.remedy else ""
             self.notifier.notify(

@@ -26,7 +26,6 @@ from momentsync.aws.tenants import DynamoTenantRepository
 from momentsync.aws.transfer_log import DynamoTransferLog
 from momentsync.clock import utcnow
 from momentsync.envelope import QueueEnvelope
-from momentsync.errors import TenantLevelError, TenantProblem
 from momentsync.ports import DeadLetters, Notifier
 from momentsync.settings import ProcessorSettings
 from momentsync.sync.customers import sync_customer
@@ -36,7 +35,6 @@ from momentsync.sync.processor import EventProcessor, SyncResult, UseCase
 from momentsync.sync.projects import sync_project
 from momentsync.sync.sync_state import SyncLink
 from momentsync.sync.transfer_log import Outcome
-from momentsync.tenants import Tenant
 from momentsync.wiring.tenant_sessions import TenantSessions
 
 
@@ -64,19 +62,8 @@ def use_cases(sessions: TenantSessions) -> dict[str, UseCase]:
     """Entity type -> use case, each opening the tenant's session first."""
 
     def run(sync: Callable[..., SyncResult]) -> UseCase:
-        def use_case(envelope: QueueEnvelope, tenant: Tenant) -> SyncResult:
-            # direct: the event is about this record, so the tenant's transfer choices apply.
-            try:
-                return sync(sessions.open(tenant), envelope.entity_id, direct=True)
-            except TenantLevelError as exc:
-                # Moment refused the key this process kept in memory: if the stored one has changed since
-                # (an operator rotated it), the event is tried once more with it before anyone is told.
-                key_refused = exc.problem is TenantProblem.MOMENT_KEY_INVALID
-                if not (key_refused and sessions.moment_key_changed(tenant)):
-                    raise
-                return sync(sessions.open(tenant), envelope.entity_id, direct=True)
-
-        return use_case
+        # direct: the event is about this record, so the tenant's transfer choices apply.
+        return lambda envelope, tenant: sync(sessions.open(tenant), envelope.entity_id, direct=True)
 
     return {"customer": run(sync_customer), "project": run(sync_project), "invoice": run(sync_invoice)}
 

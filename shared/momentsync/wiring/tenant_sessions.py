@@ -2,13 +2,22 @@
 
 Clients are kept per tenant across warm invocations (connection reuse, cached access tokens); the
 connector is rebuilt per event because it carries the tenant's current mapping settings.
+
+Only the ``max_warm_tenants`` most recently served tenants keep theirs; older ones are closed. Each
+client holds its connections open until it is used again or closed (an idle connection the server has
+closed still holds a file descriptor), and an execution environment may serve every tenant of the stack
+over its life: kept for ever, two clients per tenant ran into Lambda's 1,024 file descriptors at some
+hundreds of tenants. A batch serves at most 10 tenants at once, so a client in use is never the oldest.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
 
 from momentsync.aws.app_secrets import FikenAppSecret, SpareBank1AppSecret
 from momentsync.aws.credentials import SecretsManagerCredentialsStore
@@ -36,12 +45,16 @@ if TYPE_CHECKING:
 # How long a tenant's secret read stays in this process's memory. Each read costs $5 per million calls,
 # paid per execution environment, so it was the third-largest cost per event at 60 s. A longer age is
 # safe because a stale copy is never trusted past a refusal: Fiken's access token is used only while
-# unexpired, and a 401 makes the token provider re-read the secret under its lease; a Moment 401 makes the
-# processor re-read the secret and try once more with a key that changed (wiring/processor.py).
+# unexpired, and a 401 makes the token provider re-read the secret under its lease; a Moment 401 makes
+# the Moment client re-read the secret and try once more with a key that changed (``fresh_key``).
 CREDENTIALS_MAX_AGE_SECONDS = 900.0
+# Tenants whose HTTPS clients stay open in one execution environment (see the module docstring).
+MAX_WARM_TENANTS = 64
 
 
 class TenantSessions:
+    max_warm_tenants = MAX_WARM_TENANTS
+
     def __init__(
         self,
         settings: ProcessorSettings,
@@ -51,8 +64,11 @@ class TenantSessions:
         tenants: TenantRepository,
         sync_state: SyncStateStore,
         epochs: StateEpochStore | None = None,
+        max_warm_tenants: int | None = None,
     ) -> None:
         self._settings = settings
+        if max_warm_tenants is not None:
+            self.max_warm_tenants = max_warm_tenants
         self._sync_state = sync_state
         self._epochs = epochs
         self.credentials = SecretsManagerCredentialsStore(
@@ -82,8 +98,9 @@ class TenantSessions:
         # its first tenant: its modules (JWT signing, X.509) stay out of a Fiken-only cold start.
         self._secretsmanager = secretsmanager
         self._sparebank1: SpareBank1Access | None = None
-        self._moment: dict[str, tuple[str, MomentClient]] = {}
-        self._fiken: dict[tuple[str, str], FikenClient] = {}
+        # Least recently served first (see the module docstring).
+        self._moment: OrderedDict[str, tuple[str, MomentClient]] = OrderedDict()
+        self._fiken: OrderedDict[tuple[str, str], FikenClient] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -109,17 +126,6 @@ class TenantSessions:
             epochs=self._epochs,
         )
 
-    def moment_key_changed(self, tenant: Tenant) -> bool:
-        """Re-reads the tenant's secret: True if it now holds another Moment API key than the client
-        this process used (rotated by an operator while this process kept the old one in memory)."""
-        try:
-            key = self.credentials.get(tenant.tenant_id, fresh=True).moment_api_key
-        except CredentialsNotFound:
-            return False
-        with self._lock:
-            cached = self._moment.get(tenant.tenant_id)
-        return key is not None and (cached is None or cached[0] != str(hash(key.get_secret_value())))
-
     def _moment_client(self, tenant: Tenant) -> MomentClient:
         try:
             key = self.credentials.get(tenant.tenant_id).moment_api_key
@@ -135,12 +141,28 @@ class TenantSessions:
         with self._lock:
             cached = self._moment.get(tenant.tenant_id)
             if cached and cached[0] == fingerprint and cached[1].company_code == tenant.moment_company_code:
+                self._moment.move_to_end(tenant.tenant_id)
                 return cached[1]
+            if cached:
+                cached[1].close()  # another key or company: this tenant's old client is done
             client = MomentClient(
-                tenant.moment_company_code, key, base_url=self._settings.moment_api_base_url
+                tenant.moment_company_code,
+                key,
+                base_url=self._settings.moment_api_base_url,
+                # A 401 reads the stored key again: an operator may have rotated it within the cache's age.
+                fresh_key=lambda: self._stored_moment_key(tenant.tenant_id),
             )
             self._moment[tenant.tenant_id] = (fingerprint, client)
+            self._moment.move_to_end(tenant.tenant_id)
+            while len(self._moment) > self.max_warm_tenants:
+                self._moment.popitem(last=False)[1][1].close()
             return client
+
+    def _stored_moment_key(self, tenant_id: str) -> SecretStr | None:
+        try:
+            return self.credentials.get(tenant_id, fresh=True).moment_api_key
+        except CredentialsNotFound:
+            return None
 
     def _connector(self, tenant: Tenant) -> FikenConnector | SpareBank1Connector:
         if tenant.target is TargetSystem.SPAREBANK1:
@@ -166,6 +188,9 @@ class TenantSessions:
                     pacer=self.pacer,
                     pacing_key=tenant.tenant_id,
                 )
+            self._fiken.move_to_end(key)
+            while len(self._fiken) > self.max_warm_tenants:
+                self._fiken.popitem(last=False)[1].close()
         return FikenConnector(tenant, client)
 
 
@@ -176,8 +201,9 @@ def sparebank1_access(
     from momentsync.connectors.sparebank1.access import SpareBank1Access
     from momentsync.connectors.sparebank1.auth import AppTokens
 
+    secret = SpareBank1AppSecret(secretsmanager, secret_id)
     return SpareBank1Access(
-        AppTokens(SpareBank1AppSecret(secretsmanager, secret_id)), custom_bank_urls=custom_bank_urls
+        AppTokens(secret, fresh_credentials=secret.fresh), custom_bank_urls=custom_bank_urls
     )
 
 

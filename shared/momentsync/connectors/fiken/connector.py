@@ -36,8 +36,11 @@ from momentsync.sync.sync_state import SyncLink
 from momentsync.tenants import ForeignCurrency, InvoiceMode, Tenant
 
 # Per process (one Lambda container): the bank account code and VAT status of each tenant's company
-# change rarely; caching them saves two calls on every invoice.
-_company_facts: dict[str, dict[str, Any]] = {}
+# change rarely; caching them saves two calls on every invoice. Keyed by the tenant AND its company (a
+# tenant reconnected to another company starts afresh), and the bank account code by the account number
+# the tenant's settings ask for (an operator's `tenants settings --bank-account` applies to the next
+# invoice, not when the container is recycled).
+_company_facts: dict[tuple[str, str], dict[str, Any]] = {}
 _facts_lock = threading.Lock()
 
 KIND_INVOICE, KIND_SALE, KIND_CREDIT_NOTE = "invoice", "sale", "credit_note"
@@ -532,7 +535,8 @@ class FikenConnector:
     # ------------------------------------------------------------------ company facts
     def _facts(self) -> dict[str, Any]:
         with _facts_lock:
-            return _company_facts.setdefault(self.tenant.tenant_id, {})
+            key = (self.tenant.tenant_id, self.client.company_slug or "")
+            return _company_facts.setdefault(key, {})
 
     def _vat_registered(self) -> bool:
         if self.tenant.mapping.vat_registered is not None:
@@ -545,10 +549,11 @@ class FikenConnector:
 
     def _bank_account_code(self) -> str:
         facts = self._facts()
-        if "bank_account_code" in facts:
-            known: str = facts["bank_account_code"]
-            return known
         wanted = self.tenant.mapping.bank_account_number
+        fact = f"bank_account_code#{wanted or ''}"
+        if fact in facts:
+            known: str = facts[fact]
+            return known
         accounts = [a for a in self.client.list_bank_accounts() if not a.inactive]
         if wanted:
             match = next((a for a in accounts if (a.bank_account_number or "") == wanted), None)
@@ -571,7 +576,7 @@ class FikenConnector:
             match = normal[0]
         if not match.account_code:
             raise PermanentError(f"Fiken bank account {match.bank_account_id} has no account code")
-        facts["bank_account_code"] = match.account_code
+        facts[fact] = match.account_code
         return match.account_code
 
 

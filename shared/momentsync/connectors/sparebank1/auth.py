@@ -135,11 +135,15 @@ class AppTokens:
         self,
         credentials: Callable[[], AppCredentials],
         *,
+        fresh_credentials: Callable[[], AppCredentials] | None = None,
         http: httpx.Client | None = None,
         margin_seconds: float = DEFAULT_MARGIN_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``fresh_credentials``: the app secret read past its cache, tried once when the identity server
+        refuses the cached one as ``invalid_client`` (an operator rotated the app's key meanwhile)."""
         self._credentials = credentials
+        self._fresh_credentials = fresh_credentials
         self._http = http or httpx.Client(
             timeout=httpx.Timeout(15.0, connect=5.0), verify=client_tls_context()
         )
@@ -201,6 +205,28 @@ class AppTokens:
     def _mint(self, audience: TokenAudience) -> str:
         credentials = self._credentials()
         endpoint = self.token_endpoint(audience.identity_url)
+        response, body = self._token_request(credentials, endpoint)
+        if body.get("error") == "invalid_client" and self._fresh_credentials is not None:
+            stored = self._fresh_credentials()
+            if _key_of(stored) != _key_of(credentials):
+                response, body = self._token_request(stored, endpoint)
+        if response.status_code != 200 or not body.get("access_token"):
+            error = str(body.get("error") or f"HTTP {response.status_code}")
+            description = str(body.get("error_description") or "")[:200]
+            said = f"{error}: {description}" if description else error
+            reason = f"SpareBank 1 refused momentsync's app token ({said})"
+            raise TenantLevelError(TenantProblem.API_ACCESS_MISSING, reason, remedy=CERTIFICATE_REMEDY)
+        lifetime = float(body.get("expires_in") or 300)
+        token = _Token(str(body["access_token"]), self._clock() + max(lifetime - self._margin, lifetime / 2))
+        self._tokens[audience] = token
+        logger.info(
+            "sparebank1 app token minted", extra={"expires_in": int(lifetime), "api": audience.api_origin}
+        )
+        return token.value
+
+    def _token_request(
+        self, credentials: AppCredentials, endpoint: str
+    ) -> tuple[httpx.Response, dict[str, Any]]:
         form = {
             "grant_type": "client_credentials",
             "scope": SCOPE,
@@ -215,20 +241,16 @@ class AppTokens:
         self.minted += 1
         if response.status_code >= 500 or response.status_code in (408, 429):
             raise TransientError(f"SpareBank 1 token endpoint answered {response.status_code}")
-        body = _json_object(response)
-        if response.status_code != 200 or not body.get("access_token"):
-            error = str(body.get("error") or f"HTTP {response.status_code}")
-            description = str(body.get("error_description") or "")[:200]
-            said = f"{error}: {description}" if description else error
-            reason = f"SpareBank 1 refused momentsync's app token ({said})"
-            raise TenantLevelError(TenantProblem.API_ACCESS_MISSING, reason, remedy=CERTIFICATE_REMEDY)
-        lifetime = float(body.get("expires_in") or 300)
-        token = _Token(str(body["access_token"]), self._clock() + max(lifetime - self._margin, lifetime / 2))
-        self._tokens[audience] = token
-        logger.info(
-            "sparebank1 app token minted", extra={"expires_in": int(lifetime), "api": audience.api_origin}
-        )
-        return token.value
+        return response, _json_object(response)
+
+
+def _key_of(credentials: AppCredentials) -> tuple[str, Any, bytes | None]:
+    """What identifies the app's key: a re-read secret holding the same one is no rotation."""
+    return (
+        credentials.client_id,
+        credentials.private_key.public_key().public_numbers(),
+        credentials.certificate_der,
+    )
 
 
 @dataclass(frozen=True)
