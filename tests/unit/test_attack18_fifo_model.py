@@ -97,7 +97,9 @@ def record(message: Message) -> dict:
 @pytest.mark.parametrize("seed", range(4))
 def test_random_failures_over_many_mixed_batches_keep_order_and_exactly_once(aws, seed):  # noqa: F811
     rng = random.Random(seed)
-    fates = random.Random(seed + 100)
+    # Each event's fate on each of its runs, drawn from (seed, event, run): the same whatever order the
+    # batch's tenant threads happen to run in (one shared generator made the test depend on scheduling).
+    runs: Counter[str] = Counter()
     tenant_ids = [f"t{n}" for n in range(12)]
     log_table = template_table("TransferLogTable")
     transfer_log = DynamoTransferLog(log_table, timedelta(days=1))
@@ -108,7 +110,8 @@ def test_random_failures_over_many_mixed_batches_keep_order_and_exactly_once(aws
     def use_case(envelope: QueueEnvelope, _tenant) -> SyncResult:
         calls.append((envelope.tenant_id, envelope.entity_id))
         assert envelope.event_id not in done, f"{envelope.event_id} ran again after it ended"
-        roll = fates.random()
+        runs[envelope.event_id] += 1
+        roll = random.Random(f"{seed}:{envelope.event_id}:{runs[envelope.event_id]}").random()
         if roll < 0.12:
             attempts_failed[envelope.event_id] += 1
             raise TransientError("fiken 503")
@@ -186,8 +189,10 @@ def test_random_failures_over_many_mixed_batches_keep_order_and_exactly_once(aws
     assert all(count == 1 for count in sent.values()), sent
     failed_ids = {e for e, outcome in done.items() if outcome is Outcome.FAILED}
     gave_up = {e for e in sent if e not in failed_ids}
-    # A dead letter is a permanent failure or an event whose retries ran out, never anything else.
-    assert all(attempts_failed[e] >= 2 for e in gave_up), gave_up
+    # A dead letter is a permanent failure or an event whose last allowed delivery failed, never anything
+    # else. Deliveries, not runs: a record skipped because an earlier one of its tenant failed comes back
+    # with a higher receive count too (as SQS counts it), so it may have run only once.
+    assert all(attempts_failed[e] >= 1 for e in gave_up), gave_up
     # Per tenant: starts in accepted order (a retry repeats the same event; nothing later runs first).
     for tenant_id in tenant_ids:
         sequence = [n for t, n in calls if t == tenant_id]
