@@ -44,9 +44,7 @@ def test_a_tenants_backlog_drains_under_fikens_rate_rule_without_a_429(pipeline,
     pipeline.mark()
     pacer_waits.clear()
     with pipeline.stack.processing_paused(purge=False):
-        customers = [
-            pipeline.driver.create_customer(name=f"Backlog {i} AS") for i in range(8)
-        ]
+        customers = [pipeline.driver.create_customer(name=f"Backlog {i} AS") for i in range(8)]
     pipeline.settle(180)
 
     assert [pipeline.last("customer", c.id).outcome for c in customers] == [Outcome.SYNCED] * 8

@@ -123,7 +123,7 @@ def test_filters_by_tenant_type_reason_and_time(paused_stack, dlq):
     dead_letter(
         paused_stack,
         envelope(b, "invoice"),
-        reason="gave up after 5 attempts: Fiken 503",
+        reason="gave up after 5 deliveries: Fiken 503",
         error_class="FikenUnavailable",
     )
 

@@ -124,7 +124,7 @@ def test_transient_error_on_the_last_delivery_is_dead_lettered_with_its_reason()
     processor, _, _, dlq, _, failures = build(raising(TransientError("fiken 503")), max_receive_count=3)
     assert processor.process(envelope(), receive_count=3) is Outcome.FAILED
     [(_, sent)] = dlq.calls
-    assert "fiken 503" in sent["reason"] and "3 attempts" in sent["reason"]
+    assert "fiken 503" in sent["reason"] and "3 deliveries" in sent["reason"]
     assert failures.calls
 
 

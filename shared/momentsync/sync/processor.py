@@ -163,7 +163,9 @@ class EventProcessor:
                         started,
                         receive_count,
                         type(exc).__name__,
-                        f"gave up after {receive_count} attempts: {exc.reason}",
+                        # Deliveries, not runs: SQS also counts one in which an earlier event of the
+                        # tenant failed and this one was handed back untried.
+                        f"gave up after {receive_count} deliveries: {exc.reason}",
                     )
                 self._log(envelope, Outcome.RETRYING, started, receive_count, reason=exc.reason)
                 raise

@@ -113,7 +113,7 @@ def test_a_transient_failure_on_the_last_allowed_delivery_is_dead_lettered_not_l
 
     assert pipeline.deliver(event(), receive_count=3) is Outcome.FAILED
 
-    assert "gave up after 3 attempts" in pipeline.dlq.letters[0]["reason"]
+    assert "gave up after 3 deliveries" in pipeline.dlq.letters[0]["reason"]
     assert len(pipeline.books.documents_for(20002)) == 1  # made; a replay adopts it, never a second
 
 
