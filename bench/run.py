@@ -33,6 +33,15 @@ from bench.env import BenchEnv
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
+def _portable(path: Path) -> str:
+    """A path as results.json records it: relative to the repository, else its name alone (no machine's
+    absolute paths in a tracked file)."""
+    try:
+        return str(path.resolve().relative_to(RESULTS.parent.parent))
+    except ValueError:
+        return path.name
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
-        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "arguments": {k: _portable(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
     workers = args.concurrency + args.senders if args.workers is None else args.workers
     if args.workers_only and not workers:
