@@ -35,21 +35,20 @@ class _PendingEntries:
         self.items: list[dict[str, Any]] = []
 
 
-# The invocation's pending entries (a copy of the context reaches the group threads: the same object).
-_pending: ContextVar[_PendingEntries | None] = ContextVar("transfer_log_pending", default=None)
-
-
 class DynamoTransferLog:
     def __init__(self, table: Any, retention: timedelta) -> None:
         self._table = table
         self._retention = retention
+        # The invocation's pending entries, this log's own (another log's batch never writes to this
+        # table); a copy of the context reaches the group threads: the same object.
+        self._pending: ContextVar[_PendingEntries | None] = ContextVar("transfer_log_pending", default=None)
 
     def record(self, entry: TransferLogEntry) -> None:
         item = {k: v for k, v in entry.model_dump(mode="json").items() if v is not None}
         # Sort key: time first so a tenant's log reads in order; the event id keeps keys unique.
         item["logged_at"] = f"{entry.logged_at.isoformat()}#{entry.event_id}"
         item["expires_at"] = int((entry.logged_at + self._retention).timestamp())
-        pending = _pending.get()
+        pending = self._pending.get()
         if pending is None:
             self._table.put_item(Item=item)
             return
@@ -60,7 +59,7 @@ class DynamoTransferLog:
     def batched(self) -> Iterator[None]:
         """Entries recorded within are written at its end (also when it ends by an exception); a write
         that fails there is reported (ERROR, with the events it lost), never raised: see the module doc."""
-        token = _pending.set(pending := _PendingEntries())
+        token = self._pending.set(pending := _PendingEntries())
         try:
             yield
         finally:
@@ -74,11 +73,11 @@ class DynamoTransferLog:
                     extra={"error_type": type(exc).__name__, "entries_lost": len(lost), "events": lost[:50]},
                 )
             finally:
-                _pending.reset(token)
+                self._pending.reset(token)
 
     def flush(self) -> None:
         """Writes the entries pending in this invocation now (before reading the log back)."""
-        pending = _pending.get()
+        pending = self._pending.get()
         if pending is None:
             return
         with pending.lock:
