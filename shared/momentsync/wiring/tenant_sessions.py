@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 CREDENTIALS_MAX_AGE_SECONDS = 900.0
 # Tenants whose HTTPS clients stay open in one execution environment (see the module docstring).
 MAX_WARM_TENANTS = 64
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class TenantSessions:
@@ -153,9 +157,7 @@ class TenantSessions:
                 fresh_key=lambda: self._stored_moment_key(tenant.tenant_id),
             )
             self._moment[tenant.tenant_id] = (fingerprint, client)
-            self._moment.move_to_end(tenant.tenant_id)
-            while len(self._moment) > self.max_warm_tenants:
-                self._moment.popitem(last=False)[1][1].close()
+            self._keep_warm(self._moment, tenant.tenant_id, lambda evicted: evicted[1].close())
             return client
 
     def _stored_moment_key(self, tenant_id: str) -> SecretStr | None:
@@ -188,10 +190,14 @@ class TenantSessions:
                     pacer=self.pacer,
                     pacing_key=tenant.tenant_id,
                 )
-            self._fiken.move_to_end(key)
-            while len(self._fiken) > self.max_warm_tenants:
-                self._fiken.popitem(last=False)[1].close()
+            self._keep_warm(self._fiken, key, FikenClient.close)
         return FikenConnector(tenant, client)
+
+    def _keep_warm(self, clients: OrderedDict[K, V], key: K, close: Callable[[V], None]) -> None:
+        """Marks ``key`` most recently served and closes what falls past ``max_warm_tenants`` (held lock)."""
+        clients.move_to_end(key)
+        while len(clients) > self.max_warm_tenants:
+            close(clients.popitem(last=False)[1])
 
 
 def sparebank1_access(
