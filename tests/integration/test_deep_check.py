@@ -10,7 +10,6 @@ through the tenant's own paced Fiken client.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,7 +20,6 @@ from emulators.moment.fixtures import make_line
 from local.template import load_template
 from momentsync.aws.notifications import SnsOperatorAlerts
 from momentsync.aws.sweep_store import SweepStore
-from momentsync.connectors.fiken.pacing import DEFAULT_WINDOW_SECONDS
 from momentsync.reconcile.deep_check import DeepCheckRun
 from momentsync.reconcile.sweep import SweepRecord
 from momentsync.settings import ProcessorSettings
@@ -79,11 +77,9 @@ def tamper_with_the_books(pipeline, kept, deleted, invoice):
 
 def test_a_clean_tenant_has_no_drift_and_costs_one_read_per_list(pipeline):
     synced_books(pipeline)
-    # The deep check paces with a pacer of its own (its own function, deployed its own environment),
-    # which knows nothing of the processor's last starts: had those been within the last second,
-    # its 4 reads at once could meet Fiken's 4-per-second rule and one be retried
-    # (docs/fiken-rate-limit.md, "one execution environment"). The daily check finds the tenant idle.
-    time.sleep(DEFAULT_WINDOW_SECONDS)
+    # The deep check paces with a pacer of its own (its own function, deployed its own environment);
+    # the daily check finds the tenant idle.
+    pipeline.settle_and_idle_fiken()
     pipeline.mark()
 
     summary = deep_check(pipeline).run([pipeline.tenant()])
