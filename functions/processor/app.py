@@ -35,7 +35,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # A batch processor holds one batch's successes, failures and skipped groups: one per invocation,
     # so invocations that share a process (the local stack's concurrent pollers) never mix batches.
     processor = TenantGroupsProcessor(max_workers=tenant_concurrency, group_scope=event_processor.tenant_memo)
-    with event_processor.batch_scope():  # the batch's transfer log entries in one write at its end
+    # The batch's transfer log entries in one write at its end, or before Lambda's timeout ends it.
+    with event_processor.batch_scope(lambda: context.get_remaining_time_in_millis() / 1000):
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )

@@ -165,7 +165,7 @@ def test_random_failures_over_many_mixed_batches_keep_order_and_exactly_once(aws
         if not batch:
             break
         workers = rng.choice([1, 3, 10])
-        with processor.batch_scope():
+        with processor.batch_scope(None):
             response = process_partial_response(
                 event={"Records": [record(m) for m in batch]},
                 record_handler=record_handler,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 
-from momentsync.aws.transfer_log import DynamoTransferLog
+from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from tests.fakes.records import NOW
 from tests.unit.test_port_contracts import aws, template_table  # noqa: F401 - the fixture, used by name
@@ -147,3 +148,61 @@ def test_a_failed_write_at_the_end_is_reported_with_its_events_not_raised(table,
     assert line.entries_lost == 2
     assert [tuple(e) for e in line.events] == [("acme", "event-1", "failed"), ("acme", "event-2", "synced")]
     assert line.error_type == "RuntimeError"
+
+
+def wait_for(condition, seconds: float = 10.0) -> None:
+    """Polls until ``condition()`` holds (the deadline write runs on a timer thread)."""
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "the transfer log was not written before the deadline"
+        time.sleep(0.01)
+
+
+def test_near_the_deadline_the_batch_writes_what_it_holds_and_then_each_entry_at_once(table):
+    """Lambda's timeout ends the process without running the batch's end: what was pushed would be
+    logged only as "unchanged" by the redelivery. So the entries are written before the deadline."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    # The invocation has the margin and a little more left: the deadline write comes almost at once.
+    with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.05):
+        log.record(entry(1))
+        log.record(entry(2))
+        # The batch does not end here: as if the next record's request hung until Lambda killed it.
+        wait_for(lambda: table.calls == ["BatchWriteItem"])
+        assert [e.event_id for e in log.query("acme", newest_first=False)] == ["event-1", "event-2"]
+        log.record(entry(3))  # after the deadline write: written when recorded
+        assert table.calls[-1] == "PutItem"
+        assert len(log.query("acme")) == 3
+        calls = len(table.calls)
+    assert len(table.calls) == calls  # nothing left for the end
+
+
+def test_a_batch_that_ends_well_before_its_deadline_writes_once_at_its_end(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched(lambda: 120.0):
+        for n in range(3):
+            log.record(entry(n))
+    assert table.calls == ["BatchWriteItem"]
+    time.sleep(0.05)
+    assert table.calls == ["BatchWriteItem"]  # the deadline timer was cancelled with the batch
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+def test_an_invocation_already_past_its_margin_writes_every_entry_at_once(table):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched(lambda: 1.0):  # less than the margin left
+        log.record(entry(1))
+        wait_for(lambda: len(log.query("acme")) == 1)
+
+
+def test_a_failed_deadline_write_is_kept_for_the_end_of_the_batch(table, caplog):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    failing_writes(table, times=1)
+    with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.05):
+        log.record(entry(1))
+        wait_for(
+            lambda: any(
+                r.getMessage().startswith("could not write the transfer log before") for r in caplog.records
+            )
+        )
+    assert [e.event_id for e in log.query("acme")] == ["event-1"]
+    assert not [r for r in caplog.records if r.getMessage() == "could not write the transfer log"]

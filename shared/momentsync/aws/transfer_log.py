@@ -2,8 +2,13 @@
 
 Within ``batched()`` (the processor's invocation) entries are written together at its end, up to 25 per
 BatchWriteItem, instead of one PutItem each: a batch of n records costs one round trip instead of n, the
-same write units. Nothing conditional is lost by that (log entries are plain puts). If the process dies
-first, Lambda never answered the batch, so SQS delivers every record again and each is logged then.
+same write units. Nothing conditional is lost by that (log entries are plain puts).
+
+Lambda's timeout ends the process without a word: entries still in memory would be gone, and the
+records' redelivery logs them as "unchanged" (the target already holds them), so what was pushed would
+never show as synced. Given the invocation's time left, the batch writes what it holds
+``DEADLINE_MARGIN_SECONDS`` before the deadline and every entry directly after that. A process killed
+otherwise (out of memory) loses its pending entries; their content is in its "event processed" lines.
 
 A write that still fails at the batch's end (after botocore's retries) does not fail the invocation: that
 would deliver every record again, dead-lettering or parking some a second time, for the sake of an audit
@@ -14,7 +19,7 @@ reported as an ERROR line naming the events, the rule ``log_safely`` applies to 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -26,6 +31,9 @@ from momentsync.aws.items import plain_values
 from momentsync.observability import logger
 from momentsync.sync.transfer_log import TransferLogEntry
 
+# Time a final write of a batch's entries needs (10 records: one BatchWriteItem, botocore's retries).
+DEADLINE_MARGIN_SECONDS = 3.0
+
 
 class _PendingEntries:
     """Entries of one invocation not written yet; its tenant groups append from their own threads."""
@@ -33,6 +41,7 @@ class _PendingEntries:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.items: list[dict[str, Any]] = []
+        self.direct = False  # near the deadline: every entry is written when it is recorded
 
 
 class DynamoTransferLog:
@@ -49,22 +58,36 @@ class DynamoTransferLog:
         item["logged_at"] = f"{entry.logged_at.isoformat()}#{entry.event_id}"
         item["expires_at"] = int((entry.logged_at + self._retention).timestamp())
         pending = self._pending.get()
-        if pending is None:
-            self._table.put_item(Item=item)
-            return
-        with pending.lock:
-            pending.items.append(item)
+        if pending is not None:
+            with pending.lock:
+                if not pending.direct:
+                    pending.items.append(item)
+                    return
+        self._table.put_item(Item=item)
 
     @contextmanager
-    def batched(self) -> Iterator[None]:
+    def batched(self, seconds_left: Callable[[], float] | None = None) -> Iterator[None]:
         """Entries recorded within are written at its end (also when it ends by an exception); a write
-        that fails there is reported (ERROR, with the events it lost), never raised: see the module doc."""
+        that fails there is reported (ERROR, with the events it lost), never raised: see the module doc.
+
+        ``seconds_left`` (the invocation's time left): ``DEADLINE_MARGIN_SECONDS`` before the deadline
+        the entries held are written, and every later one as it is recorded."""
         token = self._pending.set(pending := _PendingEntries())
+        timer = None
+        if seconds_left is not None:
+            timer = threading.Timer(
+                max(0.0, seconds_left() - DEADLINE_MARGIN_SECONDS), self._go_direct, (pending,)
+            )
+            timer.daemon = True
+            timer.start()
         try:
             yield
         finally:
+            if timer is not None:
+                timer.cancel()
+                timer.join()
             try:
-                self.flush()
+                self._write(pending)
             except Exception as exc:  # noqa: BLE001 - the batch's outcome must not depend on its audit copy
                 with pending.lock:
                     lost = [(item["tenant_id"], item["event_id"], item["outcome"]) for item in pending.items]
@@ -75,11 +98,26 @@ class DynamoTransferLog:
             finally:
                 self._pending.reset(token)
 
+    def _go_direct(self, pending: _PendingEntries) -> None:
+        """The deadline is near: what is held is written now, what comes later when it is recorded."""
+        with pending.lock:
+            pending.direct = True
+        try:
+            self._write(pending)
+        except Exception as exc:  # noqa: BLE001 - a timer thread has nobody to raise to
+            # Kept: the batch's end (if it comes) tries again and reports what it still cannot write.
+            logger.warning(
+                "could not write the transfer log before the deadline",
+                extra={"error_type": type(exc).__name__},
+            )
+
     def flush(self) -> None:
         """Writes the entries pending in this invocation now (before reading the log back)."""
         pending = self._pending.get()
-        if pending is None:
-            return
+        if pending is not None:
+            self._write(pending)
+
+    def _write(self, pending: _PendingEntries) -> None:
         with pending.lock:
             items, pending.items = pending.items, []
         if not items:

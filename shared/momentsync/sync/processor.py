@@ -79,8 +79,9 @@ class EventProcessor:
     unexpected_retry: UnexpectedRetryPolicy = field(default_factory=UnexpectedRetryPolicy)
     sleep: Callable[[float], None] = time.sleep
     not_found_watch: NotFoundBurstWatch | None = None
-    # Entered around one invocation's batch: the transfer log may write its entries together at its end.
-    batch_scope: Callable[[], AbstractContextManager[Any]] = nullcontext
+    # Entered around one invocation's batch, given its time left in seconds: the transfer log may write
+    # its entries together at its end (or before the deadline).
+    batch_scope: Callable[[Callable[[], float] | None], AbstractContextManager[Any]] = nullcontext
 
     @contextmanager
     def tenant_memo(self) -> Iterator[None]:

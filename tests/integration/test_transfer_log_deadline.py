@@ -1,0 +1,59 @@
+"""Lambda's timeout ends the processor without running the batch's end. The batch's transfer-log entries
+are held in memory until then (one write per batch), so a tenant's event that was pushed to Fiken early
+in the batch would be gone from the log, and its redelivery would log it only as "unchanged": the log
+would never say it was synced. Near the deadline the batch writes what it holds (attack on #18, no. 10).
+
+Here one batch carries two tenants; the second one's Moment read hangs past the invocation's deadline.
+What is in the table at the deadline is what a killed process leaves behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from local.lambda_runtime import LocalLambdaContext
+from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS
+from momentsync.sync.transfer_log import Outcome
+
+INVOCATION_SECONDS = DEADLINE_MARGIN_SECONDS + 2.0
+HANG_SECONDS = INVOCATION_SECONDS + 4.0
+
+
+def test_an_event_synced_before_the_deadline_is_in_the_log_when_lambda_ends_the_batch(
+    make_pipeline, stack, monkeypatch
+):
+    quick, hung = make_pipeline(), make_pipeline()
+    processor = stack.handlers["ProcessorFunction"]
+    batches: list[dict] = []  # batches that carried both tenants: started, ended, seen at the deadline
+
+    def short_lived(event, context):
+        groups = {r["attributes"]["MessageGroupId"] for r in event["Records"]}
+        if {quick.tenant_id, hung.tenant_id} <= groups:
+            batch = {"started": time.monotonic(), "ended": None}
+            batches.append(batch)
+            deadline = threading.Timer(INVOCATION_SECONDS, lambda: batch.update(at_deadline=quick.log()))
+            deadline.start()
+            try:
+                return processor(event, LocalLambdaContext(context.function_name, INVOCATION_SECONDS))
+            finally:
+                batch["ended"] = time.monotonic()
+                deadline.join()
+        return processor(event, context)
+
+    monkeypatch.setitem(stack.handlers, "ProcessorFunction", short_lived)
+    with stack.processing_paused(purge=False):
+        customer = quick.driver.create_customer(name="Rask Kunde AS")
+        slow = hung.driver.create_customer(name="Treg Kunde AS")
+        hung.moment.fault_plan.script(
+            "slow", seconds=HANG_SECONDS, method="GET", path=rf"/{hung.company}/customers/{slow.id}$"
+        )
+    quick.settle(120)
+    hung.settle(120)
+
+    [batch] = batches
+    assert batch["ended"] - batch["started"] > INVOCATION_SECONDS  # it did run past its deadline
+    # At the deadline, with the other tenant's request still hanging, the quick tenant's event was logged.
+    assert [(e.entity_id, e.outcome) for e in batch["at_deadline"]] == [(customer.id, Outcome.SYNCED)]
+    assert [c["name"] for c in quick.contacts()] == ["Rask Kunde AS"]
+    assert [(e.entity_id, e.outcome) for e in quick.log()] == [(customer.id, Outcome.SYNCED)]  # once
+    assert [e.outcome for e in hung.log()][-1] is Outcome.SYNCED
