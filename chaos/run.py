@@ -111,6 +111,8 @@ class ChaosReport:
     # without that lookup because the tenant's "state complete since" epoch proved it safe.
     invoices_adopted: int = 0
     lookups_skipped_by_epoch: int = 0
+    # Per poisoned tenant: its poison invoice's transfer-log outcomes before the replay, in order.
+    poison_paths: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -499,6 +501,12 @@ class ChaosRun:
             "before_replay": world.stack.queue_depth("DeadLetterQueue"),
             "reasons": dict(Counter(_reason_kind(letter.get("reason", "")) for letter in letters)),
         }
+        for tenant_id, invoice in self.poison_invoices.items():
+            self.report.poison_paths[tenant_id] = [
+                e.outcome.value
+                for e in world.transfer_log(tenant_id)
+                if e.entity_type == "invoice" and e.entity_id == invoice.id
+            ]
         self.replays: dict[str, list[str]] = {}
         rounds = 0
         while rounds < 3:
@@ -727,6 +735,10 @@ def render(report: ChaosReport) -> str:
             "dead letters before replay",
             f"{report.dead_letters.get('before_replay', 0)} "
             f"({', '.join(f'{k} {v}' for k, v in report.dead_letters.get('reasons', {}).items())})",
+        ),
+        (
+            "poison invoices before replay (outcomes)",
+            "; ".join(f"{t} {' > '.join(path) or '-'}" for t, path in report.poison_paths.items()) or "none",
         ),
         (
             "replayed (rounds)",

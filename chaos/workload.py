@@ -213,10 +213,15 @@ class TenantScript:
     # ------------------------------------------------------------------ poison
     def poison_invoice(self, variant: str) -> tuple[Invoice, list[Notice]]:
         """An invoice no sync can book until someone fixes it (``unknown_vat_code`` / ``no_vat_code``)."""
-        line = make_line("3000", 3, 990, description="Rådgivning")
-        code = UNKNOWN_VAT_CODE if variant == "unknown_vat_code" else None
-        account = line.financial_account.model_copy(update={"external_tax_code": code})
-        notices = self.new_invoice([line.model_copy(update={"financial_account": account})])
+        if variant == "unknown_vat_code":
+            line = make_line("3000", 3, 990, description="Rådgivning")
+            account = line.financial_account.model_copy(update={"external_tax_code": UNKNOWN_VAT_CODE})
+            line = line.model_copy(update={"financial_account": account})
+        else:
+            # No code on the line, and none on the account in Moment's list either (a code missing from
+            # the line alone is taken from the list: that is no poison).
+            line = make_line("3600", 3, 990, description="Husleie")
+        notices = self.new_invoice([line])
         # Kept out of the later changes (a credit note would copy the bad line): one poison, one fix.
         poison = self.invoices.pop()
         self.sent += len(notices)

@@ -71,6 +71,8 @@ ACCOUNTS: dict[str, SalesAccount] = {
         SalesAccount("3100", "Salgsinntekt, avgiftsfri", "5", Decimal(0)),
         SalesAccount("3200", "Salgsinntekt, utenfor avgiftsområdet", "6", Decimal(0)),
         SalesAccount("7740", "Øreavrunding", None, Decimal(0)),
+        # One whose SAF-T code nobody has set: its lines cannot be booked until someone does.
+        SalesAccount("3600", "Leieinntekt fast eiendom", None, Decimal(0)),
     )
 }
 

@@ -60,6 +60,10 @@ def test_a_small_storm_loses_nothing_duplicates_nothing_and_leaks_nothing(world)
     assert set(report.troubles) == {"duplicate", "late", "reordered"}, figures
     # Both poison invoices were dead-lettered, fixed (override / in Moment) and replayed.
     assert report.dead_letters["reasons"].get("poison: VAT code", 0) >= 2, figures
+    # Each failed on its VAT code before anything booked it (never on a guessed code).
+    assert len(report.poison_paths) == 2, figures
+    for path in report.poison_paths.values():
+        assert [outcome for outcome in path if outcome != "retrying"][:1] == ["failed"], figures
     assert report.events.applied_after_replay >= 1, figures
     assert sum(report.records.checked.values()) >= 60, figures
     # Issue 15's faults fired, and the sweep converged: every document has exactly one PDF.
