@@ -58,12 +58,28 @@ class DynamoTransferLog:
         item["logged_at"] = f"{entry.logged_at.isoformat()}#{entry.event_id}"
         item["expires_at"] = int((entry.logged_at + self._retention).timestamp())
         pending = self._pending.get()
-        if pending is not None:
+        if pending is None:
+            self._table.put_item(Item=item)
+            return
+        with pending.lock:
+            if not pending.direct:
+                pending.items.append(item)
+                return
+        # Near the deadline. The processor records a synced event unguarded (it only appended until
+        # now): a failed write must not fail the event after its push, so the entry is kept, for the
+        # next direct write or the batch's end, like the entries a failed deadline write kept.
+        try:
+            self._table.put_item(Item=item)
+        except Exception as exc:  # noqa: BLE001 - the batch's outcome must not depend on its audit copy
             with pending.lock:
-                if not pending.direct:
-                    pending.items.append(item)
-                    return
-        self._table.put_item(Item=item)
+                pending.items.append(item)
+            logger.warning(
+                "could not write the transfer log before the deadline",
+                extra={"error_type": type(exc).__name__, "event_id": entry.event_id},
+            )
+            return
+        if pending.items:  # kept by a failed write: the end may never come
+            self._write_before_deadline(pending)
 
     @contextmanager
     def batched(self, seconds_left: Callable[[], float] | None = None) -> Iterator[None]:
@@ -102,10 +118,14 @@ class DynamoTransferLog:
         """The deadline is near: what is held is written now, what comes later when it is recorded."""
         with pending.lock:
             pending.direct = True
+        self._write_before_deadline(pending)
+
+    def _write_before_deadline(self, pending: _PendingEntries) -> None:
         try:
             self._write(pending)
-        except Exception as exc:  # noqa: BLE001 - a timer thread has nobody to raise to
-            # Kept: the batch's end (if it comes) tries again and reports what it still cannot write.
+        except Exception as exc:  # noqa: BLE001 - a timer thread has nobody to raise to, a record no reason
+            # Kept: the next entry's write or the batch's end (if it comes) tries again, and the end
+            # reports what it still cannot write.
             logger.warning(
                 "could not write the transfer log before the deadline",
                 extra={"error_type": type(exc).__name__},

@@ -1,0 +1,116 @@
+"""Attack no. 61: the processor's transfer log near Lambda's deadline (DynamoTransferLog.batched with the
+invocation's time left). What the builders' tests never generate: a write that fails after the switch to
+direct writes, a deadline that cannot be read or is absurd, tenant threads recording at the instant of
+the switch, timers surviving a batch. DynamoTransferLog on the local stack's moto server."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
+from tests.unit.test_port_contracts import aws  # noqa: F401 - the fixture, used by name
+from tests.unit.test_transfer_log_batches import (
+    entry,
+    failing_writes,
+    stored,
+    table,  # noqa: F401 - the fixture, used by name
+    wait_for,
+    writes,
+)
+
+SOON = DEADLINE_MARGIN_SECONDS + 0.05  # time left: the deadline write comes almost at once
+
+
+def failing_puts(table, times: int) -> None:
+    """The table's next ``times`` PutItems fail (DynamoDB throttling, say)."""
+    put = table._table.put_item
+    failures = iter([RuntimeError("ProvisionedThroughputExceededException")] * times)
+
+    def failing(**kwargs):
+        for error in failures:
+            raise error
+        return put(**kwargs)
+
+    table.put_item = failing
+
+
+def warned(caplog, message: str) -> bool:
+    return any(r.getMessage() == message for r in caplog.records)
+
+
+def test_an_entry_whose_direct_write_fails_after_the_switch_is_not_raised_and_is_written_later(table, caplog):
+    """The processor logs a synced event with an unguarded ``record`` (only failure paths use
+    log_safely): before the switch it only appends, after it a failed PutItem raised into the event's
+    processing, after the push, and the record (and the rest of its tenant's group) came back."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched(lambda: SOON):
+        log.record(entry(1))
+        wait_for(lambda: stored(table) == ["event-1"])
+        failing_puts(table, times=1)
+        log.record(entry(2))  # must not raise
+        assert warned(caplog, "could not write the transfer log before the deadline")
+        log.record(entry(3))  # the next direct write takes the kept entry along
+        assert stored(table) == ["event-1", "event-2", "event-3"]
+    assert stored(table) == ["event-1", "event-2", "event-3"]
+    assert not warned(caplog, "could not write the transfer log")
+
+
+def test_entries_a_failed_deadline_write_kept_are_written_with_the_next_entry_not_only_at_the_end(
+    table, caplog
+):
+    """The end may never come (that is why the deadline write exists): what the failed deadline write
+    kept must not wait for it while later entries are written directly."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    failing_writes(table, times=1)
+    with log.batched(lambda: SOON):
+        log.record(entry(1))
+        wait_for(lambda: warned(caplog, "could not write the transfer log before the deadline"))
+        log.record(entry(2))
+        # Killed here: the table is all that is left.
+        assert stored(table) == ["event-1", "event-2"]
+
+
+def test_tenant_threads_recording_across_the_switch_lose_and_double_nothing(table):
+    """Ten tenant threads record while the timer flips the batch to direct writes."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    per_thread = 20
+    with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.1):
+
+        def tenant(t: int) -> None:
+            for n in range(per_thread):
+                log.record(entry(t * 1000 + n, tenant_id=f"tenant-{t}"))
+                time.sleep(0.01)
+
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(tenant, t)) for t in range(10)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    items = table._table.scan(ConsistentRead=True)["Items"]
+    assert len(items) == 10 * per_thread
+    assert sorted(item["event_id"] for item in items) == sorted(
+        f"event-{t * 1000 + n}" for t in range(10) for n in range(per_thread)
+    )
+
+
+def test_a_batch_ending_in_an_exception_leaves_no_timer_for_the_next_invocation(table):
+    """A warm environment is frozen between invocations: a timer left behind would fire in the next
+    one, writing (or switching) a batch that is long over."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with pytest.raises(RuntimeError), log.batched(lambda: 600.0):
+        log.record(entry(1))
+        raise RuntimeError("the batch failed")
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+    assert stored(table) == ["event-1"]
+    # The next invocation batches again (nothing of the last one's switch carries over).
+    with log.batched(lambda: 600.0):
+        log.record(entry(2))
+        assert stored(table) == ["event-1"]
+    assert stored(table) == ["event-1", "event-2"]
