@@ -75,6 +75,38 @@ def test_entries_a_failed_deadline_write_kept_are_written_with_the_next_entry_no
         assert stored(table) == ["event-1", "event-2"]
 
 
+def test_a_deadline_that_cannot_be_read_does_not_fail_the_batch_nor_hold_later_entries(table, caplog):
+    """``seconds_left`` raising (a context without the method, say) failed the whole batch before a
+    record ran, and left the batch's pending entries set in the thread's context: every entry the
+    thread recorded afterwards, outside any batch, was held forever."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+
+    def broken() -> float:
+        raise AttributeError("'NoneType' object has no attribute 'get_remaining_time_in_millis'")
+
+    with log.batched(broken):
+        log.record(entry(1))
+    assert stored(table) == ["event-1"]
+    log.record(entry(2))  # outside any batch: written at once
+    assert stored(table) == ["event-1", "event-2"]
+    assert writes(table)[-1] == "PutItem"
+
+
+@pytest.mark.parametrize("left", [float("inf"), 1e12, float("nan"), -5.0, 0.0])
+def test_an_absurd_time_left_still_writes_every_entry_and_kills_no_thread(table, left, monkeypatch):
+    """``threading.Timer`` with an interval past ``threading.TIMEOUT_MAX`` dies of an OverflowError."""
+    died: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched(lambda: left):
+        log.record(entry(1))
+        time.sleep(0.2)
+        log.record(entry(2))
+    assert stored(table) == ["event-1", "event-2"]
+    assert died == []
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
 def test_tenant_threads_recording_across_the_switch_lose_and_double_nothing(table):
     """Ten tenant threads record while the timer flips the batch to direct writes."""
     log = DynamoTransferLog(table, timedelta(days=30))

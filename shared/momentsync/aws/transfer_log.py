@@ -88,14 +88,13 @@ class DynamoTransferLog:
 
         ``seconds_left`` (the invocation's time left): ``DEADLINE_MARGIN_SECONDS`` before the deadline
         the entries held are written, and every later one as it is recorded."""
-        token = self._pending.set(pending := _PendingEntries())
+        pending = _PendingEntries()
         timer = None
         if seconds_left is not None:
-            timer = threading.Timer(
-                max(0.0, seconds_left() - DEADLINE_MARGIN_SECONDS), self._go_direct, (pending,)
-            )
+            timer = threading.Timer(self._until_deadline_write(seconds_left), self._go_direct, (pending,))
             timer.daemon = True
             timer.start()
+        token = self._pending.set(pending)
         try:
             yield
         finally:
@@ -113,6 +112,18 @@ class DynamoTransferLog:
                 )
             finally:
                 self._pending.reset(token)
+
+    @staticmethod
+    def _until_deadline_write(seconds_left: Callable[[], float]) -> float:
+        """Seconds until the deadline write: 0 for a time left within the margin (or unreadable: no
+        reason to fail the batch over it, nor to risk its entries), at most what a timer can wait."""
+        try:
+            left = float(seconds_left())
+        except Exception as exc:  # noqa: BLE001 - the batch's outcome must not depend on its audit copy
+            logger.warning("could not read the invocation's time left", extra={"error_type": type(exc).__name__})
+            return 0.0
+        # max(0.0, nan) is 0.0; a Timer given more than TIMEOUT_MAX dies of an OverflowError unseen.
+        return min(max(0.0, left - DEADLINE_MARGIN_SECONDS), threading.TIMEOUT_MAX)
 
     def _go_direct(self, pending: _PendingEntries) -> None:
         """The deadline is near: what is held is written now, what comes later when it is recorded."""
