@@ -6,6 +6,7 @@ the switch, timers surviving a batch. DynamoTransferLog on the local stack's mot
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 import time
 from datetime import timedelta
@@ -146,3 +147,55 @@ def test_a_batch_ending_in_an_exception_leaves_no_timer_for_the_next_invocation(
         log.record(entry(2))
         assert stored(table) == ["event-1"]
     assert stored(table) == ["event-1", "event-2"]
+
+
+def always_unprocessed(table) -> list[int]:
+    """DynamoDB answers every BatchWriteItem with all its items unprocessed (a throttled partition);
+    returns the answers so far (a list that grows)."""
+    answers: list[int] = []
+    requested: list[dict] = []
+
+    def remember(params, **_) -> None:
+        requested.append(json.loads(params["body"])["RequestItems"])  # the wire format
+
+    def throttled(parsed, **_) -> None:  # before boto3's resource turns the answer into Python values
+        answers.append(1)
+        parsed["UnprocessedItems"] = requested[-1]
+
+    events = table._table.meta.client.meta.events
+    events.register("before-call.dynamodb.BatchWriteItem", remember)
+    events.register_first("after-call.dynamodb.BatchWriteItem", throttled)
+    return answers
+
+
+def test_a_batch_whose_items_dynamodb_keeps_unprocessed_ends_and_reports_them(table, caplog):
+    """boto3's batch writer sends unprocessed items again at once, without a pause or a bound: under
+    sustained throttling the batch's end never came, Lambda's timeout ended the invocation and the
+    whole batch was delivered again, the very thing a failed audit write must not cause."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    answers = always_unprocessed(table)
+    ended = threading.Event()
+
+    def batch() -> None:
+        with log.batched():
+            log.record(entry(1))
+            log.record(entry(2))
+        ended.set()
+
+    runner = threading.Thread(target=contextvars.copy_context().run, args=(batch,), daemon=True)
+    runner.start()
+    assert ended.wait(10), f"the batch's end hung: {len(answers)} BatchWriteItems in a loop"
+    [line] = [r for r in caplog.records if r.getMessage() == "could not write the transfer log"]
+    assert line.entries_lost == 2
+    assert len(answers) < 20  # paced, not a hot loop
+
+
+def test_one_entry_recorded_twice_in_a_batch_is_one_item_not_a_refused_write(table, caplog):
+    """DynamoDB refuses a BatchWriteItem that puts one key twice (a ValidationException for all 25)."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    with log.batched():
+        for n in range(3):
+            log.record(entry(n))
+        log.record(entry(1))
+    assert stored(table) == ["event-0", "event-1", "event-2"]
+    assert not warned(caplog, "could not write the transfer log")

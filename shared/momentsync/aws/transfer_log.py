@@ -19,6 +19,7 @@ reported as an ERROR line naming the events, the rule ``log_safely`` applies to 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +34,13 @@ from momentsync.sync.transfer_log import TransferLogEntry
 
 # Time a final write of a batch's entries needs (10 records: one BatchWriteItem, botocore's retries).
 DEADLINE_MARGIN_SECONDS = 3.0
+# A BatchWriteItem's unprocessed items are sent again after 0.05, 0.1, 0.2, 0.4 s (0.75 s in all).
+UNPROCESSED_ATTEMPTS = 5
+UNPROCESSED_PAUSE_SECONDS = 0.05
+
+
+class UnprocessedEntries(RuntimeError):
+    """DynamoDB left entries unprocessed however often they were sent (a throttled table)."""
 
 
 class _PendingEntries:
@@ -154,14 +162,31 @@ class DynamoTransferLog:
         if not items:
             return
         try:
-            # boto3's batch writer: 25 items per call, what DynamoDB leaves unprocessed sent again.
-            with self._table.batch_writer(overwrite_by_pkeys=["tenant_id", "logged_at"]) as writer:
-                for item in items:
-                    writer.put_item(Item=item)
+            self._put_all(items)
         except Exception:
             with pending.lock:  # kept for the next flush (an entry put twice is the same item)
                 pending.items[:0] = items
             raise
+
+    def _put_all(self, items: list[dict[str, Any]]) -> None:
+        """25 items per BatchWriteItem; what DynamoDB leaves unprocessed is sent again after a pause, a
+        few times, then given up (raised). Not boto3's batch writer: it sends unprocessed items again
+        at once and for ever, so a throttled table kept the batch's end from coming until Lambda's
+        timeout ended it, and the whole batch was delivered again."""
+        # The last of each key (DynamoDB refuses a request that puts one key twice).
+        unique = list({(item["tenant_id"], item["logged_at"]): item for item in items}.values())
+        client, name = self._table.meta.client, self._table.name
+        for start in range(0, len(unique), 25):
+            requests = [{"PutRequest": {"Item": item}} for item in unique[start : start + 25]]
+            for attempt in range(UNPROCESSED_ATTEMPTS):
+                if attempt:
+                    time.sleep(UNPROCESSED_PAUSE_SECONDS * 2 ** (attempt - 1))
+                answer = client.batch_write_item(RequestItems={name: requests})
+                requests = answer.get("UnprocessedItems", {}).get(name, [])
+                if not requests:
+                    break
+            else:
+                raise UnprocessedEntries(f"{len(requests)} entries unprocessed after {UNPROCESSED_ATTEMPTS} tries")
 
     def last_logged_at(self, tenant_id: str) -> datetime | None:
         """When the tenant's newest entry was logged (the sort key starts with it): one small read."""
