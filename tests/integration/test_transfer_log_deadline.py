@@ -8,6 +8,7 @@ What is in the table at the deadline is what a killed process leaves behind."""
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 
@@ -57,3 +58,11 @@ def test_an_event_synced_before_the_deadline_is_in_the_log_when_lambda_ends_the_
     assert [c["name"] for c in quick.contacts()] == ["Rask Kunde AS"]
     assert [(e.entity_id, e.outcome) for e in quick.log()] == [(customer.id, Outcome.SYNCED)]  # once
     assert [e.outcome for e in hung.log()][-1] is Outcome.SYNCED
+
+
+def test_the_deployed_processor_writes_its_transfer_log_with_retries_that_fit_the_margin(stack):
+    """Attack no. 61: botocore's default retries kept a throttled deadline write going some 25 s."""
+    handler = inspect.unwrap(stack.handlers["ProcessorFunction"])
+    config = handler.__globals__["event_processor"].transfer_log._table.meta.client.meta.config
+    assert config.retries == {"mode": "legacy", "total_max_attempts": 3}
+    assert config.read_timeout * 3 < DEADLINE_MARGIN_SECONDS

@@ -11,10 +11,13 @@ import threading
 import time
 from datetime import timedelta
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
+from momentsync.aws.client_config import transfer_log_config
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
-from tests.unit.test_port_contracts import aws  # noqa: F401 - the fixture, used by name
+from tests.unit.test_port_contracts import aws, template_table  # noqa: F401 - the fixture, used by name
 from tests.unit.test_transfer_log_batches import (
     entry,
     failing_writes,
@@ -199,3 +202,41 @@ def test_one_entry_recorded_twice_in_a_batch_is_one_item_not_a_refused_write(tab
         log.record(entry(1))
     assert stored(table) == ["event-0", "event-1", "event-2"]
     assert not warned(caplog, "could not write the transfer log")
+
+
+def throttled_batch_writes(table) -> list[float]:
+    """Every BatchWriteItem is answered 400 ProvisionedThroughputExceededException (before it reaches
+    moto, so botocore's retry rules see a real throttling answer); returns when each was sent."""
+    sent: list[float] = []
+
+    def throttle(request, **_) -> AWSResponse:
+        sent.append(time.monotonic())
+        body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
+        body += b'"message":"The level of configured provisioned throughput for the table was exceeded."}'
+        return AWSResponse(request.url, 400, {"x-amzn-RequestId": "throttled"}, RawResponse(body))
+
+    table.meta.client.meta.events.register("before-send.dynamodb.BatchWriteItem", throttle)
+    return sent
+
+
+class RawResponse:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body
+
+
+def test_the_deadline_write_against_a_throttled_table_gives_up_within_the_margin(aws, caplog):  # noqa: F811
+    """The margin is what the deadline write may take. botocore's default retries for DynamoDB (ten
+    attempts, pauses doubling from 50 ms) keep a throttled write going some 25 s: Lambda ends the
+    process long before, and the entries the write held are gone, with not even a warning."""
+    name = template_table("TransferLogTable").name
+    log_table = boto3.resource("dynamodb", config=transfer_log_config()).Table(name)
+    sent = throttled_batch_writes(log_table)
+    log = DynamoTransferLog(log_table, timedelta(days=30))
+    with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.05):
+        log.record(entry(1))
+        log.record(entry(2))
+        wait_for(lambda: warned(caplog, "could not write the transfer log before the deadline"), 60)
+        assert sent[-1] - sent[0] < DEADLINE_MARGIN_SECONDS - 1.0
