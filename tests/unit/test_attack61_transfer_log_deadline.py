@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -15,6 +19,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from local.template import ROOT
 from momentsync.aws.client_config import transfer_log_config
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
 from tests.unit.test_port_contracts import aws, template_table  # noqa: F401 - the fixture, used by name
@@ -240,3 +245,52 @@ def test_the_deadline_write_against_a_throttled_table_gives_up_within_the_margin
         log.record(entry(2))
         wait_for(lambda: warned(caplog, "could not write the transfer log before the deadline"), 60)
         assert sent[-1] - sent[0] < DEADLINE_MARGIN_SECONDS - 1.0
+
+
+KILLED_BATCH = """
+import sys, threading, time
+from datetime import timedelta
+import boto3
+from momentsync.aws.client_config import transfer_log_config
+from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from tests.fakes.records import NOW
+
+table = boto3.resource("dynamodb", config=transfer_log_config()).Table(sys.argv[1])
+log = DynamoTransferLog(table, timedelta(days=30))
+left = float(sys.argv[2])
+with log.batched(lambda: left):
+    for n, tenant in enumerate(["acme", "blåbær & søn", "acme"]):
+        log.record(TransferLogEntry(tenant_id=tenant, event_id=f"event-{n}", entity_type="invoice",
+            entity_id=n, outcome=Outcome.SYNCED, logged_at=NOW + timedelta(milliseconds=n)))
+    print("recorded", flush=True)
+    # The next tenant's Moment read hangs (in a C call, the GIL released, or spinning in Python).
+    while True:
+        sum(range(10_000))
+"""
+
+
+def test_a_process_killed_at_its_deadline_leaves_the_entries_of_what_it_did(aws, tmp_path):  # noqa: F811
+    """Not a read at the deadline but a real SIGKILL of the process, its main thread busy in Python
+    (the timer thread must get the GIL and finish its write within the margin)."""
+    name = template_table("TransferLogTable").name
+    left = DEADLINE_MARGIN_SECONDS + 1.0
+    script = tmp_path / "killed_batch.py"
+    script.write_text(KILLED_BATCH)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)])}
+    process = subprocess.Popen(
+        [sys.executable, str(script), name, str(left)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "recorded\n"
+        time.sleep(left)  # from after the records: the process had a little longer than its deadline
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    table = boto3.resource("dynamodb").Table(name)
+    assert sorted(item["event_id"] for item in table.scan(ConsistentRead=True)["Items"]) == [
+        "event-0",
+        "event-1",
+        "event-2",
+    ]
