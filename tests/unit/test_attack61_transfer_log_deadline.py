@@ -294,3 +294,25 @@ def test_a_process_killed_at_its_deadline_leaves_the_entries_of_what_it_did(aws,
         "event-1",
         "event-2",
     ]
+
+
+def test_a_write_that_fails_halfway_names_only_the_entries_it_did_not_store(table, caplog):
+    """A batch's end writes 25 entries per request (a batch of ten records can log 30: two retries and
+    a dead letter each). When the second request fails, the ERROR line must not name the first
+    request's 25 as lost: they are in the table."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    calls: list[int] = []
+
+    def second_fails(**_) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+
+    table._table.meta.client.meta.events.register("before-call.dynamodb.BatchWriteItem", second_fails)
+    with log.batched():
+        for n in range(30):
+            log.record(entry(n))
+    assert len(stored(table)) == 25
+    [line] = [r for r in caplog.records if r.getMessage() == "could not write the transfer log"]
+    assert line.entries_lost == 5
+    assert sorted(event for _, event, _ in line.events) == sorted(set(f"event-{n}" for n in range(30)) - set(stored(table)))

@@ -161,23 +161,27 @@ class DynamoTransferLog:
             items, pending.items = pending.items, []
         if not items:
             return
+        # The last of each key (DynamoDB refuses a request that puts one key twice).
+        unwritten = list({(item["tenant_id"], item["logged_at"]): item for item in items}.values())
         try:
-            self._put_all(items)
+            self._put_all(unwritten)
         except Exception:
-            with pending.lock:  # kept for the next flush (an entry put twice is the same item)
-                pending.items[:0] = items
+            # What is still unwritten is kept for the next write (and named if the batch's end cannot
+            # write it either): not what an earlier request of this write did store.
+            with pending.lock:
+                pending.items[:0] = unwritten
             raise
 
-    def _put_all(self, items: list[dict[str, Any]]) -> None:
-        """25 items per BatchWriteItem; what DynamoDB leaves unprocessed is sent again after a pause, a
-        few times, then given up (raised). Not boto3's batch writer: it sends unprocessed items again
-        at once and for ever, so a throttled table kept the batch's end from coming until Lambda's
-        timeout ended it, and the whole batch was delivered again."""
-        # The last of each key (DynamoDB refuses a request that puts one key twice).
-        unique = list({(item["tenant_id"], item["logged_at"]): item for item in items}.values())
+    def _put_all(self, unwritten: list[dict[str, Any]]) -> None:
+        """Writes the items, 25 per BatchWriteItem, and takes each off ``unwritten`` once stored. What
+        DynamoDB leaves unprocessed is sent again after a pause, a few times, then given up (raised).
+        Not boto3's batch writer: it sends unprocessed items again at once and for ever, so a
+        throttled table kept the batch's end from coming until Lambda's timeout ended it, and the
+        whole batch was delivered again."""
         client, name = self._table.meta.client, self._table.name
-        for start in range(0, len(unique), 25):
-            requests = [{"PutRequest": {"Item": item}} for item in unique[start : start + 25]]
+        while unwritten:
+            chunk = len(unwritten[:25])
+            requests = [{"PutRequest": {"Item": item}} for item in unwritten[:chunk]]
             for attempt in range(UNPROCESSED_ATTEMPTS):
                 if attempt:
                     time.sleep(UNPROCESSED_PAUSE_SECONDS * 2 ** (attempt - 1))
@@ -186,7 +190,9 @@ class DynamoTransferLog:
                 if not requests:
                     break
             else:
+                unwritten[:chunk] = [request["PutRequest"]["Item"] for request in requests]
                 raise UnprocessedEntries(f"{len(requests)} entries unprocessed after {UNPROCESSED_ATTEMPTS} tries")
+            del unwritten[:chunk]
 
     def last_logged_at(self, tenant_id: str) -> datetime | None:
         """When the tenant's newest entry was logged (the sort key starts with it): one small read."""
