@@ -316,3 +316,58 @@ def test_a_write_that_fails_halfway_names_only_the_entries_it_did_not_store(tabl
     [line] = [r for r in caplog.records if r.getMessage() == "could not write the transfer log"]
     assert line.entries_lost == 5
     assert sorted(event for _, event, _ in line.events) == sorted(set(f"event-{n}" for n in range(30)) - set(stored(table)))
+
+
+def test_tenant_threads_across_the_switch_with_half_the_writes_throttled_lose_nothing_at_the_end(
+    table, caplog
+):
+    """Kept entries, restored entries and direct writes from ten threads at once: when the end comes
+    (and DynamoDB answers again), every entry is in the table, and nothing was reported lost."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    throttling = threading.Event()
+    throttling.set()
+    refused: list[str] = []
+    lock = threading.Lock()
+    coin = iter([n % 2 == 0 for n in range(100_000)])
+
+    def flaky(model, **_) -> None:
+        with lock:
+            fail = throttling.is_set() and next(coin)
+        if fail:
+            refused.append(model.name)
+            raise RuntimeError("ProvisionedThroughputExceededException")
+
+    events = table._table.meta.client.meta.events
+    events.register("before-call.dynamodb.BatchWriteItem", flaky)
+    events.register("before-call.dynamodb.PutItem", flaky)
+    per_thread = 15
+    with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.1):
+
+        def tenant(t: int) -> None:
+            for n in range(per_thread):
+                log.record(entry(t * 1000 + n, tenant_id=f"tenant-{t}"))
+                time.sleep(0.01)
+
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(tenant, t)) for t in range(10)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        throttling.clear()
+    assert "PutItem" in refused and "BatchWriteItem" in refused
+    assert len(stored(table)) == 10 * per_thread
+    assert not warned(caplog, "could not write the transfer log")
+
+
+def test_two_logs_batched_at_once_each_write_only_their_own_table_and_deadline(aws):  # noqa: F811
+    first, second = template_table("TransferLogTable"), template_table("TransferLogTable")
+    near, far = DynamoTransferLog(first, timedelta(days=30)), DynamoTransferLog(second, timedelta(days=30))
+    with near.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.05), far.batched(lambda: 600.0):
+        near.record(entry(1))
+        far.record(entry(2, tenant_id="other"))
+        wait_for(lambda: [i["event_id"] for i in first.scan()["Items"]] == ["event-1"])
+        assert second.scan()["Items"] == []  # the other log's deadline is far: it still holds its entry
+    assert [i["event_id"] for i in first.scan()["Items"]] == ["event-1"]
+    assert [i["event_id"] for i in second.scan()["Items"]] == ["event-2"]
