@@ -14,8 +14,10 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+import httpx
 import pytest
 from botocore.awsrequest import AWSResponse
 
@@ -371,3 +373,55 @@ def test_two_logs_batched_at_once_each_write_only_their_own_table_and_deadline(a
         assert second.scan()["Items"] == []  # the other log's deadline is far: it still holds its entry
     assert [i["event_id"] for i in first.scan()["Items"]] == ["event-1"]
     assert [i["event_id"] for i in second.scan()["Items"]] == ["event-2"]
+
+
+class SlowDynamoDB(ThreadingHTTPServer):
+    """A proxy before the moto server whose BatchWriteItem answers take ``delay`` seconds."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if "BatchWriteItem" in self.headers.get("X-Amz-Target", ""):
+                    server.slow_calls += 1
+                    time.sleep(delay)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                answer = httpx.post(upstream, content=body, headers=headers)
+                try:
+                    self.send_response(answer.status_code)
+                    self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
+                    self.send_header("Content-Length", str(len(answer.content)))
+                    self.end_headers()
+                    self.wfile.write(answer.content)
+                except OSError:
+                    pass  # the client gave up waiting
+
+            def log_message(self, *_) -> None:
+                pass
+
+        self.slow_calls = 0
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_the_deadline_write_against_a_slow_dynamodb_gives_up_within_the_margin(aws, caplog):  # noqa: F811
+    """Slow, not throttled: botocore's default read timeout is 60 s, far past Lambda's deadline."""
+    name = template_table("TransferLogTable").name
+    proxy = SlowDynamoDB(os.environ["AWS_ENDPOINT_URL"], delay=10.0)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
+        log_table = boto3.resource("dynamodb", config=transfer_log_config(), endpoint_url=endpoint).Table(name)
+        log = DynamoTransferLog(log_table, timedelta(days=30))
+        with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.05):
+            switched = time.monotonic() + 0.05
+            for n in range(10):
+                log.record(entry(n))
+            wait_for(lambda: warned(caplog, "could not write the transfer log before the deadline"), 30)
+            assert time.monotonic() - switched < DEADLINE_MARGIN_SECONDS
+            assert proxy.slow_calls >= 1
+    finally:
+        proxy.shutdown()
