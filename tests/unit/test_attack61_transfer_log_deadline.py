@@ -24,6 +24,7 @@ from botocore.awsrequest import AWSResponse
 from local.template import ROOT
 from momentsync.aws.client_config import transfer_log_config
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
+from momentsync.sync.transfer_log import Outcome
 from tests.unit.test_port_contracts import aws, template_table  # noqa: F401 - the fixture, used by name
 from tests.unit.test_transfer_log_batches import (
     entry,
@@ -255,6 +256,7 @@ from datetime import timedelta
 import boto3
 from momentsync.aws.client_config import transfer_log_config
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
+from momentsync.sync.transfer_log import Outcome
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from tests.fakes.records import NOW
 
@@ -425,3 +427,27 @@ def test_the_deadline_write_against_a_slow_dynamodb_gives_up_within_the_margin(a
             assert proxy.slow_calls >= 1
     finally:
         proxy.shutdown()
+
+
+def test_a_read_while_another_thread_writes_the_batchs_entries_still_sees_its_own(table):
+    """The not_found burst watch reads the tenant's log right after logging. If another thread (the
+    deadline timer, or another tenant's read) has just taken the held entries and is still writing
+    them, the read found nothing held and read a table without them: a burst's crossing missed, and
+    never alerted later (the next event's window already held the threshold)."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    in_flight, release = threading.Event(), threading.Event()
+
+    def slow_first(**_) -> None:
+        if not in_flight.is_set():
+            in_flight.set()
+            release.wait(5)
+
+    table._table.meta.client.meta.events.register("before-call.dynamodb.BatchWriteItem", slow_first)
+    with log.batched():
+        log.record(entry(1, outcome=Outcome.NOT_FOUND))
+        other = threading.Thread(target=contextvars.copy_context().run, args=(log.flush,))
+        other.start()  # another tenant's read of the log: it writes what the batch holds first
+        assert in_flight.wait(5)
+        threading.Timer(0.3, release.set).start()
+        assert [e.event_id for e in log.query("acme", outcome="not_found")] == ["event-1"]
+        other.join()

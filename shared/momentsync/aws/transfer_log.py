@@ -48,6 +48,9 @@ class _PendingEntries:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        # One write at a time: a read's flush that finds nothing held must wait for the entries another
+        # thread (the deadline timer, another tenant's read) has taken and is still writing.
+        self.writing = threading.Lock()
         self.items: list[dict[str, Any]] = []
         self.direct = False  # near the deadline: every entry is written when it is recorded
 
@@ -157,20 +160,21 @@ class DynamoTransferLog:
             self._write(pending)
 
     def _write(self, pending: _PendingEntries) -> None:
-        with pending.lock:
-            items, pending.items = pending.items, []
-        if not items:
-            return
-        # The last of each key (DynamoDB refuses a request that puts one key twice).
-        unwritten = list({(item["tenant_id"], item["logged_at"]): item for item in items}.values())
-        try:
-            self._put_all(unwritten)
-        except Exception:
-            # What is still unwritten is kept for the next write (and named if the batch's end cannot
-            # write it either): not what an earlier request of this write did store.
+        with pending.writing:
             with pending.lock:
-                pending.items[:0] = unwritten
-            raise
+                items, pending.items = pending.items, []
+            if not items:
+                return
+            # The last of each key (DynamoDB refuses a request that puts one key twice).
+            unwritten = list({(item["tenant_id"], item["logged_at"]): item for item in items}.values())
+            try:
+                self._put_all(unwritten)
+            except Exception:
+                # What is still unwritten is kept for the next write (and named if the batch's end
+                # cannot write it either): not what an earlier request of this write did store.
+                with pending.lock:
+                    pending.items[:0] = unwritten
+                raise
 
     def _put_all(self, unwritten: list[dict[str, Any]]) -> None:
         """Writes the items, 25 per BatchWriteItem, and takes each off ``unwritten`` once stored. What
