@@ -392,7 +392,10 @@ class SlowDynamoDB(ThreadingHTTPServer):
                     server.slow_calls += 1
                     time.sleep(delay)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                answer = httpx.post(upstream, content=body, headers=headers)
+                try:
+                    answer = httpx.post(upstream, content=body, headers=headers)
+                except httpx.HTTPError:
+                    return  # moto is gone: the test ended long before this answer
                 try:
                     self.send_response(answer.status_code)
                     self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
@@ -451,3 +454,35 @@ def test_a_read_while_another_thread_writes_the_batchs_entries_still_sees_its_ow
         threading.Timer(0.3, release.set).start()
         assert [e.event_id for e in log.query("acme", outcome="not_found")] == ["event-1"]
         other.join()
+
+
+def test_a_failed_deadline_write_is_tried_again_before_the_deadline_not_only_at_an_end_that_may_not_come(
+    table, caplog
+):
+    """The last tenant's request hangs until Lambda kills the process: no later entry takes the kept
+    ones along, and the batch's end never comes. A throttled deadline write was the only try."""
+    log = DynamoTransferLog(table, timedelta(days=30))
+    failing_writes(table, times=1)
+    with log.batched(lambda: SOON):
+        log.record(entry(1))
+        log.record(entry(2))
+        wait_for(lambda: stored(table) == ["event-1", "event-2"], DEADLINE_MARGIN_SECONDS)
+    assert warned(caplog, "could not write the transfer log before the deadline")
+
+
+def test_a_deadline_write_that_keeps_failing_stops_trying_before_the_deadline_and_at_the_end(table, caplog):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    failing_writes(table, times=1000)
+    started = time.monotonic()
+    with log.batched(lambda: SOON):
+        log.record(entry(1))
+        time.sleep(DEADLINE_MARGIN_SECONDS + 0.5)
+        tries = sum(r.getMessage() == "could not write the transfer log before the deadline" for r in caplog.records)
+        assert 2 <= tries <= DEADLINE_MARGIN_SECONDS / 0.2 + 1
+        time.sleep(0.5)
+        assert tries == sum(
+            r.getMessage() == "could not write the transfer log before the deadline" for r in caplog.records
+        )
+    assert time.monotonic() - started < DEADLINE_MARGIN_SECONDS + 2
+    assert warned(caplog, "could not write the transfer log")  # the end reports the loss
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]

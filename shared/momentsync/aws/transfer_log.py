@@ -37,6 +37,8 @@ DEADLINE_MARGIN_SECONDS = 3.0
 # A BatchWriteItem's unprocessed items are sent again after 0.05, 0.1, 0.2, 0.4 s (0.75 s in all).
 UNPROCESSED_ATTEMPTS = 5
 UNPROCESSED_PAUSE_SECONDS = 0.05
+# Pause before the deadline write is tried again.
+DEADLINE_RETRY_PAUSE_SECONDS = 0.2
 
 
 class UnprocessedEntries(RuntimeError):
@@ -53,6 +55,7 @@ class _PendingEntries:
         self.writing = threading.Lock()
         self.items: list[dict[str, Any]] = []
         self.direct = False  # near the deadline: every entry is written when it is recorded
+        self.ended = threading.Event()  # the batch's end came: the deadline timer stops trying
 
 
 class DynamoTransferLog:
@@ -102,7 +105,11 @@ class DynamoTransferLog:
         pending = _PendingEntries()
         timer = None
         if seconds_left is not None:
-            timer = threading.Timer(self._until_deadline_write(seconds_left), self._go_direct, (pending,))
+            wait = self._until_deadline_write(seconds_left)
+            # A failed deadline write is tried again while the time left allows one more (the end, with
+            # its own try, may never come: what the write holds would die with the process).
+            retry_until = time.monotonic() + wait + DEADLINE_MARGIN_SECONDS - DEADLINE_RETRY_PAUSE_SECONDS * 2
+            timer = threading.Timer(wait, self._go_direct, (pending, retry_until))
             timer.daemon = True
             timer.start()
         token = self._pending.set(pending)
@@ -110,6 +117,7 @@ class DynamoTransferLog:
             yield
         finally:
             if timer is not None:
+                pending.ended.set()
                 timer.cancel()
                 timer.join()
             try:
@@ -136,15 +144,19 @@ class DynamoTransferLog:
         # max(0.0, nan) is 0.0; a Timer given more than TIMEOUT_MAX dies of an OverflowError unseen.
         return min(max(0.0, left - DEADLINE_MARGIN_SECONDS), threading.TIMEOUT_MAX)
 
-    def _go_direct(self, pending: _PendingEntries) -> None:
+    def _go_direct(self, pending: _PendingEntries, retry_until: float) -> None:
         """The deadline is near: what is held is written now, what comes later when it is recorded."""
         with pending.lock:
             pending.direct = True
-        self._write_before_deadline(pending)
+        while not self._write_before_deadline(pending):
+            if pending.ended.wait(DEADLINE_RETRY_PAUSE_SECONDS) or time.monotonic() > retry_until:
+                return
 
-    def _write_before_deadline(self, pending: _PendingEntries) -> None:
+    def _write_before_deadline(self, pending: _PendingEntries) -> bool:
+        """Writes what is held; False (and a warning) when the write failed."""
         try:
             self._write(pending)
+            return True
         except Exception as exc:  # noqa: BLE001 - a timer thread has nobody to raise to, a record no reason
             # Kept: the next entry's write or the batch's end (if it comes) tries again, and the end
             # reports what it still cannot write.
@@ -152,6 +164,7 @@ class DynamoTransferLog:
                 "could not write the transfer log before the deadline",
                 extra={"error_type": type(exc).__name__},
             )
+            return False
 
     def flush(self) -> None:
         """Writes the entries pending in this invocation now (before reading the log back)."""
