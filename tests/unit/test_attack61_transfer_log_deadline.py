@@ -160,9 +160,9 @@ def test_a_batch_ending_in_an_exception_leaves_no_timer_for_the_next_invocation(
     assert stored(table) == ["event-1", "event-2"]
 
 
-def always_unprocessed(table) -> list[int]:
-    """DynamoDB answers every BatchWriteItem with all its items unprocessed (a throttled partition);
-    returns the answers so far (a list that grows)."""
+def always_unprocessed(table, times: int = 1_000_000) -> list[int]:
+    """DynamoDB answers the next ``times`` BatchWriteItems with all their items unprocessed (a throttled
+    partition); returns those answers so far (a list that grows)."""
     answers: list[int] = []
     requested: list[dict] = []
 
@@ -170,6 +170,8 @@ def always_unprocessed(table) -> list[int]:
         requested.append(json.loads(params["body"])["RequestItems"])  # the wire format
 
     def throttled(parsed, **_) -> None:  # before boto3's resource turns the answer into Python values
+        if len(answers) >= times:
+            return
         answers.append(1)
         parsed["UnprocessedItems"] = requested[-1]
 
@@ -486,3 +488,16 @@ def test_a_deadline_write_that_keeps_failing_stops_trying_before_the_deadline_an
     assert time.monotonic() - started < DEADLINE_MARGIN_SECONDS + 2
     assert warned(caplog, "could not write the transfer log")  # the end reports the loss
     assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+def test_entries_dynamodb_left_unprocessed_once_are_stored_as_recorded_when_sent_again(table, caplog):
+    log = DynamoTransferLog(table, timedelta(days=30))
+    answers = always_unprocessed(table, times=1)
+    with log.batched():
+        log.record(entry(1))
+        log.record(entry(2, tenant_id="blåbær & søn"))
+    assert len(answers) == 1
+    assert stored(table) == ["event-1", "event-2"]
+    [second] = log.query("blåbær & søn")
+    assert second == entry(2, tenant_id="blåbær & søn")
+    assert not warned(caplog, "could not write the transfer log")
