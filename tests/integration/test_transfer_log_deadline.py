@@ -99,7 +99,9 @@ def test_an_event_synced_after_the_switch_whose_log_write_is_throttled_stays_syn
         if {r["attributes"]["MessageGroupId"] for r in event["Records"]} == {pipeline.tenant_id}:
             throttling.set()
             try:  # less time left than the margin: every entry is written as it is recorded
-                return processor(event, LocalLambdaContext(context.function_name, DEADLINE_MARGIN_SECONDS - 1))
+                return processor(
+                    event, LocalLambdaContext(context.function_name, DEADLINE_MARGIN_SECONDS - 1)
+                )
             finally:
                 throttling.clear()
         return processor(event, context)

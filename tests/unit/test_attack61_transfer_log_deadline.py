@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures (aws, table) are imported and then named as parameters
 """Attack no. 61: the processor's transfer log near Lambda's deadline (DynamoTransferLog.batched with the
 invocation's time left). What the builders' tests never generate: a write that fails after the switch to
 direct writes, a deadline that cannot be read or is absurd, tenant threads recording at the instant of
@@ -284,7 +285,7 @@ def test_a_process_killed_at_its_deadline_leaves_the_entries_of_what_it_did(aws,
     script = tmp_path / "killed_batch.py"
     script.write_text(KILLED_BATCH)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)])}
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
         [sys.executable, str(script), name, str(left)], env=env, stdout=subprocess.PIPE, text=True
     )
     try:
@@ -321,7 +322,9 @@ def test_a_write_that_fails_halfway_names_only_the_entries_it_did_not_store(tabl
     assert len(stored(table)) == 25
     [line] = [r for r in caplog.records if r.getMessage() == "could not write the transfer log"]
     assert line.entries_lost == 5
-    assert sorted(event for _, event, _ in line.events) == sorted(set(f"event-{n}" for n in range(30)) - set(stored(table)))
+    assert sorted(event for _, event, _ in line.events) == sorted(
+        set(f"event-{n}" for n in range(30)) - set(stored(table))
+    )
 
 
 def test_tenant_threads_across_the_switch_with_half_the_writes_throttled_lose_nothing_at_the_end(
@@ -393,7 +396,9 @@ class SlowDynamoDB(ThreadingHTTPServer):
                 if "BatchWriteItem" in self.headers.get("X-Amz-Target", ""):
                     server.slow_calls += 1
                     time.sleep(delay)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+                }
                 try:
                     answer = httpx.post(upstream, content=body, headers=headers)
                 except httpx.HTTPError:
@@ -421,7 +426,9 @@ def test_the_deadline_write_against_a_slow_dynamodb_gives_up_within_the_margin(a
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
         endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
-        log_table = boto3.resource("dynamodb", config=transfer_log_config(), endpoint_url=endpoint).Table(name)
+        log_table = boto3.resource("dynamodb", config=transfer_log_config(), endpoint_url=endpoint).Table(
+            name
+        )
         log = DynamoTransferLog(log_table, timedelta(days=30))
         with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.05):
             switched = time.monotonic() + 0.05
@@ -479,7 +486,9 @@ def test_a_deadline_write_that_keeps_failing_stops_trying_before_the_deadline_an
     with log.batched(lambda: SOON):
         log.record(entry(1))
         time.sleep(DEADLINE_MARGIN_SECONDS + 0.5)
-        tries = sum(r.getMessage() == "could not write the transfer log before the deadline" for r in caplog.records)
+        tries = sum(
+            r.getMessage() == "could not write the transfer log before the deadline" for r in caplog.records
+        )
         assert 2 <= tries <= DEADLINE_MARGIN_SECONDS / 0.2 + 1
         time.sleep(0.5)
         assert tries == sum(

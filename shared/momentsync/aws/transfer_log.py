@@ -139,7 +139,9 @@ class DynamoTransferLog:
         try:
             left = float(seconds_left())
         except Exception as exc:  # noqa: BLE001 - the batch's outcome must not depend on its audit copy
-            logger.warning("could not read the invocation's time left", extra={"error_type": type(exc).__name__})
+            logger.warning(
+                "could not read the invocation's time left", extra={"error_type": type(exc).__name__}
+            )
             return 0.0
         # max(0.0, nan) is 0.0; a Timer given more than TIMEOUT_MAX dies of an OverflowError unseen.
         return min(max(0.0, left - DEADLINE_MARGIN_SECONDS), threading.TIMEOUT_MAX)
@@ -208,7 +210,9 @@ class DynamoTransferLog:
                     break
             else:
                 unwritten[:chunk] = [request["PutRequest"]["Item"] for request in requests]
-                raise UnprocessedEntries(f"{len(requests)} entries unprocessed after {UNPROCESSED_ATTEMPTS} tries")
+                raise UnprocessedEntries(
+                    f"{len(requests)} entries unprocessed after {UNPROCESSED_ATTEMPTS} tries"
+                )
             del unwritten[:chunk]
 
     def last_logged_at(self, tenant_id: str) -> datetime | None:
