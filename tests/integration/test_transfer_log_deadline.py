@@ -123,3 +123,57 @@ class _Raw:
 
     def stream(self, **_):
         yield self._body
+
+
+def test_a_throttled_deadline_write_is_tried_again_before_lambda_ends_the_batch(
+    make_pipeline, stack, monkeypatch
+):
+    """Attack no. 61: as the first test, but DynamoDB throttles the deadline write once. No later entry
+    comes (the other tenant's request hangs past the deadline), and the batch's end comes too late."""
+    quick, hung = make_pipeline(), make_pipeline()
+    processor = stack.handlers["ProcessorFunction"]
+    transfer_log = inspect.unwrap(processor).__globals__["event_processor"].transfer_log
+
+    # The deadline write's first request is refused (before it is sent); later ones are answered.
+    def throttle_first_request(model, **_):
+        if model.name == "BatchWriteItem" and armed.is_set():
+            armed.clear()
+            attempts.append(1)
+            raise ThrottledWrite("ProvisionedThroughputExceededException")
+
+    armed = threading.Event()
+    attempts: list[int] = []
+    transfer_log._table.meta.client.meta.events.register("before-call.dynamodb", throttle_first_request)
+    batches: list[dict] = []
+
+    def short_lived(event, context):
+        groups = {r["attributes"]["MessageGroupId"] for r in event["Records"]}
+        if {quick.tenant_id, hung.tenant_id} <= groups:
+            armed.set()
+            batch: dict = {}
+            batches.append(batch)
+            deadline = threading.Timer(INVOCATION_SECONDS, lambda: batch.update(at_deadline=quick.log()))
+            deadline.start()
+            try:
+                return processor(event, LocalLambdaContext(context.function_name, INVOCATION_SECONDS))
+            finally:
+                deadline.join()
+        return processor(event, context)
+
+    monkeypatch.setitem(stack.handlers, "ProcessorFunction", short_lived)
+    with stack.processing_paused(purge=False):
+        customer = quick.driver.create_customer(name="Rask Kunde AS")
+        slow = hung.driver.create_customer(name="Treg Kunde AS")
+        hung.moment.fault_plan.script(
+            "slow", seconds=HANG_SECONDS, method="GET", path=rf"/{hung.company}/customers/{slow.id}$"
+        )
+    quick.settle(120)
+    hung.settle(120)
+
+    [batch] = batches
+    assert attempts == [1]  # the deadline write was refused
+    assert [(e.entity_id, e.outcome) for e in batch["at_deadline"]] == [(customer.id, Outcome.SYNCED)]
+
+
+class ThrottledWrite(RuntimeError):
+    pass
