@@ -7,8 +7,11 @@ same write units. Nothing conditional is lost by that (log entries are plain put
 Lambda's timeout ends the process without a word: entries still in memory would be gone, and the
 records' redelivery logs them as "unchanged" (the target already holds them), so what was pushed would
 never show as synced. Given the invocation's time left, the batch writes what it holds
-``DEADLINE_MARGIN_SECONDS`` before the deadline and every entry directly after that. A process killed
-otherwise (out of memory) loses its pending entries; their content is in its "event processed" lines.
+``DEADLINE_MARGIN_SECONDS`` before the deadline and every entry directly after that. That write must fit
+the margin: the table's client gives up within it (``transfer_log_config``), a failed deadline write is
+tried again while the margin lasts, and a direct write that fails is kept for the next write, never
+raised (the processor records a synced event unguarded). A process killed otherwise (out of memory)
+loses its pending entries; their content is in its "event processed" lines.
 
 A write that still fails at the batch's end (after botocore's retries) does not fail the invocation: that
 would deliver every record again, dead-lettering or parking some a second time, for the sake of an audit
