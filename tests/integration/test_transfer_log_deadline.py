@@ -8,8 +8,12 @@ What is in the table at the deadline is what a killed process leaves behind."""
 
 from __future__ import annotations
 
+import inspect
+import json
 import threading
 import time
+
+from botocore.awsrequest import AWSResponse
 
 from local.lambda_runtime import LocalLambdaContext
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS
@@ -57,3 +61,119 @@ def test_an_event_synced_before_the_deadline_is_in_the_log_when_lambda_ends_the_
     assert [c["name"] for c in quick.contacts()] == ["Rask Kunde AS"]
     assert [(e.entity_id, e.outcome) for e in quick.log()] == [(customer.id, Outcome.SYNCED)]  # once
     assert [e.outcome for e in hung.log()][-1] is Outcome.SYNCED
+
+
+def test_the_deployed_processor_writes_its_transfer_log_with_retries_that_fit_the_margin(stack):
+    """Attack no. 61: botocore's default retries kept a throttled deadline write going some 25 s."""
+    handler = inspect.unwrap(stack.handlers["ProcessorFunction"])
+    config = handler.__globals__["event_processor"].transfer_log._table.meta.client.meta.config
+    assert config.retries == {"mode": "legacy", "total_max_attempts": 3}
+    assert config.read_timeout * 3 < DEADLINE_MARGIN_SECONDS
+
+
+def test_an_event_synced_after_the_switch_whose_log_write_is_throttled_stays_synced(
+    make_pipeline, stack, monkeypatch
+):
+    """Attack no. 61. After the switch to direct writes the processor's unguarded ``record`` of a
+    synced event put the entry itself: a throttled PutItem raised into the event after its push, the
+    record was logged "retrying", delivered again and logged "unchanged" (dead-lettered, had it been
+    its last delivery), and the log never said it was synced."""
+    pipeline = make_pipeline()
+    processor = stack.handlers["ProcessorFunction"]
+    transfer_log = inspect.unwrap(processor).__globals__["event_processor"].transfer_log
+    table_name = transfer_log._table.name
+    throttling = threading.Event()
+    throttled: list[str] = []
+
+    def throttle(request, **_):
+        if throttling.is_set() and json.loads(request.body or b"{}").get("TableName") == table_name:
+            throttled.append("PutItem")
+            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
+            body += b'"message":"Rate of requests exceeds the allowed throughput."}'
+            return AWSResponse(request.url, 400, {}, _Raw(body))
+        return None
+
+    transfer_log._table.meta.client.meta.events.register("before-send.dynamodb.PutItem", throttle)
+
+    def past_the_margin(event, context):
+        if {r["attributes"]["MessageGroupId"] for r in event["Records"]} == {pipeline.tenant_id}:
+            throttling.set()
+            try:  # less time left than the margin: every entry is written as it is recorded
+                return processor(
+                    event, LocalLambdaContext(context.function_name, DEADLINE_MARGIN_SECONDS - 1)
+                )
+            finally:
+                throttling.clear()
+        return processor(event, context)
+
+    monkeypatch.setitem(stack.handlers, "ProcessorFunction", past_the_margin)
+    customer = pipeline.driver.create_customer(name="Strupet Kunde AS")
+    pipeline.settle(120)
+
+    assert throttled  # the direct write was refused
+    assert [c["name"] for c in pipeline.contacts()] == ["Strupet Kunde AS"]
+    assert [(e.entity_id, e.outcome, e.receive_count) for e in pipeline.log()] == [
+        (customer.id, Outcome.SYNCED, 1)
+    ]
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body
+
+
+def test_a_throttled_deadline_write_is_tried_again_before_lambda_ends_the_batch(
+    make_pipeline, stack, monkeypatch
+):
+    """Attack no. 61: as the first test, but DynamoDB throttles the deadline write once. No later entry
+    comes (the other tenant's request hangs past the deadline), and the batch's end comes too late."""
+    quick, hung = make_pipeline(), make_pipeline()
+    processor = stack.handlers["ProcessorFunction"]
+    transfer_log = inspect.unwrap(processor).__globals__["event_processor"].transfer_log
+
+    # The deadline write's first request is refused (before it is sent); later ones are answered.
+    def throttle_first_request(model, **_):
+        if model.name == "BatchWriteItem" and armed.is_set():
+            armed.clear()
+            attempts.append(1)
+            raise ThrottledWrite("ProvisionedThroughputExceededException")
+
+    armed = threading.Event()
+    attempts: list[int] = []
+    transfer_log._table.meta.client.meta.events.register("before-call.dynamodb", throttle_first_request)
+    batches: list[dict] = []
+
+    def short_lived(event, context):
+        groups = {r["attributes"]["MessageGroupId"] for r in event["Records"]}
+        if {quick.tenant_id, hung.tenant_id} <= groups:
+            armed.set()
+            batch: dict = {}
+            batches.append(batch)
+            deadline = threading.Timer(INVOCATION_SECONDS, lambda: batch.update(at_deadline=quick.log()))
+            deadline.start()
+            try:
+                return processor(event, LocalLambdaContext(context.function_name, INVOCATION_SECONDS))
+            finally:
+                deadline.join()
+        return processor(event, context)
+
+    monkeypatch.setitem(stack.handlers, "ProcessorFunction", short_lived)
+    with stack.processing_paused(purge=False):
+        customer = quick.driver.create_customer(name="Rask Kunde AS")
+        slow = hung.driver.create_customer(name="Treg Kunde AS")
+        hung.moment.fault_plan.script(
+            "slow", seconds=HANG_SECONDS, method="GET", path=rf"/{hung.company}/customers/{slow.id}$"
+        )
+    quick.settle(120)
+    hung.settle(120)
+
+    [batch] = batches
+    assert attempts == [1]  # the deadline write was refused
+    assert [(e.entity_id, e.outcome) for e in batch["at_deadline"]] == [(customer.id, Outcome.SYNCED)]
+
+
+class ThrottledWrite(RuntimeError):
+    pass

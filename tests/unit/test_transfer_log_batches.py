@@ -20,7 +20,7 @@ from tests.unit.test_port_contracts import aws, template_table  # noqa: F401 - t
 
 
 class CallCountingTable:
-    """The boto3 Table, counting the client calls its writes make (the batch writer uses the client)."""
+    """The boto3 Table, counting the client calls its writes make (its batch writes go through the client)."""
 
     def __init__(self, table) -> None:
         self._table = table
@@ -111,16 +111,14 @@ def test_entries_are_written_when_the_batch_ends_in_an_exception(table):
 
 
 def failing_writes(table, times: int):
-    """The table's batch writer fails its next ``times`` uses (DynamoDB throttling, say)."""
-    writer = table._table.batch_writer
+    """The table's next ``times`` BatchWriteItems fail (DynamoDB throttling, say)."""
     failures = iter([RuntimeError("ProvisionedThroughputExceededException")] * times)
 
-    def failing(**kwargs):
+    def failing(**_):
         for error in failures:
             raise error
-        return writer(**kwargs)
 
-    table.batch_writer = failing
+    table._table.meta.client.meta.events.register("before-call.dynamodb.BatchWriteItem", failing)
 
 
 def test_entries_a_failed_write_within_the_batch_left_are_written_at_its_end(table):

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from momentsync.aws.client_config import hot_path_config
+from momentsync.aws.client_config import hot_path_config, transfer_log_config
 from momentsync.aws.dead_letters import SqsDeadLetters
 from momentsync.aws.notifications import (
     AlertingDeadLetters,
@@ -100,8 +100,10 @@ def build_event_processor(settings: ProcessorSettings) -> tuple[EventProcessor, 
         sync_state=sync_state,
         epochs=DynamoStateEpochs(sync_state_table),
     )
+    # Its own client: writes that end within the deadline margin (see transfer_log_config).
     transfer_log = DynamoTransferLog(
-        dynamodb.Table(settings.transfer_log_table), timedelta(days=settings.transfer_log_retention_days)
+        boto3.resource("dynamodb", config=transfer_log_config()).Table(settings.transfer_log_table),
+        timedelta(days=settings.transfer_log_retention_days),
     )
     processor = EventProcessor(
         tenants=tenants,
