@@ -66,7 +66,7 @@ def test_an_event_synced_before_the_deadline_is_in_the_log_when_lambda_ends_the_
 def test_the_deployed_processor_writes_its_transfer_log_with_retries_that_fit_the_margin(stack):
     """Attack no. 61: botocore's default retries kept a throttled deadline write going some 25 s."""
     handler = inspect.unwrap(stack.handlers["ProcessorFunction"])
-    config = handler.__globals__["event_processor"].transfer_log._table.meta.client.meta.config
+    config = handler.__globals__["event_processor"].transfer_log._deadline_table.meta.client.meta.config
     assert config.retries == {"mode": "legacy", "total_max_attempts": 3}
     assert config.read_timeout * 3 < DEADLINE_MARGIN_SECONDS
 
@@ -93,7 +93,7 @@ def test_an_event_synced_after_the_switch_whose_log_write_is_throttled_stays_syn
             return AWSResponse(request.url, 400, {}, _Raw(body))
         return None
 
-    transfer_log._table.meta.client.meta.events.register("before-send.dynamodb.PutItem", throttle)
+    transfer_log._deadline_table.meta.client.meta.events.register("before-send.dynamodb.PutItem", throttle)
 
     def past_the_margin(event, context):
         if {r["attributes"]["MessageGroupId"] for r in event["Records"]} == {pipeline.tenant_id}:
@@ -143,7 +143,9 @@ def test_a_throttled_deadline_write_is_tried_again_before_lambda_ends_the_batch(
 
     armed = threading.Event()
     attempts: list[int] = []
-    transfer_log._table.meta.client.meta.events.register("before-call.dynamodb", throttle_first_request)
+    transfer_log._deadline_table.meta.client.meta.events.register(
+        "before-call.dynamodb", throttle_first_request
+    )
     batches: list[dict] = []
 
     def short_lived(event, context):

@@ -23,7 +23,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from local.template import ROOT
-from momentsync.aws.client_config import transfer_log_config
+from momentsync.aws.client_config import deadline_write_config
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
 from momentsync.sync.transfer_log import Outcome
 from tests.unit.test_port_contracts import aws, template_table  # noqa: F401 - the fixture, used by name
@@ -243,7 +243,7 @@ def test_the_deadline_write_against_a_throttled_table_gives_up_within_the_margin
     attempts, pauses doubling from 50 ms) keep a throttled write going some 25 s: Lambda ends the
     process long before, and the entries the write held are gone, with not even a warning."""
     name = template_table("TransferLogTable").name
-    log_table = boto3.resource("dynamodb", config=transfer_log_config()).Table(name)
+    log_table = boto3.resource("dynamodb", config=deadline_write_config()).Table(name)
     sent = throttled_batch_writes(log_table)
     log = DynamoTransferLog(log_table, timedelta(days=30))
     with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.05):
@@ -257,13 +257,13 @@ KILLED_BATCH = """
 import sys, threading, time
 from datetime import timedelta
 import boto3
-from momentsync.aws.client_config import transfer_log_config
+from momentsync.aws.client_config import deadline_write_config
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS, DynamoTransferLog
 from momentsync.sync.transfer_log import Outcome
 from momentsync.sync.transfer_log import Outcome, TransferLogEntry
 from tests.fakes.records import NOW
 
-table = boto3.resource("dynamodb", config=transfer_log_config()).Table(sys.argv[1])
+table = boto3.resource("dynamodb", config=deadline_write_config()).Table(sys.argv[1])
 log = DynamoTransferLog(table, timedelta(days=30))
 left = float(sys.argv[2])
 with log.batched(lambda: left):
@@ -426,7 +426,7 @@ def test_the_deadline_write_against_a_slow_dynamodb_gives_up_within_the_margin(a
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
         endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
-        log_table = boto3.resource("dynamodb", config=transfer_log_config(), endpoint_url=endpoint).Table(
+        log_table = boto3.resource("dynamodb", config=deadline_write_config(), endpoint_url=endpoint).Table(
             name
         )
         log = DynamoTransferLog(log_table, timedelta(days=30))

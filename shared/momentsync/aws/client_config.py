@@ -24,14 +24,15 @@ def hot_path_config() -> Config:
     )
 
 
-def transfer_log_config() -> Config:
-    """The transfer log's table: its writes must end within the margin the processor leaves them before
-    Lambda's deadline (``DEADLINE_MARGIN_SECONDS``, 3 s), or the entries they hold die with the process.
+def deadline_write_config() -> Config:
+    """The transfer log's writes near Lambda's deadline: they must end within the margin the processor
+    leaves them (``DEADLINE_MARGIN_SECONDS``, 3 s), or the entries they hold die with the process.
 
     botocore's default for DynamoDB, ten attempts with pauses doubling from 50 ms and 60 s timeouts,
     kept a throttled write going some 25 s. Three attempts (pauses 50 and 100 ms) and sub-second
     timeouts end one call within about 2.6 s; an entry still not written is reported, never raised
-    (the log is an audit copy: every event's "event processed" line holds its content).
+    (the log is an audit copy: every event's "event processed" line holds its content). Only those
+    writes: the batch's ordinary end and every read keep the patient defaults.
     """
     return hot_path_config().merge(
         Config(retries={"mode": "legacy", "total_max_attempts": 3}, connect_timeout=0.5, read_timeout=0.8)

@@ -8,7 +8,8 @@ Lambda's timeout ends the process without a word: entries still in memory would 
 records' redelivery logs them as "unchanged" (the target already holds them), so what was pushed would
 never show as synced. Given the invocation's time left, the batch writes what it holds
 ``DEADLINE_MARGIN_SECONDS`` before the deadline and every entry directly after that. That write must fit
-the margin: the table's client gives up within it (``transfer_log_config``), a failed deadline write is
+the margin: from the switch on, writes go through a client of their own that gives up within it
+(``deadline_write_config``; the others keep botocore's patient defaults), a failed deadline write is
 tried again while the margin lasts, and a direct write that fails is kept for the next write, never
 raised (the processor records a synced event unguarded). A process killed otherwise (out of memory)
 loses its pending entries; their content is in its "event processed" lines.
@@ -62,8 +63,11 @@ class _PendingEntries:
 
 
 class DynamoTransferLog:
-    def __init__(self, table: Any, retention: timedelta) -> None:
+    def __init__(self, table: Any, retention: timedelta, *, deadline_table: Any | None = None) -> None:
         self._table = table
+        # The same table through a client whose calls end within the deadline margin: used from the
+        # switch to direct writes on (the deadline write, direct puts, the end's write after the switch).
+        self._deadline_table = deadline_table if deadline_table is not None else table
         self._retention = retention
         # The invocation's pending entries, this log's own (another log's batch never writes to this
         # table); a copy of the context reaches the group threads: the same object.
@@ -86,7 +90,7 @@ class DynamoTransferLog:
         # now): a failed write must not fail the event after its push, so the entry is kept, for the
         # next direct write or the batch's end, like the entries a failed deadline write kept.
         try:
-            self._table.put_item(Item=item)
+            self._deadline_table.put_item(Item=item)
         except Exception as exc:  # noqa: BLE001 - the batch's outcome must not depend on its audit copy
             with pending.lock:
                 pending.items.append(item)
@@ -186,7 +190,7 @@ class DynamoTransferLog:
             # The last of each key (DynamoDB refuses a request that puts one key twice).
             unwritten = list({(item["tenant_id"], item["logged_at"]): item for item in items}.values())
             try:
-                self._put_all(unwritten)
+                self._put_all(self._deadline_table if pending.direct else self._table, unwritten)
             except Exception:
                 # What is still unwritten is kept for the next write (and named if the batch's end
                 # cannot write it either): not what an earlier request of this write did store.
@@ -194,13 +198,14 @@ class DynamoTransferLog:
                     pending.items[:0] = unwritten
                 raise
 
-    def _put_all(self, unwritten: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def _put_all(table: Any, unwritten: list[dict[str, Any]]) -> None:
         """Writes the items, 25 per BatchWriteItem, and takes each off ``unwritten`` once stored. What
         DynamoDB leaves unprocessed is sent again after a pause, a few times, then given up (raised).
         Not boto3's batch writer: it sends unprocessed items again at once and for ever, so a
         throttled table kept the batch's end from coming until Lambda's timeout ended it, and the
         whole batch was delivered again."""
-        client, name = self._table.meta.client, self._table.name
+        client, name = table.meta.client, table.name
         while unwritten:
             chunk = len(unwritten[:25])
             requests = [{"PutRequest": {"Item": item}} for item in unwritten[:chunk]]
