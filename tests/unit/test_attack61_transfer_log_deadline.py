@@ -250,7 +250,10 @@ def test_the_deadline_write_against_a_throttled_table_gives_up_within_the_margin
         log.record(entry(1))
         log.record(entry(2))
         wait_for(lambda: warned(caplog, "could not write the transfer log before the deadline"), 60)
-        assert sent[-1] - sent[0] < DEADLINE_MARGIN_SECONDS - 1.0
+        # Three tries, 0.15 s of pauses (botocore's default: ten tries over some 25 s). The bound is the
+        # margin itself, loose for a loaded machine: what it tells apart is seconds from tens of seconds.
+        # (The timer's next try, 0.2 s after the warning, may have begun: only the first write's three.)
+        assert len(sent) >= 3 and sent[2] - sent[0] < DEADLINE_MARGIN_SECONDS
 
 
 KILLED_BATCH = """
@@ -435,8 +438,9 @@ def test_the_deadline_write_against_a_slow_dynamodb_gives_up_within_the_margin(a
             for n in range(10):
                 log.record(entry(n))
             wait_for(lambda: warned(caplog, "could not write the transfer log before the deadline"), 30)
-            # Three tries of 0.8 s and 0.15 s of pauses: within the margin (some slack for a loaded machine).
-            assert time.monotonic() - switched < DEADLINE_MARGIN_SECONDS + 0.5
+            # Three tries of 0.8 s and 0.15 s of pauses, 2.55 s (botocore's default waits 60 s for one
+            # answer). Loose for a loaded machine: it tells seconds from a minute, not 2.5 from 3.
+            assert time.monotonic() - switched < 2 * DEADLINE_MARGIN_SECONDS
             assert proxy.slow_calls >= 1
     finally:
         proxy.shutdown()
