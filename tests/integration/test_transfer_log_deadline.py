@@ -12,35 +12,48 @@ import inspect
 import json
 import threading
 import time
-
-from botocore.awsrequest import AWSResponse
+from dataclasses import dataclass, field
+from typing import Any
 
 from local.lambda_runtime import LocalLambdaContext
 from momentsync.aws.transfer_log import DEADLINE_MARGIN_SECONDS
-from momentsync.sync.transfer_log import Outcome
+from momentsync.sync.transfer_log import Outcome, TransferLogEntry
+from tests.unit.test_attack61_transfer_log_deadline import throttled
 
 INVOCATION_SECONDS = DEADLINE_MARGIN_SECONDS + 2.0
 HANG_SECONDS = INVOCATION_SECONDS + 4.0
 
 
-def test_an_event_synced_before_the_deadline_is_in_the_log_when_lambda_ends_the_batch(
-    make_pipeline, stack, monkeypatch
-):
+@dataclass
+class PastItsDeadline:
+    quick: Any  # the pipeline of the tenant whose event is done early in the batch
+    hung: Any  # the pipeline of the tenant whose Moment read hangs past the deadline
+    customer: Any = None  # the quick tenant's customer
+    started: float = 0.0
+    ended: float = 0.0
+    at_deadline: list[TransferLogEntry] = field(default_factory=list)  # the quick tenant's log then
+
+
+def batch_past_its_deadline(make_pipeline, stack, monkeypatch, *, on_batch=lambda: None) -> PastItsDeadline:
+    """One batch of two tenants' new customers, the processor given INVOCATION_SECONDS for it and the
+    second tenant's Moment read hanging past them; the quick tenant's log is read at the deadline (what a
+    killed process leaves behind). ``on_batch`` runs as that batch starts."""
     quick, hung = make_pipeline(), make_pipeline()
     processor = stack.handlers["ProcessorFunction"]
-    batches: list[dict] = []  # batches that carried both tenants: started, ended, seen at the deadline
+    batches: list[PastItsDeadline] = []
 
     def short_lived(event, context):
         groups = {r["attributes"]["MessageGroupId"] for r in event["Records"]}
         if {quick.tenant_id, hung.tenant_id} <= groups:
-            batch = {"started": time.monotonic(), "ended": None}
+            on_batch()
+            batch = PastItsDeadline(quick, hung, started=time.monotonic())
             batches.append(batch)
-            deadline = threading.Timer(INVOCATION_SECONDS, lambda: batch.update(at_deadline=quick.log()))
+            deadline = threading.Timer(INVOCATION_SECONDS, lambda: batch.at_deadline.extend(quick.log()))
             deadline.start()
             try:
                 return processor(event, LocalLambdaContext(context.function_name, INVOCATION_SECONDS))
             finally:
-                batch["ended"] = time.monotonic()
+                batch.ended = time.monotonic()
                 deadline.join()
         return processor(event, context)
 
@@ -53,14 +66,23 @@ def test_an_event_synced_before_the_deadline_is_in_the_log_when_lambda_ends_the_
         )
     quick.settle(120)
     hung.settle(120)
-
     [batch] = batches
-    assert batch["ended"] - batch["started"] > INVOCATION_SECONDS  # it did run past its deadline
+    batch.customer = customer
+    return batch
+
+
+def test_an_event_synced_before_the_deadline_is_in_the_log_when_lambda_ends_the_batch(
+    make_pipeline, stack, monkeypatch
+):
+    batch = batch_past_its_deadline(make_pipeline, stack, monkeypatch)
+    quick, customer = batch.quick, batch.customer
+
+    assert batch.ended - batch.started > INVOCATION_SECONDS  # it did run past its deadline
     # At the deadline, with the other tenant's request still hanging, the quick tenant's event was logged.
-    assert [(e.entity_id, e.outcome) for e in batch["at_deadline"]] == [(customer.id, Outcome.SYNCED)]
+    assert [(e.entity_id, e.outcome) for e in batch.at_deadline] == [(customer.id, Outcome.SYNCED)]
     assert [c["name"] for c in quick.contacts()] == ["Rask Kunde AS"]
     assert [(e.entity_id, e.outcome) for e in quick.log()] == [(customer.id, Outcome.SYNCED)]  # once
-    assert [e.outcome for e in hung.log()][-1] is Outcome.SYNCED
+    assert [e.outcome for e in batch.hung.log()][-1] is Outcome.SYNCED
 
 
 def test_the_deployed_processor_writes_its_transfer_log_with_retries_that_fit_the_margin(stack):
@@ -83,14 +105,12 @@ def test_an_event_synced_after_the_switch_whose_log_write_is_throttled_stays_syn
     transfer_log = inspect.unwrap(processor).__globals__["event_processor"].transfer_log
     table_name = transfer_log._table.name
     throttling = threading.Event()
-    throttled: list[str] = []
+    refused: list[str] = []
 
     def throttle(request, **_):
         if throttling.is_set() and json.loads(request.body or b"{}").get("TableName") == table_name:
-            throttled.append("PutItem")
-            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
-            body += b'"message":"Rate of requests exceeds the allowed throughput."}'
-            return AWSResponse(request.url, 400, {}, _Raw(body))
+            refused.append("PutItem")
+            return throttled(request)
         return None
 
     transfer_log._deadline_table.meta.client.meta.events.register("before-send.dynamodb.PutItem", throttle)
@@ -110,19 +130,11 @@ def test_an_event_synced_after_the_switch_whose_log_write_is_throttled_stays_syn
     customer = pipeline.driver.create_customer(name="Strupet Kunde AS")
     pipeline.settle(120)
 
-    assert throttled  # the direct write was refused
+    assert refused  # the direct write was refused
     assert [c["name"] for c in pipeline.contacts()] == ["Strupet Kunde AS"]
     assert [(e.entity_id, e.outcome, e.receive_count) for e in pipeline.log()] == [
         (customer.id, Outcome.SYNCED, 1)
     ]
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_):
-        yield self._body
 
 
 def test_a_throttled_deadline_write_is_tried_again_before_lambda_ends_the_batch(
@@ -130,9 +142,9 @@ def test_a_throttled_deadline_write_is_tried_again_before_lambda_ends_the_batch(
 ):
     """Attack no. 61: as the first test, but DynamoDB throttles the deadline write once. No later entry
     comes (the other tenant's request hangs past the deadline), and the batch's end comes too late."""
-    quick, hung = make_pipeline(), make_pipeline()
-    processor = stack.handlers["ProcessorFunction"]
-    transfer_log = inspect.unwrap(processor).__globals__["event_processor"].transfer_log
+    transfer_log = (
+        inspect.unwrap(stack.handlers["ProcessorFunction"]).__globals__["event_processor"].transfer_log
+    )
 
     # The deadline write's first request is refused (before it is sent); later ones are answered.
     def throttle_first_request(model, **_):
@@ -146,35 +158,10 @@ def test_a_throttled_deadline_write_is_tried_again_before_lambda_ends_the_batch(
     transfer_log._deadline_table.meta.client.meta.events.register(
         "before-call.dynamodb", throttle_first_request
     )
-    batches: list[dict] = []
+    batch = batch_past_its_deadline(make_pipeline, stack, monkeypatch, on_batch=armed.set)
 
-    def short_lived(event, context):
-        groups = {r["attributes"]["MessageGroupId"] for r in event["Records"]}
-        if {quick.tenant_id, hung.tenant_id} <= groups:
-            armed.set()
-            batch: dict = {}
-            batches.append(batch)
-            deadline = threading.Timer(INVOCATION_SECONDS, lambda: batch.update(at_deadline=quick.log()))
-            deadline.start()
-            try:
-                return processor(event, LocalLambdaContext(context.function_name, INVOCATION_SECONDS))
-            finally:
-                deadline.join()
-        return processor(event, context)
-
-    monkeypatch.setitem(stack.handlers, "ProcessorFunction", short_lived)
-    with stack.processing_paused(purge=False):
-        customer = quick.driver.create_customer(name="Rask Kunde AS")
-        slow = hung.driver.create_customer(name="Treg Kunde AS")
-        hung.moment.fault_plan.script(
-            "slow", seconds=HANG_SECONDS, method="GET", path=rf"/{hung.company}/customers/{slow.id}$"
-        )
-    quick.settle(120)
-    hung.settle(120)
-
-    [batch] = batches
     assert attempts == [1]  # the deadline write was refused
-    assert [(e.entity_id, e.outcome) for e in batch["at_deadline"]] == [(customer.id, Outcome.SYNCED)]
+    assert [(e.entity_id, e.outcome) for e in batch.at_deadline] == [(batch.customer.id, Outcome.SYNCED)]
 
 
 class ThrottledWrite(RuntimeError):

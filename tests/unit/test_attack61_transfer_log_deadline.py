@@ -120,24 +120,28 @@ def test_an_absurd_time_left_still_writes_every_entry_and_kills_no_thread(table,
     assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
 
 
+def record_from_ten_tenant_threads(log: DynamoTransferLog, per_thread: int) -> None:
+    """Ten tenant threads of one batch (each with a copy of its context), recording ``per_thread``
+    entries each, 10 ms apart, so the deadline switch falls among them."""
+
+    def tenant(t: int) -> None:
+        for n in range(per_thread):
+            log.record(entry(t * 1000 + n, tenant_id=f"tenant-{t}"))
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(tenant, t)) for t in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_tenant_threads_recording_across_the_switch_lose_and_double_nothing(table):
     """Ten tenant threads record while the timer flips the batch to direct writes."""
     log = DynamoTransferLog(table, timedelta(days=30))
     per_thread = 20
     with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.1):
-
-        def tenant(t: int) -> None:
-            for n in range(per_thread):
-                log.record(entry(t * 1000 + n, tenant_id=f"tenant-{t}"))
-                time.sleep(0.01)
-
-        threads = [
-            threading.Thread(target=contextvars.copy_context().run, args=(tenant, t)) for t in range(10)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        record_from_ten_tenant_threads(log, per_thread)
     items = table._table.scan(ConsistentRead=True)["Items"]
     assert len(items) == 10 * per_thread
     assert sorted(item["event_id"] for item in items) == sorted(
@@ -215,16 +219,21 @@ def test_one_entry_recorded_twice_in_a_batch_is_one_item_not_a_refused_write(tab
     assert not warned(caplog, "could not write the transfer log")
 
 
+def throttled(request) -> AWSResponse:
+    """DynamoDB's answer to a throttled request, 400 ProvisionedThroughputExceededException (given
+    before the request reaches moto, so botocore's retry rules see a real throttling answer)."""
+    body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
+    body += b'"message":"The level of configured provisioned throughput for the table was exceeded."}'
+    return AWSResponse(request.url, 400, {"x-amzn-RequestId": "throttled"}, RawResponse(body))
+
+
 def throttled_batch_writes(table) -> list[float]:
-    """Every BatchWriteItem is answered 400 ProvisionedThroughputExceededException (before it reaches
-    moto, so botocore's retry rules see a real throttling answer); returns when each was sent."""
+    """Every BatchWriteItem is answered as throttled; returns when each was sent."""
     sent: list[float] = []
 
     def throttle(request, **_) -> AWSResponse:
         sent.append(time.monotonic())
-        body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
-        body += b'"message":"The level of configured provisioned throughput for the table was exceeded."}'
-        return AWSResponse(request.url, 400, {"x-amzn-RequestId": "throttled"}, RawResponse(body))
+        return throttled(request)
 
     table.meta.client.meta.events.register("before-send.dynamodb.BatchWriteItem", throttle)
     return sent
@@ -354,19 +363,7 @@ def test_tenant_threads_across_the_switch_with_half_the_writes_throttled_lose_no
     events.register("before-call.dynamodb.PutItem", flaky)
     per_thread = 15
     with log.batched(lambda: DEADLINE_MARGIN_SECONDS + 0.1):
-
-        def tenant(t: int) -> None:
-            for n in range(per_thread):
-                log.record(entry(t * 1000 + n, tenant_id=f"tenant-{t}"))
-                time.sleep(0.01)
-
-        threads = [
-            threading.Thread(target=contextvars.copy_context().run, args=(tenant, t)) for t in range(10)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        record_from_ten_tenant_threads(log, per_thread)
         throttling.clear()
     assert "PutItem" in refused and "BatchWriteItem" in refused
     assert len(stored(table)) == 10 * per_thread
