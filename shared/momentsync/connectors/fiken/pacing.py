@@ -47,10 +47,11 @@ DEFAULT_WINDOW_SECONDS = 1.02
 
 @dataclass
 class _KeyState:
+    # The key's most recent starts (a deque bounded to max_starts: the oldest drops out), oldest first;
+    # read and written only while ``in_flight`` is held, so the lock that serialises the requests also
+    # guards the window.
+    starts: deque[float]
     in_flight: threading.Lock = field(default_factory=threading.Lock)
-    # The key's most recent starts (at most max_starts), oldest first; read and written only while
-    # ``in_flight`` is held, so the lock that serialises the requests also guards the window.
-    starts: deque[float] = field(default_factory=deque)
 
 
 @dataclass
@@ -115,14 +116,14 @@ class RequestPacer:
             if len(starts) >= self.max_starts:
                 self._wait_until(starts[0] + self.window)
             if self.app_min_interval is None:
-                self._record(starts, self._clock())
+                starts.append(self._clock())
                 yield lambda: self._leaving(starts, None)
                 return
             with self._app.in_flight:
                 if self._app.last_start is not None:
                     self._wait_until(self._app.last_start + self.app_min_interval)
                 self._app.last_start = now = self._clock()
-                self._record(starts, now)
+                starts.append(now)
                 yield lambda: self._leaving(starts, self._app)
 
     def _leaving(self, starts: deque[float], app: _AppState | None) -> None:
@@ -133,11 +134,6 @@ class RequestPacer:
         if app is not None:
             app.last_start = now
 
-    def _record(self, starts: deque[float], now: float) -> None:
-        starts.append(now)
-        while len(starts) > self.max_starts:
-            starts.popleft()
-
     def _wait_until(self, moment: float) -> None:
         # A loop, not one sleep: a sleep may end a hair early on a coarse clock, and the window is exact.
         while (wait := moment - self._clock()) > 0:
@@ -147,7 +143,7 @@ class RequestPacer:
         with self._states_lock:
             state = self._states.get(key)
             if state is None:
-                state = self._states[key] = _KeyState()
+                state = self._states[key] = _KeyState(deque(maxlen=self.max_starts))
             return state
 
 
