@@ -57,7 +57,7 @@ V = TypeVar("V")
 
 
 class TenantSessions:
-    max_warm_tenants = MAX_WARM_TENANTS
+    max_warm_tenants = MAX_WARM_TENANTS  # a class attribute: a test lowers it for the process
 
     def __init__(
         self,
@@ -68,11 +68,8 @@ class TenantSessions:
         tenants: TenantRepository,
         sync_state: SyncStateStore,
         epochs: StateEpochStore | None = None,
-        max_warm_tenants: int | None = None,
     ) -> None:
         self._settings = settings
-        if max_warm_tenants is not None:
-            self.max_warm_tenants = max_warm_tenants
         self._sync_state = sync_state
         self._epochs = epochs
         self.credentials = SecretsManagerCredentialsStore(
