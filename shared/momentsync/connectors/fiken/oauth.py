@@ -128,30 +128,27 @@ class FikenOAuthClient:
 
     # ------------------------------------------------------------------ internals
     def _token_request(self, form: dict[str, str], *, sent_secrets: tuple[str, ...]) -> TokenGrant:
-        app = self._app.get()
-        secret = app.client_secret.get_secret_value()
-        response = self._post(
-            "/oauth/token", auth=httpx.BasicAuth(app.client_id, secret), data=form, what=form["grant_type"]
-        )
-        if response.status_code >= 400:
+        app, reread = self._app.get(), False
+        while True:
+            secret = app.client_secret.get_secret_value()
+            response = self._post(
+                "/oauth/token",
+                auth=httpx.BasicAuth(app.client_id, secret),
+                data=form,
+                what=form["grant_type"],
+            )
+            if response.status_code < 400:
+                break
             rejection = _rejection(response, form["grant_type"], (*sent_secrets, secret))
-            if rejection.error != "invalid_client":
+            if rejection.error != "invalid_client" or reread:
                 raise rejection
             # The app's credentials were refused: an operator may have rotated the client secret while
             # this process held the old one (the source caches it). Read it again; a changed one is tried
             # once (invalid_client means Fiken did not act on the request, so the grant is not spent).
-            fresh = self._app.get(fresh=True)
+            fresh, reread = self._app.get(fresh=True), True
             if (fresh.client_id, fresh.client_secret.get_secret_value()) == (app.client_id, secret):
                 raise rejection
-            secret = fresh.client_secret.get_secret_value()
-            response = self._post(
-                "/oauth/token",
-                auth=httpx.BasicAuth(fresh.client_id, secret),
-                data=form,
-                what=form["grant_type"],
-            )
-            if response.status_code >= 400:
-                raise _rejection(response, form["grant_type"], (*sent_secrets, secret))
+            app = fresh
         try:
             return TokenGrant.model_validate_json(response.content)
         except ValidationError:
